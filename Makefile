@@ -1,0 +1,17 @@
+# Two entry points for a fresh machine (see README): `make demo` and `make test`.
+.PHONY: setup demo test lint bench
+
+setup:
+	./scripts/setup.sh
+
+demo: setup
+	.venv/bin/ltsweep run demo
+
+test: setup
+	.venv/bin/python -m pytest -q
+
+lint:
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+bench: setup
+	.venv/bin/python -m bench

@@ -1,0 +1,3 @@
+from ltsweep.cli import main
+
+raise SystemExit(main())

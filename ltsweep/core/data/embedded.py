@@ -1,0 +1,94 @@
+"""Datasets that ship with ltsweep, so a sweep runs with no download and no GPU.
+
+* ``digits``: the real UCI handwritten digits that scikit-learn ships (1,797 8x8 images), with a
+  fixed seeded 75/25 split, upsampled to the model's input size.
+* ``shapes``: ten classes of coloured geometric shapes on noisy coloured backgrounds, generated
+  deterministically from a seed: harder than digits, so tickets degrade at high sparsity, and of
+  another size, so the demo has transfer in both directions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ltsweep.core.data import DatasetSpec, TensorSplit, register
+from ltsweep.core.data.adapt import adapt
+
+DIGITS_SPLIT_SEED = 0
+SHAPES_SEED = 20190602  # Morcos et al. on arXiv
+SHAPES_SIZES = {"train": 3000, "test": 1000}
+SHAPES_NATIVE = 32
+SHAPE_NAMES = ("disc", "square", "triangle", "cross", "ring",
+               "hbar", "vbar", "diamond", "x", "frame")  # fmt: skip
+
+
+def read_digits(root: Path | None, split: str, size: int) -> TensorSplit:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = torch.from_numpy((bunch.images * (255.0 / 16.0)).round().astype(np.uint8))
+    labels = torch.from_numpy(bunch.target.astype(np.int64))
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(DIGITS_SPLIT_SEED))
+    cut = int(0.75 * len(labels))
+    idx = order[:cut] if split == "train" else order[cut:]
+    return TensorSplit(adapt(images[idx, None], size), labels[idx])
+
+
+def _shape_mask(kind: int, yy: np.ndarray, xx: np.ndarray, r: float) -> np.ndarray:
+    """Boolean mask of shape ``kind`` centred at the origin of (yy, xx) with radius ``r``."""
+    ay, ax, t = np.abs(yy), np.abs(xx), max(r / 3.5, 1.0)
+    masks = (
+        yy**2 + xx**2 <= r**2,  # disc
+        (ay <= r * 0.8) & (ax <= r * 0.8),  # square
+        (yy <= r * 0.7) & (yy >= -r * 0.9 + 1.8 * ax),  # triangle
+        ((ay <= t) & (ax <= r)) | ((ax <= t) & (ay <= r)),  # cross
+        (yy**2 + xx**2 <= r**2) & (yy**2 + xx**2 >= (r * 0.55) ** 2),  # ring
+        (ay <= t) & (ax <= r),  # hbar
+        (ax <= t) & (ay <= r),  # vbar
+        ay + ax <= r,  # diamond
+        (np.abs(yy - xx) <= t) & (ay <= r) | (np.abs(yy + xx) <= t) & (ay <= r),  # x
+        ((ay <= r * 0.85) & (ax <= r * 0.85)) & ~((ay <= r * 0.45) & (ax <= r * 0.45)),  # frame
+    )
+    return masks[kind]
+
+
+def generate_shapes(count: int, seed: int, size: int = SHAPES_NATIVE) -> TensorSplit:
+    """``count`` images (balanced classes) from ``seed``: the same seed gives the same bytes."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count) % len(SHAPE_NAMES)
+    rng.shuffle(labels)
+    grid = np.arange(size, dtype=np.float32)
+    images = np.empty((count, 3, size, size), dtype=np.uint8)
+    for i, kind in enumerate(labels):
+        r = rng.uniform(0.18, 0.34) * size
+        cy, cx = rng.uniform(r * 0.8, size - r * 0.8, size=2)
+        mask = _shape_mask(int(kind), grid[:, None] - cy, grid[None, :] - cx, r)
+        bg, fg = rng.uniform(0, 255, size=3), rng.uniform(0, 255, size=3)
+        while np.abs(fg - bg).sum() < 180:  # keep the shape visible
+            fg = rng.uniform(0, 255, size=3)
+        img = np.where(mask[None], fg[:, None, None], bg[:, None, None])
+        img = img + rng.normal(0, 28, size=img.shape)
+        images[i] = np.clip(img, 0, 255).astype(np.uint8)
+    return TensorSplit(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)))
+
+
+def read_shapes(root: Path | None, split: str, size: int) -> TensorSplit:
+    seed = SHAPES_SEED + (0 if split == "train" else 1)
+    data = generate_shapes(SHAPES_SIZES[split], seed)
+    return TensorSplit(adapt(data.images, size), data.labels)
+
+
+# Means/stds of the training splits, at native size; tests/test_data.py recomputes and compares.
+register(DatasetSpec(
+    name="digits", num_classes=10, image_size=16,
+    mean=(0.3051, 0.3051, 0.3051), std=(0.3757, 0.3757, 0.3757),
+    flip=False, storage="tensor", reader=read_digits, embedded=True,
+))  # fmt: skip
+register(DatasetSpec(
+    name="shapes", num_classes=10, image_size=32,
+    mean=(0.5038, 0.5041, 0.4998), std=(0.2981, 0.3009, 0.3020),
+    flip=True, storage="tensor", reader=read_shapes, embedded=True,
+))  # fmt: skip

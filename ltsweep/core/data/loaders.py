@@ -1,0 +1,139 @@
+"""One loader function for every dataset and backend: ``make_loader(...)`` -> ``EpochLoader``.
+
+An ``EpochLoader`` yields normalized ``(images, labels)`` batches on the target device for a given
+epoch. Shuffling and augmentation draw from a generator seeded by (seed, epoch), so an epoch
+replays identically after a resume, and rank/world_size shard the data under DDP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from ltsweep.core.data import DatasetSpec, TensorSplit, get_spec, load_split
+from ltsweep.core.data.transforms import normalize, random_crop_flip
+from ltsweep.errors import UserError
+from ltsweep.registry import Registry
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class EpochLoader(Protocol):
+    num_examples: int
+
+    def batches(self, epoch: int) -> Iterator[Batch]: ...
+
+    def __len__(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class LoaderOptions:
+    """How to feed one split; ``rank``/``world_size`` shard it for data-parallel workers."""
+
+    batch_size: int
+    train: bool
+    seed: int = 0
+    device: str = "cpu"
+    workers: int = 2
+    rank: int = 0
+    world_size: int = 1
+    image_size: int | None = None
+    data_root: str | None = None
+    ffcv_dir: str | None = None  # where ``ltsweep data convert`` wrote the .beton files
+
+
+def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+class TensorLoader:
+    """Batches from an in-memory uint8 split, augmented on the device (no worker processes)."""
+
+    def __init__(self, spec: DatasetSpec, data: TensorSplit, opts: LoaderOptions) -> None:
+        self.opts = opts
+        self.device = torch.device(opts.device)
+        self.images = data.images.to(self.device)
+        self.labels = data.labels.to(self.device)
+        self.mean = torch.tensor(spec.mean, device=self.device).view(1, 3, 1, 1)
+        self.std = torch.tensor(spec.std, device=self.device).view(1, 3, 1, 1)
+        self.flip = spec.flip
+        self.pad = max(1, self.images.shape[-1] // 8)  # 4 px at 32x32, as in SPEC.md
+        n = len(data)
+        self.num_examples = len(range(opts.rank, n, opts.world_size))
+        # Equal batch counts on every rank (DDP would hang on a ragged last batch).
+        per_rank = n // opts.world_size
+        self._per_rank = per_rank if opts.world_size > 1 else n
+
+    def __len__(self) -> int:
+        return -(-self._per_rank // self.opts.batch_size)
+
+    def batches(self, epoch: int) -> Iterator[Batch]:
+        gen = _epoch_generator(self.opts.seed, epoch)
+        n = self.labels.shape[0]
+        order = torch.randperm(n, generator=gen) if self.opts.train else torch.arange(n)
+        order = order[self.opts.rank :: self.opts.world_size][: self._per_rank].to(self.device)
+        for start in range(0, len(order), self.opts.batch_size):
+            idx = order[start : start + self.opts.batch_size]
+            x = normalize(self.images[idx], self.mean, self.std)  # [B, 3, S, S] float
+            if self.opts.train:
+                x = random_crop_flip(x, self.pad, self.flip, gen)
+            yield x, self.labels[idx]
+
+
+class FolderLoader:
+    """JPEG folders decoded by torch ``DataLoader`` workers (ImageNet, Places365)."""
+
+    def __init__(self, dataset: torch.utils.data.Dataset, opts: LoaderOptions) -> None:
+        self.opts = opts
+        self.dataset = dataset
+        self.device = torch.device(opts.device)
+        self.num_examples = len(dataset) // opts.world_size
+
+    def __len__(self) -> int:
+        return -(-self.num_examples // self.opts.batch_size)
+
+    def batches(self, epoch: int) -> Iterator[Batch]:
+        from torch.utils.data import DataLoader
+        from torch.utils.data.distributed import DistributedSampler
+
+        sampler = DistributedSampler(
+            self.dataset, self.opts.world_size, self.opts.rank, self.opts.train, self.opts.seed
+        )
+        sampler.set_epoch(epoch)
+        loader = DataLoader(
+            self.dataset, self.opts.batch_size, sampler=sampler, num_workers=self.opts.workers,
+            pin_memory=self.device.type == "cuda", persistent_workers=False,
+            generator=_epoch_generator(self.opts.seed, epoch),
+        )  # fmt: skip
+        for x, y in loader:
+            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+
+def _torch_backend(name: str, opts: LoaderOptions) -> EpochLoader:
+    spec = get_spec(name)
+    split = load_split(name, "train" if opts.train else "test", opts.data_root, opts.image_size)
+    if isinstance(split, TensorSplit):
+        return TensorLoader(spec, split, opts)
+    return FolderLoader(split, opts)
+
+
+def _ffcv_backend(name: str, opts: LoaderOptions) -> EpochLoader:
+    from ltsweep.core.data.ffcv_loader import make_ffcv_loader
+
+    if not opts.ffcv_dir:
+        raise UserError(f"loader 'ffcv' for {name!r} needs ffcv_dir (run `ltsweep data convert`)")
+    return make_ffcv_loader(get_spec(name), Path(opts.ffcv_dir), opts)
+
+
+LOADER_BACKENDS: Registry = Registry("loader backend")
+LOADER_BACKENDS.register("torch", _torch_backend)
+LOADER_BACKENDS.register("ffcv", _ffcv_backend)
+
+
+def make_loader(name: str, opts: LoaderOptions, backend: str = "torch") -> EpochLoader:
+    """The loader for dataset ``name`` with the given backend ("torch" or "ffcv")."""
+    return LOADER_BACKENDS.get(backend)(name, opts)

@@ -1,0 +1,64 @@
+"""The contract between the sweep layer and the core: what one trial asks the engine to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ltsweep.core.pruning import PruneConfig
+from ltsweep.core.train import TrainConfig
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    options: tuple[tuple[str, Any], ...] = ()  # e.g. (("stem", "cifar"),); a tuple so it hashes
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.options)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which dataset, at what input size, fed by which loader backend."""
+
+    name: str
+    image_size: int | None = None  # None: the dataset's registered size
+    loader: str = "torch"  # "torch" or "ffcv"
+    workers: int = 2
+    data_root: str | None = None
+    ffcv_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class IMPConfig:
+    """IMP with late resetting. ``rewind_epochs`` None means the dataset's default (SPEC.md:
+    1 epoch for 32x32 data, 3 for ImageNet/Places365); 0 rewinds to the initialization."""
+
+    levels: int
+    prune: PruneConfig = field(default_factory=PruneConfig)
+    rewind_epochs: float | None = None
+
+
+@dataclass(frozen=True)
+class GenerationJob:
+    model: ModelConfig
+    data: DataConfig
+    train: TrainConfig
+    imp: IMPConfig
+    seed: int
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class TransferJob:
+    """Train one ticket (or a control) on a target. ``ticket_dir`` is None for ``dense``."""
+
+    kind: str  # "transferred", "same", "random", "dense"
+    model: ModelConfig
+    data: DataConfig
+    train: TrainConfig
+    seed: int
+    ticket_dir: str | None = None
+    key: str = ""

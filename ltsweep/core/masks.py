@@ -1,0 +1,87 @@
+"""Masks: a dict of boolean tensors keyed by parameter name, and their application to a model.
+
+Pruned weights must stay exactly zero through every optimizer step. ``MaskApplier`` does two
+things per step: it zeroes the gradients of pruned entries before the step (so SGD momentum and
+Adam's moments never become non-zero there) and multiplies the weights by the mask after it (so
+weight decay or numerical noise cannot revive them). tests/test_masks.py proves both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import torch
+import torch.nn as nn
+
+
+class Mask(dict[str, torch.Tensor]):
+    """Parameter name -> bool tensor (True = kept). Validated on construction."""
+
+    def __init__(self, entries: Mapping[str, torch.Tensor] | None = None) -> None:
+        super().__init__()
+        for name, value in (entries or {}).items():
+            self[name] = value.detach().to(torch.bool)
+
+    @classmethod
+    def ones_like(cls, model: nn.Module, names: Iterable[str]) -> Mask:
+        params = dict(model.named_parameters())
+        return cls({n: torch.ones_like(params[n], dtype=torch.bool) for n in names})
+
+    @property
+    def kept(self) -> int:
+        return int(sum(int(m.sum()) for m in self.values()))
+
+    @property
+    def total(self) -> int:
+        return int(sum(m.numel() for m in self.values()))
+
+    @property
+    def density(self) -> float:
+        """Fraction of prunable weights remaining (1.0 for a dense mask)."""
+        return self.kept / self.total if self.total else 1.0
+
+    def layer_density(self) -> dict[str, float]:
+        return {n: float(m.float().mean()) for n, m in self.items()}
+
+    def report(self) -> dict[str, object]:
+        return {"kept": self.kept, "total": self.total, "density": self.density,
+                "layers": self.layer_density()}  # fmt: skip
+
+    def to(self, device: torch.device | str) -> Mask:
+        return Mask({n: m.to(device) for n, m in self.items()})
+
+    def check_model(self, model: nn.Module) -> None:
+        params = dict(model.named_parameters())
+        for name, m in self.items():
+            if name not in params:
+                raise ValueError(f"mask names {name!r}, which the model does not have")
+            if params[name].shape != m.shape:
+                raise ValueError(f"mask {name!r} has shape {tuple(m.shape)}, "
+                                 f"parameter has {tuple(params[name].shape)}")  # fmt: skip
+
+
+class MaskApplier:
+    """Keeps a model's masked weights at zero; cheap enough to call every step (foreach ops)."""
+
+    def __init__(self, model: nn.Module, mask: Mask) -> None:
+        mask.check_model(model)
+        params = dict(model.named_parameters())
+        pairs = [(params[n], m) for n, m in mask.items() if not bool(m.all())]
+        self.params = [p for p, _ in pairs]
+        device = self.params[0].device if self.params else "cpu"
+        self.factors = [m.to(device=device, dtype=p.dtype) for p, m in pairs]
+
+    @torch.no_grad()
+    def apply_to_weights(self) -> None:
+        if self.params:
+            torch._foreach_mul_(self.params, self.factors)
+
+    @torch.no_grad()
+    def apply_to_grads(self) -> None:
+        grads = [p.grad for p in self.params if p.grad is not None]
+        if grads and len(grads) == len(self.params):
+            torch._foreach_mul_(grads, self.factors)
+        else:
+            for p, f in zip(self.params, self.factors):
+                if p.grad is not None:
+                    p.grad.mul_(f)

@@ -1,0 +1,161 @@
+"""One training loop for every trial kind: IMP levels, transferred, random and dense tickets.
+
+The loop is a pure function of (model, mask, loaders, config, start step): deterministic on CPU
+for a seed, bf16 autocast and channels-last on CUDA, test accuracy after every epoch, resumable at
+epoch boundaries through ``Checkpointer``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ltsweep.core.data.loaders import EpochLoader
+from ltsweep.core.masks import Mask, MaskApplier
+from ltsweep.core.optim import OptimizerConfig, Schedule, build_optimizer, set_lr
+from ltsweep.errors import TrainingDivergedError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Schedule of one training run. ``milestones`` are epochs where the lr is multiplied by
+    ``gamma`` (SPEC.md: VGG19 80 and 120 of 160)."""
+
+    epochs: int
+    batch_size: int
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    milestones: tuple[float, ...] = ()
+    gamma: float = 0.1
+    warmup_epochs: float = 0.0
+    amp: bool = True  # bf16 autocast, CUDA only
+    channels_last: bool = True  # CUDA only
+
+
+@dataclass
+class EpochMetrics:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    test_loss: float
+    test_accuracy: float
+    lr: float
+    seconds: float
+
+    def as_dict(self) -> dict[str, float]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class TrainState:
+    """Everything an epoch-boundary checkpoint holds."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    next_epoch: int
+    history: list[EpochMetrics]
+
+
+# Hooks: ``on_step(step, model)`` runs before each optimizer step is taken at global ``step``
+# (IMP uses it to capture the late-reset weights); ``on_epoch(state)`` after each evaluation.
+StepHook = Callable[[int, nn.Module], None]
+EpochHook = Callable[[TrainState], None]
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: EpochLoader, autocast: Any) -> tuple[float, float]:
+    """Mean loss and accuracy over the whole split."""
+    model.eval()
+    total_loss = torch.zeros((), dtype=torch.float64)
+    correct, count = 0, 0
+    for x, y in loader.batches(0):
+        with autocast():
+            logits = model(x)  # [B, classes]
+        total_loss += F.cross_entropy(logits.float(), y, reduction="sum").double().cpu()
+        correct += int((logits.argmax(1) == y).sum())
+        count += int(y.numel())
+    return float(total_loss) / max(count, 1), correct / max(count, 1)
+
+
+def _autocast_for(device: torch.device, config: TrainConfig) -> Callable[[], Any]:
+    if device.type == "cuda" and config.amp:
+        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    return lambda: torch.autocast(device.type, enabled=False)
+
+
+def train(
+    model: nn.Module,
+    train_loader: EpochLoader,
+    test_loader: EpochLoader,
+    config: TrainConfig,
+    mask: Mask | None = None,
+    start_step: int = 0,
+    resume: TrainState | None = None,
+    on_step: StepHook | None = None,
+    on_epoch: EpochHook | None = None,
+    optimizer_factory: Callable[[nn.Module, OptimizerConfig], torch.optim.Optimizer] | None = None,
+) -> TrainState:
+    """Train from ``start_step`` (late-reset point) or from ``resume`` to the last epoch."""
+    device = next(model.parameters()).device
+    if device.type == "cuda" and config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    applier = MaskApplier(model, mask) if mask is not None else None
+    if applier:
+        applier.apply_to_weights()
+    if resume is not None:
+        optimizer, first_epoch, history = resume.optimizer, resume.next_epoch, resume.history
+    else:
+        optimizer = (optimizer_factory or build_optimizer)(model, config.optimizer)
+        first_epoch, history = start_step // len(train_loader), []
+    spe = len(train_loader)
+    schedule = Schedule(config.optimizer.lr, spe, config.milestones, config.gamma,
+                        config.warmup_epochs)  # fmt: skip
+    autocast = _autocast_for(device, config)
+    state = TrainState(model, optimizer, first_epoch, history)
+    for epoch in range(first_epoch, config.epochs):
+        started = time.perf_counter()
+        model.train()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        seen = 0
+        for i, (x, y) in enumerate(train_loader.batches(epoch)):
+            step = epoch * spe + i
+            if step < start_step:
+                continue  # the late-reset point may fall inside an epoch
+            if on_step is not None:
+                on_step(step, model)
+            set_lr(optimizer, schedule.lr_at(step))
+            if device.type == "cuda" and config.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast():
+                logits = model(x)  # [B, classes]
+                loss = F.cross_entropy(logits.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if applier:
+                applier.apply_to_grads()
+            optimizer.step()
+            if applier:
+                applier.apply_to_weights()
+            loss_sum += loss.detach() * y.numel()
+            correct += (logits.detach().argmax(1) == y).sum()
+            seen += y.numel()
+            if i % 50 == 49 and not math.isfinite(float(loss)):
+                raise TrainingDivergedError(f"loss became {float(loss)} at step {step}")
+        train_loss = float(loss_sum) / max(seen, 1)
+        if not math.isfinite(train_loss):
+            raise TrainingDivergedError(f"loss became {train_loss} in epoch {epoch}")
+        test_loss, test_acc = evaluate(model, test_loader, autocast)
+        history.append(EpochMetrics(epoch, train_loss, int(correct) / max(seen, 1), test_loss,
+                                    test_acc, optimizer.param_groups[0]["lr"],
+                                    time.perf_counter() - started))  # fmt: skip
+        state = TrainState(model, optimizer, epoch + 1, history)
+        if on_epoch is not None:
+            on_epoch(state)
+    return state
