@@ -1,0 +1,51 @@
+"""The MLflow layout ltsweep writes and ``ltsweep report`` reads: one place for the names.
+
+* Experiment ``ltsweep/<sweep name>``; one **parent run** per sweep (tag ``ltsweep.role=sweep``).
+* One child run per **generation trial** (``ltsweep.role=trial``, ``ltsweep.stage=generate``),
+  with tickets logged as artifacts under ``tickets/level_LL/`` and their sha256 as tags.
+* Under it, one run per **IMP level** (``ltsweep.role=result``, ``ltsweep.kind=same``): the
+  level's training on the source itself, which is the "same" baseline for that configuration.
+* One child run per **transfer trial** (``ltsweep.role=trial`` and ``result``,
+  ``ltsweep.stage=transfer``, kind ``transferred`` / ``random`` / ``dense`` / ``same``).
+
+Every ``result`` run carries all axis tags below, per-epoch metrics (step = epoch) and the final
+metrics, so the MLflow UI and the report filter and group by any axis the same way.
+"""
+
+from __future__ import annotations
+
+PREFIX = "ltsweep."
+TAG_ROLE = PREFIX + "role"  # "sweep", "trial", "result" (a trial that is also a result: "trial,result")
+TAG_SWEEP = PREFIX + "sweep"
+TAG_TRIAL_KEY = PREFIX + "trial_key"
+TAG_STAGE = PREFIX + "stage"  # "generate" | "transfer"
+TAG_KIND = PREFIX + "kind"  # "same" | "transferred" | "random" | "dense"
+TAG_MODEL = PREFIX + "model"
+TAG_SOURCE_DATASET = PREFIX + "source_dataset"
+TAG_SOURCE_OPTIMIZER = PREFIX + "source_optimizer"
+TAG_TARGET_DATASET = PREFIX + "target_dataset"
+TAG_TARGET_OPTIMIZER = PREFIX + "target_optimizer"
+TAG_LEVEL = PREFIX + "level"
+TAG_WEIGHTS_REMAINING = PREFIX + "weights_remaining"
+TAG_SEED = PREFIX + "seed"
+TAG_ERROR = PREFIX + "error"
+TAG_PARENT = "mlflow.parentRunId"
+TAG_RUN_NAME = "mlflow.runName"
+
+AXIS_TAGS = (TAG_STAGE, TAG_KIND, TAG_MODEL, TAG_SOURCE_DATASET, TAG_SOURCE_OPTIMIZER,
+             TAG_TARGET_DATASET, TAG_TARGET_OPTIMIZER, TAG_LEVEL, TAG_WEIGHTS_REMAINING,
+             TAG_SEED)  # fmt: skip
+
+ROLE_SWEEP, ROLE_TRIAL, ROLE_RESULT = "sweep", "trial", "result"
+
+# Per-epoch metrics (step = epoch index) and final metrics on every result run.
+EPOCH_METRICS = ("test_accuracy", "test_loss", "train_loss", "train_accuracy", "lr")
+FINAL_ACCURACY = "final_test_accuracy"  # the paper's figures use the final epoch
+BEST_ACCURACY = "best_test_accuracy"
+
+# Kinds with no source: tags hold "" for source axes of dense runs ("none" in the report).
+NO_SOURCE = "none"
+
+
+def experiment_name(sweep: str) -> str:
+    return f"ltsweep/{sweep}"
