@@ -1,15 +1,57 @@
-"""`ltsweep run` (being built)."""
+"""``ltsweep run SWEEP``: generate tickets, then transfer them; resumable by running it again."""
 
 from __future__ import annotations
 
 import argparse
 
-from ltsweep.errors import UserError
+from ltsweep.sweep.context import add_sweep_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs="*")
+    add_sweep_arguments(parser)
+    parser.add_argument("--num-cpus", type=int, help="CPUs for a local Ray (default: all)")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UserError("`ltsweep run` is not built yet")
+    from ltsweep.runtime.lock import output_lock
+    from ltsweep.runtime.tracking import Tracker
+    from ltsweep.sweep.context import check_data, load_context
+    from ltsweep.sweep.plan import GENERATE, TRANSFER
+    from ltsweep.sweep.runner import check_writable, connect_ray, run_stage, summarize
+
+    ctx = load_context(args)
+    check_data(ctx)
+    check_writable(ctx.paths.out)
+    with output_lock(ctx.paths.lock):
+        tracker = Tracker(ctx.tracking_uri, ctx.config.name, ctx.paths.artifacts)
+        stale = tracker.kill_stale()
+        if stale:
+            print(f"ltsweep: marked {stale} runs left RUNNING by a dead driver as KILLED")
+        from ltsweep.runtime import schema as S
+
+        parent = tracker.find_or_create(
+            f"sweep:{ctx.config.name}", f"sweep {ctx.config.name}",
+            {S.TAG_ROLE: S.ROLE_SWEEP, S.PREFIX + "sweep_file": str(ctx.file)},
+        )
+        tracker.set_status(parent, "RUNNING")
+        print(f"ltsweep: sweep {ctx.config.name}: {len(ctx.plan.generation)} generation + "
+              f"{len(ctx.plan.transfer)} transfer trials; output {ctx.paths.out}; "
+              f"MLflow {ctx.tracking_uri}")  # fmt: skip
+        outcomes = []
+        try:
+            needs_ray = any(
+                not (ctx.paths.trial_dir(t.key) / "done.json").exists() for t in ctx.plan.trials
+            )
+            if needs_ray:
+                where = connect_ray(args.num_cpus)
+                print(f"ltsweep: Ray: {where}")
+            outcomes.append(run_stage(GENERATE, list(ctx.plan.generation), ctx.plan, ctx.paths,
+                                      tracker, parent))  # fmt: skip
+            outcomes.append(run_stage(TRANSFER, list(ctx.plan.transfer), ctx.plan, ctx.paths,
+                                      tracker, parent))  # fmt: skip
+        finally:
+            code = summarize(outcomes) if len(outcomes) == 2 else 1
+            tracker.set_status(parent, "FINISHED" if code == 0 else "FAILED")
+        print(f"ltsweep: results in MLflow: mlflow ui --backend-store-uri {ctx.tracking_uri} "
+              f"(or `ltsweep ui {ctx.config.name}`); report: `ltsweep report {ctx.config.name}`")  # fmt: skip
+        return code

@@ -1,15 +1,66 @@
-"""`ltsweep status` (being built)."""
+"""``ltsweep status SWEEP [--json]``: done / running / failed / left per stage, without Ray."""
 
 from __future__ import annotations
 
 import argparse
+import json
 
-from ltsweep.errors import UserError
+from ltsweep.sweep.context import add_sweep_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs="*")
+    add_sweep_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def sweep_status(ctx) -> dict[str, dict[str, int]]:
+    from ltsweep.runtime.records import read_done, read_failed
+
+    running = _running_keys(ctx)
+    out = {}
+    for stage, trials in (("generate", ctx.plan.generation), ("transfer", ctx.plan.transfer)):
+        counts = {"done": 0, "running": 0, "failed": 0, "left": 0}
+        for t in trials:
+            tdir = ctx.paths.trial_dir(t.key)
+            if read_done(tdir) is not None:
+                counts["done"] += 1
+            elif t.key in running:
+                counts["running"] += 1
+            elif read_failed(tdir) is not None:
+                counts["failed"] += 1
+            else:
+                counts["left"] += 1
+        out[stage] = counts
+    return out
+
+
+def _running_keys(ctx) -> set[str]:
+    """Trials MLflow shows RUNNING while a live driver holds the sweep's lock."""
+    from ltsweep.runtime.lock import _alive, _holder
+
+    holder = _holder(ctx.paths.lock)
+    if not holder or not _alive(int(holder["pid"])) or not ctx.paths.mlflow_db.exists() and \
+            ctx.tracking_uri.startswith("sqlite"):
+        return set()
+    from ltsweep.runtime import schema as S
+    from ltsweep.runtime.tracking import Tracker
+
+    tracker = Tracker(ctx.tracking_uri, ctx.config.name)
+    return {r.data.tags.get(S.TAG_TRIAL_KEY, "") for r in
+            tracker.runs("attributes.status = 'RUNNING'")}  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UserError("`ltsweep status` is not built yet")
+    from ltsweep.sweep.context import load_context
+
+    ctx = load_context(args)
+    status = sweep_status(ctx)
+    if args.json:
+        print(json.dumps(status))
+        return 0
+    print(f"sweep {ctx.config.name} ({ctx.paths.out})")
+    for stage, c in status.items():
+        total = sum(c.values())
+        print(f"  {stage:<9} {c['done']}/{total} done · {c['running']} running · "
+              f"{c['failed']} failed · {c['left']} left")  # fmt: skip
+    return 0

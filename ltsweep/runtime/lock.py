@@ -1,0 +1,65 @@
+"""One live ``ltsweep run`` per output directory: a lock file naming its holder.
+
+Two drivers on one directory would start two Ray instances running the same trials into the same
+files (SPEC.md). A lock whose holder is dead (same host, pid gone) is taken over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from ltsweep.errors import UserError
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _holder(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+@contextlib.contextmanager
+def output_lock(path: Path) -> Iterator[None]:
+    """Hold ``path`` for the duration; refuse at once if a live process holds it."""
+    me = {"pid": os.getpid(), "host": socket.gethostname(),
+          "since": time.strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _holder(path)
+            if holder and (holder.get("host") != me["host"] or _alive(int(holder["pid"]))):
+                raise UserError(
+                    f"{path.parent} is in use by ltsweep pid {holder['pid']} on {holder['host']} "
+                    f"since {holder['since']}; wait for it, or stop it and run again"
+                ) from None
+            path.unlink(missing_ok=True)  # a dead holder's lock: take it over
+            continue
+        with os.fdopen(fd, "w") as fh:
+            json.dump(me, fh)
+        break
+    else:
+        raise UserError(f"could not take the lock {path}; remove it if no ltsweep run is live")
+    try:
+        yield
+    finally:
+        holder = _holder(path)
+        if holder and holder.get("pid") == me["pid"] and holder.get("host") == me["host"]:
+            path.unlink(missing_ok=True)

@@ -1,0 +1,131 @@
+"""Turning trials and their done records into MLflow runs (see ``schema.py`` for the layout).
+
+Every function here is idempotent: it finds runs by key and logs only what is missing, so the
+driver may call it again after any interruption.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ltsweep.core.jobs import GenerationJob
+from ltsweep.hashing import to_jsonable
+from ltsweep.runtime import schema as S
+from ltsweep.runtime.tracking import Tracker
+from ltsweep.sweep.plan import GENERATE, Trial
+
+
+def axis_tags(tags: dict[str, str], role: str, **overrides: str) -> dict[str, str]:
+    merged = {**tags, **overrides}
+    out = {S.PREFIX + k: v for k, v in merged.items() if k != "is_target"}
+    out[S.TAG_ROLE] = role
+    return out
+
+
+def trial_params(trial: Trial) -> dict[str, Any]:
+    job = to_jsonable(trial.job)
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else k, v)
+        else:
+            flat[prefix] = value
+
+    walk("", job)
+    for noisy in ("key", "data.data_root", "data.ffcv_dir", "data.workers", "ticket_dir"):
+        flat.pop(noisy, None)
+    flat["resources"] = to_jsonable(trial.resources)
+    if trial.source_key:
+        flat["ticket.source_key"], flat["ticket.level"] = trial.source_key, trial.level
+    return flat
+
+
+def run_name(trial: Trial) -> str:
+    t = trial.tags
+    if trial.stage == GENERATE:
+        return f"gen {t['model']} {t['source_dataset']}/{t['source_optimizer']} s{t['seed']}"
+    src = "" if t["kind"] == "random" else f"{t['source_dataset']}/{t['source_optimizer']} -> "
+    return (f"{t['kind']} {src}{t['target_dataset']}/{t['target_optimizer']} "
+            f"L{t['level']} s{t['seed']}")  # fmt: skip
+
+
+def start_trial(tracker: Tracker, trial: Trial, parent_id: str) -> str:
+    role = S.ROLE_TRIAL if trial.stage == GENERATE else f"{S.ROLE_TRIAL},{S.ROLE_RESULT}"
+    run_id = tracker.find_or_create(trial.key, run_name(trial), axis_tags(trial.tags, role),
+                                    trial_params(trial), parent_id)  # fmt: skip
+    tracker.set_status(run_id, "RUNNING")
+    return run_id
+
+
+def _final_metrics(history: list[dict[str, float]]) -> list[tuple[str, float, int]]:
+    if not history:
+        return []
+    last = len(history) - 1
+    return [(S.FINAL_ACCURACY, history[-1]["test_accuracy"], last),
+            (S.BEST_ACCURACY, max(h["test_accuracy"] for h in history), last)]  # fmt: skip
+
+
+def finish_trial(tracker: Tracker, trial: Trial, record: dict[str, Any], parent_id: str,
+                 trial_dir: Path) -> None:  # fmt: skip
+    """Record a done trial in full: result runs, metrics, ticket artifacts; then FINISHED."""
+    run_id = start_trial(tracker, trial, parent_id)
+    if trial.stage == GENERATE:
+        assert isinstance(trial.job, GenerationJob)
+        for level in record["levels"]:
+            _finish_level(tracker, trial, level, run_id, trial_dir)
+    else:
+        history = record["history"]
+        tracker.log_history(run_id, history)
+        tracker.log_metrics(run_id, _final_metrics(history))
+        tracker.set_tags(run_id, {S.TAG_WEIGHTS_REMAINING: f"{record['weights_remaining']:.6g}",
+                                  S.PREFIX + "ticket_sha256": record["ticket_sha256"]})  # fmt: skip
+    tracker.set_status(run_id, "FINISHED")
+
+
+def _finish_level(tracker: Tracker, trial: Trial, level: dict[str, Any], gen_run: str,
+                  trial_dir: Path) -> None:  # fmt: skip
+    lv = int(level["level"])
+    key = f"{trial.key}/L{lv:02d}"
+    existing = tracker.find(key)
+    if existing is not None and tracker.status(key) == "FINISHED":
+        return
+    from ltsweep.core.tickets import read_info
+
+    tdir = trial_dir / "tickets" / f"level_{lv:02d}"
+    sha = read_info(tdir).sha256
+    kind, t = ("dense", trial.tags) if lv == 0 else ("same", trial.tags)
+    overrides = {"kind": kind, "level": str(lv),
+                 "weights_remaining": f"{level['weights_remaining']:.6g}",
+                 "stage": GENERATE}  # fmt: skip
+    if kind == "dense":
+        overrides.update(source_dataset=S.NO_SOURCE, source_optimizer=S.NO_SOURCE)
+    tags = axis_tags(t, S.ROLE_RESULT, **overrides)
+    tags[S.PREFIX + "ticket_sha256"] = sha
+    name = f"{kind} {t['target_dataset']}/{t['target_optimizer']} L{lv} s{t['seed']}"
+    run_id = tracker.find_or_create(key, name, tags, trial_params(trial), gen_run)
+    tracker.log_history(run_id, level["history"])
+    tracker.log_metrics(run_id, _final_metrics(level["history"]))
+    tracker.log_artifacts(gen_run, tdir, f"tickets/level_{lv:02d}")
+    tracker.set_tags(gen_run, {f"{S.PREFIX}ticket_sha256.level_{lv:02d}": sha})
+    tracker.set_status(run_id, "FINISHED")
+
+
+def fail_trial(tracker: Tracker, trial: Trial, parent_id: str, reason: str) -> None:
+    run_id = start_trial(tracker, trial, parent_id)
+    tracker.set_tags(run_id, {S.TAG_ERROR: reason[:4000]})
+    tracker.set_status(run_id, "FAILED")
+
+
+def log_live(tracker: Tracker, trial: Trial, metrics: dict[str, Any]) -> None:
+    """Per-epoch metrics while a trial runs (generation: step = level * epochs + epoch)."""
+    run = tracker.find(trial.key)
+    if run is None:
+        return
+    step = int(metrics.get("step", metrics.get("epoch", 0)))
+    rows = [(k, metrics[k], step) for k in S.EPOCH_METRICS if k in metrics]
+    if "level" in metrics:
+        rows.append(("level", metrics["level"], step))
+    tracker.log_metrics(run.info.run_id, rows)

@@ -1,0 +1,142 @@
+"""A thin layer over ``mlflow.MlflowClient``: find-or-create runs by trial key, so a resumed sweep
+never opens a second run for a trial. Only the driver process writes (SQLite allows one writer).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ltsweep.errors import UserError
+from ltsweep.runtime import schema as S
+
+
+def _quiet_mlflow() -> None:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in ("mlflow", "alembic", "sqlalchemy"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class Tracker:
+    """The MLflow store of one sweep: its experiment, its parent run, and one run per trial key."""
+
+    def __init__(self, uri: str, sweep: str, artifact_root: Path | None = None) -> None:
+        _quiet_mlflow()
+        from mlflow import MlflowClient
+
+        self.uri, self.sweep = uri, sweep
+        self.client = MlflowClient(tracking_uri=uri)
+        name = S.experiment_name(sweep)
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):
+                exp = self.client.get_experiment_by_name(name)
+                if exp is None:
+                    location = artifact_root.resolve().as_uri() if artifact_root else None
+                    self.experiment_id = self.client.create_experiment(name, location)
+                else:
+                    self.experiment_id = exp.experiment_id
+        except UserError:
+            raise
+        except Exception as exc:
+            raise UserError(
+                f"cannot use the MLflow tracking store {uri} ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:160] if str(exc) else ''}); check tracking_uri in "
+                "the sweep file or MLFLOW_TRACKING_URI"
+            ) from None
+        self._runs: dict[str, Any] = {}
+
+    # -- lookup -----------------------------------------------------------------------------
+    def runs(self, filter_string: str = "") -> list[Any]:
+        out, token = [], None
+        while True:
+            page = self.client.search_runs([self.experiment_id], filter_string,
+                                           max_results=5000, page_token=token)  # fmt: skip
+            out += list(page)
+            token = page.token
+            if not token:
+                return out
+
+    def find(self, key: str) -> Any | None:
+        if key in self._runs:
+            return self._runs[key]
+        found = self.runs(f"tags.`{S.TAG_TRIAL_KEY}` = '{key}'")
+        if found:
+            self._runs[key] = found[0]
+            return found[0]
+        return None
+
+    def find_or_create(self, key: str, name: str, tags: dict[str, str],
+                       params: dict[str, Any] | None = None,
+                       parent_id: str | None = None) -> str:  # fmt: skip
+        run = self.find(key)
+        if run is not None:
+            return run.info.run_id
+        all_tags = {S.TAG_TRIAL_KEY: key, S.TAG_SWEEP: self.sweep, S.TAG_RUN_NAME: name, **tags}
+        if parent_id:
+            all_tags[S.TAG_PARENT] = parent_id
+        run = self.client.create_run(self.experiment_id, tags=all_tags, run_name=name)
+        if params:
+            from mlflow.entities import Param
+
+            items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
+            for i in range(0, len(items), 100):
+                self.client.log_batch(run.info.run_id, params=items[i : i + 100])
+        self._runs[key] = run
+        return run.info.run_id
+
+    def status(self, key: str) -> str | None:
+        run = self.find(key)
+        if run is None:
+            return None
+        return self.client.get_run(run.info.run_id).info.status
+
+    # -- writing ----------------------------------------------------------------------------
+    def set_status(self, run_id: str, status: str) -> None:
+        info = self.client.get_run(run_id).info
+        if info.status == status:
+            return
+        if status == "RUNNING":
+            self.client.update_run(run_id, status="RUNNING")
+        else:
+            self.client.set_terminated(run_id, status=status, end_time=int(time.time() * 1000))
+        self._runs = {k: v for k, v in self._runs.items() if v.info.run_id != run_id}
+
+    def log_metrics(self, run_id: str, rows: Iterable[tuple[str, float, int]]) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, float(v), now, int(step)) for k, v, step in rows]
+        for i in range(0, len(metrics), 500):
+            self.client.log_batch(run_id, metrics=metrics[i : i + 500])
+
+    def logged_steps(self, run_id: str, metric: str) -> set[int]:
+        return {m.step for m in self.client.get_metric_history(run_id, metric)}
+
+    def log_history(self, run_id: str, history: list[dict[str, float]], step_offset: int = 0) -> None:
+        """Per-epoch metrics (step = epoch), skipping steps already logged live."""
+        done = self.logged_steps(run_id, "test_accuracy")
+        rows = [(k, h[k], step_offset + int(h["epoch"])) for h in history
+                for k in S.EPOCH_METRICS if int(h["epoch"]) + step_offset not in done]  # fmt: skip
+        self.log_metrics(run_id, rows)
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_artifacts(self, run_id: str, directory: Path, artifact_path: str) -> None:
+        self.client.log_artifacts(run_id, str(directory), artifact_path)
+
+    def kill_stale(self) -> int:
+        """Runs left RUNNING by a dead driver become KILLED (the caller holds the sweep lock)."""
+        stale = self.runs("attributes.status = 'RUNNING'")
+        for run in stale:
+            self.client.set_terminated(run.info.run_id, status="KILLED")
+        self._runs.clear()
+        return len(stale)

@@ -1,0 +1,112 @@
+"""The Ray Tune trainable: a plain function of (trial, out) that calls the core engine.
+
+Idempotent: a trial with a done record reports it and returns at once (Tune may relaunch finished
+trials after a kill, SPEC.md). In-flight trials resume from their own checkpoints in the trial
+directory. Per-epoch metrics go to Tune; the driver turns them into MLflow records.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ltsweep.core.imp import IMPRun, LevelResult, ticket_dir
+from ltsweep.core.jobs import GenerationJob
+from ltsweep.core.train import TrainState
+from ltsweep.core.transfer import run_transfer
+from ltsweep.errors import TrainingDivergedError, UserError
+from ltsweep.runtime.records import read_done, write_done, write_failed
+from ltsweep.sweep.paths import SweepPaths
+from ltsweep.sweep.plan import GENERATE, Trial
+
+
+def _device(trial: Trial) -> str:
+    if trial.resources.gpu > 0 and torch.cuda.is_available():
+        if trial.resources.gpu < 1:
+            # A fractional GPU is only a scheduling label: cap our own memory (SPEC.md).
+            torch.cuda.set_per_process_memory_fraction(trial.resources.gpu)
+        return "cuda"
+    return "cpu"
+
+
+def execute(trial: Trial, paths: SweepPaths, report=None) -> dict[str, Any]:
+    """Run (or finish) one trial without Ray; ``report(metrics)`` is called once per epoch."""
+    tdir = paths.trial_dir(trial.key)
+    done = read_done(tdir)
+    if done is not None:
+        return done
+    tdir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(max(1, int(trial.resources.cpu)))
+    device = _device(trial)
+    started = time.time()
+    emit = report or (lambda metrics: None)
+    try:
+        if trial.stage == GENERATE:
+            record = _generate(trial, tdir, device, emit, paths)
+        else:
+            record = _transfer(trial, tdir, device, emit, paths)
+    except TrainingDivergedError as exc:
+        write_failed(tdir, f"training diverged: {exc}", retryable=False)
+        raise
+    record.update(key=trial.key, seconds=time.time() - started, device=device)
+    write_done(tdir, record)
+    return record
+
+
+def _generate(trial: Trial, tdir: Path, device: str, emit, paths: SweepPaths) -> dict[str, Any]:
+    job = trial.job
+    assert isinstance(job, GenerationJob)
+    if trial.resources.workers > 1:
+        from ltsweep.runtime.train_runner import run_generation_distributed
+
+        levels = run_generation_distributed(
+            job, tdir, workers=trial.resources.workers, use_gpu=trial.resources.gpu > 0,
+            storage_path=str(paths.out.resolve() / "ray_train"), name=trial.key,
+            resources_per_worker={"CPU": trial.resources.cpu, "GPU": trial.resources.gpu}
+            if trial.resources.gpu > 0 else {"CPU": trial.resources.cpu},
+        )  # fmt: skip
+        return {"levels": [lv if isinstance(lv, dict) else lv.__dict__ for lv in levels]}
+
+    epochs = job.train.epochs
+
+    def on_epoch(level: int, state: TrainState) -> None:
+        last = state.history[-1]
+        emit({**last.as_dict(), "level": level, "step": level * epochs + last.epoch})
+
+    results: list[LevelResult] = IMPRun(job, tdir, device).run(on_epoch=on_epoch)
+    return {"levels": [r.__dict__ for r in results]}
+
+
+def _transfer(trial: Trial, tdir: Path, device: str, emit, paths: SweepPaths) -> dict[str, Any]:
+    source = ticket_dir(paths.trial_dir(trial.source_key), trial.level)
+    if not (source / "ticket.json").exists():
+        raise UserError(f"ticket {source} does not exist: its generation trial "
+                        f"{trial.source_key} has not finished")  # fmt: skip
+    job = dataclasses.replace(trial.job, ticket_dir=str(source))
+
+    def on_epoch(state: TrainState) -> None:
+        last = state.history[-1]
+        emit({**last.as_dict(), "step": last.epoch})
+
+    state = run_transfer(job, tdir, device, on_epoch=on_epoch)
+    from ltsweep.core.tickets import read_info
+
+    info = read_info(source)
+    (tdir / "checkpoint.pt").unlink(missing_ok=True)
+    return {"history": [m.as_dict() for m in state.history],
+            "weights_remaining": info.weights_remaining if trial.job.kind != "dense" else 1.0,
+            "ticket_sha256": info.sha256}  # fmt: skip
+
+
+def tune_trainable(config: dict[str, Any], trials: dict[str, Trial], out: str) -> None:
+    """Entry point Ray Tune calls: look the trial up by key, run it, report per epoch."""
+    from ray import tune
+
+    trial = trials[config["key"]]
+    paths = SweepPaths(Path(out))
+    record = execute(trial, paths, report=lambda m: tune.report({**m, "final": 0}))
+    tune.report({"final": 1, "seconds": record.get("seconds", 0.0)})

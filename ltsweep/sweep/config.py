@@ -1,0 +1,200 @@
+"""The sweep file schema: typed, frozen, every key validated on load (see search_spaces/)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ltsweep.errors import UserError
+from ltsweep.sweep.strict import Loader, check, non_negative, one_of, open_unit, positive
+
+KINDS = ("transferred", "same", "random", "dense")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    epochs: int = check(positive)
+    milestones: tuple[float, ...] = ()  # epochs where the lr is multiplied by gamma
+    gamma: float = check(open_unit, 0.1)
+    warmup_epochs: float = check(non_negative, 0.0)
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    lr: float = check(positive)
+    momentum: float = check(non_negative, 0.9)
+    weight_decay: float = check(non_negative, 1e-4)
+    nesterov: bool = False
+    betas: tuple[float, ...] = (0.9, 0.999)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Per-trial resources. ``gpu`` may be fractional (< 1) for one-process trials; with
+    ``workers`` > 1 the trial runs Ray Train with that many workers, each taking ``gpu`` (whole)
+    and ``cpu``."""
+
+    cpu: float = check(positive, 1.0)
+    gpu: float = check(non_negative, 0.0)
+    workers: int = check(positive, 1)
+
+
+@dataclass(frozen=True)
+class StageResources:
+    generate: Resources = field(default_factory=Resources)
+    transfer: Resources = field(default_factory=Resources)
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    batch_size: int = check(positive)
+    schedule: Schedule = check(lambda v: None)
+    schedule_by_model: dict[str, Schedule] = field(default_factory=dict)
+    image_size: int | None = check(lambda v: None if v is None or v > 0 else "must be > 0", None)
+    loader: str = check(one_of("torch", "ffcv"), "torch")
+    workers: int = check(non_negative, 2)
+    resources: StageResources | None = None  # overrides the sweep-wide resources
+    epoch_gpu_seconds: dict[str, float] = field(default_factory=dict)  # model -> s/epoch, 1 GPU
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+    options_by_dataset: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Configuration:
+    dataset: str
+    optimizer: str
+
+
+@dataclass(frozen=True)
+class IMPSettings:
+    levels: int = check(positive)
+    rate: float = check(open_unit, 0.2)
+    strategy: str = "global"
+    prune_output: bool = False
+    rewind_epochs: float | None = check(lambda v: None if v is None or v >= 0 else "must be >= 0",
+                                        None)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    levels: tuple[int, ...] | None = None  # None: every level 1..imp.levels
+    kinds: tuple[str, ...] = check(
+        lambda v: None if set(v) <= set(KINDS) else f"kinds must be among {', '.join(KINDS)}",
+        KINDS,
+    )
+    skip_incompatible: bool = False  # drop transfers whose trunks differ (e.g. ResNet stems)
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    models: tuple[ModelSettings, ...]
+    datasets: dict[str, DatasetSettings]
+    optimizers: dict[str, OptimizerSettings]
+    sources: tuple[Configuration, ...]
+    targets: tuple[Configuration, ...]
+    imp: IMPSettings
+    seeds: tuple[int, ...]
+    name: str = ""
+    description: str = ""
+    transfer: TransferSettings = field(default_factory=TransferSettings)
+    resources: StageResources = field(default_factory=StageResources)
+    max_concurrent_trials: int | None = None
+    retries: int = check(non_negative, 2)
+    tracking_uri: str | None = None
+    storage_path: str | None = None
+    data_root: str | None = None
+    ffcv_dir: str | None = None
+
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def load_sweep(path: Path) -> SweepConfig:
+    """Parse and validate a sweep file; every problem is a one-line UserError."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise UserError(f"{path}: YAML syntax error{where}: {problem}") from None
+    except OSError as exc:
+        raise UserError(f"cannot read sweep file {path}: {exc.strerror}") from None
+    loader = Loader(path)
+    config = loader.build(SweepConfig, raw, "")
+    if not config.name:
+        config = SweepConfig(**{**config.__dict__, "name": path.stem})
+    validate_names(config, loader)
+    return config
+
+
+def validate_names(config: SweepConfig, loader: Loader) -> None:
+    """Registry names, cross references and resource rules, each with its dotted key."""
+    from ltsweep.core.data import DATASETS, dataset_names
+    from ltsweep.core.models import MODELS, model_names
+    from ltsweep.core.optim import OPTIMIZERS
+    from ltsweep.core.pruning import PRUNERS
+
+    model_names(), dataset_names()  # populate the registries
+    if not NAME_RE.match(config.name):
+        raise loader.fail("name", "use letters, digits, '_', '-', '.' only")
+    checks = [(f"models[{i}].name", m.name, MODELS) for i, m in enumerate(config.models)]
+    checks += [(f"datasets.{d}", d, DATASETS) for d in config.datasets]
+    checks += [(f"optimizers.{o}", o, OPTIMIZERS) for o in config.optimizers]
+    checks.append(("imp.strategy", config.imp.strategy, PRUNERS))
+    for group in ("sources", "targets"):
+        for i, c in enumerate(getattr(config, group)):
+            checks.append((f"{group}[{i}].dataset", c.dataset, DATASETS))
+            checks.append((f"{group}[{i}].optimizer", c.optimizer, OPTIMIZERS))
+    for key, name, registry in checks:
+        if name not in registry:
+            try:
+                registry.get(name)
+            except UserError as exc:
+                raise loader.fail(key, str(exc)) from None
+    for group in ("sources", "targets"):
+        for i, c in enumerate(getattr(config, group)):
+            if c.dataset not in config.datasets:
+                raise loader.fail(f"{group}[{i}].dataset",
+                                  f"{c.dataset!r} has no entry under 'datasets'")  # fmt: skip
+            if c.optimizer not in config.optimizers:
+                raise loader.fail(f"{group}[{i}].optimizer",
+                                  f"{c.optimizer!r} has no entry under 'optimizers'")  # fmt: skip
+    for name, settings in config.datasets.items():
+        for model in settings.schedule_by_model:
+            if model not in MODELS:
+                raise loader.fail(f"datasets.{name}.schedule_by_model.{model}",
+                                  f"unknown model; known: {', '.join(MODELS.names())}")  # fmt: skip
+    if config.transfer.levels is not None:
+        for lv in config.transfer.levels:
+            if not 1 <= lv <= config.imp.levels:
+                raise loader.fail("transfer.levels", f"level {lv} is outside 1..imp.levels "
+                                                     f"({config.imp.levels})")  # fmt: skip
+    for key, res in _all_resources(config):
+        if res.workers > 1 and res.gpu not in (0.0, 1.0) and res.gpu % 1:
+            raise loader.fail(f"{key}.gpu", "a fractional GPU is allowed only with workers: 1 "
+                                            "(Ray Train workers take whole GPUs)")  # fmt: skip
+        if res.gpu > 1 and res.workers == 1:
+            raise loader.fail(f"{key}.gpu", "more than 1 GPU per trial: use workers: N with gpu: 1")
+    if not config.seeds:
+        raise loader.fail("seeds", "give at least one seed")
+    if not config.sources or not config.targets:
+        raise loader.fail("sources" if not config.sources else "targets", "must not be empty")
+
+
+def _all_resources(config: SweepConfig):
+    yield "resources.generate", config.resources.generate
+    yield "resources.transfer", config.resources.transfer
+    for name, d in config.datasets.items():
+        if d.resources:
+            yield f"datasets.{name}.resources.generate", d.resources.generate
+            yield f"datasets.{name}.resources.transfer", d.resources.transfer

@@ -1,0 +1,50 @@
+"""What every sweep command starts from: the file, its configuration, the plan, the paths."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from ltsweep.sweep.config import SweepConfig, load_sweep
+from ltsweep.sweep.paths import SweepPaths, default_out, resolve_sweep_file, tracking_uri
+from ltsweep.sweep.plan import Plan, build_plan
+
+
+@dataclass(frozen=True)
+class SweepContext:
+    file: Path
+    config: SweepConfig
+    plan: Plan
+    paths: SweepPaths
+    tracking_uri: str
+
+
+def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sweep", help="a name in search_spaces/ (e.g. demo, grid_full) or a path")
+    parser.add_argument("--out", help="output directory (default: runs/<sweep name>)")
+    parser.add_argument("--data-root", help="root of the real datasets (or set LTSWEEP_DATA)")
+
+
+def load_context(args: argparse.Namespace) -> SweepContext:
+    file = resolve_sweep_file(args.sweep)
+    config = load_sweep(file)
+    plan = build_plan(config, getattr(args, "data_root", None))
+    paths = SweepPaths(default_out(config.name, getattr(args, "out", None)))
+    return SweepContext(file, config, plan, paths, tracking_uri(paths, config.tracking_uri))
+
+
+def check_data(ctx: SweepContext) -> None:
+    """Fail before anything starts when a real dataset is not where the sweep says."""
+    from ltsweep.core.data import get_spec, require_root
+    from ltsweep.errors import MissingDatasetError
+
+    for name in ctx.config.datasets:
+        spec = get_spec(name)
+        if spec.embedded:
+            continue
+        root = require_root(spec, ctx.plan.generation[0].job.data.data_root)
+        top = spec.expected.split("/")[0].split("{")[0]
+        if top and not (root / top).exists():
+            raise MissingDatasetError(f"dataset {name!r} not found: expected {root / spec.expected} "
+                                      f"({spec.how_to_get})")  # fmt: skip

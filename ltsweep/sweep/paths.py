@@ -1,0 +1,89 @@
+"""Where a sweep's file, outputs and stores are: one function each, no hidden defaults elsewhere."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ltsweep.errors import UserError
+
+SEARCH_SPACES = "search_spaces"
+
+
+def search_space_dirs() -> list[Path]:
+    """``./search_spaces`` first (a user's own sweeps), then the ones shipped with ltsweep."""
+    shipped = Path(__file__).resolve().parents[2] / SEARCH_SPACES
+    dirs = [Path.cwd() / SEARCH_SPACES, shipped]
+    return [d for i, d in enumerate(dirs) if d.is_dir() and d not in dirs[:i]]
+
+
+def available_sweeps() -> list[str]:
+    return sorted({p.stem for d in search_space_dirs() for p in d.glob("*.yaml")})
+
+
+def resolve_sweep_file(name_or_path: str) -> Path:
+    """A sweep name resolves to ``search_spaces/<name>.yaml``; a path to a file works too."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") or os.sep in name_or_path:
+        if candidate.is_file():
+            return candidate
+        raise UserError(f"sweep file {candidate} does not exist")
+    for directory in search_space_dirs():
+        path = directory / f"{name_or_path}.yaml"
+        if path.is_file():
+            return path
+    known = ", ".join(available_sweeps()) or "none"
+    raise UserError(f"no sweep named {name_or_path!r} in search_spaces/; available: {known}")
+
+
+@dataclass(frozen=True)
+class SweepPaths:
+    """Layout of a sweep's output directory (``--out``, default ``runs/<sweep>``)."""
+
+    out: Path
+
+    @property
+    def trials(self) -> Path:
+        return self.out / "trials"
+
+    def trial_dir(self, key: str) -> Path:
+        return self.trials / key
+
+    @property
+    def tune(self) -> Path:
+        return self.out / "tune"
+
+    @property
+    def lock(self) -> Path:
+        return self.out / ".lock"
+
+    @property
+    def mlflow_db(self) -> Path:
+        return self.out / "mlflow.db"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.out / "mlartifacts"
+
+    @property
+    def report(self) -> Path:
+        return self.out / "report"
+
+
+def default_out(sweep_name: str, out: str | Path | None) -> Path:
+    return Path(out) if out else Path.cwd() / "runs" / sweep_name
+
+
+def tracking_uri(paths: SweepPaths, configured: str | None = None) -> str:
+    """``MLFLOW_TRACKING_URI`` wins, then the sweep file's ``tracking_uri``, else SQLite in out."""
+    return (os.environ.get("MLFLOW_TRACKING_URI") or configured
+            or f"sqlite:///{paths.mlflow_db.resolve()}")  # fmt: skip
+
+
+def inside(base: Path, candidate: Path) -> Path:
+    """``candidate`` resolved, refusing paths that escape ``base`` (e.g. ``../../etc``)."""
+    resolved = (base / candidate).resolve()
+    if not resolved.is_relative_to(base.resolve()):
+        raise UserError(f"path {candidate} escapes the output directory {base}")
+    return resolved

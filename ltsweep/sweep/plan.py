@@ -1,0 +1,184 @@
+"""Expand a sweep into trials. Deterministic; each trial keyed by a hash of its resolved job.
+
+Stage 1 generates tickets for every configuration that is a source or a target (the target's own
+IMP run is its ``same`` baseline and its level 0 is its ``dense`` baseline: neither is trained
+twice). Stage 2 trains ``transferred`` tickets (every source -> every other target configuration,
+same model) and ``random`` controls (the target's own ticket's per-layer sparsity).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ltsweep.core.jobs import DataConfig, GenerationJob, IMPConfig, ModelConfig, TransferJob
+from ltsweep.core.optim import OptimizerConfig
+from ltsweep.core.pruning import PruneConfig
+from ltsweep.core.train import TrainConfig
+from ltsweep.errors import UserError
+from ltsweep.hashing import config_key
+from ltsweep.sweep.config import Configuration, ModelSettings, Resources, SweepConfig
+
+GENERATE, TRANSFER = "generate", "transfer"
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One Ray Tune trial: a generation (IMP) run or one transfer training."""
+
+    key: str
+    stage: str
+    job: GenerationJob | TransferJob
+    resources: Resources
+    tags: dict[str, str] = field(default_factory=dict)
+    source_key: str = ""  # transfer: the generation trial whose ticket it trains
+    level: int = 0  # transfer: the ticket's level
+    epoch_gpu_seconds: float | None = None
+
+    @property
+    def trainings(self) -> int:
+        return self.job.imp.levels + 1 if isinstance(self.job, GenerationJob) else 1
+
+    @property
+    def epochs(self) -> int:
+        return self.trainings * self.job.train.epochs
+
+
+@dataclass(frozen=True)
+class Plan:
+    sweep: SweepConfig
+    generation: tuple[Trial, ...]
+    transfer: tuple[Trial, ...]
+    skipped_incompatible: int = 0
+
+    @property
+    def trials(self) -> tuple[Trial, ...]:
+        return self.generation + self.transfer
+
+    def naive_trainings(self) -> int:
+        """Trainings if the same-target and dense baselines were trained as their own trials."""
+        same = sum(1 for t in self.generation if t.tags.get("is_target") == "1") * \
+            (len(self.levels()))
+        dense = sum(1 for t in self.generation if t.tags.get("is_target") == "1")
+        return sum(t.trainings for t in self.trials) + same + dense
+
+    def levels(self) -> tuple[int, ...]:
+        return self.sweep.transfer.levels or tuple(range(1, self.sweep.imp.levels + 1))
+
+
+def _key_payload(job: GenerationJob | TransferJob, **extra: Any) -> dict[str, Any]:
+    """What identifies a job: everything but where data lives and how many loader workers."""
+    data = dataclasses.replace(job.data, data_root=None, ffcv_dir=None, workers=0)
+    return {"job": dataclasses.replace(job, data=data, key="", **extra), "type": type(job).__name__}
+
+
+def _model(settings: ModelSettings, dataset: str) -> ModelConfig:
+    options = {**settings.options, **settings.options_by_dataset.get(dataset, {})}
+    return ModelConfig(settings.name, tuple(sorted(options.items())))
+
+
+def _train(sweep: SweepConfig, model: str, config: Configuration) -> TrainConfig:
+    d = sweep.datasets[config.dataset]
+    sched = d.schedule_by_model.get(model, d.schedule)
+    o = sweep.optimizers[config.optimizer]
+    opt = OptimizerConfig(config.optimizer, o.lr, o.momentum, o.weight_decay, o.nesterov,
+                          tuple(o.betas))  # fmt: skip
+    return TrainConfig(sched.epochs, d.batch_size, opt, tuple(sched.milestones), sched.gamma,
+                       sched.warmup_epochs)  # fmt: skip
+
+
+def _data(sweep: SweepConfig, dataset: str, data_root: str | None) -> DataConfig:
+    d = sweep.datasets[dataset]
+    return DataConfig(dataset, d.image_size, d.loader, d.workers, data_root or sweep.data_root,
+                      sweep.ffcv_dir)  # fmt: skip
+
+
+def _resources(sweep: SweepConfig, dataset: str, stage: str) -> Resources:
+    override = sweep.datasets[dataset].resources
+    return getattr(override or sweep.resources, stage)
+
+
+def _tags(model: ModelConfig, stage: str, kind: str, src: Configuration | None,
+          tgt: Configuration, seed: int, level: int | None = None) -> dict[str, str]:  # fmt: skip
+    return {
+        "stage": stage, "kind": kind, "model": model.name,
+        "source_dataset": src.dataset if src else "none",
+        "source_optimizer": src.optimizer if src else "none",
+        "target_dataset": tgt.dataset, "target_optimizer": tgt.optimizer, "seed": str(seed),
+        "level": "" if level is None else str(level),
+    }  # fmt: skip
+
+
+def _compatible(source: ModelConfig, target: ModelConfig) -> bool:
+    """Trunks match when every non-output parameter has the same shape (checked on 'meta')."""
+    if source == target:
+        return True
+    import torch
+
+    from ltsweep.core.models import create_model
+
+    with torch.device("meta"):
+        a, b = create_model(source.name, 10, **source.kwargs), create_model(target.name, 10,
+                                                                             **target.kwargs)  # fmt: skip
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(sa[k].shape == sb[k].shape for k in sa)
+
+
+def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
+    imp = IMPConfig(sweep.imp.levels,
+                    PruneConfig(sweep.imp.strategy, sweep.imp.rate, sweep.imp.prune_output),
+                    sweep.imp.rewind_epochs)  # fmt: skip
+    configs = list(dict.fromkeys([*sweep.sources, *sweep.targets]))
+    targets = set(sweep.targets)
+    generation: dict[tuple[str, Configuration, int], Trial] = {}
+    for settings in sweep.models:
+        for config in configs:
+            model = _model(settings, config.dataset)
+            for seed in sweep.seeds:
+                job = GenerationJob(model, _data(sweep, config.dataset, data_root),
+                                    _train(sweep, settings.name, config), imp, seed)  # fmt: skip
+                key = "g-" + config_key(_key_payload(job))
+                tags = _tags(model, GENERATE, "same", config, config, seed)
+                tags["is_target"] = "1" if config in targets else "0"
+                cost = sweep.datasets[config.dataset].epoch_gpu_seconds.get(settings.name)
+                generation[(settings.name, config, seed)] = Trial(
+                    key, GENERATE, dataclasses.replace(job, key=key),
+                    _resources(sweep, config.dataset, GENERATE), tags, epoch_gpu_seconds=cost)
+    transfer: list[Trial] = []
+    skipped = 0
+    levels = sweep.transfer.levels or tuple(range(1, sweep.imp.levels + 1))
+    for settings in sweep.models:
+        for target in sweep.targets:
+            tmodel = _model(settings, target.dataset)
+            cost = sweep.datasets[target.dataset].epoch_gpu_seconds.get(settings.name)
+            train = _train(sweep, settings.name, target)
+            data = _data(sweep, target.dataset, data_root)
+            res = _resources(sweep, target.dataset, TRANSFER)
+            pairs: list[tuple[str, Configuration | None]] = []
+            if "transferred" in sweep.transfer.kinds:
+                pairs += [("transferred", s) for s in sweep.sources if s != target]
+            if "random" in sweep.transfer.kinds:
+                pairs.append(("random", target))
+            for kind, source in pairs:
+                assert source is not None
+                smodel = _model(settings, source.dataset)
+                if not _compatible(smodel, tmodel):
+                    if sweep.transfer.skip_incompatible:
+                        skipped += len(levels) * len(sweep.seeds)
+                        continue
+                    raise UserError(
+                        f"model {settings.name}: a ticket from {source.dataset} ({dict(smodel.options)}) "
+                        f"cannot move to {target.dataset} ({dict(tmodel.options)}): parameter shapes "
+                        "differ; set transfer.skip_incompatible: true or use the same model options"
+                    )
+                for seed in sweep.seeds:
+                    gen = generation[(settings.name, source, seed)]
+                    for level in levels:
+                        job = TransferJob(kind, tmodel, data, train, seed)
+                        key = "t-" + config_key(_key_payload(job, ticket_dir=f"{gen.key}/{level}"))
+                        tags = _tags(tmodel, TRANSFER, kind, None if kind == "random" else source,
+                                     target, seed, level)  # fmt: skip
+                        transfer.append(Trial(key, TRANSFER, dataclasses.replace(job, key=key),
+                                              res, tags, gen.key, level, cost))  # fmt: skip
+    return Plan(sweep, tuple(generation.values()), tuple(transfer), skipped)

@@ -1,0 +1,229 @@
+"""``ltsweep run``: stage 1 (generation) then stage 2 (transfer), each a Ray Tune experiment over
+the trials that are not done yet.
+
+Resume rests on ltsweep's own records, not on Tune's restore: every run builds a fresh Tune
+experiment over the remaining trials (named by a hash of their keys), and each trial resumes from
+its own checkpoints. That is what makes Ctrl-C, kill -9 and a changed sweep file all safe.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ltsweep.errors import UserError
+from ltsweep.hashing import config_key
+from ltsweep.runtime.records import read_done, read_failed
+from ltsweep.sweep.paths import SweepPaths
+from ltsweep.sweep.plan import GENERATE, Plan, Trial
+
+# Tune's experiment-state snapshots are not what we resume from; keep them cheap and frequent.
+os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "5")
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+
+
+@dataclass
+class StageOutcome:
+    stage: str
+    total: int
+    already_done: int = 0
+    finished: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    blocked: list[str] = field(default_factory=list)
+
+
+def connect_ray(num_cpus: int | None = None) -> str:
+    """Join a running cluster (``RAY_ADDRESS`` or ``ray start``), else start Ray locally."""
+    import ray
+
+    if ray.is_initialized():
+        return "existing"
+    address = os.environ.get("RAY_ADDRESS")
+    kwargs = dict(log_to_driver=False, logging_level="ERROR", configure_logging=True)
+    if address:
+        ray.init(address=address, **kwargs)
+        return address
+    try:
+        ray.init(address="auto", **kwargs)
+        return "cluster"
+    except (ConnectionError, RuntimeError, ValueError):
+        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, **kwargs)
+        return "local"
+
+
+class Progress:
+    """One line per finished trial: done / running / failed / left and an estimate of time left."""
+
+    def __init__(self, stage: str, total: int, done: int) -> None:
+        self.stage, self.total, self.done = stage, total, done
+        self.running: set[str] = set()
+        self.failed = 0
+        self.started = time.time()
+        self.finished_here = 0
+
+    def line(self) -> str:
+        left = self.total - self.done - self.failed - len(self.running)
+        elapsed = time.time() - self.started
+        eta = ""
+        if self.finished_here:
+            remaining = (self.total - self.done - self.failed) / self.finished_here * elapsed
+            eta = f" · ~{_fmt(remaining)} left"
+        return (f"[{self.stage}] {self.done}/{self.total} done · {len(self.running)} running · "
+                f"{self.failed} failed · {max(left, 0)} waiting · {_fmt(elapsed)}{eta}")  # fmt: skip
+
+    def show(self) -> None:
+        print(self.line(), flush=True)
+
+
+def _fmt(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    return f"{m}m{s:02d}s"
+
+
+def _make_callback(tracker, parent_id: str, trials: dict[str, Trial], paths: SweepPaths,
+                   progress: Progress, outcome: StageOutcome):  # fmt: skip
+    from ray.tune import Callback
+
+    from ltsweep.runtime import recording
+
+    class MlflowRecorder(Callback):
+        """Runs in the driver: the only process that writes to the tracking store."""
+
+        def on_trial_start(self, iteration, trials_, trial, **info):
+            t = trials[trial.config["key"]]
+            recording.start_trial(tracker, t, parent_id)
+            progress.running.add(t.key)
+
+        def on_trial_result(self, iteration, trials_, trial, result, **info):
+            if not result.get("final"):
+                recording.log_live(tracker, trials[trial.config["key"]], result)
+
+        def on_trial_complete(self, iteration, trials_, trial, **info):
+            t = trials[trial.config["key"]]
+            record = read_done(paths.trial_dir(t.key))
+            progress.running.discard(t.key)
+            if record is None:
+                return
+            recording.finish_trial(tracker, t, record, parent_id, paths.trial_dir(t.key))
+            progress.done += 1
+            progress.finished_here += 1
+            outcome.finished += 1
+            progress.show()
+
+        def on_trial_error(self, iteration, trials_, trial, **info):
+            t = trials[trial.config["key"]]
+            progress.running.discard(t.key)
+            failed = read_failed(paths.trial_dir(t.key))
+            reason = failed["reason"] if failed else _error_line(trial)
+            recording.fail_trial(tracker, t, parent_id, reason)
+            progress.failed += 1
+            outcome.failed[t.key] = reason
+            progress.show()
+
+    return MlflowRecorder()
+
+
+def _error_line(trial) -> str:
+    try:
+        text = Path(trial.error_file).read_text() if trial.error_file else ""
+    except OSError:
+        text = ""
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1][:500] if lines else "trial failed (no error text)"
+
+
+def _placement(trials: dict[str, Trial]):
+    from ray.tune import PlacementGroupFactory
+
+    def resources(config: dict) -> PlacementGroupFactory:
+        r = trials[config["key"]].resources
+        if r.workers > 1:  # a Ray Train driver: its workers reserve their own resources
+            return PlacementGroupFactory([{"CPU": 0.1}])
+        bundle = {"CPU": r.cpu}
+        if r.gpu:
+            bundle["GPU"] = r.gpu
+        return PlacementGroupFactory([bundle])
+
+    return resources
+
+
+def run_stage(stage: str, trials: list[Trial], plan: Plan, paths: SweepPaths, tracker,
+              parent_id: str) -> StageOutcome:  # fmt: skip
+    """Run one stage's remaining trials on Ray Tune; record everything in MLflow."""
+    from ray import tune
+
+    from ltsweep.runtime import recording
+    from ltsweep.runtime.trial import tune_trainable
+
+    outcome = StageOutcome(stage, len(trials))
+    todo = []
+    for t in trials:
+        record = read_done(paths.trial_dir(t.key))
+        if record is None:
+            todo.append(t)
+            continue
+        outcome.already_done += 1
+        if tracker.status(t.key) != "FINISHED":  # done on disk, not yet in MLflow (a kill)
+            recording.finish_trial(tracker, t, record, parent_id, paths.trial_dir(t.key))
+    if stage != GENERATE:
+        ready = []
+        for t in todo:
+            if read_done(paths.trial_dir(t.source_key)) is None:
+                outcome.blocked.append(t.key)
+            else:
+                ready.append(t)
+        todo = ready
+    progress = Progress(stage, len(trials), outcome.already_done)
+    if not todo:
+        return outcome
+    progress.show()
+    by_key = {t.key: t for t in todo}
+    name = f"{stage}-{config_key(sorted(by_key))}"
+    trainable = tune.with_resources(
+        tune.with_parameters(tune_trainable, trials=by_key, out=str(paths.out.resolve())),
+        _placement(by_key),
+    )
+    max_conc = plan.sweep.max_concurrent_trials
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"key": tune.grid_search(list(by_key))},
+        tune_config=tune.TuneConfig(max_concurrent_trials=max_conc, reuse_actors=True),
+        run_config=tune.RunConfig(
+            name=name, storage_path=str(paths.tune.resolve()), verbose=0,
+            failure_config=tune.FailureConfig(max_failures=plan.sweep.retries),
+            callbacks=[_make_callback(tracker, parent_id, by_key, paths, progress, outcome)],
+        ),
+    )  # fmt: skip
+    tuner.fit()
+    return outcome
+
+
+def summarize(outcomes: list[StageOutcome]) -> int:
+    failed = {k: v for o in outcomes for k, v in o.failed.items()}
+    blocked = [k for o in outcomes for k in o.blocked]
+    trained = sum(o.finished for o in outcomes)
+    if trained == 0 and not failed and not blocked:
+        print("ltsweep: nothing to do: every trial of this sweep is already done (no training ran)")
+    for o in outcomes:
+        print(f"[{o.stage}] {o.already_done + o.finished}/{o.total} done "
+              f"({o.finished} this run), {len(o.failed)} failed, {len(o.blocked)} blocked")  # fmt: skip
+    for key, reason in failed.items():
+        print(f"FAILED {key}: {reason}", file=sys.stderr)
+    if blocked:
+        print(f"{len(blocked)} transfer trials wait on failed generation trials", file=sys.stderr)
+    return 1 if failed or blocked else 0
+
+
+def check_writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"output directory {out} is not writable ({exc.strerror}); "
+                        "pass --out DIR with a writable directory") from None  # fmt: skip
