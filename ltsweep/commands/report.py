@@ -1,15 +1,67 @@
-"""`ltsweep report` (being built)."""
+"""`ltsweep report SWEEP`: figures, transfer matrix, summary.csv and index.html from the store.
+
+Reads only the sweep's MLflow store (no Ray), so it runs while a sweep is still going: whatever
+is FINISHED is reported, and what is missing shows as missing.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from ltsweep.errors import UserError
+
+def fraction(text: str) -> float:
+    """A fraction of weights remaining: ``0.2`` or ``20%``, in (0, 1]."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction (e.g. 0.2 or 20%)") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not in (0, 1]: give e.g. 0.05 or 5%")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs="*")
+    parser.add_argument("sweep", help="sweep name (search_spaces/<name>.yaml) or path to its YAML")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="report directory (default: runs/<sweep>/report)"
+    )
+    parser.add_argument(
+        "--sparsity",
+        action="append",
+        type=fraction,
+        metavar="FRACTION",
+        help="fraction of weights remaining for the transfer matrix, e.g. 0.05 or 5%% (repeat "
+        "it; the nearest pruning level is used; default: levels near 20%%, 5%% and 1%%)",
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="MLflow store (default: $MLFLOW_TRACKING_URI, else runs/<sweep>/mlflow.db)",
+    )
+    parser.add_argument(
+        "--no-mlflow-log",
+        action="store_true",
+        help="do not log the report files to the sweep's parent run",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UserError("`ltsweep report` is not built yet")
+    from ltsweep.report.build import build_report
+
+    report = build_report(
+        args.sweep,
+        out_dir=args.out,
+        tracking_uri=args.tracking_uri,
+        sparsities=args.sparsity,
+        log_to_mlflow=not args.no_mlflow_log,
+    )
+    print(
+        f"report of sweep {report.sweep}: {report.out_dir / 'index.html'} "
+        f"({len(report.summary)} finished trials, {len(report.not_finished)} not finished, "
+        f"{len(report.all_figures)} figures)"
+    )
+    if report.parent_run_id and not args.no_mlflow_log:
+        print(f"logged as artifacts 'report/' of MLflow run {report.parent_run_id}")
+    return 0

@@ -1,15 +1,96 @@
-"""`ltsweep ui` (being built)."""
+"""`ltsweep ui SWEEP`: the MLflow UI on a sweep's tracking store, bound to 127.0.0.1 by default.
+
+Runs ``mlflow ui`` from this environment as a child process (an argument list, no shell) and
+stays in the foreground until Ctrl-C or SIGTERM, which it passes on.
+"""
 
 from __future__ import annotations
 
 import argparse
+import signal
+import socket
+import subprocess
+import sys
 
 from ltsweep.errors import UserError
 
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5000
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs="*")
+    parser.add_argument("sweep", help="sweep name (search_spaces/<name>.yaml) or path to its YAML")
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help="interface to bind (default: 127.0.0.1, this machine only)",
+    )
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default: 5000)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="server worker processes (default: mlflow's)"
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="MLflow store (default: $MLFLOW_TRACKING_URI, else runs/<sweep>/mlflow.db)",
+    )
+
+
+def build_command(uri: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+                  workers: int | None = None) -> list[str]:  # fmt: skip
+    """The ``mlflow ui`` argument list, run with this interpreter so the versions match."""
+    argv = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+            "--host", host, "--port", str(port)]  # fmt: skip
+    if workers is not None:
+        argv += ["--workers", str(workers)]
+    return argv
+
+
+def address(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _check_port(host: str, port: int) -> None:
+    if not 0 < port < 65536:
+        raise UserError(f"port {port} is out of range: pass --port between 1 and 65535")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UserError(
+                f"cannot listen on {host}:{port} ({exc.strerror}): pass another --port or --host"
+            ) from None
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UserError("`ltsweep ui` is not built yet")
+    from ltsweep.report import store
+
+    name = store.sweep_name(args.sweep)
+    uri = store.resolve_tracking_uri(name, None, args.tracking_uri)
+    store.require_store(uri, name)
+    _check_port(args.host, args.port)
+    argv = build_command(uri, args.host, args.port, args.workers)
+    print(f"MLflow UI for sweep {name}: {address(args.host, args.port)} (store {uri}); "
+          "Ctrl-C to stop", flush=True)  # fmt: skip
+    if args.host not in LOCAL_HOSTS:
+        sys.stderr.write(f"ltsweep: warning: bound to {args.host}: other machines can reach it\n")
+    proc = subprocess.Popen(argv)
+
+    def _stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)

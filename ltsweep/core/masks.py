@@ -60,10 +60,17 @@ class Mask(dict[str, torch.Tensor]):
                                  f"parameter has {tuple(params[name].shape)}")  # fmt: skip
 
 
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a ``DistributedDataParallel`` (or ``DataParallel``) wrapper, else itself."""
+    wrappers = (nn.parallel.DistributedDataParallel, nn.DataParallel)
+    return model.module if isinstance(model, wrappers) else model
+
+
 class MaskApplier:
     """Keeps a model's masked weights at zero; cheap enough to call every step (foreach ops)."""
 
     def __init__(self, model: nn.Module, mask: Mask) -> None:
+        model = unwrap(model)  # mask names are the bare model's, not DDP's "module.<name>"
         mask.check_model(model)
         params = dict(model.named_parameters())
         pairs = [(params[n], m) for n, m in mask.items() if not bool(m.all())]

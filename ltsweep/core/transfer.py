@@ -44,13 +44,18 @@ def _fresh_model(model: ModelConfig, dataset: str, seed: int) -> nn.Module:
     return create_model(model.name, get_spec(dataset).num_classes, **model.kwargs)
 
 
-def ticket_on_target(ticket: Ticket, model: ModelConfig, dataset: str, seed: int) -> tuple[nn.Module, Mask]:  # fmt: skip
-    """Trunk weights and masks from the ticket; output layer fresh unless the dataset is the same."""
+def check_same_model(ticket: Ticket, model: ModelConfig) -> None:
+    """Tickets (and controls derived from them) move only between equal trunks."""
     if ticket.info.model != model.name or ticket.info.model_options != model.kwargs:
         raise UserError(
             f"ticket is for model {ticket.info.model} {ticket.info.model_options}, the target "
             f"trial asks for {model.name} {model.kwargs}; tickets move only between equal trunks"
         )
+
+
+def ticket_on_target(ticket: Ticket, model: ModelConfig, dataset: str, seed: int) -> tuple[nn.Module, Mask]:  # fmt: skip
+    """Trunk weights and masks from the ticket; output layer fresh unless the dataset is the same."""
+    check_same_model(ticket, model)
     net = _fresh_model(model, dataset, derived_seed("output", seed))
     head = net.output_layer_name
     same_data = ticket.info.source_dataset == dataset
@@ -86,6 +91,7 @@ def _same(ticket, model, dataset, seed):
 @TICKET_KINDS.register("random")
 def _random(ticket, model, dataset, seed):
     """Same per-layer sparsity as ``ticket``, permuted within layers, fresh weights."""
+    check_same_model(ticket, model)
     net = _fresh_model(model, dataset, derived_seed("random-init", seed))
     gen = torch.Generator().manual_seed(derived_seed("random-mask", seed))
     head = net.output_layer_name

@@ -84,7 +84,7 @@ def _fmt(seconds: float) -> str:
     return f"{m}m{s:02d}s"
 
 
-def _make_callback(tracker, parent_id: str, trials: dict[str, Trial], paths: SweepPaths,
+def _make_callback(tracker, parent_id: str, by_key: dict[str, Trial], paths: SweepPaths,
                    progress: Progress, outcome: StageOutcome):  # fmt: skip
     from ray.tune import Callback
 
@@ -93,17 +93,17 @@ def _make_callback(tracker, parent_id: str, trials: dict[str, Trial], paths: Swe
     class MlflowRecorder(Callback):
         """Runs in the driver: the only process that writes to the tracking store."""
 
-        def on_trial_start(self, iteration, trials_, trial, **info):
-            t = trials[trial.config["key"]]
+        def on_trial_start(self, iteration, trials, trial, **info):
+            t = by_key[trial.config["key"]]
             recording.start_trial(tracker, t, parent_id)
             progress.running.add(t.key)
 
-        def on_trial_result(self, iteration, trials_, trial, result, **info):
+        def on_trial_result(self, iteration, trials, trial, result, **info):
             if not result.get("final"):
-                recording.log_live(tracker, trials[trial.config["key"]], result)
+                recording.log_live(tracker, by_key[trial.config["key"]], result)
 
-        def on_trial_complete(self, iteration, trials_, trial, **info):
-            t = trials[trial.config["key"]]
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            t = by_key[trial.config["key"]]
             record = read_done(paths.trial_dir(t.key))
             progress.running.discard(t.key)
             if record is None:
@@ -114,8 +114,8 @@ def _make_callback(tracker, parent_id: str, trials: dict[str, Trial], paths: Swe
             outcome.finished += 1
             progress.show()
 
-        def on_trial_error(self, iteration, trials_, trial, **info):
-            t = trials[trial.config["key"]]
+        def on_trial_error(self, iteration, trials, trial, **info):
+            t = by_key[trial.config["key"]]
             progress.running.discard(t.key)
             failed = read_failed(paths.trial_dir(t.key))
             reason = failed["reason"] if failed else _error_line(trial)

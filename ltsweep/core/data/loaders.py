@@ -63,10 +63,11 @@ class TensorLoader:
         self.flip = spec.flip
         self.pad = max(1, self.images.shape[-1] // 8)  # 4 px at 32x32, as in SPEC.md
         n = len(data)
-        self.num_examples = len(range(opts.rank, n, opts.world_size))
-        # Equal batch counts on every rank (DDP would hang on a ragged last batch).
+        # Equal batch counts on every rank (DDP would hang on a ragged last batch): each rank
+        # gets n // world_size examples, and ``num_examples`` says how many it really yields.
         per_rank = n // opts.world_size
         self._per_rank = per_rank if opts.world_size > 1 else n
+        self.num_examples = self._per_rank
 
     def __len__(self) -> int:
         return -(-self._per_rank // self.opts.batch_size)
@@ -122,10 +123,9 @@ def _torch_backend(name: str, opts: LoaderOptions) -> EpochLoader:
 
 
 def _ffcv_backend(name: str, opts: LoaderOptions) -> EpochLoader:
-    from ltsweep.core.data.ffcv_loader import make_ffcv_loader
-
     if not opts.ffcv_dir:
         raise UserError(f"loader 'ffcv' for {name!r} needs ffcv_dir (run `ltsweep data convert`)")
+    from ltsweep.core.data.ffcv_loader import make_ffcv_loader
     return make_ffcv_loader(get_spec(name), Path(opts.ffcv_dir), opts)
 
 
