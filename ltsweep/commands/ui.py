@@ -7,6 +7,7 @@ stays in the foreground until Ctrl-C or SIGTERM, which it passes on.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import socket
 import subprocess
@@ -17,6 +18,9 @@ from ltsweep.errors import UserError
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+# MLflow 3's server also starts a job runner (huey consumers, for GenAI jobs ltsweep never uses):
+# several extra processes that slow start-up and shut-down on a laptop. Off unless the user sets it.
+CHILD_ENV_DEFAULTS = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +49,14 @@ def build_command(uri: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
     if workers is not None:
         argv += ["--workers", str(workers)]
     return argv
+
+
+def child_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The server's environment: ours, plus ``CHILD_ENV_DEFAULTS`` where not already set."""
+    env = dict(os.environ if environ is None else environ)
+    for key, value in CHILD_ENV_DEFAULTS.items():
+        env.setdefault(key, value)
+    return env
 
 
 def address(host: str, port: int) -> str:
@@ -76,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
           "Ctrl-C to stop", flush=True)  # fmt: skip
     if args.host not in LOCAL_HOSTS:
         sys.stderr.write(f"ltsweep: warning: bound to {args.host}: other machines can reach it\n")
-    proc = subprocess.Popen(argv)
+    proc = subprocess.Popen(argv, env=child_env())
 
     def _stop(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt

@@ -61,8 +61,8 @@ def save_ticket(directory: Path, weights: dict[str, torch.Tensor], mask: Mask,
     tensors: dict[str, torch.Tensor] = {}
     for name, value in weights.items():
         value = value.detach().cpu()
-        if name in mask:
-            value = value * mask[name].to(value.dtype)
+        if name in mask:  # the mask may live on the GPU (IMP's level-0 mask does)
+            value = value * mask[name].detach().cpu().to(value.dtype)
         tensors[f"weights.{name}"] = value.contiguous().clone()
     for name, m in mask.items():
         tensors[f"masks.{name}"] = m.detach().cpu().to(torch.bool).contiguous().clone()

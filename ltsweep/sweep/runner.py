@@ -60,19 +60,19 @@ class Progress:
 
     def __init__(self, stage: str, total: int, done: int) -> None:
         self.stage, self.total, self.done = stage, total, done
-        self.running: set[str] = set()
+        self.running = 0  # from Tune's own trial list (reused actors skip on_trial_start)
         self.failed = 0
         self.started = time.time()
         self.finished_here = 0
 
     def line(self) -> str:
-        left = self.total - self.done - self.failed - len(self.running)
+        left = self.total - self.done - self.failed - self.running
         elapsed = time.time() - self.started
         eta = ""
         if self.finished_here:
             remaining = (self.total - self.done - self.failed) / self.finished_here * elapsed
             eta = f" · ~{_fmt(remaining)} left"
-        return (f"[{self.stage}] {self.done}/{self.total} done · {len(self.running)} running · "
+        return (f"[{self.stage}] {self.done}/{self.total} done · {self.running} running · "
                 f"{self.failed} failed · {max(left, 0)} waiting · {_fmt(elapsed)}{eta}")  # fmt: skip
 
     def show(self) -> None:
@@ -96,7 +96,6 @@ def _make_callback(tracker, parent_id: str, by_key: dict[str, Trial], paths: Swe
         def on_trial_start(self, iteration, trials, trial, **info):
             t = by_key[trial.config["key"]]
             recording.start_trial(tracker, t, parent_id)
-            progress.running.add(t.key)
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
             if not result.get("final"):
@@ -105,7 +104,7 @@ def _make_callback(tracker, parent_id: str, by_key: dict[str, Trial], paths: Swe
         def on_trial_complete(self, iteration, trials, trial, **info):
             t = by_key[trial.config["key"]]
             record = read_done(paths.trial_dir(t.key))
-            progress.running.discard(t.key)
+            progress.running = _count_running(trials, trial)
             if record is None:
                 return
             recording.finish_trial(tracker, t, record, parent_id, paths.trial_dir(t.key))
@@ -116,7 +115,7 @@ def _make_callback(tracker, parent_id: str, by_key: dict[str, Trial], paths: Swe
 
         def on_trial_error(self, iteration, trials, trial, **info):
             t = by_key[trial.config["key"]]
-            progress.running.discard(t.key)
+            progress.running = _count_running(trials, trial)
             failed = read_failed(paths.trial_dir(t.key))
             reason = failed["reason"] if failed else _error_line(trial)
             recording.fail_trial(tracker, t, parent_id, reason)
@@ -125,6 +124,10 @@ def _make_callback(tracker, parent_id: str, by_key: dict[str, Trial], paths: Swe
             progress.show()
 
     return MlflowRecorder()
+
+
+def _count_running(trials, finished) -> int:
+    return sum(1 for t in trials if t.status == "RUNNING" and t is not finished)
 
 
 def _error_line(trial) -> str:

@@ -126,6 +126,7 @@ def _ffcv_backend(name: str, opts: LoaderOptions) -> EpochLoader:
     if not opts.ffcv_dir:
         raise UserError(f"loader 'ffcv' for {name!r} needs ffcv_dir (run `ltsweep data convert`)")
     from ltsweep.core.data.ffcv_loader import make_ffcv_loader
+
     return make_ffcv_loader(get_spec(name), Path(opts.ffcv_dir), opts)
 
 
