@@ -33,6 +33,7 @@ from ltsweep.core.optim import build_optimizer
 from ltsweep.core.pruning import prune
 from ltsweep.core.tickets import TicketInfo, load_ticket, save_ticket
 from ltsweep.core.train import TrainState, train
+from ltsweep.errors import UserError
 from ltsweep.fsio import write_json, write_with
 
 
@@ -113,6 +114,12 @@ class IMPRun:
             job.data, job.train.batch_size // world, job.seed, device, rank, world
         )
         self.k = rewind_step(job, len(self.train_loader))
+        total = job.train.epochs * len(self.train_loader)
+        if job.imp.levels > 0 and self.k >= total:
+            raise UserError(
+                f"the late-reset point (step {self.k}) is not before the end of training "
+                f"({total} steps): lower rewind_epochs or raise epochs"
+            )
 
     @property
     def is_writer(self) -> bool:
@@ -156,7 +163,7 @@ class IMPRun:
         model = self._new_model()
         mask = self._mask_for(level, model)
         rewind_path = self.workdir / "rewind.safetensors"
-        if level > 0:
+        if level > 0 or result_path.exists():  # (re)writes a missing ticket; level 0 needs k
             self._write_ticket(level, mask, model)
         if result_path.exists():
             return LevelResult(**json.loads(result_path.read_text()))

@@ -1,0 +1,48 @@
+"""Test settings shared by every test: one CPU thread, deterministic kernels, fixed seeds.
+
+One thread because the suite runs on 2-core machines next to other work: a second thread buys
+little for these tiny models, and results that must be bit-identical (resume, determinism) then
+cannot depend on how the machine splits a reduction.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from pathlib import Path
+
+# ``from tests.common import ...`` works however pytest was started (tests/ has no __init__.py).
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+torch.use_deterministic_algorithms(True, warn_only=True)
+torch.backends.cudnn.benchmark = False
+torch.backends.cudnn.deterministic = True
+
+
+@pytest.fixture(autouse=True)
+def _seed_everything() -> None:
+    """Every test starts from the same global RNG state, whatever ran before it."""
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_imp(tmp_path_factory: pytest.TempPathFactory):
+    """One finished tiny IMP run (vgg_tiny on digits at 8 px), shared by IMP/transfer/ticket tests."""
+    from ltsweep.core.imp import IMPRun
+    from tests.common import tiny_generation_job
+
+    job = tiny_generation_job()
+    workdir = tmp_path_factory.mktemp("imp")
+    results = IMPRun(job, workdir).run()
+    return job, workdir, results
