@@ -25,7 +25,16 @@ def fraction(text: str) -> float:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sweep", help="sweep name (search_spaces/<name>.yaml) or path to its YAML")
     parser.add_argument(
-        "--out", type=Path, default=None, help="report directory (default: runs/<sweep>/report)"
+        "--out",
+        type=Path,
+        default=None,
+        help="report directory (default: <sweep output>/report, i.e. runs/<sweep>/report)",
+    )
+    parser.add_argument(
+        "--sweep-out",
+        type=Path,
+        default=None,
+        help="the sweep's output directory, if `ltsweep run` was given --out (default: runs/<sweep>)",
     )
     parser.add_argument(
         "--sparsity",
@@ -38,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tracking-uri",
         default=None,
-        help="MLflow store (default: $MLFLOW_TRACKING_URI, else runs/<sweep>/mlflow.db)",
+        help="MLflow store (default: $MLFLOW_TRACKING_URI, else the sweep file's tracking_uri, "
+        "else <sweep output>/mlflow.db)",
     )
     parser.add_argument(
         "--no-mlflow-log",
@@ -56,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         tracking_uri=args.tracking_uri,
         sparsities=args.sparsity,
         log_to_mlflow=not args.no_mlflow_log,
+        sweep_out=args.sweep_out,
     )
     print(
         f"report of sweep {report.sweep}: {report.out_dir / 'index.html'} "

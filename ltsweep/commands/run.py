@@ -17,10 +17,17 @@ def run(args: argparse.Namespace) -> int:
     from ltsweep.runtime.tracking import Tracker
     from ltsweep.sweep.context import check_data, load_context
     from ltsweep.sweep.plan import GENERATE, TRANSFER
-    from ltsweep.sweep.runner import check_writable, connect_ray, run_stage, summarize
+    from ltsweep.sweep.runner import (
+        check_tracking_uri,
+        check_writable,
+        connect_ray,
+        run_stage,
+        summarize,
+    )
 
     ctx = load_context(args)
     check_data(ctx)
+    check_tracking_uri(ctx.tracking_uri)
     check_writable(ctx.paths.out)
     with output_lock(ctx.paths.lock):
         tracker = Tracker(ctx.tracking_uri, ctx.config.name, ctx.paths.artifacts)

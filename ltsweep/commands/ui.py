@@ -37,7 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tracking-uri",
         default=None,
-        help="MLflow store (default: $MLFLOW_TRACKING_URI, else runs/<sweep>/mlflow.db)",
+        help="MLflow store (default: $MLFLOW_TRACKING_URI, else the sweep file's tracking_uri, "
+        "else <sweep output>/mlflow.db)",
+    )
+    parser.add_argument(
+        "--sweep-out",
+        default=None,
+        help="the sweep's output directory, if `ltsweep run` was given --out (default: runs/<sweep>)",
     )
 
 
@@ -79,8 +85,8 @@ def _check_port(host: str, port: int) -> None:
 def run(args: argparse.Namespace) -> int:
     from ltsweep.report import store
 
-    name = store.sweep_name(args.sweep)
-    uri = store.resolve_tracking_uri(name, None, args.tracking_uri)
+    where = store.locate(args.sweep, args.sweep_out, args.tracking_uri)
+    name, uri = where.name, where.tracking_uri
     store.require_store(uri, name)
     _check_port(args.host, args.port)
     argv = build_command(uri, args.host, args.port, args.workers)

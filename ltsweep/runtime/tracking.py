@@ -90,6 +90,10 @@ class Tracker:
         self._runs[key] = run
         return run.info.run_id
 
+    def statuses(self) -> dict[str, str]:
+        """Trial key -> run status for the whole experiment, in one query."""
+        return {r.data.tags.get(S.TAG_TRIAL_KEY, ""): r.info.status for r in self.runs()}
+
     def status(self, key: str) -> str | None:
         run = self.find(key)
         if run is None:

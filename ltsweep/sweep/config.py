@@ -59,6 +59,7 @@ class DatasetSettings:
     workers: int = check(non_negative, 2)
     resources: StageResources | None = None  # overrides the sweep-wide resources
     epoch_gpu_seconds: dict[str, float] = field(default_factory=dict)  # model -> s/epoch, 1 GPU
+    seeds: tuple[int, ...] | None = None  # overrides the sweep's seeds (SPEC: 3 for ImageNet)
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,6 @@ class SweepConfig:
     max_concurrent_trials: int | None = None
     retries: int = check(non_negative, 2)
     tracking_uri: str | None = None
-    storage_path: str | None = None
     data_root: str | None = None
     ffcv_dir: str | None = None
 

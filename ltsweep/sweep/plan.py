@@ -110,6 +110,10 @@ def _tags(model: ModelConfig, stage: str, kind: str, src: Configuration | None,
     }  # fmt: skip
 
 
+def _seeds(sweep: SweepConfig, dataset: str) -> tuple[int, ...]:
+    return sweep.datasets[dataset].seeds or sweep.seeds
+
+
 def _compatible(source: ModelConfig, target: ModelConfig) -> bool:
     """Trunks match when every non-output parameter has the same shape (checked on 'meta')."""
     if source == target:
@@ -135,7 +139,7 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
     for settings in sweep.models:
         for config in configs:
             model = _model(settings, config.dataset)
-            for seed in sweep.seeds:
+            for seed in _seeds(sweep, config.dataset):
                 job = GenerationJob(model, _data(sweep, config.dataset, data_root),
                                     _train(sweep, settings.name, config), imp, seed)  # fmt: skip
                 key = "g-" + config_key(_key_payload(job))
@@ -165,14 +169,15 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
                 smodel = _model(settings, source.dataset)
                 if not _compatible(smodel, tmodel):
                     if sweep.transfer.skip_incompatible:
-                        skipped += len(levels) * len(sweep.seeds)
+                        skipped += len(levels) * len(_seeds(sweep, target.dataset))
                         continue
                     raise UserError(
                         f"model {settings.name}: a ticket from {source.dataset} ({dict(smodel.options)}) "
                         f"cannot move to {target.dataset} ({dict(tmodel.options)}): parameter shapes "
                         "differ; set transfer.skip_incompatible: true or use the same model options"
                     )
-                for seed in sweep.seeds:
+                seeds = [s for s in _seeds(sweep, target.dataset) if s in _seeds(sweep, source.dataset)]
+                for seed in seeds:
                     gen = generation[(settings.name, source, seed)]
                     for level in levels:
                         job = TransferJob(kind, tmodel, data, train, seed)

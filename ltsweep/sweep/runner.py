@@ -164,13 +164,14 @@ def run_stage(stage: str, trials: list[Trial], plan: Plan, paths: SweepPaths, tr
 
     outcome = StageOutcome(stage, len(trials))
     todo = []
+    statuses = tracker.statuses()
     for t in trials:
         record = read_done(paths.trial_dir(t.key))
         if record is None:
             todo.append(t)
             continue
         outcome.already_done += 1
-        if tracker.status(t.key) != "FINISHED":  # done on disk, not yet in MLflow (a kill)
+        if statuses.get(t.key) != "FINISHED":  # done on disk, not yet in MLflow (a kill)
             recording.finish_trial(tracker, t, record, parent_id, paths.trial_dir(t.key))
     if stage != GENERATE:
         ready = []
@@ -222,6 +223,7 @@ def summarize(outcomes: list[StageOutcome]) -> int:
 
 
 def check_writable(out: Path) -> None:
+    """Create the output directory and prove it writable; the first write of a run."""
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"
@@ -230,3 +232,20 @@ def check_writable(out: Path) -> None:
     except OSError as exc:
         raise UserError(f"output directory {out} is not writable ({exc.strerror}); "
                         "pass --out DIR with a writable directory") from None  # fmt: skip
+
+
+def check_tracking_uri(uri: str, timeout: float = 3.0) -> None:
+    """Fail fast on a tracking server nobody answers (MLflow's client would retry for minutes)."""
+    import socket
+    from urllib.parse import urlparse
+
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("http", "https"):
+        return
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        socket.create_connection((parsed.hostname or "", port), timeout=timeout).close()
+    except OSError as exc:
+        raise UserError(f"MLflow tracking server {uri} is unreachable ({exc.strerror or exc}); "
+                        "start it, or fix tracking_uri in the sweep file / MLFLOW_TRACKING_URI"
+                        ) from None  # fmt: skip

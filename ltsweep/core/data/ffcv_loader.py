@@ -1,0 +1,146 @@
+"""The FFCV loader backend: ``.beton`` files written by ``ltsweep data convert``.
+
+Same contract as the torch backend (``TensorLoader`` / ``FolderLoader``): ``batches(epoch)``
+yields normalized float images ``[B, 3, S, S]`` on ``opts.device`` and int64 labels ``[B]``;
+``len()`` is the number of batches per epoch. Augmentation matches the torch backend:
+
+* tensor datasets (32x32, embedded): random crop with ``size // 8`` zero padding
+  (``RandomTranslate``) and a horizontal flip when the dataset allows it; test images as stored.
+* folder datasets (ImageNet, Places365): random-resized crop (scale 0.08-1, ratio 3/4-4/3) and a
+  flip; test: centre crop of ratio 224/256 resized to the model's size (= resize + centre crop).
+
+Order: ``RANDOM`` (seeded by ``opts.seed``; the epoch number picks the permutation, so an epoch
+replays its order after a resume). With ``world_size > 1`` the loader runs with
+``distributed=True`` (FFCV shards through torch's ``DistributedSampler``, so the process group
+must be up, as it is inside Ray Train workers) and ``os_cache=True``: every process on a node
+shares the page cache instead of each holding its own copy. ``QUASI_RANDOM`` is not used: FFCV
+raises ``NotImplementedError`` for it under ``distributed=True``. FFCV's augmentations draw from
+numba's per-thread generators, so unlike the torch backend they are not bit-reproducible.
+Normalization runs in torch on the device (FFCV's GPU ``NormalizeImage`` would need cupy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+from ltsweep.core.data import DatasetSpec
+from ltsweep.core.data.ffcv_convert import (
+    beton_path,
+    convert_command,
+    is_complete,
+    read_sidecar,
+    require_ffcv,
+    settings_for,
+)
+from ltsweep.core.data.loaders import Batch, LoaderOptions
+from ltsweep.core.data.transforms import normalize
+from ltsweep.errors import UserError
+
+TEST_CROP_RATIO = 224 / 256  # torch backend: Resize(size * 256 / 224) + CenterCrop(size)
+
+
+def _image_pipeline(spec: DatasetSpec, size: int, train: bool, device: torch.device) -> list:
+    from ffcv.fields.rgb_image import (
+        CenterCropRGBImageDecoder,
+        RandomResizedCropRGBImageDecoder,
+        SimpleRGBImageDecoder,
+    )
+    from ffcv.transforms import RandomHorizontalFlip, RandomTranslate, ToDevice, ToTensor
+    from ffcv.transforms import ToTorchImage
+
+    if spec.storage == "tensor":
+        ops: list = [SimpleRGBImageDecoder()]  # stored at ``size`` already
+        if train:
+            ops.append(RandomTranslate(padding=max(1, size // 8)))  # zero fill, as F.pad
+    elif train:
+        ops = [RandomResizedCropRGBImageDecoder((size, size))]
+    else:
+        ops = [CenterCropRGBImageDecoder((size, size), ratio=TEST_CROP_RATIO)]
+    if train and spec.flip:
+        ops.append(RandomHorizontalFlip())
+    non_blocking = device.type == "cuda"
+    return ops + [ToTensor(), ToDevice(device, non_blocking=non_blocking), ToTorchImage()]
+
+
+def _label_pipeline(device: torch.device) -> list:
+    from ffcv.fields.basics import IntDecoder
+    from ffcv.transforms import Squeeze, ToDevice, ToTensor
+
+    return [IntDecoder(), ToTensor(), Squeeze(1), ToDevice(device, non_blocking=False)]
+
+
+def _check_distributed(opts: LoaderOptions) -> None:
+    import torch.distributed as dist
+
+    if not dist.is_available() or not dist.is_initialized():
+        raise RuntimeError("the FFCV loader with world_size > 1 needs torch.distributed "
+                           "initialized (it shards with DistributedSampler)")  # fmt: skip
+    if (dist.get_rank(), dist.get_world_size()) != (opts.rank, opts.world_size):
+        raise RuntimeError(f"LoaderOptions rank/world {opts.rank}/{opts.world_size} disagree "
+                           f"with torch.distributed {dist.get_rank()}/{dist.get_world_size()}")  # fmt: skip
+
+
+class FFCVLoader:
+    """An ``EpochLoader`` over one ``.beton`` split."""
+
+    def __init__(self, spec: DatasetSpec, path: Path, size: int, opts: LoaderOptions) -> None:
+        from ffcv.loader import Loader, OrderOption
+
+        self.opts = opts
+        self.device = torch.device(opts.device)
+        distributed = opts.world_size > 1
+        if distributed:
+            _check_distributed(opts)
+        self.loader = Loader(
+            str(path),
+            batch_size=opts.batch_size,
+            num_workers=max(1, opts.workers),
+            order=OrderOption.RANDOM if opts.train else OrderOption.SEQUENTIAL,
+            os_cache=distributed,
+            distributed=distributed,
+            seed=opts.seed,
+            drop_last=False,  # as the torch backend: every example every epoch
+            pipelines={"image": _image_pipeline(spec, size, opts.train, self.device),
+                       "label": _label_pipeline(self.device)},
+        )  # fmt: skip
+        self.mean = torch.tensor(spec.mean, device=self.device).view(1, 3, 1, 1)
+        self.std = torch.tensor(spec.std, device=self.device).view(1, 3, 1, 1)
+        n = len(self.loader.indices)
+        self.num_examples = -(-n // opts.world_size) if distributed else n
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def batches(self, epoch: int) -> Iterator[Batch]:
+        # FFCV derives the permutation from its own epoch counter: set it, so epoch e's order
+        # is the same whichever epoch the process started at.
+        self.loader.next_epoch = epoch
+        iterator = iter(self.loader)
+        try:
+            for images, labels in iterator:
+                # FFCV reuses its output buffers a few batches later: copy what we hand out.
+                x = normalize(images, self.mean, self.std)  # [B, 3, S, S] float, new tensor
+                yield x, labels.long().clone()  # [B] int64
+        finally:
+            iterator.close()
+
+
+def make_ffcv_loader(spec: DatasetSpec, ffcv_dir: Path, opts: LoaderOptions) -> FFCVLoader:
+    """The FFCV loader for one split of ``spec``; one-line ``UserError`` if it cannot be built."""
+    require_ffcv()
+    split = "train" if opts.train else "test"
+    size = opts.image_size or spec.image_size
+    stored = size if spec.storage == "tensor" else None
+    path = beton_path(Path(ffcv_dir), spec, split, stored)
+    settings = settings_for(spec, split, stored)
+    if not is_complete(path, settings, verify_hash=False):
+        found = "incomplete or written with other settings" if path.exists() else "missing"
+        raise UserError(f"FFCV file {path} is {found}: run "
+                        f"`{convert_command(spec, Path(ffcv_dir), stored)}`")  # fmt: skip
+    meta = read_sidecar(path) or {}
+    if int(meta.get("samples", 0)) < 1:
+        raise UserError(f"FFCV file {path} holds no samples: re-run `ltsweep data convert`")
+    return FFCVLoader(spec, path, size, opts)

@@ -1,0 +1,222 @@
+"""``build_report``: read a sweep's store, draw everything, write the report directory whole.
+
+The directory is built under a temporary name and renamed into place (``fsio.atomic_dir``), so
+a reader never sees half a report; then its files are logged to the sweep's parent run under
+``report/``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ltsweep import fsio
+from ltsweep.errors import UserError
+from ltsweep.report import collect, figures, html, matrix, optimizers, stats, store
+from ltsweep.runtime import schema
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MARKER = ".ltsweep-report"  # marks a directory this command may replace
+FIGURE_DIR = "figures"
+KIND_ORDER = {stats.SAME: 0, stats.TRANSFERRED: 1, stats.RANDOM: 2, stats.DENSE: 3}
+
+
+@dataclass
+class Report:
+    """Everything a report is made of; ``build_report`` returns it for tests and notebooks."""
+
+    sweep: str
+    tracking_uri: str
+    out_dir: Path
+    summary: pd.DataFrame  # one row per FINISHED result run, exactly as written to summary.csv
+    not_finished: pd.DataFrame
+    scale: float
+    accuracy_figures: list[figures.ReportFigure] = field(default_factory=list)
+    matrices: list[matrix.TransferMatrix] = field(default_factory=list)
+    matrix_figures: list[figures.ReportFigure] = field(default_factory=list)
+    optimizer_table: pd.DataFrame | None = None
+    optimizer_figures: list[figures.ReportFigure] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    parent_run_id: str | None = None
+
+    @property
+    def all_figures(self) -> list[figures.ReportFigure]:
+        return [*self.accuracy_figures, *self.matrix_figures, *self.optimizer_figures]
+
+
+def _check_out_dir(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
+        raise UserError(
+            f"{out} exists and is not an ltsweep report (a report replaces its directory whole): "
+            "pass --out with a new or empty directory"
+        )
+
+
+def assemble(report: Report, sparsities: list[float] | None) -> None:
+    """Compute every figure and table of ``report`` from its summary."""
+    runs = stats.add_labels(report.summary)
+    left_out = stats.add_labels(report.not_finished)
+    style = figures.styles(list(runs.line.unique()))
+    report.accuracy_figures = figures.accuracy_figures(runs, left_out, style, report.scale)
+    for _model, group in runs.groupby("model", sort=True):
+        for level, requested in matrix.choose_levels(matrix.level_fractions(group), sparsities):
+            m = matrix.compute(group, level, requested)
+            n = int(((group.level == level) & (group.kind != stats.DENSE)).sum())
+            report.matrices.append(m)
+            report.matrix_figures.append(matrix.figure(m, report.scale, n))
+    report.optimizer_table = optimizers.table(runs)
+    report.optimizer_figures = optimizers.figures(runs, style, report.scale)
+
+
+def _acc(mean: float, se: float, scale: float) -> str:
+    if mean != mean:  # NaN
+        return "—"
+    text = f"{mean * scale:.2f}"
+    return text + (f" ± {se * scale:.2f}" if se == se else "")
+
+
+def summary_table(report: Report) -> pd.DataFrame:
+    """Mean ± SE per (model, target, kind, source, level), formatted for the page."""
+    import pandas as pd
+
+    runs = stats.add_labels(report.summary)
+    keys = ["model", "target", "kind", "source", "level"]
+    final = stats.mean_se(runs, keys)
+    best = stats.mean_se(runs, keys, value=schema.BEST_ACCURACY)
+    table = final.merge(best[[*keys, "mean", "se"]], on=keys, how="left", suffixes=("", "_best"))
+    table = table.sort_values(
+        ["model", "target", "kind", "source", "level"],
+        key=lambda col: col.map(KIND_ORDER).fillna(9) if col.name == "kind" else col,
+    )
+    s = report.scale
+    return pd.DataFrame({
+        "model": table.model, "target": table.target, "kind": table.kind,
+        "source": table.source, "level": table.level,
+        "weights remaining": [stats.pct(w) for w in table.weights_remaining],
+        "runs": table.n,
+        "final test accuracy": [_acc(m, e, s) for m, e in zip(table["mean"], table["se"])],
+        "best test accuracy": [_acc(m, e, s) for m, e in zip(table.mean_best, table.se_best)],
+    })  # fmt: skip
+
+
+def _save(fig: figures.ReportFigure, root: Path) -> None:
+    (root / FIGURE_DIR).mkdir(exist_ok=True)
+    for ext in ("png", "svg"):
+        rel = f"{FIGURE_DIR}/{fig.slug}.{ext}"
+        meta = {"Date": None} if ext == "svg" else {"Software": None}
+        fig.figure.savefig(root / rel, dpi=150, metadata=meta)
+        fig.files.append(rel)
+
+
+def _page(report: Report, generated: str) -> str:
+    import pandas as pd
+
+    counts = report.not_finished.status.value_counts() if len(report.not_finished) else {}
+    left = ", ".join(f"{k}: {v}" for k, v in sorted(dict(counts).items())) or "none"
+    unit = "percent" if report.scale == 100.0 else "as stored"
+    meta = [
+        f"Store: {report.tracking_uri} · experiment {schema.experiment_name(report.sweep)}",
+        f"Generated {generated}. {len(report.summary)} finished result runs; "
+        f"left out (not finished): {left}.",
+        f"Accuracies are the final-epoch test accuracy ({unit}), mean ± standard error over seeds.",
+    ]
+    opt = report.optimizer_table
+    has_opt = opt is not None and len(opt) > 0
+    opt_view = optimizers.display(opt, report.scale) if has_opt else pd.DataFrame()
+    sections = [
+        html.Section("accuracy", "Accuracy against weights remaining",
+                     "One figure per model and target; one line per ticket source, the target's "
+                     "own ticket (same), a random ticket and the dense network.",
+                     report.accuracy_figures),
+        html.Section("matrix", "Transfer matrix",
+                     "Ticket made on the row's configuration, trained on the column's, minus the "
+                     "column's own ticket (left) and a random ticket (right).",
+                     report.matrix_figures, links=[("transfer_matrix.csv", "transfer_matrix.csv")]),
+        html.Section("optimizers", "Optimizer transfer",
+                     "Tickets made with one optimizer and trained with another on the same data.",
+                     report.optimizer_figures,
+                     [("Cross-optimizer tickets against the target's own", opt_view)],
+                     links=[("optimizer_transfer.csv", "optimizer_transfer.csv")]),
+        html.Section("summary", "Summary", "Mean ± SE per group; one row per run in summary.csv.",
+                     tables=[("Finished trials by group", summary_table(report))],
+                     links=[("summary.csv", "summary.csv")]),
+    ]  # fmt: skip
+    return html.render(f"ltsweep report: {report.sweep}", meta, sections)
+
+
+def write(report: Report, root: Path) -> None:
+    """Write every file of the report under ``root`` (a fresh directory)."""
+    import pandas as pd
+
+    for fig in report.all_figures:
+        _save(fig, root)
+    report.summary.to_csv(root / "summary.csv", index=False)
+    tables = [matrix.long_table(m) for m in report.matrices]
+    cells = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    cells.to_csv(root / "transfer_matrix.csv", index=False)
+    opt = report.optimizer_table if report.optimizer_table is not None else pd.DataFrame()
+    opt.to_csv(root / "optimizer_transfer.csv", index=False)
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    (root / "index.html").write_text(_page(report, generated), encoding="utf-8")
+    (root / MARKER).write_text(f"ltsweep report of sweep {report.sweep}\n")
+    report.files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def _log(report: Report, client: object, experiment_id: str) -> None:
+    parent = collect.find_parent_run(client, experiment_id, report.sweep)  # type: ignore[arg-type]
+    report.parent_run_id = parent
+    if parent is None:
+        sys.stderr.write(f"ltsweep: warning: no parent run for sweep {report.sweep!r} in the "
+                         "store; the report is not logged to MLflow\n")  # fmt: skip
+        return
+    try:
+        client.log_artifacts(parent, str(report.out_dir), artifact_path="report")  # type: ignore[attr-defined]
+    except Exception as exc:  # an unwritable artifact store must not lose the files on disk
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        sys.stderr.write(f"ltsweep: warning: report not logged to MLflow run {parent}: {first}\n")
+
+
+def build_report(
+    sweep: str,
+    out_dir: Path | str | None = None,
+    tracking_uri: str | None = None,
+    sparsities: list[float] | None = None,
+    log_to_mlflow: bool = True,
+    sweep_out: Path | str | None = None,
+) -> Report:
+    """Write the report of ``sweep`` (a name or a YAML path) from its FINISHED result runs.
+
+    Args:
+        sweep: sweep name, or path to its YAML.
+        out_dir: report directory; ``<sweep output>/report`` when None.
+        tracking_uri: the store; else as ``ltsweep run`` finds it (``store.locate``).
+        sparsities: fractions of weights remaining for the transfer matrix (nearest levels).
+        log_to_mlflow: also log the files to the sweep's parent run under ``report/``.
+        sweep_out: the sweep's output directory if ``ltsweep run`` was given ``--out``.
+    """
+    from ltsweep.sweep.paths import SweepPaths
+
+    where = store.locate(sweep, sweep_out, tracking_uri)
+    name, uri = where.name, where.tracking_uri
+    client, experiment_id = store.open_experiment(uri, name)
+    finished, not_finished = collect.collect(client, experiment_id)
+    if finished.empty:
+        raise UserError(
+            f"no finished trials in experiment {schema.experiment_name(name)!r} at {uri} "
+            f"yet: let `ltsweep run {name}` finish some, then report again"
+        )
+    out = Path(out_dir) if out_dir is not None else SweepPaths(where.out).report
+    _check_out_dir(out)
+    scale = stats.percent_scale(finished[stats.VALUE])
+    report = Report(name, uri, out.resolve(), finished, not_finished, scale)
+    assemble(report, sparsities)
+    with fsio.atomic_dir(out) as tmp:
+        write(report, tmp)
+    if log_to_mlflow:
+        _log(report, client, experiment_id)
+    return report

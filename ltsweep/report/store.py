@@ -1,0 +1,100 @@
+"""Where a sweep's MLflow store lives, and opening it without creating one by mistake.
+
+The paths and the URI precedence are the sweep engine's (``ltsweep.sweep.paths``); this module
+adds an explicit ``--tracking-uri`` on top and refuses a SQLite file that does not exist.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ltsweep.errors import UserError
+from ltsweep.runtime import schema
+
+if TYPE_CHECKING:
+    import mlflow
+
+
+@dataclass(frozen=True)
+class Located:
+    """A sweep as the report sees it: its name, output directory and tracking store."""
+
+    name: str
+    out: Path  # the sweep's output directory (``ltsweep run --out``, default runs/<name>)
+    tracking_uri: str
+    file: Path | None  # its sweep file, when one resolves
+
+
+def locate(
+    sweep: str, sweep_out: Path | str | None = None, tracking_uri: str | None = None
+) -> Located:
+    """Find a sweep's name and store the way ``ltsweep run`` does (``ltsweep.sweep.paths``).
+
+    The sweep file, when it resolves, gives the name (its ``name`` key, else its stem) and its
+    ``tracking_uri``; without one (a store copied from a cluster) the argument is the name, or the
+    stem of a path. Precedence for the URI: ``tracking_uri`` here, ``MLFLOW_TRACKING_URI``, the
+    sweep file's ``tracking_uri``, then ``<out>/mlflow.db``.
+    """
+    from ltsweep.sweep import paths
+
+    text = sweep.strip()
+    if not text:
+        raise UserError("empty sweep name: give a name from search_spaces/ or a path to a .yaml")
+    try:
+        file: Path | None = paths.resolve_sweep_file(text)
+    except UserError:
+        file = None
+    configured = None
+    if file is not None:
+        from ltsweep.sweep.config import load_sweep
+
+        config = load_sweep(file)
+        name, configured = config.name, config.tracking_uri
+    elif text.endswith((".yaml", ".yml")) or "/" in text or os.sep in text:
+        name = Path(text).stem
+    else:
+        name = text
+    out = paths.default_out(name, sweep_out)
+    uri = tracking_uri or paths.tracking_uri(paths.SweepPaths(out), configured)
+    return Located(name, out, uri, file)
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI, or None for any other store."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return None
+    rest = uri[len(prefix) :].split("?", 1)[0]
+    return Path(rest)  # "sqlite:////abs/x.db" -> /abs/x.db; "sqlite:///x.db" -> x.db (cwd)
+
+
+def require_store(uri: str, name: str) -> None:
+    """Refuse a SQLite URI whose file does not exist (opening it would create an empty store)."""
+    path = sqlite_path(uri)
+    if path is not None and not path.is_file():
+        raise UserError(
+            f"no MLflow store at {path}: run `ltsweep run {name}` first "
+            "(or pass --tracking-uri / set MLFLOW_TRACKING_URI to the sweep's store)"
+        )
+
+
+def open_experiment(uri: str, name: str) -> tuple[mlflow.MlflowClient, str]:
+    """A client on the store and the id of experiment ``ltsweep/<name>``; UserError if absent."""
+    require_store(uri, name)
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    exp_name = schema.experiment_name(name)
+    try:
+        experiment = client.get_experiment_by_name(exp_name)
+    except Exception as exc:  # an unreachable server, a corrupt database
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"cannot read the MLflow store {uri}: {first}: check the URI") from exc
+    if experiment is None or experiment.lifecycle_stage != "active":
+        raise UserError(
+            f"no experiment {exp_name!r} in the MLflow store {uri}: run `ltsweep run {name}` first"
+        )
+    return client, experiment.experiment_id

@@ -1,0 +1,187 @@
+"""Ray Train glue: one generation trial's IMP loop run by a ``TorchTrainer`` worker group (DDP).
+
+Call ``run_generation_distributed`` from the driver of a trial — a plain process or a Ray Tune
+function trainable (Train V2: the trial builds the trainer and calls ``fit()``; never
+``Tuner(trainer)``). Each of the N workers runs the same ``IMPRun`` on its shard of the training
+data; ``nccl`` is used on GPUs and ``gloo`` on CPUs (``TorchConfig``'s default).
+
+**Where the resumable state lives.** ``IMPRun`` is resumable from its working directory alone:
+finished levels (``result.json``), tickets, the late-reset weights and an epoch-boundary
+checkpoint of the level in progress. Rank 0 writes them; every rank reads them. So ``workdir``
+must be storage that every worker sees (a shared file system on a cluster — EFS/FSx/NFS — or a
+local path on one machine). The checkpoint each epoch's ``ray.train.report`` carries is only a
+small reference (``progress.json``: workdir, level, epoch) so that Ray Train's own bookkeeping,
+``get_checkpoint()`` and the Train run directory show where a run stands. When a worker dies,
+Ray Train restarts the whole worker group (``FailureConfig(max_failures=...)``); the new workers
+build ``IMPRun`` on the same workdir, which skips finished levels and resumes the level in
+progress from its last finished epoch. A driver killed and started again with the same
+``(storage_path, name)`` resumes the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ltsweep.core.imp import IMPRun, level_dir
+from ltsweep.core.jobs import GenerationJob
+
+PROGRESS_FILE = "progress.json"
+
+
+def _same_names_ddp(device: torch.device, channels_last: bool):
+    """DDP whose parameter names and state dict are the wrapped model's own.
+
+    Masks, checkpoints and tickets are keyed by the model's parameter names; plain DDP would
+    prefix every name with ``module.`` and a mask could not find its parameters. DDP itself
+    reads names from ``self.module``, so delegating these methods changes nothing in DDP.
+    """
+    from torch.nn.parallel import DistributedDataParallel
+
+    class SameNamesDDP(DistributedDataParallel):
+        def named_parameters(self, *args: Any, **kwargs: Any):
+            return self.module.named_parameters(*args, **kwargs)
+
+        def named_buffers(self, *args: Any, **kwargs: Any):
+            return self.module.named_buffers(*args, **kwargs)
+
+        def state_dict(self, *args: Any, **kwargs: Any):
+            return self.module.state_dict(*args, **kwargs)
+
+        def load_state_dict(self, *args: Any, **kwargs: Any):
+            return self.module.load_state_dict(*args, **kwargs)
+
+    def wrap(model: torch.nn.Module) -> torch.nn.Module:
+        if device.type == "cuda" and channels_last:
+            model = model.to(memory_format=torch.channels_last)  # before DDP builds its buckets
+        ids = [device.index] if device.type == "cuda" else None
+        return SameNamesDDP(model, device_ids=ids)
+
+    return wrap
+
+
+def _full_test_loader(job: GenerationJob, device: str):
+    """Every rank evaluates the whole test split (DDP keeps the models identical), so the
+    accuracy rank 0 records is the test accuracy, not the accuracy on one shard of it."""
+    from ltsweep.core.data.loaders import LoaderOptions, make_loader
+
+    d = job.data
+    opts = LoaderOptions(batch_size=max(job.train.batch_size, 256), train=False, seed=job.seed,
+                         device=device, workers=d.workers, image_size=d.image_size,
+                         data_root=d.data_root, ffcv_dir=d.ffcv_dir)  # fmt: skip
+    return make_loader(d.name, opts, d.loader)
+
+
+def _progress_checkpoint(workdir: Path, level: int, epoch: int, tmp: Path):
+    import ray.train
+
+    (tmp / PROGRESS_FILE).write_text(json.dumps({"workdir": str(workdir), "level": level,
+                                                 "next_epoch": epoch}) + "\n")  # fmt: skip
+    return ray.train.Checkpoint.from_directory(str(tmp))
+
+
+def _worker_loop(config: dict[str, Any]) -> None:
+    """Runs in every Ray Train worker: the same IMP loop, DDP-wrapped, on this rank's shard."""
+    import ray.train
+    import ray.train.torch
+    import torch.distributed as dist
+
+    job: GenerationJob = config["job"]
+    workdir = Path(config["workdir"])
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    device = ray.train.torch.get_device()
+    previous = ray.train.get_checkpoint()
+    if previous is not None and rank == 0:
+        with previous.as_directory() as d:
+            where = json.loads((Path(d) / PROGRESS_FILE).read_text())
+        print(f"ltsweep: resuming {workdir} (last report: level {where['level']}, "
+              f"next epoch {where['next_epoch']})", flush=True)  # fmt: skip
+    wrap = _same_names_ddp(device, job.train.channels_last) if world > 1 else None
+    run = IMPRun(job, workdir, str(device), rank, world, wrap_model=wrap)
+    if world > 1:
+        run.test_loader = _full_test_loader(job, str(device))
+
+    def on_epoch(level: int, state) -> None:
+        last = state.history[-1].as_dict()
+        metrics = {"level": level, **last, "next_epoch": state.next_epoch}
+        with tempfile.TemporaryDirectory() as tmp:
+            ckpt = None
+            if rank == 0:
+                ckpt = _progress_checkpoint(workdir, level, state.next_epoch, Path(tmp))
+            ray.train.report(metrics, checkpoint=ckpt)  # a barrier: every rank calls it
+
+    def on_level(result) -> None:
+        # Rank 0 has written this level's files; the next level reads them on every rank.
+        if world > 1 and dist.is_initialized():
+            dist.barrier()
+
+    run.run(on_level=on_level, on_epoch=on_epoch)
+
+
+def read_results(job: GenerationJob, workdir: Path) -> list[dict[str, Any]]:
+    """The per-level results (``LevelResult`` fields) a finished run left in ``workdir``."""
+    results = []
+    for level in range(job.imp.levels + 1):
+        path = level_dir(Path(workdir), level) / "result.json"
+        if not path.exists():
+            raise RuntimeError(f"generation in {workdir} ended without level {level} ({path})")
+        results.append(json.loads(path.read_text()))
+    return results
+
+
+def run_generation_distributed(
+    job: GenerationJob,
+    workdir: Path,
+    workers: int,
+    use_gpu: bool,
+    storage_path: str,
+    name: str,
+    resources_per_worker: dict[str, float] | None = None,
+    max_failures: int = 3,
+    callbacks: list | None = None,
+) -> list[dict[str, Any]]:
+    """Run (or finish) IMP for ``job`` on ``workers`` Ray Train workers; one dict per level.
+
+    Args:
+        job: the generation trial; ``job.train.batch_size`` is the global batch (split evenly).
+        workdir: IMP's working directory, on storage every worker sees (see module docstring).
+        workers: number of DDP workers (one per GPU when ``use_gpu``).
+        storage_path: Ray Train's storage (local path or ``s3://``/``gs://`` URI); shared on a
+            cluster.
+        name: the Train run name; stable for a trial (from its key, no timestamps), so a rerun
+            finds the same run.
+        resources_per_worker: e.g. ``{"CPU": 8, "GPU": 1}``; default Ray Train's (1 CPU, 1 GPU
+            when ``use_gpu``).
+        max_failures: worker-group restarts before the run fails (each resumes from workdir).
+        callbacks: Ray Train ``UserCallback``s, e.g. Tune's ``TuneReportCallback`` when called
+            from a Tune trial.
+
+    Returns:
+        The ``LevelResult`` fields of levels 0..L, read from ``workdir``.
+    """
+    import ray.train
+    from ray.train.torch import TorchTrainer
+
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    trainer = TorchTrainer(
+        _worker_loop,
+        train_loop_config={"job": job, "workdir": str(workdir)},
+        scaling_config=ray.train.ScalingConfig(
+            num_workers=workers, use_gpu=use_gpu, resources_per_worker=resources_per_worker
+        ),
+        run_config=ray.train.RunConfig(
+            name=name,
+            storage_path=storage_path,
+            failure_config=ray.train.FailureConfig(max_failures=max_failures),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
+            callbacks=callbacks,
+        ),
+    )
+    trainer.fit()
+    return read_results(job, workdir)

@@ -1,0 +1,159 @@
+"""Issue 7's bad-input table, through the real CLI: one line on stderr naming the problem and the
+fix, exit code 2, no traceback, nothing written."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.cli_helpers import REPO, ltsweep, tree
+
+TINY = REPO / "tests" / "sweeps" / "tiny.yaml"
+
+
+def tiny() -> dict:
+    return yaml.safe_load(TINY.read_text())
+
+
+def edit(fn):
+    def make(tmp: Path) -> Path:
+        cfg = tiny()
+        fn(cfg)
+        path = tmp / "sweep.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        return path
+
+    return make
+
+
+def raw(text: str):
+    def make(tmp: Path) -> Path:
+        path = tmp / "sweep.yaml"
+        path.write_text(text)
+        return path
+
+    return make
+
+
+def _set(path: str, value):
+    def fn(cfg: dict) -> None:
+        *parents, last = path.split(".")
+        node = cfg
+        for p in parents:
+            node = node[int(p)] if p.isdigit() else node[p]
+        node[last] = value
+
+    return fn
+
+
+CASES = {
+    # name: (sweep-file maker, extra CLI args, substrings the one line must contain)
+    "yaml syntax": (raw("models: [\n  - name: vgg_tiny\n seeds: {"), [], ["YAML syntax", "line"]),
+    "unknown key": (edit(_set("imp.levles", 3)), [], ["imp.levles", "did you mean 'levels'"]),
+    "unknown model": (edit(_set("models.0.name", "vgg_huge")), [],
+                      ["models[0].name", "unknown model", "vgg_tiny"]),
+    "unknown dataset": (edit(lambda c: c["sources"].__setitem__(0, {"dataset": "mnist",
+                                                                    "optimizer": "sgd"})), [],
+                        ["sources[0].dataset", "unknown dataset", "digits"]),
+    "unknown optimizer": (edit(lambda c: c["optimizers"].__setitem__("rmsprop", {"lr": 0.1})), [],
+                          ["optimizers.rmsprop", "unknown optimizer", "adam"]),
+    "unknown strategy": (edit(_set("imp.strategy", "random")), [],
+                         ["imp.strategy", "unknown pruning strategy", "global"]),
+    "rate out of range": (edit(_set("imp.rate", 1.5)), [], ["imp.rate", "(0, 1)"]),
+    "zero epochs": (edit(_set("datasets.digits.schedule.epochs", 0)), [],
+                    ["datasets.digits.schedule.epochs", "> 0"]),
+    "zero levels": (edit(_set("imp.levels", 0)), [], ["imp.levels", "> 0"]),
+    "negative levels": (edit(_set("imp.levels", -3)), [], ["imp.levels"]),
+    "fractional gpu with workers": (edit(_set("resources.generate", {"gpu": 0.5, "workers": 2})),
+                                    [], ["resources.generate.gpu", "workers: 1"]),
+    "seeds not integers": (edit(_set("seeds", [0, 1.5])), [], ["seeds[1]", "integer"]),
+    "string where number": (edit(_set("imp.rate", "fast")), [], ["imp.rate", "number"]),
+    "bool where int": (edit(_set("imp.levels", True)), [], ["imp.levels", "integer"]),
+    "missing required": (edit(lambda c: c.pop("seeds")), [], ["seeds", "required"]),
+    "target without settings": (edit(lambda c: c["targets"].append({"dataset": "shapes",
+                                                                    "optimizer": "sgd"})), [],
+                                ["targets[2].dataset", "no entry under 'datasets'"]),
+    "transfer level outside": (edit(_set("transfer", {"levels": [5]})), [],
+                               ["transfer.levels", "1..imp.levels"]),
+    "no data root": (edit(lambda c: c["datasets"].__setitem__("cifar10",
+                                                              c["datasets"]["digits"])
+                          or c["targets"].append({"dataset": "cifar10", "optimizer": "sgd"})),
+                     ["--data-root", "/nonexistent/ltsweep-data"], ["data root", "does not exist"]),
+    "dataset missing under root": (edit(lambda c: c["datasets"].__setitem__(
+        "cifar10", c["datasets"]["digits"]) or c["targets"].append(
+        {"dataset": "cifar10", "optimizer": "sgd"})), ["--data-root", "{tmp}"],
+        ["cifar10", "cifar-10-batches-py", "download=True"]),
+    "unreachable tracking": (edit(_set("tracking_uri", "http://127.0.0.1:9")), [],
+                             ["tracking server", "unreachable", "tracking_uri"]),
+    "unwritable out": (edit(lambda c: None), ["--out", "/proc/ltsweep-out"],
+                       ["not writable", "--out"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_sweep_input_is_one_line_exit_2_nothing_written(case: str, tmp_path: Path) -> None:
+    make, extra, expected = CASES[case]
+    work = tmp_path / "work"
+    work.mkdir()
+    sweep = make(tmp_path)
+    before = tree(work)
+    args = [a.replace("{tmp}", str(tmp_path)) for a in extra]
+    result = ltsweep("run", str(sweep), *args, cwd=work)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    for text in expected:
+        assert text in lines[0], (text, lines[0])
+    assert tree(work) == before  # nothing written (no runs/, no store)
+
+
+def test_unknown_sweep_name_lists_available(tmp_path: Path) -> None:
+    result = ltsweep("plan", "grid_fulll", cwd=tmp_path)
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert "grid_fulll" in line and "demo" in line and "grid_full" in line
+    assert len(line.splitlines()) == 1
+
+
+def test_corrupt_ticket_is_one_line(tmp_path: Path) -> None:
+    import torch
+
+    from ltsweep.core.masks import Mask
+    from ltsweep.core.tickets import TicketInfo, save_ticket
+
+    info = TicketInfo("vgg_tiny", "digits", "sgd", 1, 0, 10, 5, 0.5, {"w": 0.5})
+    save_ticket(tmp_path / "t", {"w": torch.ones(4)}, Mask({"w": torch.tensor([1, 0, 1, 0])}), info)
+    data = bytearray((tmp_path / "t" / "weights.safetensors").read_bytes())
+    data[-1] ^= 0xFF
+    (tmp_path / "t" / "weights.safetensors").write_bytes(bytes(data))
+    result = ltsweep("ticket", "show", str(tmp_path / "t"))
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "sha256" in result.stderr and "weights.safetensors" in result.stderr
+
+
+def test_bad_cli_usage_is_one_line(tmp_path: Path) -> None:
+    result = ltsweep("run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_plan_refuses_incompatible_transfer(tmp_path: Path) -> None:
+    cfg = tiny()
+    cfg["models"] = [{"name": "resnet_tiny", "options_by_dataset": {"shapes": {"stem": "imagenet"}}}]
+    cfg["datasets"]["shapes"] = cfg["datasets"]["digits"]
+    cfg["sources"].append({"dataset": "shapes", "optimizer": "sgd"})
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = ltsweep("plan", str(path), cwd=tmp_path)
+    assert result.returncode == 2 and "skip_incompatible" in result.stderr
+    cfg["transfer"] = {"skip_incompatible": True}
+    path.write_text(yaml.safe_dump(cfg))
+    result = ltsweep("plan", str(path), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert '"skipped_incompatible": 2' in result.stdout
+    shutil.rmtree(tmp_path / "runs", ignore_errors=True)
