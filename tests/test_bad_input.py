@@ -155,5 +155,6 @@ def test_plan_refuses_incompatible_transfer(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(cfg))
     result = ltsweep("plan", str(path), "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert '"skipped_incompatible": 2' in result.stdout
+    # targets digits/sgd and digits/adam each lose shapes/sgd's 2 levels x 1 seed
+    assert '"skipped_incompatible": 4' in result.stdout
     shutil.rmtree(tmp_path / "runs", ignore_errors=True)
