@@ -13,7 +13,9 @@ REPO = Path(__file__).resolve().parents[1]
 def ltsweep(*args: str, cwd: Path | None = None, env: dict | None = None,
             timeout: float = 600) -> subprocess.CompletedProcess:  # fmt: skip
     full_env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1", **(env or {})}
-    full_env.pop("MLFLOW_TRACKING_URI", None) if "MLFLOW_TRACKING_URI" not in (env or {}) else None
+    for inherited in ("MLFLOW_TRACKING_URI", "RAY_ADDRESS"):
+        if inherited not in (env or {}):
+            full_env.pop(inherited, None)
     return subprocess.run([sys.executable, "-m", "ltsweep", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)  # fmt: skip
 

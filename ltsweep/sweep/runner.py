@@ -37,7 +37,9 @@ class StageOutcome:
 
 
 def connect_ray(num_cpus: int | None = None) -> str:
-    """Join a running cluster (``RAY_ADDRESS`` or ``ray start``), else start Ray locally."""
+    """Join the cluster named by ``RAY_ADDRESS`` (``auto`` on a ``ray up`` head node, see
+    cluster.yaml), else start a private local Ray. Never join a stray local instance by accident:
+    another process's ``ray.init`` would otherwise capture this sweep and take it down with it."""
     import ray
 
     if ray.is_initialized():
@@ -46,13 +48,9 @@ def connect_ray(num_cpus: int | None = None) -> str:
     kwargs = dict(log_to_driver=False, logging_level="ERROR", configure_logging=True)
     if address:
         ray.init(address=address, **kwargs)
-        return address
-    try:
-        ray.init(address="auto", **kwargs)
-        return "cluster"
-    except (ConnectionError, RuntimeError, ValueError):
-        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, **kwargs)
-        return "local"
+        return f"cluster at {address}"
+    ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, **kwargs)
+    return f"local ({num_cpus or os.cpu_count()} CPUs)"
 
 
 class Progress:
