@@ -144,7 +144,7 @@ def test_live_lock_refuses_dead_lock_is_taken_over(finished) -> None:
 
 def test_diverging_trials_fail_and_the_sweep_goes_on(tmp_path: Path) -> None:
     cfg = yaml.safe_load(TINY.read_text())
-    cfg["optimizers"]["adam"] = {"lr": 1.0e12}
+    cfg["optimizers"]["adam"] = {"lr": 1.0e30}  # overflows to inf, then NaN
     cfg["retries"] = 0
     sweep = tmp_path / "diverge.yaml"
     sweep.write_text(yaml.safe_dump(cfg))

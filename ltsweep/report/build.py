@@ -204,7 +204,8 @@ def build_report(
     where = store.locate(sweep, sweep_out, tracking_uri)
     name, uri = where.name, where.tracking_uri
     client, experiment_id = store.open_experiment(uri, name)
-    finished, not_finished = collect.collect(client, experiment_id)
+    with store.reading(uri):
+        finished, not_finished = collect.collect(client, experiment_id)
     if finished.empty:
         raise UserError(
             f"no finished trials in experiment {schema.experiment_name(name)!r} at {uri} "

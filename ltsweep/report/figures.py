@@ -26,6 +26,7 @@ PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h")
 NICE_TICKS = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001, 0.0005, 0.0002, 0.0001)
 DENSE_COLOR = "0.35"
+MAX_LEVEL_TICKS = 8  # up to this many levels, each gets its own tick label
 
 
 @dataclass(frozen=True)
@@ -114,9 +115,10 @@ def format_sparsity_axis(ax: Axes, xs: list[float]) -> None:
     lo, hi = min(xs), max(xs)
     ax.set_xscale("log")
     ax.set_xlim(hi * 1.25, lo / 1.25)  # inverted: dense on the left, sparse on the right
+    levels = sorted({float(f"{x:.3g}") for x in xs})
     ticks = [t for t in NICE_TICKS if lo / 1.25 <= t <= hi * 1.25]
-    if len(ticks) < 3:
-        ticks = sorted(set(ticks) | {round(x, 4) for x in xs})
+    if len(levels) <= MAX_LEVEL_TICKS or len(ticks) < 3:  # few levels: label each one
+        ticks = levels
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: stats.pct(v)))
     ax.xaxis.set_minor_formatter(NullFormatter())

@@ -6,7 +6,9 @@ adds an explicit ``--tracking-uri`` on top and refuses a SQLite file that does n
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,6 +83,21 @@ def require_store(uri: str, name: str) -> None:
         )
 
 
+@contextlib.contextmanager
+def reading(uri: str) -> Iterator[None]:
+    """Turn a failure to read the store (unreachable server, corrupt or busy database) into one line."""
+    try:
+        yield
+    except UserError:
+        raise
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise UserError(
+            f"cannot read the MLflow store {uri} ({first}): check the URI; if a sweep is writing "
+            "to it, try again"
+        ) from exc
+
+
 def open_experiment(uri: str, name: str) -> tuple[mlflow.MlflowClient, str]:
     """A client on the store and the id of experiment ``ltsweep/<name>``; UserError if absent."""
     require_store(uri, name)
@@ -88,11 +105,8 @@ def open_experiment(uri: str, name: str) -> tuple[mlflow.MlflowClient, str]:
 
     client = mlflow.MlflowClient(tracking_uri=uri)
     exp_name = schema.experiment_name(name)
-    try:
+    with reading(uri):
         experiment = client.get_experiment_by_name(exp_name)
-    except Exception as exc:  # an unreachable server, a corrupt database
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"cannot read the MLflow store {uri}: {first}: check the URI") from exc
     if experiment is None or experiment.lifecycle_stage != "active":
         raise UserError(
             f"no experiment {exp_name!r} in the MLflow store {uri}: run `ltsweep run {name}` first"

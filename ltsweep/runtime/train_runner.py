@@ -84,6 +84,15 @@ def _progress_checkpoint(workdir: Path, level: int, epoch: int, tmp: Path):
     return ray.train.Checkpoint.from_directory(str(tmp))
 
 
+def _describe(checkpoint) -> str:
+    try:
+        with checkpoint.as_directory() as d:
+            where = json.loads((Path(d) / PROGRESS_FILE).read_text())
+        return f"last report: level {where['level']}, next epoch {where['next_epoch']}"
+    except (OSError, ValueError, KeyError):
+        return "previous checkpoint unreadable; the workdir says where to go on"
+
+
 def _worker_loop(config: dict[str, Any]) -> None:
     """Runs in every Ray Train worker: the same IMP loop, DDP-wrapped, on this rank's shard."""
     import ray.train
@@ -96,11 +105,8 @@ def _worker_loop(config: dict[str, Any]) -> None:
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     device = ray.train.torch.get_device()
     previous = ray.train.get_checkpoint()
-    if previous is not None and rank == 0:
-        with previous.as_directory() as d:
-            where = json.loads((Path(d) / PROGRESS_FILE).read_text())
-        print(f"ltsweep: resuming {workdir} (last report: level {where['level']}, "
-              f"next epoch {where['next_epoch']})", flush=True)  # fmt: skip
+    if previous is not None and rank == 0:  # informational: the workdir decides what is redone
+        print(f"ltsweep: resuming {workdir} ({_describe(previous)})", flush=True)
     wrap = _same_names_ddp(device, job.train.channels_last) if world > 1 else None
     run = IMPRun(job, workdir, str(device), rank, world, wrap_model=wrap)
     if world > 1:
@@ -118,7 +124,7 @@ def _worker_loop(config: dict[str, Any]) -> None:
     def on_level(result) -> None:
         # Rank 0 has written this level's files; the next level reads them on every rank.
         if world > 1 and dist.is_initialized():
-            dist.barrier()
+            dist.barrier(device_ids=[device.index] if device.type == "cuda" else None)
 
     run.run(on_level=on_level, on_epoch=on_epoch)
 

@@ -44,7 +44,7 @@ def require_ffcv() -> Any:
     """Import ffcv (and its native library) or raise a one-line ``UserError`` saying what to do."""
     try:
         import ffcv
-        import ffcv.libffcv  # noqa: F401  (the compiled part: links libturbojpeg and OpenCV)
+        import ffcv.libffcv
     except (ImportError, OSError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UserError(f"the FFCV loader is not available ({reason}): {INSTALL_HINT}") from None

@@ -16,7 +16,8 @@ must be up, as it is inside Ray Train workers) and ``os_cache=True``: every proc
 shares the page cache instead of each holding its own copy. ``QUASI_RANDOM`` is not used: FFCV
 raises ``NotImplementedError`` for it under ``distributed=True``. FFCV's augmentations draw from
 numba's per-thread generators, so unlike the torch backend they are not bit-reproducible.
-Normalization runs in torch on the device (FFCV's GPU ``NormalizeImage`` would need cupy).
+Normalization: on the CPU by FFCV's ``NormalizeImage`` in its worker threads; on a GPU in torch
+after the copy (FFCV's GPU ``NormalizeImage`` would need cupy).
 """
 
 from __future__ import annotations
@@ -43,13 +44,20 @@ TEST_CROP_RATIO = 224 / 256  # torch backend: Resize(size * 256 / 224) + CenterC
 
 
 def _image_pipeline(spec: DatasetSpec, size: int, train: bool, device: torch.device) -> list:
+    import numpy as np
     from ffcv.fields.rgb_image import (
         CenterCropRGBImageDecoder,
         RandomResizedCropRGBImageDecoder,
         SimpleRGBImageDecoder,
     )
-    from ffcv.transforms import RandomHorizontalFlip, RandomTranslate, ToDevice, ToTensor
-    from ffcv.transforms import ToTorchImage
+    from ffcv.transforms import (
+        NormalizeImage,
+        RandomHorizontalFlip,
+        RandomTranslate,
+        ToDevice,
+        ToTensor,
+        ToTorchImage,
+    )
 
     if spec.storage == "tensor":
         ops: list = [SimpleRGBImageDecoder()]  # stored at ``size`` already
@@ -61,8 +69,11 @@ def _image_pipeline(spec: DatasetSpec, size: int, train: bool, device: torch.dev
         ops = [CenterCropRGBImageDecoder((size, size), ratio=TEST_CROP_RATIO)]
     if train and spec.flip:
         ops.append(RandomHorizontalFlip())
+    if device.type == "cpu":  # normalize in FFCV's worker threads (a lookup table, uint8 -> f32)
+        mean, std = np.array(spec.mean) * 255, np.array(spec.std) * 255
+        ops.append(NormalizeImage(mean, std, np.float32))
     non_blocking = device.type == "cuda"
-    return ops + [ToTensor(), ToDevice(device, non_blocking=non_blocking), ToTorchImage()]
+    return [*ops, ToTensor(), ToDevice(device, non_blocking=non_blocking), ToTorchImage()]
 
 
 def _label_pipeline(device: torch.device) -> list:
@@ -121,8 +132,11 @@ class FFCVLoader:
         iterator = iter(self.loader)
         try:
             for images, labels in iterator:
-                # FFCV reuses its output buffers a few batches later: copy what we hand out.
-                x = normalize(images, self.mean, self.std)  # [B, 3, S, S] float, new tensor
+                # FFCV reuses its output buffers a few batches later: hand out copies.
+                if images.dtype == torch.uint8:  # on a GPU: normalize there, in torch
+                    x = normalize(images, self.mean, self.std)  # [B, 3, S, S] float, new tensor
+                else:  # normalized by FFCV on the CPU
+                    x = images.clone(memory_format=torch.contiguous_format)  # [B, 3, S, S]
                 yield x, labels.long().clone()  # [B] int64
         finally:
             iterator.close()
