@@ -1,0 +1,153 @@
+"""Ray Train generation on 2 CPU workers (gloo, DDP): same tickets as single-process IMP, run
+from inside a Ray Tune trial with FFCV loaders, and resumable after a worker or the driver dies.
+
+The local cluster runs with ``RAY_AUTH_MODE=disabled``: Ray >= 2.59 turns token authentication
+on for local clusters and writes ``~/.ray/auth_token`` into the home directory; a throwaway
+2-CPU cluster that lives for one test module needs neither. A cluster started with
+``cluster.yaml`` keeps Ray's default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from ltsweep.core.imp import IMPRun, level_dir, ticket_dir
+from ltsweep.core.tickets import load_ticket
+from ltsweep.runtime.train_runner import run_generation_distributed
+from tests.common import tiny_generation_job
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def ray_address():
+    ray = pytest.importorskip("ray")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RAY_AUTH_MODE", "disabled")
+        mp.setenv("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5")  # reports are paced by this poll
+        ctx = ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
+        try:
+            yield ctx.address_info["address"]
+        finally:
+            ray.shutdown()
+
+
+def _assert_same_structure(dist_dir: Path, single_dir: Path, levels: int) -> None:
+    for level in range(levels + 1):
+        a, b = load_ticket(ticket_dir(dist_dir, level)), load_ticket(ticket_dir(single_dir, level))
+        assert sorted(a.weights) == sorted(b.weights)
+        assert {k: v.shape for k, v in a.weights.items()} == {
+            k: v.shape for k, v in b.weights.items()
+        }
+        assert {k: v.shape for k, v in a.mask.items()} == {k: v.shape for k, v in b.mask.items()}
+        assert a.mask.kept == b.mask.kept and a.mask.total == b.mask.total
+        assert a.info.weights_remaining == pytest.approx(b.info.weights_remaining)
+        assert a.info.level == level and a.info.rewind_step > 0
+
+
+def test_tune_trial_generates_tickets_like_single_process(ray_address: str, tmp_path: Path):
+    from ray import tune
+
+    from ltsweep.core.data.ffcv_convert import convert_dataset
+
+    pytest.importorskip("ffcv")
+    convert_dataset("digits", tmp_path / "ffcv", image_size=8, workers=1)
+    job = tiny_generation_job(levels=2, epochs=2)
+    data = dataclasses.replace(job.data, loader="ffcv", ffcv_dir=str(tmp_path / "ffcv"), workers=1)
+    dist_job = dataclasses.replace(job, data=data)
+    workdir, storage = tmp_path / "dist", str(tmp_path / "storage")
+
+    def trial(config: dict) -> None:  # a Tune function trainable that drives Ray Train
+        results = run_generation_distributed(dist_job, workdir, 2, False, storage, "gen-tiny",
+                                             {"CPU": 0.5})  # fmt: skip
+        tune.report({"levels": len(results), "density": results[-1]["weights_remaining"]})
+
+    tuner = tune.Tuner(
+        tune.with_resources(trial, {"cpu": 0.5}),
+        run_config=tune.RunConfig(name="tune", storage_path=storage, verbose=0),
+    )
+    grid = tuner.fit()
+    assert not grid.errors, grid.errors
+    assert grid[0].metrics["levels"] == 3 and grid[0].metrics["density"] == pytest.approx(0.25)
+    IMPRun(job, tmp_path / "single").run()
+    _assert_same_structure(workdir, tmp_path / "single", levels=2)
+
+
+DRIVER = textwrap.dedent("""
+    import json, os, sys
+    from pathlib import Path
+    import ray
+    from ltsweep.runtime.train_runner import run_generation_distributed
+    from tests.common import tiny_generation_job
+    ray.init(address=os.environ["LTSWEEP_TEST_RAY"], configure_logging=False)
+    job = tiny_generation_job(levels=2, epochs=3)
+    res = run_generation_distributed(job, Path(sys.argv[1]), 2, False, sys.argv[2], "gen-kill",
+                                     {"CPU": 1}, max_failures=2)
+    print("LEVELS", json.dumps([r["level"] for r in res]), flush=True)
+""")
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, log: Path, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"{path} did not appear; driver output:\n{log.read_text()[-3000:]}")
+        time.sleep(0.05)
+
+
+def _train_worker_pids() -> list[int]:
+    import psutil
+
+    pids = []
+    for child in psutil.Process(os.getpid()).children(recursive=True):
+        try:
+            if "RayTrainWorker" in " ".join(child.cmdline()):
+                pids.append(child.pid)
+        except psutil.Error:
+            continue
+    return pids
+
+
+def test_killed_worker_and_driver_resume_where_they_stopped(ray_address: str, tmp_path: Path):
+    workdir, storage, log = tmp_path / "work", str(tmp_path / "storage"), tmp_path / "driver.log"
+    env = {**os.environ, "LTSWEEP_TEST_RAY": ray_address, "RAY_AUTH_MODE": "disabled"}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(workdir), storage], cwd=ROOT,
+                                env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        # Level 0 done: kill one DDP worker in level 1; Ray Train restarts the group, which
+        # resumes from the workdir (level 1 can only finish if that worked).
+        _wait_for(level_dir(workdir, 0) / "result.json", proc, log)
+        workers = _train_worker_pids()
+        assert len(workers) == 2, workers
+        os.kill(workers[1], signal.SIGKILL)
+        _wait_for(level_dir(workdir, 1) / "result.json", proc, log)
+        proc.send_signal(signal.SIGKILL)  # then the driver itself, during level 2
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not (level_dir(workdir, 2) / "result.json").exists(), "killed too late to test resume"
+    done = {lv: (level_dir(workdir, lv) / "result.json").stat().st_mtime_ns for lv in (0, 1)}
+
+    results = run_generation_distributed(tiny_generation_job(levels=2, epochs=3), workdir, 2,
+                                         False, storage, "gen-kill", {"CPU": 1})  # fmt: skip
+    assert [r["level"] for r in results] == [0, 1, 2]
+    assert [m["epoch"] for m in results[2]["history"]] == [1, 2]  # late reset: from epoch 1
+    for lv, mtime in done.items():  # finished levels were read back, not trained again
+        assert (level_dir(workdir, lv) / "result.json").stat().st_mtime_ns == mtime
+    for lv in range(3):
+        assert json.loads((ticket_dir(workdir, lv) / "ticket.json").read_text())["level"] == lv
+        load_ticket(ticket_dir(workdir, lv))  # hash verified
