@@ -205,3 +205,13 @@ def test_without_ffcv_one_line_error_and_torch_still_works(tmp_path: Path) -> No
     assert len(lines) == 1, proc.stderr
     assert "pkg-config libopencv-dev libturbojpeg0-dev" in lines[0]
     assert "pip install 'ltsweep[ffcv]'" in lines[0]
+
+
+def test_check_ready_is_the_sweep_preflight(betons: Path, tmp_path: Path) -> None:
+    from ltsweep.core.data.ffcv_loader import check_ready
+
+    check_ready(get_spec("digits"), betons, None)  # both splits converted at 16 px
+    with pytest.raises(UserError, match="--image-size 8"):
+        check_ready(get_spec("digits"), betons, 8)
+    with pytest.raises(UserError, match="needs ffcv_dir"):
+        check_ready(get_spec("digits"), None, None)

@@ -142,19 +142,32 @@ class FFCVLoader:
             iterator.close()
 
 
-def make_ffcv_loader(spec: DatasetSpec, ffcv_dir: Path, opts: LoaderOptions) -> FFCVLoader:
-    """The FFCV loader for one split of ``spec``; one-line ``UserError`` if it cannot be built."""
-    require_ffcv()
-    split = "train" if opts.train else "test"
-    size = opts.image_size or spec.image_size
+def _ready_path(spec: DatasetSpec, ffcv_dir: Path, split: str, size: int) -> Path:
     stored = size if spec.storage == "tensor" else None
     path = beton_path(Path(ffcv_dir), spec, split, stored)
-    settings = settings_for(spec, split, stored)
-    if not is_complete(path, settings, verify_hash=False):
+    if not is_complete(path, settings_for(spec, split, stored), verify_hash=False):
         found = "incomplete or written with other settings" if path.exists() else "missing"
         raise UserError(f"FFCV file {path} is {found}: run "
                         f"`{convert_command(spec, Path(ffcv_dir), stored)}`")  # fmt: skip
-    meta = read_sidecar(path) or {}
-    if int(meta.get("samples", 0)) < 1:
+    if int((read_sidecar(path) or {}).get("samples", 0)) < 1:
         raise UserError(f"FFCV file {path} holds no samples: re-run `ltsweep data convert`")
+    return path
+
+
+def check_ready(spec: DatasetSpec, ffcv_dir: Path | str | None, image_size: int | None) -> None:
+    """Pre-flight for a sweep (before any trial starts): FFCV importable and both splits
+    converted, else the same one-line ``UserError`` the loader would raise inside a trial."""
+    if not ffcv_dir:
+        raise UserError(f"loader 'ffcv' for {spec.name!r} needs ffcv_dir in the sweep file "
+                        f"(where `{convert_command(spec, Path('DIR'), image_size)}` wrote)")  # fmt: skip
+    require_ffcv()
+    for split in ("train", "test"):
+        _ready_path(spec, Path(ffcv_dir), split, image_size or spec.image_size)
+
+
+def make_ffcv_loader(spec: DatasetSpec, ffcv_dir: Path, opts: LoaderOptions) -> FFCVLoader:
+    """The FFCV loader for one split of ``spec``; one-line ``UserError`` if it cannot be built."""
+    require_ffcv()
+    size = opts.image_size or spec.image_size
+    path = _ready_path(spec, Path(ffcv_dir), "train" if opts.train else "test", size)
     return FFCVLoader(spec, path, size, opts)
