@@ -1,0 +1,33 @@
+"""Issue 7.4: many short trials finishing together lose no metric point in a SQLite store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import REPO, ltsweep
+from tests.test_sweep_run import assert_store_complete, store_runs
+
+LOAD = REPO / "tests" / "sweeps" / "load.yaml"
+
+
+@pytest.mark.slow
+def test_32_fractional_trials_keep_every_metric_point(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = ltsweep("run", str(LOAD), "--out", str(out), "--num-cpus", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[generate] 8/8 done" in result.stdout and "[transfer] 24/24 done" in result.stdout
+    assert_store_complete(out, LOAD, "load")
+    client, runs = store_runs(out, "load")
+    expected, logged = 0, 0
+    for done in out.glob("trials/*/done.json"):
+        record = json.loads(done.read_text())
+        histories = [lv["history"] for lv in record.get("levels", [])] or [record["history"]]
+        expected += sum(len(h) for h in histories) * 5  # five per-epoch metrics per epoch
+    for r in runs:
+        if "result" in r.data.tags.get("ltsweep.role", ""):
+            for name in ("test_accuracy", "test_loss", "train_loss", "train_accuracy", "lr"):
+                logged += len(client.get_metric_history(r.info.run_id, name))
+    assert logged == expected > 0
