@@ -160,3 +160,53 @@ def test_diverging_trials_fail_and_the_sweep_goes_on(tmp_path: Path) -> None:
                and r.data.tags.get("ltsweep.source_optimizer") == "sgd"]  # fmt: skip
     assert sgd_gen and sgd_gen[0].info.status == "FINISHED"
     assert not [r for r in runs if r.info.status == "RUNNING"]
+
+
+def _session_processes(sid: int, needle: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getsid(int(entry.name)) != sid:
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ProcessLookupError):
+            continue
+        if needle in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_killed_trial_worker_is_retried_from_its_checkpoint(finished, tmp_path: Path) -> None:
+    """SIGKILL the Ray worker running trials, twice, mid-epoch: Tune retries them, each resumes
+    from its own checkpoint, and the results equal an uninterrupted run's."""
+    reference_out, _, _ = finished
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["retries"] = 3
+    sweep = tmp_path / "tiny.yaml"
+    sweep.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "out"
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    env.pop("RAY_ADDRESS", None)
+    proc = subprocess.Popen([sys.executable, "-m", "ltsweep", "run", str(sweep), "--out", str(out),
+                             "--num-cpus", "2"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+    kills = 0
+    deadline = time.time() + 300
+    try:
+        for marker in ("trials/g-*/level_00/checkpoint.pt", "trials/t-*/checkpoint.pt"):
+            while time.time() < deadline and not list(out.glob(marker)):
+                time.sleep(0.05)
+            workers = _session_processes(proc.pid, "ImplicitFunc")
+            for pid in workers:
+                os.kill(pid, signal.SIGKILL)
+            kills += bool(workers)
+        output, _ = proc.communicate(timeout=max(10, deadline - time.time()))
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert kills >= 1, "no trial worker was found to kill"
+    assert proc.returncode == 0, output
+    assert_store_complete(out, TINY, "tiny")
+    assert final_accuracies(out) == final_accuracies(reference_out)
