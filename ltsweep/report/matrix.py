@@ -3,7 +3,8 @@
 Cell (source S, target T) = mean final test accuracy of S's ticket trained on T, minus T's own
 ticket (``same``) at the same level; a second matrix subtracts T's ``random`` ticket instead. On
 the diagonal the ticket *is* T's own, so "vs own" is 0 there and "vs random" is own − random.
-A cell with no finished run is NaN (drawn hatched and blank), never 0.
+A cell with no finished run is NaN (drawn hatched and blank), never 0. Rows are every
+configuration with a ticket (a transfer source, or a target's own IMP run); columns every target.
 """
 
 from __future__ import annotations
@@ -150,8 +151,9 @@ def figure(m: TransferMatrix, scale: float, n_runs: int) -> ReportFigure:
     title = f"{m.model}: transfer at {stats.pct(m.weights_remaining)} weights remaining (level {m.level})"
     fig.suptitle(title, fontsize=13)
     fig.supxlabel(
-        f"Mean final test accuracy of the ticket minus the baseline; diagonal: the target's own "
-        f"ticket.\nHatched: not finished yet. Built from {n_runs} finished trials at this level.",
+        "Mean final test accuracy of the ticket minus the baseline; diagonal: the target's own "
+        "ticket.\nHatched: no finished trial (not run yet, failed, or not in the sweep). "
+        f"Built from {n_runs} finished trials at this level.",
         fontsize=9, color="0.25",
     )  # fmt: skip
     return ReportFigure(slug("matrix", m.model, f"level{m.level:02d}"), title, fig, n_runs,

@@ -1,0 +1,333 @@
+"""`ltsweep report` against an MLflow store whose values are known.
+
+The store follows ``ltsweep.runtime.schema``: one model, three configurations (digits/sgd,
+digits/adam, shapes/sgd) that are both sources and targets, three levels, two seeds, the
+``same`` / ``random`` / ``dense`` controls, one FAILED and one RUNNING run, one point missing
+entirely (shapes/sgd -> digits/sgd at level 2) and one with a single seed.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ltsweep import cli
+from ltsweep.errors import UserError
+from ltsweep.report.build import build_report
+from ltsweep.report.store import locate
+from ltsweep.runtime import schema
+
+NAME = "known"
+MODEL = "vgg_tiny"
+CONFIGS = [("digits", "sgd"), ("digits", "adam"), ("shapes", "sgd")]
+LEVELS = {1: "0.5", 2: "0.2", 3: "0.05"}
+SEEDS = (0, 1)
+MISSING = (("shapes", "sgd"), ("digits", "sgd"), 2)  # no finished run at all (one FAILED)
+ONE_SEED = (("digits", "adam"), ("shapes", "sgd"), 3, 1)  # seed 1 absent
+
+
+def _label(cfg: tuple[str, str]) -> str:
+    return f"{cfg[0]}/{cfg[1]}"
+
+
+def _planned() -> list[dict]:
+    """Every finished result run of the known store: tags and accuracy."""
+    rng = random.Random(1906)
+    runs = []
+
+    def add(kind: str, src: tuple[str, str] | None, tgt: tuple[str, str], level: int, seed: int):
+        wr = LEVELS.get(level, "1.0")
+        runs.append({
+            "kind": kind, "src": src, "tgt": tgt, "level": level, "wr": wr, "seed": seed,
+            "acc": rng.uniform(0.5, 0.99),
+        })  # fmt: skip
+
+    for tgt in CONFIGS:
+        for seed in SEEDS:
+            add("dense", None, tgt, 0, seed)
+            for level in LEVELS:
+                add("same", tgt, tgt, level, seed)
+                add("random", tgt, tgt, level, seed)
+                for src in CONFIGS:
+                    if (
+                        src == tgt
+                        or (src, tgt, level) == MISSING
+                        or (src, tgt, level, seed) == ONE_SEED
+                    ):
+                        continue
+                    add("transferred", src, tgt, level, seed)
+    return runs
+
+
+def _tags(run: dict) -> dict[str, str]:
+    src = run["src"] or (schema.NO_SOURCE, schema.NO_SOURCE)
+    same = run["kind"] == "same"
+    key = f"{run['kind']}-{_label(src)}-{_label(run['tgt'])}-{run['level']}-{run['seed']}"
+    return {
+        schema.TAG_ROLE: "result" if same else "trial,result",
+        schema.TAG_STAGE: "generate" if same else "transfer",
+        schema.TAG_KIND: run["kind"],
+        schema.TAG_MODEL: MODEL,
+        schema.TAG_SOURCE_DATASET: src[0],
+        schema.TAG_SOURCE_OPTIMIZER: src[1],
+        schema.TAG_TARGET_DATASET: run["tgt"][0],
+        schema.TAG_TARGET_OPTIMIZER: run["tgt"][1],
+        schema.TAG_LEVEL: str(run["level"]),
+        schema.TAG_WEIGHTS_REMAINING: run["wr"],
+        schema.TAG_SEED: str(run["seed"]),
+        schema.TAG_TRIAL_KEY: key,
+    }
+
+
+def _log(client, run_id: str, acc: float) -> None:
+    from mlflow.entities import Metric
+
+    curve = [acc - 0.05, acc + 0.01, acc]
+    metrics = [Metric("test_accuracy", v, 0, step) for step, v in enumerate(curve)]
+    metrics += [Metric("test_loss", 1.0 - v, 0, step) for step, v in enumerate(curve)]
+    metrics += [Metric("train_loss", 0.9 - v / 2, 0, s) for s, v in enumerate(curve)]
+    metrics += [Metric("train_accuracy", min(1.0, v + 0.02), 0, s) for s, v in enumerate(curve)]
+    metrics += [Metric("lr", 0.1 / 10**s, 0, s) for s in range(3)]
+    metrics += [
+        Metric(schema.FINAL_ACCURACY, acc, 0, 2),
+        Metric(schema.BEST_ACCURACY, max(curve), 0, 2),
+    ]
+    client.log_batch(run_id, metrics=metrics)
+
+
+@pytest.fixture(scope="module")
+def known(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A sweep directory ``<root>/runs/known`` with its store, and the planned runs."""
+    import mlflow
+
+    root = tmp_path_factory.mktemp("report")
+    out = root / "runs" / NAME
+    out.mkdir(parents=True)
+    uri = f"sqlite:///{out / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment(
+        schema.experiment_name(NAME), artifact_location=str(out / "artifacts")
+    )
+    parent = client.create_run(
+        exp, tags={schema.TAG_ROLE: "sweep", schema.TAG_SWEEP: NAME}
+    ).info.run_id
+    child = {schema.TAG_PARENT: parent}
+    gen = client.create_run(
+        exp, tags={**child, schema.TAG_ROLE: "trial", schema.TAG_STAGE: "generate"}
+    )
+    client.set_terminated(gen.info.run_id)  # a trial that is not a result: never in the summary
+    planned = _planned()
+    for run in planned:
+        run_id = client.create_run(exp, tags={**child, **_tags(run)}).info.run_id
+        _log(client, run_id, run["acc"])
+        client.set_terminated(run_id)
+        run["run_id"] = run_id
+    src, tgt, level = MISSING  # the missing point's trial failed: it must not count
+    failed = {
+        "kind": "transferred",
+        "src": src,
+        "tgt": tgt,
+        "level": level,
+        "wr": LEVELS[level],
+        "seed": 0,
+    }
+    failed_id = client.create_run(exp, tags={**child, **_tags(failed)}).info.run_id
+    _log(client, failed_id, 0.0)
+    client.set_terminated(failed_id, status="FAILED")
+    running = dict(failed, seed=1)  # and another is still running
+    running_id = client.create_run(exp, tags={**child, **_tags(running)}).info.run_id
+    return {"root": root, "uri": uri, "planned": planned, "parent": parent,
+            "excluded": {failed_id, running_id}}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def report(known: dict):
+    return build_report(NAME, out_dir=known["root"] / "report", tracking_uri=known["uri"])
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _acc(known: dict, kind: str, src, tgt, level: int) -> list[float]:
+    return [r["acc"] for r in known["planned"]
+            if (r["kind"], r["src"], r["tgt"], r["level"]) == (kind, src, tgt, level)]  # fmt: skip
+
+
+def test_summary_csv_matches_store_exactly(known: dict, report) -> None:
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=known["uri"])
+    exp = client.get_experiment_by_name(schema.experiment_name(NAME)).experiment_id
+    store = {r.info.run_id: r for r in client.search_runs([exp], max_results=5000)}
+    with open(report.out_dir / "summary.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(known["planned"])  # FAILED, RUNNING and non-result runs left out
+    assert {r["run_id"] for r in rows} == {r["run_id"] for r in known["planned"]}
+    assert not {r["run_id"] for r in rows} & known["excluded"]
+    for row in rows:
+        run = store[row["run_id"]]
+        assert run.info.status == "FINISHED"
+        for col in ("model", "kind", "source_dataset", "source_optimizer", "target_dataset",
+                    "target_optimizer", "level", "seed", "stage", "trial_key"):  # fmt: skip
+            assert row[col] == run.data.tags[f"ltsweep.{col}"], col
+        assert float(row["weights_remaining"]) == float(run.data.tags[schema.TAG_WEIGHTS_REMAINING])
+        for col, key in (("final_test_accuracy", schema.FINAL_ACCURACY),
+                         ("best_test_accuracy", schema.BEST_ACCURACY),
+                         ("final_test_loss", "test_loss"), ("final_train_loss", "train_loss"),
+                         ("final_train_accuracy", "train_accuracy")):  # fmt: skip
+            assert float(row[col]) == run.data.metrics[key], col  # exact, not approximate
+
+
+def test_accuracy_figures_have_expected_lines(known: dict, report) -> None:
+    by_slug = {f.slug: f for f in report.accuracy_figures}
+    assert sorted(by_slug) == sorted(f"accuracy__{MODEL}__{d}__{o}" for d, o in CONFIGS)
+    fig = by_slug[f"accuracy__{MODEL}__digits__sgd"]
+    ax = fig.figure.axes[0]
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    assert list(lines) == ["same", "from digits/adam", "from shapes/sgd", "random", "dense"]
+    assert ax.get_xscale() == "log" and ax.get_xlim()[0] > ax.get_xlim()[1]  # inverted
+    # The missing point is a gap (NaN), never zero; the others are the hand-computed means.
+    ys = lines["from shapes/sgd"].get_ydata()
+    assert math.isnan(ys[1]) and not np.isnan(ys[[0, 2]]).any()
+    want = _mean(_acc(known, "transferred", ("shapes", "sgd"), ("digits", "sgd"), 3)) * 100
+    assert ys[2] == pytest.approx(want, rel=1e-12)
+    assert list(lines["same"].get_xdata()) == pytest.approx([0.5, 0.2, 0.05])
+    dense = _mean([r["acc"] for r in known["planned"]
+                   if r["kind"] == "dense" and r["tgt"] == ("digits", "sgd")]) * 100  # fmt: skip
+    assert lines["dense"].get_ydata()[0] == pytest.approx(dense, rel=1e-12)
+    caption = fig.figure.get_supxlabel()
+    assert "Built from 24 finished trials" in caption and "2 unfinished or failed" in caption
+    for f in report.all_figures:
+        for rel in f.files:
+            assert (report.out_dir / rel).stat().st_size > 1000, rel
+        assert {Path(p).suffix for p in f.files} == {".png", ".svg"}
+
+
+def test_transfer_matrix_cells(known: dict, report) -> None:
+    assert [(m.level, m.requested) for m in report.matrices] == [(2, 0.2), (3, 0.05)]
+    m = report.matrices[0]
+    configs = [_label(c) for c in sorted(CONFIGS)]
+    assert list(m.vs_own.index) == configs and list(m.vs_own.columns) == configs
+    for src in CONFIGS:
+        for tgt in CONFIGS:
+            kind = "same" if src == tgt else "transferred"
+            ticket = _acc(known, kind, src, tgt, 2)
+            cell_own = m.vs_own.loc[_label(src), _label(tgt)]
+            cell_rand = m.vs_random.loc[_label(src), _label(tgt)]
+            if (src, tgt, 2) == MISSING:
+                assert math.isnan(cell_own) and math.isnan(cell_rand)  # missing, not zero
+                assert m.n.loc[_label(src), _label(tgt)] == 0
+                continue
+            own = _mean(_acc(known, "same", tgt, tgt, 2))
+            rand = _mean(_acc(known, "random", tgt, tgt, 2))
+            assert cell_own == pytest.approx(_mean(ticket) - own, rel=1e-9, abs=1e-12)
+            assert cell_rand == pytest.approx(_mean(ticket) - rand, rel=1e-9, abs=1e-12)
+    src, tgt, level, _seed = ONE_SEED
+    single = report.matrices[1].ticket.loc[_label(src), _label(tgt)]
+    assert single == pytest.approx(_acc(known, "transferred", src, tgt, level)[0], rel=1e-12)
+    with open(report.out_dir / "transfer_matrix.csv", newline="") as fh:
+        cells = list(csv.DictReader(fh))
+    gap = [
+        c
+        for c in cells
+        if (c["source"], c["target"], c["level"]) == ("shapes/sgd", "digits/sgd", "2")
+    ]
+    assert gap[0]["vs_own"] == "" and gap[0]["ticket_n"] == "0"
+
+
+def test_optimizer_view(known: dict, report) -> None:
+    assert [f.slug for f in report.optimizer_figures] == [f"optimizer__{MODEL}__digits"]
+    fig = report.optimizer_figures[0].figure
+    panels = [[ln.get_label() for ln in ax.get_lines()] for ax in fig.axes if ax.get_lines()]
+    assert panels == [["same", "from digits/sgd", "random", "dense"],
+                      ["same", "from digits/adam", "random", "dense"]]  # fmt: skip
+    table = report.optimizer_table
+    assert len(table) == 6 and set(zip(table.made_with, table.trained_with)) == {
+        ("sgd", "adam"), ("adam", "sgd")}  # fmt: skip
+    row = table[(table.made_with == "sgd") & (table.level == 1)].iloc[0]
+    sgd_made = _mean(_acc(known, "transferred", ("digits", "sgd"), ("digits", "adam"), 1))
+    adam_own = _mean(_acc(known, "same", ("digits", "adam"), ("digits", "adam"), 1))
+    assert row.ticket_minus_own == pytest.approx(sgd_made - adam_own, rel=1e-9, abs=1e-12)
+
+
+def test_index_html_and_mlflow_artifacts(known: dict, report) -> None:
+    import mlflow
+
+    page = (report.out_dir / "index.html").read_text()
+    for f in report.all_figures:
+        for rel in f.files:
+            assert f'href="{rel}"' in page
+        assert f'src="{f.files[0]}"' in page
+    assert "http://" not in page and "https://" not in page  # nothing to fetch: offline
+    assert 'href="summary.csv"' in page and "<table" in page
+    client = mlflow.MlflowClient(tracking_uri=known["uri"])
+    logged = {a.path for a in client.list_artifacts(known["parent"], "report")}
+    assert {"report/index.html", "report/summary.csv", "report/figures"} <= logged
+    assert report.parent_run_id == known["parent"]
+
+
+def test_cli_in_subprocess_uses_default_store(known: dict, report) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    out = known["root"] / "cli_report"
+    proc = subprocess.run(
+        [sys.executable, "-m", "ltsweep", "report", f"search_spaces/{NAME}.yaml", "--out", str(out),
+         "--sparsity", "50%", "--no-mlflow-log"],
+        cwd=known["root"], env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert str(out / "index.html") in proc.stdout
+    assert (out / "summary.csv").read_bytes() == (report.out_dir / "summary.csv").read_bytes()
+    assert sorted(p.name for p in (out / "figures").glob("matrix__*.png")) == [
+        f"matrix__{MODEL}__level01.png"]  # fmt: skip
+
+
+def test_errors_are_one_line(tmp_path: Path, monkeypatch, capsys, known: dict) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert cli.main(["report", "nothing"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no MLflow store at" in err and "ltsweep run nothing" in err and "\n" not in err
+    assert not (tmp_path / "runs").exists()  # nothing created by looking
+    (tmp_path / "keep").mkdir()
+    (tmp_path / "keep" / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="not an ltsweep report"):
+        build_report(
+            NAME, out_dir=tmp_path / "keep", tracking_uri=known["uri"], log_to_mlflow=False
+        )
+    assert (tmp_path / "keep" / "notes.txt").read_text() == "mine"
+    with pytest.raises(SystemExit) as exit_info:
+        cli.build_parser().parse_args(["report", NAME, "--sparsity", "2"])
+    assert exit_info.value.code == 2 and "not in (0, 1]" in capsys.readouterr().err
+
+
+def test_store_resolution(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    here = tmp_path.resolve()
+    # No sweep file (e.g. a store copied from a cluster): the argument or a path's stem is the name.
+    where = locate("nosuchsweep")
+    assert where.name == "nosuchsweep" and where.file is None
+    assert where.tracking_uri == f"sqlite:///{here}/runs/nosuchsweep/mlflow.db"
+    assert locate("elsewhere/nosuchsweep.yaml").name == "nosuchsweep"
+    assert locate("x", sweep_out=tmp_path / "o").tracking_uri == f"sqlite:///{here}/o/mlflow.db"
+    # A sweep file gives the name and tracking_uri, as `ltsweep run` reads them.
+    demo = Path(__file__).resolve().parents[1] / "search_spaces" / "demo.yaml"
+    if demo.is_file():
+        (tmp_path / "search_spaces").mkdir()
+        text = "name: renamed\ntracking_uri: sqlite:///custom.db\n" + demo.read_text()
+        (tmp_path / "search_spaces" / "mine.yaml").write_text(text)
+        where = locate("mine")
+        assert (where.name, where.tracking_uri) == ("renamed", "sqlite:///custom.db")
+        assert where.out == here / "runs" / "renamed"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert locate("x").tracking_uri == "http://127.0.0.1:5000"
+    assert locate("x", tracking_uri="sqlite:///a.db").tracking_uri == "sqlite:///a.db"

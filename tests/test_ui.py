@@ -1,0 +1,106 @@
+"""`ltsweep ui`: the argument list it builds, and a real MLflow UI bound to 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ltsweep import cli
+from ltsweep.commands import ui
+from ltsweep.runtime import schema
+
+NAME = "uitest"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listening_on(port: int) -> set[str]:
+    """Local addresses (hex, as /proc/net/tcp writes them) listening on ``port``."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(table):
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            addr, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:  # 0A = LISTEN
+                found.add(addr)
+    return found
+
+
+def test_argv_and_defaults() -> None:
+    args = cli.build_parser().parse_args(["ui", "demo"])
+    assert (args.host, args.port) == ("127.0.0.1", 5000)
+    argv = ui.build_command("sqlite:////x/mlflow.db", args.host, args.port)
+    assert argv[:4] == [sys.executable, "-m", "mlflow", "ui"]
+    assert argv[4:] == ["--backend-store-uri", "sqlite:////x/mlflow.db", "--host", "127.0.0.1",
+                        "--port", "5000"]  # fmt: skip
+    assert ui.build_command("u", "::1", 8080, workers=1)[-2:] == ["--workers", "1"]
+    assert ui.address("::1", 8080) == "http://[::1]:8080"
+    assert ui.child_env({})["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+    assert ui.child_env({"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "true"})[
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "true"  # fmt: skip
+
+
+def test_no_store_is_one_line_error(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert cli.main(["ui", NAME]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no MLflow store at" in err and f"ltsweep run {NAME}" in err and "\n" not in err
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_serves_the_store_on_localhost(tmp_path: Path) -> None:
+    import mlflow
+
+    out = tmp_path / "runs" / NAME
+    out.mkdir(parents=True)
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{out / 'mlflow.db'}")
+    client.create_experiment(schema.experiment_name(NAME), artifact_location=str(out / "art"))
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ltsweep", "ui", NAME, "--port", str(port), "--workers", "1"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        start_new_session=True,  # its own process group: the server's workers stop with it
+    )  # fmt: skip
+    try:
+        first = proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}" in first and NAME in first
+        deadline, body = time.monotonic() + 60, ""
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+                    body = resp.read().decode()
+                    break
+            except OSError:
+                time.sleep(0.3)
+        assert body.strip() == "OK", f"MLflow UI did not answer (exit code {proc.poll()})"
+        assert _listening_on(port) <= {"0100007F"}  # 127.0.0.1 only, not 0.0.0.0
+        query = f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/get-by-name?experiment_name=ltsweep/{NAME}"
+        with urllib.request.urlopen(query, timeout=5) as resp:
+            assert schema.experiment_name(NAME) in resp.read().decode()
+    finally:
+        proc.send_signal(signal.SIGTERM)  # ltsweep passes it on to mlflow ui
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0
+    time.sleep(0.5)
+    assert not _listening_on(port)  # the server went away with it
