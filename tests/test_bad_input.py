@@ -53,43 +53,83 @@ CASES = {
     # name: (sweep-file maker, extra CLI args, substrings the one line must contain)
     "yaml syntax": (raw("models: [\n  - name: vgg_tiny\n seeds: {"), [], ["YAML syntax", "line"]),
     "unknown key": (edit(_set("imp.levles", 3)), [], ["imp.levles", "did you mean 'levels'"]),
-    "unknown model": (edit(_set("models.0.name", "vgg_huge")), [],
-                      ["models[0].name", "unknown model", "vgg_tiny"]),
-    "unknown dataset": (edit(lambda c: c["sources"].__setitem__(0, {"dataset": "mnist",
-                                                                    "optimizer": "sgd"})), [],
-                        ["sources[0].dataset", "unknown dataset", "digits"]),
-    "unknown optimizer": (edit(lambda c: c["optimizers"].__setitem__("rmsprop", {"lr": 0.1})), [],
-                          ["optimizers.rmsprop", "unknown optimizer", "adam"]),
-    "unknown strategy": (edit(_set("imp.strategy", "random")), [],
-                         ["imp.strategy", "unknown pruning strategy", "global"]),
+    "unknown model": (
+        edit(_set("models.0.name", "vgg_huge")),
+        [],
+        ["models[0].name", "unknown model", "vgg_tiny"],
+    ),
+    "unknown dataset": (
+        edit(lambda c: c["sources"].__setitem__(0, {"dataset": "mnist", "optimizer": "sgd"})),
+        [],
+        ["sources[0].dataset", "unknown dataset", "digits"],
+    ),
+    "unknown optimizer": (
+        edit(lambda c: c["optimizers"].__setitem__("rmsprop", {"lr": 0.1})),
+        [],
+        ["optimizers.rmsprop", "unknown optimizer", "adam"],
+    ),
+    "unknown strategy": (
+        edit(_set("imp.strategy", "random")),
+        [],
+        ["imp.strategy", "unknown pruning strategy", "global"],
+    ),
     "rate out of range": (edit(_set("imp.rate", 1.5)), [], ["imp.rate", "(0, 1)"]),
-    "zero epochs": (edit(_set("datasets.digits.schedule.epochs", 0)), [],
-                    ["datasets.digits.schedule.epochs", "> 0"]),
+    "zero epochs": (
+        edit(_set("datasets.digits.schedule.epochs", 0)),
+        [],
+        ["datasets.digits.schedule.epochs", "> 0"],
+    ),
     "zero levels": (edit(_set("imp.levels", 0)), [], ["imp.levels", "> 0"]),
     "negative levels": (edit(_set("imp.levels", -3)), [], ["imp.levels"]),
-    "fractional gpu with workers": (edit(_set("resources.generate", {"gpu": 0.5, "workers": 2})),
-                                    [], ["resources.generate.gpu", "workers: 1"]),
+    "fractional gpu with workers": (
+        edit(_set("resources.generate", {"gpu": 0.5, "workers": 2})),
+        [],
+        ["resources.generate.gpu", "workers: 1"],
+    ),
     "seeds not integers": (edit(_set("seeds", [0, 1.5])), [], ["seeds[1]", "integer"]),
     "string where number": (edit(_set("imp.rate", "fast")), [], ["imp.rate", "number"]),
     "bool where int": (edit(_set("imp.levels", True)), [], ["imp.levels", "integer"]),
     "missing required": (edit(lambda c: c.pop("seeds")), [], ["seeds", "required"]),
-    "target without settings": (edit(lambda c: c["targets"].append({"dataset": "shapes",
-                                                                    "optimizer": "sgd"})), [],
-                                ["targets[2].dataset", "no entry under 'datasets'"]),
-    "transfer level outside": (edit(_set("transfer", {"levels": [5]})), [],
-                               ["transfer.levels", "1..imp.levels"]),
-    "no data root": (edit(lambda c: c["datasets"].__setitem__("cifar10",
-                                                              c["datasets"]["digits"])
-                          or c["targets"].append({"dataset": "cifar10", "optimizer": "sgd"})),
-                     ["--data-root", "/nonexistent/ltsweep-data"], ["data root", "does not exist"]),
-    "dataset missing under root": (edit(lambda c: c["datasets"].__setitem__(
-        "cifar10", c["datasets"]["digits"]) or c["targets"].append(
-        {"dataset": "cifar10", "optimizer": "sgd"})), ["--data-root", "{tmp}"],
-        ["cifar10", "cifar-10-batches-py", "download=True"]),
-    "unreachable tracking": (edit(_set("tracking_uri", "http://127.0.0.1:9")), [],
-                             ["tracking server", "unreachable", "tracking_uri"]),
-    "unwritable out": (edit(lambda c: None), ["--out", "/proc/ltsweep-out"],
-                       ["not writable", "--out"]),
+    "target without settings": (
+        edit(lambda c: c["targets"].append({"dataset": "shapes", "optimizer": "sgd"})),
+        [],
+        ["targets[2].dataset", "no entry under 'datasets'"],
+    ),
+    "transfer level outside": (
+        edit(_set("transfer", {"levels": [5]})),
+        [],
+        ["transfer.levels", "1..imp.levels"],
+    ),
+    "no data root": (
+        edit(
+            lambda c: (
+                c["datasets"].__setitem__("cifar10", c["datasets"]["digits"])
+                or c["targets"].append({"dataset": "cifar10", "optimizer": "sgd"})
+            )
+        ),
+        ["--data-root", "/nonexistent/ltsweep-data"],
+        ["data root", "does not exist"],
+    ),
+    "dataset missing under root": (
+        edit(
+            lambda c: (
+                c["datasets"].__setitem__("cifar10", c["datasets"]["digits"])
+                or c["targets"].append({"dataset": "cifar10", "optimizer": "sgd"})
+            )
+        ),
+        ["--data-root", "{tmp}"],
+        ["cifar10", "cifar-10-batches-py", "download=True"],
+    ),
+    "unreachable tracking": (
+        edit(_set("tracking_uri", "http://127.0.0.1:9")),
+        [],
+        ["tracking server", "unreachable", "tracking_uri"],
+    ),
+    "unwritable out": (
+        edit(lambda c: None),
+        ["--out", "/proc/ltsweep-out"],
+        ["not writable", "--out"],
+    ),
 }
 
 
@@ -144,7 +184,9 @@ def test_bad_cli_usage_is_one_line(tmp_path: Path) -> None:
 
 def test_plan_refuses_incompatible_transfer(tmp_path: Path) -> None:
     cfg = tiny()
-    cfg["models"] = [{"name": "resnet_tiny", "options_by_dataset": {"shapes": {"stem": "imagenet"}}}]
+    cfg["models"] = [
+        {"name": "resnet_tiny", "options_by_dataset": {"shapes": {"stem": "imagenet"}}}
+    ]
     cfg["datasets"]["shapes"] = cfg["datasets"]["digits"]
     cfg["sources"].append({"dataset": "shapes", "optimizer": "sgd"})
     path = tmp_path / "s.yaml"

@@ -40,8 +40,11 @@ def final_accuracies(out: Path) -> dict[str, list[float]]:
     result = {}
     for done in sorted((out / "trials").glob("*/done.json")):
         record = json.loads(done.read_text())
-        histories = [lv["history"] for lv in record["levels"]] if "levels" in record else [
-            record["history"]]
+        histories = (
+            [lv["history"] for lv in record["levels"]]
+            if "levels" in record
+            else [record["history"]]
+        )
         result[done.parent.name] = [h[-1]["test_accuracy"] for h in histories]
     return result
 
@@ -56,8 +59,19 @@ def assert_store_complete(out: Path, sweep_file: Path, sweep: str) -> None:
     for key in plan_keys(sweep_file):
         assert by_key[key][0].info.status == "FINISHED", key
     results = [r for r in runs if "result" in r.data.tags.get("ltsweep.role", "")]
-    axes = ("stage", "kind", "model", "source_dataset", "source_optimizer", "target_dataset",
-            "target_optimizer", "level", "weights_remaining", "seed", "trial_key")
+    axes = (
+        "stage",
+        "kind",
+        "model",
+        "source_dataset",
+        "source_optimizer",
+        "target_dataset",
+        "target_optimizer",
+        "level",
+        "weights_remaining",
+        "seed",
+        "trial_key",
+    )
     for r in results:
         assert all(f"ltsweep.{a}" in r.data.tags for a in axes), r.data.tags
         history = client.get_metric_history(r.info.run_id, "test_accuracy")
@@ -80,8 +94,11 @@ def test_run_records_every_trial_once(finished) -> None:
     assert "[transfer] 6/6 done" in result.stdout
     assert_store_complete(out, TINY, "tiny")
     _, runs = store_runs(out, "tiny")
-    kinds = {r.data.tags.get("ltsweep.kind") for r in runs if "result" in
-             r.data.tags.get("ltsweep.role", "")}
+    kinds = {
+        r.data.tags.get("ltsweep.kind")
+        for r in runs
+        if "result" in r.data.tags.get("ltsweep.role", "")
+    }
     assert kinds == {"same", "dense", "transferred", "random"}
     gen = [r for r in runs if r.data.tags.get("ltsweep.role") == "trial"]
     assert len(gen) == 2

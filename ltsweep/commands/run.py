@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
         from ltsweep.runtime import schema as S
 
         parent = tracker.find_or_create(
-            f"sweep:{ctx.config.name}", f"sweep {ctx.config.name}",
+            f"sweep:{ctx.config.name}",
+            f"sweep {ctx.config.name}",
             {S.TAG_ROLE: S.ROLE_SWEEP, S.PREFIX + "sweep_file": str(ctx.file)},
         )
         tracker.set_status(parent, "RUNNING")

@@ -39,8 +39,9 @@ def _running_keys(ctx) -> set[str]:
     from ltsweep.runtime.lock import _alive, _holder
 
     holder = _holder(ctx.paths.lock)
-    if not holder or not _alive(int(holder["pid"])) or not ctx.paths.mlflow_db.exists() and \
-            ctx.tracking_uri.startswith("sqlite"):
+    if not holder or not _alive(int(holder["pid"])):
+        return set()  # no live driver: nothing can be running
+    if ctx.tracking_uri.startswith("sqlite") and not ctx.paths.mlflow_db.exists():
         return set()
     from ltsweep.runtime import schema as S
     from ltsweep.runtime.tracking import Tracker

@@ -15,7 +15,9 @@ metrics, so the MLflow UI and the report filter and group by any axis the same w
 from __future__ import annotations
 
 PREFIX = "ltsweep."
-TAG_ROLE = PREFIX + "role"  # "sweep", "trial", "result" (a trial that is also a result: "trial,result")
+TAG_ROLE = (
+    PREFIX + "role"
+)  # "sweep", "trial", "result" (a trial that is also a result: "trial,result")
 TAG_SWEEP = PREFIX + "sweep"
 TAG_TRIAL_KEY = PREFIX + "trial_key"
 TAG_STAGE = PREFIX + "stage"  # "generate" | "transfer"

@@ -122,7 +122,9 @@ class Tracker:
     def logged_steps(self, run_id: str, metric: str) -> set[int]:
         return {m.step for m in self.client.get_metric_history(run_id, metric)}
 
-    def log_history(self, run_id: str, history: list[dict[str, float]], step_offset: int = 0) -> None:
+    def log_history(
+        self, run_id: str, history: list[dict[str, float]], step_offset: int = 0
+    ) -> None:
         """Per-epoch metrics (step = epoch), skipping steps already logged live."""
         done = self.logged_steps(run_id, "test_accuracy")
         rows = [(k, h[k], step_offset + int(h["epoch"])) for h in history

@@ -52,7 +52,7 @@ class StageResources:
 @dataclass(frozen=True)
 class DatasetSettings:
     batch_size: int = check(positive)
-    schedule: Schedule = check(lambda v: None)
+    schedule: Schedule
     schedule_by_model: dict[str, Schedule] = field(default_factory=dict)
     image_size: int | None = check(lambda v: None if v is None or v > 0 else "must be > 0", None)
     loader: str = check(one_of("torch", "ffcv"), "torch")

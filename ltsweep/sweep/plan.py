@@ -58,8 +58,9 @@ class Plan:
 
     def naive_trainings(self) -> int:
         """Trainings if the same-target and dense baselines were trained as their own trials."""
-        same = sum(1 for t in self.generation if t.tags.get("is_target") == "1") * \
-            (len(self.levels()))
+        same = sum(1 for t in self.generation if t.tags.get("is_target") == "1") * (
+            len(self.levels())
+        )
         dense = sum(1 for t in self.generation if t.tags.get("is_target") == "1")
         return sum(t.trainings for t in self.trials) + same + dense
 
@@ -147,8 +148,13 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
                 tags["is_target"] = "1" if config in targets else "0"
                 cost = sweep.datasets[config.dataset].epoch_gpu_seconds.get(settings.name)
                 generation[(settings.name, config, seed)] = Trial(
-                    key, GENERATE, dataclasses.replace(job, key=key),
-                    _resources(sweep, config.dataset, GENERATE), tags, epoch_gpu_seconds=cost)
+                    key,
+                    GENERATE,
+                    dataclasses.replace(job, key=key),
+                    _resources(sweep, config.dataset, GENERATE),
+                    tags,
+                    epoch_gpu_seconds=cost,
+                )
     transfer: list[Trial] = []
     skipped = 0
     levels = sweep.transfer.levels or tuple(range(1, sweep.imp.levels + 1))
@@ -176,7 +182,9 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
                         f"cannot move to {target.dataset} ({dict(tmodel.options)}): parameter shapes "
                         "differ; set transfer.skip_incompatible: true or use the same model options"
                     )
-                seeds = [s for s in _seeds(sweep, target.dataset) if s in _seeds(sweep, source.dataset)]
+                seeds = [
+                    s for s in _seeds(sweep, target.dataset) if s in _seeds(sweep, source.dataset)
+                ]
                 for seed in seeds:
                     gen = generation[(settings.name, source, seed)]
                     for level in levels:
