@@ -16,12 +16,11 @@ def run(args: argparse.Namespace) -> int:
     from ltsweep.runtime.lock import output_lock
     from ltsweep.runtime.tracking import Tracker
     from ltsweep.sweep.context import check_data, load_context
-    from ltsweep.sweep.plan import GENERATE, TRANSFER
     from ltsweep.sweep.runner import (
         check_tracking_uri,
         check_writable,
         connect_ray,
-        run_stage,
+        run_trials,
         summarize,
     )
 
@@ -53,10 +52,7 @@ def run(args: argparse.Namespace) -> int:
             if needs_ray:
                 where = connect_ray(args.num_cpus)
                 print(f"ltsweep: Ray: {where}")
-            outcomes.append(run_stage(GENERATE, list(ctx.plan.generation), ctx.plan, ctx.paths,
-                                      tracker, parent))  # fmt: skip
-            outcomes.append(run_stage(TRANSFER, list(ctx.plan.transfer), ctx.plan, ctx.paths,
-                                      tracker, parent))  # fmt: skip
+            outcomes = run_trials(ctx.plan, ctx.paths, tracker, parent)
         finally:
             code = summarize(outcomes) if len(outcomes) == 2 else 1
             tracker.set_status(parent, "FINISHED" if code == 0 else "FAILED")

@@ -1,5 +1,5 @@
-"""``ltsweep run``: stage 1 (generation) then stage 2 (transfer), each a Ray Tune experiment over
-the trials that are not done yet.
+"""``ltsweep run``: generation and transfer trials as one Ray Tune experiment over the trials not
+done yet; a transfer trial starts as soon as its ticket exists (``gate.py``).
 
 Resume rests on ltsweep's own records, not on Tune's restore: every run builds a fresh Tune
 experiment over the remaining trials (named by a hash of their keys), and each trial resumes from
@@ -18,7 +18,7 @@ from ltsweep.errors import UserError
 from ltsweep.hashing import config_key
 from ltsweep.runtime.records import read_done, read_failed
 from ltsweep.sweep.paths import SweepPaths
-from ltsweep.sweep.plan import GENERATE, Plan, Trial
+from ltsweep.sweep.plan import GENERATE, TRANSFER, Plan, Trial
 
 # Tune's experiment-state snapshots are not what we resume from; keep them cheap and frequent.
 os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "5")
@@ -56,8 +56,8 @@ def connect_ray(num_cpus: int | None = None) -> str:
 class Progress:
     """One line per finished trial: done / running / failed / left and an estimate of time left."""
 
-    def __init__(self, stage: str, total: int, done: int) -> None:
-        self.stage, self.total, self.done = stage, total, done
+    def __init__(self, total: int, done: int) -> None:
+        self.total, self.done = total, done
         self.running = 0  # from Tune's own trial list (reused actors skip on_trial_start)
         self.failed = 0
         self.started = time.time()
@@ -70,7 +70,7 @@ class Progress:
         if self.finished_here:
             remaining = (self.total - self.done - self.failed) / self.finished_here * elapsed
             eta = f" · ~{_fmt(remaining)} left"
-        return (f"[{self.stage}] {self.done}/{self.total} done · {self.running} running · "
+        return (f"[trials] {self.done}/{self.total} done · {self.running} running · "
                 f"{self.failed} failed · {max(left, 0)} waiting · {_fmt(elapsed)}{eta}")  # fmt: skip
 
     def show(self) -> None:
@@ -83,7 +83,7 @@ def _fmt(seconds: float) -> str:
 
 
 def _make_callback(tracker, parent_id: str, by_key: dict[str, Trial], paths: SweepPaths,
-                   progress: Progress, outcome: StageOutcome):  # fmt: skip
+                   progress: Progress, outcomes: dict[str, StageOutcome]):  # fmt: skip
     from ray.tune import Callback
 
     from ltsweep.runtime import recording
@@ -108,7 +108,7 @@ def _make_callback(tracker, parent_id: str, by_key: dict[str, Trial], paths: Swe
             recording.finish_trial(tracker, t, record, parent_id, paths.trial_dir(t.key))
             progress.done += 1
             progress.finished_here += 1
-            outcome.finished += 1
+            outcomes[t.stage].finished += 1
             progress.show()
 
         def on_trial_error(self, iteration, trials, trial, **info):
@@ -118,7 +118,7 @@ def _make_callback(tracker, parent_id: str, by_key: dict[str, Trial], paths: Swe
             reason = failed["reason"] if failed else _error_line(trial)
             recording.fail_trial(tracker, t, parent_id, reason)
             progress.failed += 1
-            outcome.failed[t.key] = reason
+            outcomes[t.stage].failed[t.key] = reason
             progress.show()
 
     return MlflowRecorder()
@@ -152,56 +152,61 @@ def _placement(trials: dict[str, Trial]):
     return resources
 
 
-def run_stage(stage: str, trials: list[Trial], plan: Plan, paths: SweepPaths, tracker,
-              parent_id: str) -> StageOutcome:  # fmt: skip
-    """Run one stage's remaining trials on Ray Tune; record everything in MLflow."""
-    from ray import tune
-
+def _sync_done(trials: list[Trial], paths: SweepPaths, tracker, parent_id: str,
+               outcome: StageOutcome) -> list[Trial]:  # fmt: skip
+    """Trials not done yet; done ones missing from MLflow (a kill in between) are recorded."""
     from ltsweep.runtime import recording
-    from ltsweep.runtime.trial import tune_trainable
 
-    outcome = StageOutcome(stage, len(trials))
-    todo = []
     statuses = tracker.statuses()
+    todo = []
     for t in trials:
         record = read_done(paths.trial_dir(t.key))
         if record is None:
             todo.append(t)
             continue
         outcome.already_done += 1
-        if statuses.get(t.key) != "FINISHED":  # done on disk, not yet in MLflow (a kill)
+        if statuses.get(t.key) != "FINISHED":
             recording.finish_trial(tracker, t, record, parent_id, paths.trial_dir(t.key))
-    if stage != GENERATE:
-        ready = []
-        for t in todo:
-            if read_done(paths.trial_dir(t.source_key)) is None:
-                outcome.blocked.append(t.key)
-            else:
-                ready.append(t)
-        todo = ready
-    progress = Progress(stage, len(trials), outcome.already_done)
-    if not todo:
-        return outcome
+    return todo
+
+
+def run_trials(plan: Plan, paths: SweepPaths, tracker, parent_id: str) -> list[StageOutcome]:
+    """Both stages in one Tune experiment, gated by ticket existence (see ``gate.py``)."""
+    from ray import tune
+
+    from ltsweep.runtime.trial import tune_trainable
+    from ltsweep.sweep.gate import TicketGate
+
+    gen = StageOutcome(GENERATE, len(plan.generation))
+    xfer = StageOutcome(TRANSFER, len(plan.transfer))
+    gen_todo = _sync_done(list(plan.generation), paths, tracker, parent_id, gen)
+    xfer_todo = _sync_done(list(plan.transfer), paths, tracker, parent_id, xfer)
+    if not gen_todo and not xfer_todo:
+        return [gen, xfer]
+    by_key = {t.key: t for t in gen_todo + xfer_todo}
+    progress = Progress(len(plan.trials), gen.already_done + xfer.already_done)
     progress.show()
-    by_key = {t.key: t for t in todo}
-    name = f"{stage}-{config_key(sorted(by_key))}"
+    gate = TicketGate(gen_todo, xfer_todo, paths)
+    outcomes = {GENERATE: gen, TRANSFER: xfer}
     trainable = tune.with_resources(
         tune.with_parameters(tune_trainable, trials=by_key, out=str(paths.out.resolve())),
         _placement(by_key),
     )
-    max_conc = plan.sweep.max_concurrent_trials
     tuner = tune.Tuner(
         trainable,
-        param_space={"key": tune.grid_search(list(by_key))},
-        tune_config=tune.TuneConfig(max_concurrent_trials=max_conc, reuse_actors=True),
+        tune_config=tune.TuneConfig(
+            search_alg=gate, num_samples=len(by_key), reuse_actors=True,
+            max_concurrent_trials=plan.sweep.max_concurrent_trials,
+        ),
         run_config=tune.RunConfig(
-            name=name, storage_path=str(paths.tune.resolve()), verbose=0,
-            failure_config=tune.FailureConfig(max_failures=plan.sweep.retries),
-            callbacks=[_make_callback(tracker, parent_id, by_key, paths, progress, outcome)],
+            name=f"sweep-{config_key(sorted(by_key))}", storage_path=str(paths.tune.resolve()),
+            verbose=0, failure_config=tune.FailureConfig(max_failures=plan.sweep.retries),
+            callbacks=[_make_callback(tracker, parent_id, by_key, paths, progress, outcomes)],
         ),
     )  # fmt: skip
     tuner.fit()
-    return outcome
+    xfer.blocked = list(gate.blocked)
+    return [gen, xfer]
 
 
 def summarize(outcomes: list[StageOutcome]) -> int:

@@ -1,0 +1,93 @@
+"""A Ray Tune searcher that overlaps the two stages: it hands out every generation trial first,
+then each transfer trial as soon as the ticket it trains exists on disk.
+
+Tune has no trial-to-trial dependencies (SPEC.md); ``suggest`` returning ``None`` means "nothing
+yet, ask again", so no slot idles on the slowest generation trial and nothing waits while
+holding resources. A level-L ticket is written after level L-1 trains, long before its IMP run
+ends. Transfers whose source failed for good are dropped and reported as blocked.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict, deque
+from pathlib import Path
+from typing import Any
+
+from ray.tune.search import Searcher
+
+from ltsweep.core.imp import ticket_dir
+from ltsweep.sweep.paths import SweepPaths
+from ltsweep.sweep.plan import Trial
+
+
+class TicketGate(Searcher):
+    def __init__(self, generation: list[Trial], transfer: list[Trial], paths: SweepPaths,
+                 poll_seconds: float = 1.0) -> None:  # fmt: skip
+        super().__init__()
+        self.paths = paths
+        self.poll_seconds = poll_seconds
+        self.generation = deque(t.key for t in generation)
+        self.waiting: OrderedDict[tuple[str, int], deque[str]] = OrderedDict()
+        for t in transfer:
+            self.waiting.setdefault((t.source_key, t.level), deque()).append(t.key)
+        self.ready: deque[str] = deque()
+        self.by_trial_id: dict[str, str] = {}
+        self.failed_sources: set[str] = set()
+        self.blocked: list[str] = []
+        self._last_poll = 0.0
+
+    def _ticket_exists(self, source_key: str, level: int) -> bool:
+        return (ticket_dir(self.paths.trial_dir(source_key), level) / "ticket.json").exists()
+
+    def _poll(self) -> None:
+        """Move transfers whose ticket appeared to ``ready``; at most once per ``poll_seconds``."""
+        now = time.monotonic()
+        if now - self._last_poll < self.poll_seconds and self.ready:
+            return
+        self._last_poll = now
+        for (source, level), keys in list(self.waiting.items()):
+            if source in self.failed_sources and not self._ticket_exists(source, level):
+                self.blocked += keys
+                del self.waiting[(source, level)]
+            elif self._ticket_exists(source, level):
+                self.ready += keys
+                del self.waiting[(source, level)]
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        if self.generation:
+            key = self.generation.popleft()
+        else:
+            if not self.ready:
+                self._poll()
+            if not self.ready:
+                return Searcher.FINISHED if not self.waiting else None
+            key = self.ready.popleft()
+        self.by_trial_id[trial_id] = key
+        return {"key": key}
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None,
+                          error: bool = False) -> None:  # fmt: skip
+        key = self.by_trial_id.get(trial_id, "")
+        if error and key.startswith("g-"):
+            self.failed_sources.add(key)
+            self._last_poll = 0.0
+
+    def save(self, checkpoint_path: str) -> None:
+        # Tune snapshots its searcher; ltsweep never restores a Tune experiment (its own records
+        # decide what is done), but the snapshot stays plain JSON, never pickle.
+        state = {
+            "generation": list(self.generation), "ready": list(self.ready),
+            "waiting": [[s, lv, list(keys)] for (s, lv), keys in self.waiting.items()],
+            "by_trial_id": self.by_trial_id, "failed_sources": sorted(self.failed_sources),
+            "blocked": self.blocked,
+        }  # fmt: skip
+        Path(checkpoint_path).write_text(json.dumps(state))
+
+    def restore(self, checkpoint_path: str) -> None:
+        state = json.loads(Path(checkpoint_path).read_text())
+        self.generation, self.ready = deque(state["generation"]), deque(state["ready"])
+        self.waiting = OrderedDict(((s, lv), deque(k)) for s, lv, k in state["waiting"])
+        self.by_trial_id, self.blocked = state["by_trial_id"], state["blocked"]
+        self.failed_sources = set(state["failed_sources"])
