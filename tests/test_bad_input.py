@@ -120,6 +120,11 @@ CASES = {
         ["--data-root", "{tmp}"],
         ["cifar10", "cifar-10-batches-py", "download=True"],
     ),
+    "ffcv without converted files": (
+        edit(_set("datasets.digits.loader", "ffcv")),
+        [],
+        ["ffcv", "ltsweep data convert"],
+    ),
     "unreachable tracking": (
         edit(_set("tracking_uri", "http://127.0.0.1:9")),
         [],

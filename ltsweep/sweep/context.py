@@ -39,8 +39,13 @@ def check_data(ctx: SweepContext) -> None:
     from ltsweep.core.data import get_spec, require_root
     from ltsweep.errors import MissingDatasetError
 
-    for name in ctx.config.datasets:
+    for name, settings in ctx.config.datasets.items():
         spec = get_spec(name)
+        if settings.loader == "ffcv":
+            from ltsweep.core.data.ffcv_loader import check_ready
+
+            check_ready(spec, ctx.config.ffcv_dir, settings.image_size)
+            continue
         if spec.embedded:
             continue
         root = require_root(spec, ctx.plan.generation[0].job.data.data_root)

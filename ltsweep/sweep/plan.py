@@ -9,9 +9,11 @@ same model) and ``random`` controls (the target's own ticket's per-layer sparsit
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from ltsweep.core.data import DATA_ROOT_ENV
 from ltsweep.core.jobs import DataConfig, GenerationJob, IMPConfig, ModelConfig, TransferJob
 from ltsweep.core.optim import OptimizerConfig
 from ltsweep.core.pruning import PruneConfig
@@ -91,7 +93,8 @@ def _train(sweep: SweepConfig, model: str, config: Configuration) -> TrainConfig
 
 def _data(sweep: SweepConfig, dataset: str, data_root: str | None) -> DataConfig:
     d = sweep.datasets[dataset]
-    return DataConfig(dataset, d.image_size, d.loader, d.workers, data_root or sweep.data_root,
+    root = data_root or os.environ.get(DATA_ROOT_ENV) or sweep.data_root  # CLI > env > file
+    return DataConfig(dataset, d.image_size, d.loader, d.workers, root,
                       sweep.ffcv_dir)  # fmt: skip
 
 
