@@ -227,3 +227,26 @@ def test_killed_trial_worker_is_retried_from_its_checkpoint(finished, tmp_path: 
     assert proc.returncode == 0, output
     assert_store_complete(out, TINY, "tiny")
     assert final_accuracies(out) == final_accuracies(reference_out)
+
+
+def test_ctrl_c_stops_cleanly_then_resumes(finished, tmp_path: Path) -> None:
+    reference_out, _, _ = finished
+    out = tmp_path / "out"
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    env.pop("RAY_ADDRESS", None)
+    proc = subprocess.Popen([sys.executable, "-m", "ltsweep", "run", str(TINY), "--out", str(out),
+                             "--num-cpus", "2"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.time() + 240
+    while time.time() < deadline and not list(out.glob("trials/g-*/done.json")):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "run the same command again" in err and "Traceback" not in err
+    _, runs = store_runs(out, "tiny")
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+    rerun = ltsweep("run", str(TINY), "--out", str(out), "--num-cpus", "2")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert_store_complete(out, TINY, "tiny")
+    assert final_accuracies(out) == final_accuracies(reference_out)

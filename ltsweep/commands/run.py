@@ -17,6 +17,7 @@ def run(args: argparse.Namespace) -> int:
     from ltsweep.runtime.tracking import Tracker
     from ltsweep.sweep.context import check_data, load_context
     from ltsweep.sweep.runner import (
+        INTERRUPTED,
         check_tracking_uri,
         check_writable,
         connect_ray,
@@ -54,8 +55,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"ltsweep: Ray: {where}")
             outcomes = run_trials(ctx.plan, ctx.paths, tracker, parent)
         finally:
-            code = summarize(outcomes) if len(outcomes) == 2 else 1
-            tracker.set_status(parent, "FINISHED" if code == 0 else "FAILED")
+            code = summarize(outcomes) if len(outcomes) == 2 else INTERRUPTED
+            tracker.kill_stale()  # trials stopped mid-way: KILLED, never RUNNING forever
+            tracker.set_status(parent, {0: "FINISHED", INTERRUPTED: "KILLED"}.get(code, "FAILED"))
         print(f"ltsweep: results in MLflow: mlflow ui --backend-store-uri {ctx.tracking_uri} "
               f"(or `ltsweep ui {ctx.config.name}`); report: `ltsweep report {ctx.config.name}`")  # fmt: skip
         return code

@@ -35,6 +35,10 @@ class StageOutcome:
     failed: dict[str, str] = field(default_factory=dict)
     blocked: list[str] = field(default_factory=list)
 
+    @property
+    def unfinished(self) -> int:
+        return self.total - self.already_done - self.finished - len(self.failed) - len(self.blocked)
+
 
 def connect_ray(num_cpus: int | None = None) -> str:
     """Join the cluster named by ``RAY_ADDRESS`` (``auto`` on a ``ray up`` head node, see
@@ -209,11 +213,16 @@ def run_trials(plan: Plan, paths: SweepPaths, tracker, parent_id: str) -> list[S
     return [gen, xfer]
 
 
+INTERRUPTED = 130
+
+
 def summarize(outcomes: list[StageOutcome]) -> int:
+    """Print what this run did; exit code 0 (all done), 1 (failures) or 130 (stopped early)."""
     failed = {k: v for o in outcomes for k, v in o.failed.items()}
     blocked = [k for o in outcomes for k in o.blocked]
     trained = sum(o.finished for o in outcomes)
-    if trained == 0 and not failed and not blocked:
+    unfinished = sum(o.unfinished for o in outcomes)
+    if trained == 0 and not failed and not blocked and not unfinished:
         print("ltsweep: nothing to do: every trial of this sweep is already done (no training ran)")
     for o in outcomes:
         print(f"[{o.stage}] {o.already_done + o.finished}/{o.total} done "
@@ -222,6 +231,10 @@ def summarize(outcomes: list[StageOutcome]) -> int:
         print(f"FAILED {key}: {reason}", file=sys.stderr)
     if blocked:
         print(f"{len(blocked)} transfer trials wait on failed generation trials", file=sys.stderr)
+    if unfinished and not failed and not blocked:
+        print(f"ltsweep: interrupted with {unfinished} trials not finished; run the same "
+              "command again to resume", file=sys.stderr)  # fmt: skip
+        return INTERRUPTED
     return 1 if failed or blocked else 0
 
 
