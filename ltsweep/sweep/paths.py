@@ -79,11 +79,3 @@ def tracking_uri(paths: SweepPaths, configured: str | None = None) -> str:
     """``MLFLOW_TRACKING_URI`` wins, then the sweep file's ``tracking_uri``, else SQLite in out."""
     return (os.environ.get("MLFLOW_TRACKING_URI") or configured
             or f"sqlite:///{paths.mlflow_db.resolve()}")  # fmt: skip
-
-
-def inside(base: Path, candidate: Path) -> Path:
-    """``candidate`` resolved, refusing paths that escape ``base`` (e.g. ``../../etc``)."""
-    resolved = (base / candidate).resolve()
-    if not resolved.is_relative_to(base.resolve()):
-        raise UserError(f"path {candidate} escapes the output directory {base}")
-    return resolved
