@@ -1,0 +1,191 @@
+"""Resume: rerunning a finished sweep, and the work redone after a SIGKILL mid-sweep.
+
+(b) kill: ``ltsweep run`` of bench/sweeps/bench_small.yaml (under ``--quick`` cut to 1 IMP level
+and 3 epochs, and one kill instead of two) starts in its own session; once a trial is done and
+another has saved progress (a finished IMP level or an epoch checkpoint), the whole process group
+gets SIGKILL, as ``kill -9`` would, and then every other process of that run (Ray's). What each
+unfinished trial had saved is read from disk at that moment. The sweep is then run again to the
+end, and every saved epoch is looked up in the trial's final record: an epoch retrained after the
+kill shows up with other metrics (its wall-clock ``seconds`` at least). Work redone per in-flight
+trial = saved epochs retrained + 1 for the epoch in progress at the kill, which restarts from its
+beginning (counted whole: an upper bound). Baseline: restarting those trials from scratch (all
+saved epochs + the same epoch in progress). Target: at most 1 epoch.
+
+(a) rerun: the sweep finished by (b) is run again, interleaved with ``ltsweep plan`` of the same
+file (the floor any ltsweep command pays: Python, imports, loading the sweep and its plan).
+Target: the rerun under 15 s.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import procs
+from bench.common import REPO_ROOT, interleave, make_row
+
+NAME = "resume"
+SWEEP = REPO_ROOT / "bench" / "sweeps" / "bench_small.yaml"
+DONE = "done.json"
+
+
+# -- what a trial directory holds -----------------------------------------------------------------
+def saved_epochs(tdir: Path) -> dict[tuple[int, int], dict[str, float]]:
+    """(level, epoch) -> metrics of every epoch whose result is on disk; level -1 for transfers."""
+    import json
+
+    import torch
+
+    out: dict[tuple[int, int], dict[str, float]] = {}
+
+    def add(level: int, history: list[dict[str, float]]) -> None:
+        for m in history:
+            out[(level, int(m["epoch"]))] = dict(m)
+
+    for ldir in sorted(tdir.glob("level_*")):
+        level = int(ldir.name.split("_")[1])
+        if (ldir / "result.json").exists():
+            add(level, json.loads((ldir / "result.json").read_text())["history"])
+        elif (ldir / "checkpoint.pt").exists():
+            payload = torch.load(ldir / "checkpoint.pt", map_location="cpu", weights_only=True)
+            add(level, payload["history"])
+    if (tdir / "checkpoint.pt").exists():
+        payload = torch.load(tdir / "checkpoint.pt", map_location="cpu", weights_only=True)
+        add(-1, payload["history"])
+    return out
+
+
+def final_epochs(tdir: Path) -> dict[tuple[int, int], dict[str, float]]:
+    import json
+
+    record = json.loads((tdir / DONE).read_text())
+    out: dict[tuple[int, int], dict[str, float]] = {}
+    for lv in record.get("levels", []):
+        for m in lv["history"]:
+            out[(int(lv["level"]), int(m["epoch"]))] = dict(m)
+    for m in record.get("history", []):
+        out[(-1, int(m["epoch"]))] = dict(m)
+    return out
+
+
+def last_write(tdir: Path) -> float:
+    return max([tdir.stat().st_mtime] + [p.stat().st_mtime for p in tdir.rglob("*")])
+
+
+def _trial_dirs(out: Path) -> list[Path]:
+    trials = out / "trials"
+    return sorted(p for p in trials.iterdir() if p.is_dir()) if trials.is_dir() else []
+
+
+def _has_progress(tdir: Path) -> bool:
+    return (any(tdir.glob("level_*/result.json")) or any(tdir.glob("level_*/checkpoint.pt"))
+            or (tdir / "checkpoint.pt").exists())  # fmt: skip
+
+
+# -- (b) kill mid-sweep -------------------------------------------------------------------------
+def kill_and_resume(sweep: Path, out: Path, log: Path, done_before_kill: int,
+                    timeout: float = 900) -> dict[str, Any]:  # fmt: skip
+    """One kill experiment in ``out``; per-trial figures of what the rerun redid."""
+    proc, marker = procs.start_cli(["run", str(sweep), "--out", str(out)], log)
+    deadline = time.time() + timeout
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the sweep ended (exit {proc.returncode}) before the kill "
+                                   f"point: {procs.tail(log)}")  # fmt: skip
+            if time.time() > deadline:
+                raise TimeoutError("no kill point reached in time")
+            dirs = _trial_dirs(out)
+            done = sum((d / DONE).exists() for d in dirs)
+            busy = [d for d in dirs if not (d / DONE).exists() and _has_progress(d)]
+            if done >= done_before_kill and busy:
+                break
+            time.sleep(0.1)
+        killed_at = time.time()
+        stragglers = procs.hard_kill(proc, marker)
+    finally:
+        if proc.poll() is None:
+            procs.hard_kill(proc, marker)
+    in_flight = {d.name: (saved_epochs(d), last_write(d))
+                 for d in _trial_dirs(out) if not (d / DONE).exists()}  # fmt: skip
+    done_at_kill = sum((d / DONE).exists() for d in _trial_dirs(out))
+    rerun_seconds = procs.run_cli(["run", str(sweep), "--out", str(out)], log)
+    retrained, saved_counts, since_save = [], [], []
+    for key, (saved, wrote) in in_flight.items():
+        final = final_epochs(out / "trials" / key)
+        retrained.append(sum(1 for k, m in saved.items() if final.get(k) != m))
+        saved_counts.append(len(saved))
+        since_save.append(max(0.0, killed_at - wrote))
+    # The epoch in progress at the kill restarts from its beginning: count it as one whole
+    # epoch redone (an upper bound) for resume and for a restart from scratch alike.
+    return {"in_flight": len(in_flight), "done_at_kill": done_at_kill,
+            "redone": [r + 1 for r in retrained], "scratch": [n + 1 for n in saved_counts],
+            "retrained": sum(retrained), "saved": sum(saved_counts), "since_save": since_save,
+            "rerun_seconds": rerun_seconds, "stragglers": stragglers}  # fmt: skip
+
+
+def run(repeats: int = 5, quick: bool = False) -> list[dict[str, Any]]:
+    from ltsweep.sweep.config import load_sweep
+    from ltsweep.sweep.plan import build_plan
+
+    work = Path(tempfile.mkdtemp(prefix="ltsweep-bench-resume-"))
+    log = work / "log.txt"
+    sweep = procs.quick_variant(SWEEP, work) if quick else SWEEP
+    plan = build_plan(load_sweep(sweep))
+    n_all = len(plan.trials)
+    # Kill points: once the first trial is done, then once half of all trials are.
+    kill_points = [1, max(2, n_all // 2)][: 1 if quick else 2]
+    rerun_pairs = 2 if quick else repeats
+    label = f"{SWEEP.stem}{', cut to 1 level, 3 epochs' if quick else ''}"
+    try:
+        kills = []
+        for i, point in enumerate(kill_points):
+            out = work / f"kill{i}"
+            kills.append(kill_and_resume(sweep, out, log, point))
+            print(
+                f"  kill {i + 1}: {kills[-1]['in_flight']} in flight, redone "
+                f"{kills[-1]['redone']}, from scratch {kills[-1]['scratch']}"
+            )
+        finished = work / "kill0"  # finished by its rerun: (a) reruns it again
+        rerun_log = work / "rerun.txt"
+        base, cand = interleave(
+            lambda: procs.run_cli(["plan", str(sweep)], log),
+            lambda: procs.run_cli(["run", str(sweep), "--out", str(finished)], rerun_log),
+            rerun_pairs, warmup=0, log=print,
+        )  # fmt: skip
+        noop = rerun_log.read_text().count("nothing to do")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    load = os.getloadavg()[0]
+    rerun_row = make_row(
+        f"{NAME}: rerun a finished sweep ({label})", "wall time", "s",
+        "ltsweep plan (CLI floor)", base, "ltsweep run, all trials done", cand, "candidate < 15",
+        f"{noop}/{rerun_pairs} reruns printed 'nothing to do' (no training); {rerun_pairs} "
+        f"interleaved pairs after a full run; shared machine (load average {load:.1f})",
+    )  # fmt: skip
+    per_kill_redone = [statistics.mean(k["redone"]) for k in kills]
+    per_kill_scratch = [statistics.mean(k["scratch"]) for k in kills]
+    detail = "; ".join(
+        f"kill {i + 1}: {k['done_at_kill']}/{n_all} trials done, {k['in_flight']} in flight "
+        f"with {k['saved']} saved epochs, {k['retrained']} of them retrained; time since each "
+        f"one's last save {', '.join(f'{x:.1f}' for x in k['since_save'])} s; "
+        f"{k['stragglers']} processes outside the group ended; rerun to the end "
+        f"{k['rerun_seconds']:.0f} s"
+        for i, k in enumerate(kills)
+    )
+    kill_row = make_row(
+        f"{NAME}: work redone after SIGKILL mid-sweep ({label})",
+        "epochs redone per in-flight trial", "epochs",
+        "restart in-flight trials from scratch", per_kill_scratch,
+        "ltsweep run again (resume from checkpoints)", per_kill_redone, "candidate <= 1",
+        f"{detail}; redone = saved epochs retrained (found by comparing each saved epoch with "
+        "the final record) + 1 for the epoch in progress, which restarts from its start (an "
+        "upper bound; the time since the last save also holds set-up such as generating the "
+        "data); SIGKILL to the process group, then every process of that run ended",
+    )  # fmt: skip
+    return [rerun_row, kill_row]

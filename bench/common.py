@@ -1,0 +1,234 @@
+"""What every benchmark shares: interleaved timing, median/min/max, rows, machine info, tables.
+
+Methodology (bench/README.md): a candidate is always measured against its baseline in the same
+run, the two interleaved (A B A B ...) so that drift in the machine's load hits both alike,
+warm-up calls are run first and thrown away, and a row reports the median of the per-pair
+ratios with their min and max.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROW_KEYS = ("name", "metric", "unit", "baseline_label", "baseline", "candidate_label",
+            "candidate", "ratio_median", "ratio_min", "ratio_max", "target", "notes")  # fmt: skip
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+# -- measuring ----------------------------------------------------------------------------------
+def timed(fn: Callable[[], Any]) -> float:
+    """Seconds ``fn()`` took (wall clock)."""
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def interleave(
+    baseline: Callable[[], float],
+    candidate: Callable[[], float],
+    repeats: int,
+    warmup: int = 1,
+    log: Callable[[str], None] | None = None,
+) -> tuple[list[float], list[float]]:
+    """Call ``baseline`` and ``candidate`` alternately, ``repeats`` pairs after ``warmup`` pairs.
+
+    Each callable returns its own measured figure (images/s, seconds, ...). Warm-up pairs are
+    run first and discarded: they pay for first-call costs (allocator, page cache, imports).
+    """
+    for _ in range(warmup):
+        baseline()
+        candidate()
+    base, cand = [], []
+    for i in range(repeats):
+        base.append(baseline())
+        cand.append(candidate())
+        if log is not None:
+            log(f"  pair {i + 1}/{repeats}: baseline {fmt(base[-1])}, candidate {fmt(cand[-1])}")
+    return base, cand
+
+
+def spread(values: Sequence[float]) -> tuple[float, float, float]:
+    """(median, min, max)."""
+    return statistics.median(values), min(values), max(values)
+
+
+# -- rows ---------------------------------------------------------------------------------------
+def make_row(
+    name: str,
+    metric: str,
+    unit: str,
+    baseline_label: str,
+    baseline: Sequence[float],
+    candidate_label: str,
+    candidate: Sequence[float],
+    target: str,
+    notes: str = "",
+    ratios: Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """A result row from per-repeat figures; ratios are candidate/baseline per interleaved pair
+    unless given."""
+    if ratios is None:
+        ratios = [c / b for b, c in zip(baseline, candidate)]
+    r_med, r_min, r_max = spread(ratios)
+    return {
+        "name": name, "metric": metric, "unit": unit,
+        "baseline_label": baseline_label, "baseline": statistics.median(baseline),
+        "candidate_label": candidate_label, "candidate": statistics.median(candidate),
+        "ratio_median": r_med, "ratio_min": r_min, "ratio_max": r_max,
+        "target": target, "notes": notes,
+        "repeats": len(ratios),
+        "baseline_values": list(baseline), "candidate_values": list(candidate),
+    }  # fmt: skip
+
+
+def not_run_row(name: str, metric: str, unit: str, baseline_label: str, candidate_label: str,
+                target: str, reason: str) -> dict[str, Any]:  # fmt: skip
+    """A row that says plainly why it has no figures (e.g. "no GPU")."""
+    return {
+        "name": name, "metric": metric, "unit": unit,
+        "baseline_label": baseline_label, "baseline": None,
+        "candidate_label": candidate_label, "candidate": None,
+        "ratio_median": None, "ratio_min": None, "ratio_max": None,
+        "target": target, "notes": f"not run: {reason}",
+    }  # fmt: skip
+
+
+def error_row(module: str, exc: BaseException) -> dict[str, Any]:
+    """The row a benchmark module that raised is reported as."""
+    message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    row = not_run_row(module, "-", "-", "-", "-", "-", "")
+    row["notes"] = f"error: {type(exc).__name__}: {message}"
+    row["error"] = True
+    return row
+
+
+_TARGET = re.compile(r"^\s*(candidate\s+)?(<=|>=|<|>|==)\s*([0-9.eE+-]+)")
+
+
+def target_met(row: dict[str, Any]) -> str:
+    """Whether the row meets its target: "yes", "no", or "-" (no figures, or a free-form target).
+
+    A target like ">= 0.95" applies to the median ratio, "candidate < 15" to the figure itself.
+    """
+    match = _TARGET.match(str(row.get("target") or ""))
+    if not match:
+        return "-"
+    value = row.get("candidate") if match.group(1) else row.get("ratio_median")
+    if value is None:
+        return "-"
+    op, bound = match.group(2), float(match.group(3))
+    ok = {"<=": value <= bound, ">=": value >= bound, "<": value < bound, ">": value > bound,
+          "==": value == bound}[op]  # fmt: skip
+    return "yes" if ok else "no"
+
+
+def check_row(row: Any) -> dict[str, Any]:
+    """A module's row, refused if it lacks one of ``ROW_KEYS``."""
+    if not isinstance(row, dict):
+        raise TypeError(f"a benchmark row must be a dict, got {type(row).__name__}")
+    missing = [k for k in ROW_KEYS if k not in row]
+    if missing:
+        raise ValueError(f"row {row.get('name', '?')!r} lacks {', '.join(missing)}")
+    return row
+
+
+# -- the machine --------------------------------------------------------------------------------
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info() -> dict[str, Any]:
+    """Where the figures came from: CPU model, cores, torch version, GPU name or "none"."""
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = []
+    return {
+        "cpu": cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__, "gpu": gpu,
+        "gpus": torch.cuda.device_count() if torch.cuda.is_available() else 0,
+        "python": platform.python_version(), "platform": platform.platform(),
+        "hostname": platform.node(), "load_average_at_start": load,
+    }  # fmt: skip
+
+
+def machine_line(machine: dict[str, Any]) -> str:
+    return (f"{machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}, "
+            f"GPU {machine['gpu']}")  # fmt: skip
+
+
+# -- writing ------------------------------------------------------------------------------------
+def fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if value == 0 or 0.01 <= abs(value) < 1e5:
+            return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def format_table(rows: Sequence[dict[str, Any]], machine: dict[str, Any]) -> str:
+    """The Markdown table: one line per row, the machine on every line."""
+    where = machine_line(machine)
+    head = ("| benchmark | metric | candidate | baseline | ratio median (min–max) | target | met "
+            "| machine | notes |")  # fmt: skip
+    lines = [head, "|" + "---|" * 9]
+    for r in rows:
+        if r.get("ratio_median") is None:
+            ratio = "-"
+        else:
+            ratio = f"{fmt(r['ratio_median'])} ({fmt(r['ratio_min'])}–{fmt(r['ratio_max'])})"
+        unit = f" {r['unit']}" if r.get("unit") not in (None, "", "-") else ""
+        cand = f"{fmt(r['candidate'])}{unit} ({r['candidate_label']})"
+        base = f"{fmt(r['baseline'])}{unit} ({r['baseline_label']})"
+        if r.get("candidate") is None:
+            cand, base = f"- ({r['candidate_label']})", f"- ({r['baseline_label']})"
+        cells = [r["name"], r["metric"], cand, base, ratio, r["target"], target_met(r), where,
+                 r.get("notes", "")]  # fmt: skip
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def write_results(report: dict[str, Any], out_dir: Path = RESULTS_DIR) -> tuple[Path, Path]:
+    """``latest.md`` and ``latest.json`` in ``out_dir``; returns their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    machine = report["machine"]
+    md = [
+        "# ltsweep benchmarks",
+        "",
+        f"- command: `{report['command']}`",
+        f"- started: {report['started']} · took {report['seconds']:.0f} s"
+        + (" · quick mode" if report.get("quick") else ""),
+        f"- machine: {machine_line(machine)} · load average at start "
+        f"{machine.get('load_average_at_start')}",
+        "- ratio = candidate / baseline per interleaved pair; median (min–max) over the pairs",
+        "",
+        format_table(report["rows"], machine),
+        "",
+    ]
+    md_path, json_path = out_dir / "latest.md", out_dir / "latest.json"
+    md_path.write_text("\n".join(md))
+    json_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    return md_path, json_path
