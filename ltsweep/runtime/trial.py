@@ -54,6 +54,7 @@ def execute(trial: Trial, paths: SweepPaths, report=None) -> dict[str, Any]:
         raise
     record.update(key=trial.key, seconds=time.time() - started, device=device)
     write_done(tdir, record)
+    (tdir / "checkpoint.pt").unlink(missing_ok=True)  # only once the done record is safe
     return record
 
 
@@ -96,7 +97,6 @@ def _transfer(trial: Trial, tdir: Path, device: str, emit, paths: SweepPaths) ->
     from ltsweep.core.tickets import read_info
 
     info = read_info(source)
-    (tdir / "checkpoint.pt").unlink(missing_ok=True)
     return {"history": [m.as_dict() for m in state.history],
             "weights_remaining": info.weights_remaining if trial.job.kind != "dense" else 1.0,
             "ticket_sha256": info.sha256}  # fmt: skip
