@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ltsweep.commands import add_store_arguments
+
 
 def fraction(text: str) -> float:
     """A fraction of weights remaining: ``0.2`` or ``20%``, in (0, 1]."""
@@ -23,18 +25,12 @@ def fraction(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("sweep", help="sweep name (search_spaces/<name>.yaml) or path to its YAML")
+    add_store_arguments(parser)
     parser.add_argument(
         "--out",
         type=Path,
         default=None,
         help="report directory (default: <sweep output>/report, i.e. runs/<sweep>/report)",
-    )
-    parser.add_argument(
-        "--sweep-out",
-        type=Path,
-        default=None,
-        help="the sweep's output directory, if `ltsweep run` was given --out (default: runs/<sweep>)",
     )
     parser.add_argument(
         "--sparsity",
@@ -43,12 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FRACTION",
         help="fraction of weights remaining for the transfer matrix, e.g. 0.05 or 5%% (repeat "
         "it; the nearest pruning level is used; default: levels near 20%%, 5%% and 1%%)",
-    )
-    parser.add_argument(
-        "--tracking-uri",
-        default=None,
-        help="MLflow store (default: $MLFLOW_TRACKING_URI, else the sweep file's tracking_uri, "
-        "else <sweep output>/mlflow.db)",
     )
     parser.add_argument(
         "--no-mlflow-log",

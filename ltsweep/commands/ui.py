@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 
+from ltsweep.commands import add_store_arguments
 from ltsweep.errors import UserError
 
 DEFAULT_HOST = "127.0.0.1"
@@ -24,7 +25,7 @@ CHILD_ENV_DEFAULTS = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("sweep", help="sweep name (search_spaces/<name>.yaml) or path to its YAML")
+    add_store_arguments(parser)
     parser.add_argument(
         "--host",
         default=DEFAULT_HOST,
@@ -33,17 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default: 5000)")
     parser.add_argument(
         "--workers", type=int, default=None, help="server worker processes (default: mlflow's)"
-    )
-    parser.add_argument(
-        "--tracking-uri",
-        default=None,
-        help="MLflow store (default: $MLFLOW_TRACKING_URI, else the sweep file's tracking_uri, "
-        "else <sweep output>/mlflow.db)",
-    )
-    parser.add_argument(
-        "--sweep-out",
-        default=None,
-        help="the sweep's output directory, if `ltsweep run` was given --out (default: runs/<sweep>)",
     )
 
 
