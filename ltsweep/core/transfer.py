@@ -22,7 +22,7 @@ from ltsweep.core.data import get_spec
 from ltsweep.core.imp import make_loaders
 from ltsweep.core.jobs import ModelConfig, TransferJob
 from ltsweep.core.masks import Mask
-from ltsweep.core.models import create_model, output_layer, reset_output_layer
+from ltsweep.core.models import create_model, output_layer
 from ltsweep.core.optim import build_optimizer
 from ltsweep.core.pruning import random_mask_like
 from ltsweep.core.tickets import Ticket, load_ticket
@@ -110,11 +110,8 @@ def build_for_target(job: TransferJob) -> tuple[nn.Module, Mask | None]:
     ticket = load_ticket(Path(job.ticket_dir)) if job.ticket_dir else None
     if ticket is None and job.kind != "dense":
         raise UserError(f"ticket kind {job.kind!r} needs a ticket directory")
-    net, mask = builder(ticket, job.model, job.data.name, job.seed)
-    reset_check = output_layer(net).out_features
-    if reset_check != get_spec(job.data.name).num_classes:
-        reset_output_layer(net, get_spec(job.data.name).num_classes)
-    return net, mask
+    # Every builder makes the model with the target's class count (ticket_on_target asserts it).
+    return builder(ticket, job.model, job.data.name, job.seed)
 
 
 def run_transfer(job: TransferJob, workdir: Path, device: str = "cpu",

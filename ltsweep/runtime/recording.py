@@ -96,7 +96,7 @@ def _finish_level(tracker: Tracker, trial: Trial, level: dict[str, Any], gen_run
 
     tdir = trial_dir / "tickets" / f"level_{lv:02d}"
     sha = read_info(tdir).sha256
-    kind, t = ("dense", trial.tags) if lv == 0 else ("same", trial.tags)
+    kind, t = ("dense" if lv == 0 else "same"), trial.tags
     overrides = {"kind": kind, "level": str(lv),
                  "weights_remaining": f"{level['weights_remaining']:.6g}",
                  "stage": GENERATE}  # fmt: skip

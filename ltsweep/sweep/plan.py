@@ -60,11 +60,9 @@ class Plan:
 
     def naive_trainings(self) -> int:
         """Trainings if the same-target and dense baselines were trained as their own trials."""
-        same = sum(1 for t in self.generation if t.tags.get("is_target") == "1") * (
-            len(self.levels())
-        )
-        dense = sum(1 for t in self.generation if t.tags.get("is_target") == "1")
-        return sum(t.trainings for t in self.trials) + same + dense
+        targets = sum(1 for t in self.generation if t.tags.get("is_target") == "1")
+        # per target IMP run: one "same" training per transferred level, plus one dense
+        return sum(t.trainings for t in self.trials) + targets * (len(self.levels()) + 1)
 
     def levels(self) -> tuple[int, ...]:
         return self.sweep.transfer.levels or tuple(range(1, self.sweep.imp.levels + 1))
