@@ -23,19 +23,27 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 def discover() -> list[str]:
     """Benchmark names (``bench_<name>.py`` -> ``name``), sorted."""
-    return sorted(m.name[len("bench_") :] for m in pkgutil.iter_modules([str(PACKAGE_DIR)])
-                  if m.name.startswith("bench_"))  # fmt: skip
+    return sorted(
+        m.name[len("bench_") :]
+        for m in pkgutil.iter_modules([str(PACKAGE_DIR)])
+        if m.name.startswith("bench_")
+    )
 
 
 def select(names: list[str], only: list[str] | None) -> list[str]:
     if not only:
         return names
-    wanted = [w.strip().removeprefix("bench_").removesuffix(".py") for o in only
-              for w in o.split(",") if w.strip()]  # fmt: skip
+    wanted = [
+        w.strip().removeprefix("bench_").removesuffix(".py")
+        for o in only
+        for w in o.split(",")
+        if w.strip()
+    ]
     unknown = [w for w in wanted if w not in names]
     if unknown:
-        raise SystemExit(f"bench: no benchmark named {', '.join(unknown)}; "
-                         f"known: {', '.join(names)}")  # fmt: skip
+        raise SystemExit(
+            f"bench: no benchmark named {', '.join(unknown)}; known: {', '.join(names)}"
+        )
     return [n for n in names if n in wanted]
 
 
@@ -57,14 +65,29 @@ def run_module(name: str, repeats: int | None, quick: bool) -> tuple[list[dict],
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", action="append", metavar="NAME",
-                        help="run only this benchmark (repeatable, or comma-separated)")  # fmt: skip
-    parser.add_argument("--repeats", type=int, metavar="N",
-                        help="interleaved pairs per row (default: each benchmark's own)")  # fmt: skip
-    parser.add_argument("--quick", action="store_true",
-                        help="smaller workloads and fewer repeats: a smoke run in minutes")  # fmt: skip
-    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR,
-                        help="where latest.md and latest.json go (default: bench/results)")  # fmt: skip
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="run only this benchmark (repeatable, or comma-separated)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        metavar="N",
+        help="interleaved pairs per row (default: each benchmark's own)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smaller workloads and fewer repeats: a smoke run in minutes",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=common.RESULTS_DIR,
+        help="where latest.md and latest.json go (default: bench/results)",
+    )
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     args = parser.parse_args(argv)
     if args.repeats is not None and args.repeats < 1:
@@ -94,10 +117,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: {name} done in {info['seconds']:.0f} s", flush=True)
     report = {
         "command": " ".join(["python -m bench", *map(shlex.quote, argv or sys.argv[1:])]),
-        "started": started, "seconds": time.perf_counter() - t0, "quick": args.quick,
-        "repeats": args.repeats, "machine": machine, "modules": modules, "rows": rows,
+        "started": started,
+        "seconds": time.perf_counter() - t0,
+        "quick": args.quick,
+        "repeats": args.repeats,
+        "machine": machine,
+        "modules": modules,
+        "rows": rows,
         "cwd": os.getcwd(),
-    }  # fmt: skip
+    }
     md_path, json_path = common.write_results(report, args.out)
     print()
     print(common.format_table(rows, machine))

@@ -52,10 +52,13 @@ def torch_epochs(root: Path, size: int, batch: int, workers: int) -> Callable[[]
     from ltsweep.core.data import get_spec
     from ltsweep.core.data.transforms import folder_transform
 
-    dataset = ImageFolder(str(root / "imagenet" / "train"),
-                          transform=folder_transform(get_spec("imagenet"), "train", size))  # fmt: skip
-    loader = DataLoader(dataset, batch, shuffle=True, num_workers=workers,
-                        persistent_workers=workers > 0)  # fmt: skip
+    dataset = ImageFolder(
+        str(root / "imagenet" / "train"),
+        transform=folder_transform(get_spec("imagenet"), "train", size),
+    )
+    loader = DataLoader(
+        dataset, batch, shuffle=True, num_workers=workers, persistent_workers=workers > 0
+    )
 
     def epoch() -> int:
         return sum(int(x.shape[0]) for x, _ in loader)
@@ -71,8 +74,9 @@ def ffcv_loader(root: Path, out: Path, size: int, batch: int, workers: int, devi
 
     spec = get_spec("imagenet")
     convert_split(spec, "train", out, data_root=str(root), workers=os.cpu_count())
-    opts = LoaderOptions(batch_size=batch, train=True, device=device, workers=workers,
-                         image_size=size)  # fmt: skip
+    opts = LoaderOptions(
+        batch_size=batch, train=True, device=device, workers=workers, image_size=size
+    )
     return make_ffcv_loader(spec, out, opts)
 
 
@@ -101,16 +105,30 @@ def interleaved(baseline: Callable[[], int], candidate: Callable[[], int], repea
     return base, cand, [c / b for b, c in zip(base, cand)]
 
 
-def row(name: str, metric: str, labels: tuple[str, str], base: list[float], cand: list[float],
-        ratios: list[float], target: str, notes: str) -> dict:  # fmt: skip
+def row(
+    name: str,
+    metric: str,
+    labels: tuple[str, str],
+    base: list[float],
+    cand: list[float],
+    ratios: list[float],
+    target: str,
+    notes: str,
+) -> dict:
     return {
-        "name": name, "metric": metric, "unit": "images/s",
-        "baseline_label": labels[0], "baseline": round(statistics.median(base), 1),
-        "candidate_label": labels[1], "candidate": round(statistics.median(cand), 1),
+        "name": name,
+        "metric": metric,
+        "unit": "images/s",
+        "baseline_label": labels[0],
+        "baseline": round(statistics.median(base), 1),
+        "candidate_label": labels[1],
+        "candidate": round(statistics.median(cand), 1),
         "ratio_median": round(statistics.median(ratios), 3),
-        "ratio_min": round(min(ratios), 3), "ratio_max": round(max(ratios), 3),
-        "target": target, "notes": notes,
-    }  # fmt: skip
+        "ratio_min": round(min(ratios), 3),
+        "ratio_max": round(max(ratios), 3),
+        "target": target,
+        "notes": notes,
+    }
 
 
 def cpu_row(repeats: int, quick: bool, work: Path) -> dict:
@@ -119,8 +137,10 @@ def cpu_row(repeats: int, quick: bool, work: Path) -> dict:
     base = torch_epochs(work / "data", CROP, BATCH, WORKERS)
     ffcv = ffcv_epochs(ffcv_loader(work / "data", work / "ffcv", CROP, BATCH, WORKERS))
     b, c, r = interleaved(base, ffcv, repeats)
-    notes = (f"{count} JPEGs {SIDE}px q90, RandomResizedCrop {CROP} + flip, batch {BATCH}, "
-             f"{WORKERS} workers, {os.cpu_count()} CPUs; first epoch excluded, ABAB x{repeats}")  # fmt: skip
+    notes = (
+        f"{count} JPEGs {SIDE}px q90, RandomResizedCrop {CROP} + flip, batch {BATCH}, "
+        f"{WORKERS} workers, {os.cpu_count()} CPUs; first epoch excluded, ABAB x{repeats}"
+    )
     labels = ("torchvision ImageFolder + DataLoader", "ltsweep FFCV loader")
     return row("loader_cpu", "loader throughput, one epoch", labels, b, c, r, ">= 2.0", notes)
 
@@ -144,18 +164,28 @@ def gpu_row(repeats: int, quick: bool, work: Path) -> dict:
     labels = ("ResNet-50 on synthetic in-GPU tensors", "ResNet-50 fed by the FFCV loader")
     name, metric, target = "resnet50_gpu", "training throughput, one GPU", ">= 0.95"
     if not torch.cuda.is_available():
-        return {"name": name, "metric": metric, "unit": "images/s",
-                "baseline_label": labels[0], "baseline": None,
-                "candidate_label": labels[1], "candidate": None,
-                "ratio_median": None, "ratio_min": None, "ratio_max": None,
-                "target": target, "notes": "not run: no GPU"}  # fmt: skip
+        return {
+            "name": name,
+            "metric": metric,
+            "unit": "images/s",
+            "baseline_label": labels[0],
+            "baseline": None,
+            "candidate_label": labels[1],
+            "candidate": None,
+            "ratio_median": None,
+            "ratio_min": None,
+            "ratio_max": None,
+            "target": target,
+            "notes": "not run: no GPU",
+        }
     import torchvision
 
     device, size, batch = torch.device("cuda"), 224, 128
     count = 1000 if quick else 5000
     make_jpegs(work / "gpu_data", count, side=256)
-    loader = ffcv_loader(work / "gpu_data", work / "gpu_ffcv", size, batch,
-                         os.cpu_count() or 8, "cuda")  # fmt: skip
+    loader = ffcv_loader(
+        work / "gpu_data", work / "gpu_ffcv", size, batch, os.cpu_count() or 8, "cuda"
+    )
     model = torchvision.models.resnet50(num_classes=1000).to(
         device, memory_format=torch.channels_last
     )
@@ -172,8 +202,10 @@ def gpu_row(repeats: int, quick: bool, work: Path) -> dict:
         return _train_steps(model, opt, loader.batches(next(epoch)), device)
 
     b, c, r = interleaved(synthetic, with_ffcv, repeats)
-    notes = (f"{torch.cuda.get_device_name(device)}; {count} JPEGs 256px, RRC {size}, batch "
-             f"{batch}, bf16 + channels_last, {os.cpu_count()} FFCV threads; ABAB x{repeats}")  # fmt: skip
+    notes = (
+        f"{torch.cuda.get_device_name(device)}; {count} JPEGs 256px, RRC {size}, batch "
+        f"{batch}, bf16 + channels_last, {os.cpu_count()} FFCV threads; ABAB x{repeats}"
+    )
     return row(name, metric, labels, b, c, r, target, notes)
 
 
@@ -193,10 +225,12 @@ def main(argv: list[str] | None = None) -> int:
         if r["ratio_median"] is None:
             print(f"{r['name']}: {r['notes']}")
         else:
-            print(f"{r['name']}: {r['candidate_label']} {r['candidate']} vs "
-                  f"{r['baseline_label']} {r['baseline']} {r['unit']}: ratio "
-                  f"{r['ratio_median']} (min {r['ratio_min']}, max {r['ratio_max']}; "
-                  f"target {r['target']}) — {r['notes']}")  # fmt: skip
+            print(
+                f"{r['name']}: {r['candidate_label']} {r['candidate']} vs "
+                f"{r['baseline_label']} {r['baseline']} {r['unit']}: ratio "
+                f"{r['ratio_median']} (min {r['ratio_min']}, max {r['ratio_max']}; "
+                f"target {r['target']}) — {r['notes']}"
+            )
         print(json.dumps(r))
     return 0
 

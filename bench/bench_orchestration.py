@@ -44,8 +44,10 @@ def sweeps(repeats: int, quick: bool, work: Path) -> list[tuple[Path, int, str]]
         return [(resolve_sweep_file(chosen).resolve(), 1 if quick else repeats, "BENCH_SWEEP")]
     if quick:
         return [(procs.quick_variant(SMALL_SWEEP, work), 1, "bench_small cut to 1 level, 3 epochs")]
-    return [(SMALL_SWEEP, repeats, "bench_small"),
-            (resolve_sweep_file(DEMO).resolve(), max(1, repeats // 3), "the demo")]  # fmt: skip
+    return [
+        (SMALL_SWEEP, repeats, "bench_small"),
+        (resolve_sweep_file(DEMO).resolve(), max(1, repeats // 3), "the demo"),
+    ]
 
 
 def sequential(sweep: Path, out: Path) -> None:
@@ -109,27 +111,41 @@ def measure(sweep: Path, pairs: int, why: str, work: Path) -> dict[str, Any]:
         "included; candidate on a private local Ray (RAY_AUTH_MODE=disabled); machine shared "
         f"with other developers' work (load average {load_before[0]:.1f} before, "
         f"{load_after[0]:.1f} after)"
-    )  # fmt: skip
+    )
     if pairs == 1:
         notes += "; one pair: min = max = median"
-    return make_row(f"{NAME}: ltsweep run ({sweep.stem})", "sweep wall time", "s",
-                    "same trials sequential, one process, no Ray/MLflow", base,
-                    "ltsweep run (Ray Tune + MLflow)", cand, "<= 1.25", notes)  # fmt: skip
+    return make_row(
+        f"{NAME}: ltsweep run ({sweep.stem})",
+        "sweep wall time",
+        "s",
+        "same trials sequential, one process, no Ray/MLflow",
+        base,
+        "ltsweep run (Ray Tune + MLflow)",
+        cand,
+        "<= 1.25",
+        notes,
+    )
 
 
 def run(repeats: int = DEFAULT_PAIRS, quick: bool = False) -> list[dict[str, Any]]:
     work = Path(tempfile.mkdtemp(prefix="ltsweep-bench-orch-"))
     try:
-        return [measure(sweep, pairs, why, work) for sweep, pairs, why in
-                sweeps(repeats, quick, work)]  # fmt: skip
+        return [
+            measure(sweep, pairs, why, work) for sweep, pairs, why in sweeps(repeats, quick, work)
+        ]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_orchestration")
-    parser.add_argument("--sequential", nargs=2, metavar=("SWEEP", "OUT"), required=True,
-                        help="run every trial of SWEEP into OUT without Ray (the baseline)")  # fmt: skip
+    parser.add_argument(
+        "--sequential",
+        nargs=2,
+        metavar=("SWEEP", "OUT"),
+        required=True,
+        help="run every trial of SWEEP into OUT without Ray (the baseline)",
+    )
     args = parser.parse_args(argv)
     sequential(Path(args.sequential[0]), Path(args.sequential[1]))
     return 0

@@ -33,11 +33,16 @@ CANDIDATE = "4 trials packed, gpu: 0.25"
 TARGET = ">= 2"
 
 
-def sweep_dict(model: str, size: int, epochs: int, batch: int,
-               transfer: dict[str, float]) -> dict[str, Any]:  # fmt: skip
+def sweep_dict(
+    model: str, size: int, epochs: int, batch: int, transfer: dict[str, float]
+) -> dict[str, Any]:
     """One source (digits), one target (shapes): transferred + random at levels 1 and 2 = 4."""
-    data = {"image_size": size, "batch_size": batch, "workers": 0,
-            "schedule": {"epochs": epochs, "milestones": [epochs // 2]}}  # fmt: skip
+    data = {
+        "image_size": size,
+        "batch_size": batch,
+        "workers": 0,
+        "schedule": {"epochs": epochs, "milestones": [epochs // 2]},
+    }
     gen = {k: v for k, v in transfer.items() if k != "gpu"}
     gen["gpu"] = 1 if transfer.get("gpu") else 0
     return {
@@ -52,7 +57,7 @@ def sweep_dict(model: str, size: int, epochs: int, batch: int,
         "seeds": [0],
         "resources": {"generate": gen, "transfer": transfer},
         "retries": 0,
-    }  # fmt: skip
+    }
 
 
 def generate(sweep: Path, out: Path) -> None:
@@ -67,8 +72,14 @@ def generate(sweep: Path, out: Path) -> None:
         execute(trial, SweepPaths(out))
 
 
-def measure(repeats: int, quick: bool, packed: dict[str, float], whole: dict[str, float],
-            model: str = "vgg19", size: int = 32) -> tuple[list[float], list[float], str]:  # fmt: skip
+def measure(
+    repeats: int,
+    quick: bool,
+    packed: dict[str, float],
+    whole: dict[str, float],
+    model: str = "vgg19",
+    size: int = 32,
+) -> tuple[list[float], list[float], str]:
     """(baseline trials/hour, candidate trials/hour, notes). ``packed``/``whole`` are the
     transfer resources of the two sweeps (a CPU dry run can pass CPU-only ones)."""
     epochs = 10 if quick else 30
@@ -80,8 +91,9 @@ def measure(repeats: int, quick: bool, packed: dict[str, float], whole: dict[str
         files[tag].write_text(yaml.safe_dump(sweep_dict(model, size, epochs, 128, res)))
     tickets = work / "tickets"
     try:
-        procs.run_python(["-m", "bench.bench_packing", "--generate", str(files["whole"]),
-                          str(tickets)], log)  # fmt: skip
+        procs.run_python(
+            ["-m", "bench.bench_packing", "--generate", str(files["whole"]), str(tickets)], log
+        )
 
         def one(tag: str) -> float:
             out = work / tag
@@ -95,13 +107,20 @@ def measure(repeats: int, quick: bool, packed: dict[str, float], whole: dict[str
             return 4 * 3600 / seconds
 
         one("whole")  # warm-up: CUDA/cuDNN start-up, page cache, Ray's first start
-        base, cand = interleave(lambda: one("whole"), lambda: one("packed"),
-                                1 if quick else repeats, warmup=0, log=print)  # fmt: skip
+        base, cand = interleave(
+            lambda: one("whole"),
+            lambda: one("packed"),
+            1 if quick else repeats,
+            warmup=0,
+            log=print,
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    notes = (f"{model} at {size} px on shapes (embedded; no CIFAR here), target of tickets from "
-             f"digits, {epochs} epochs of batch 128 per trial; transfer resources {packed} vs "
-             f"{whole}; Ray start-up and shutdown in both")  # fmt: skip
+    notes = (
+        f"{model} at {size} px on shapes (embedded; no CIFAR here), target of tickets from "
+        f"digits, {epochs} epochs of batch 128 per trial; transfer resources {packed} vs "
+        f"{whole}; Ray start-up and shutdown in both"
+    )
     return base, cand, notes
 
 
@@ -109,14 +128,33 @@ def run(repeats: int = 3, quick: bool = False) -> list[dict[str, Any]]:
     import torch
 
     if not torch.cuda.is_available():
-        return [not_run_row(f"{NAME}: 4 transfer trials, VGG19 32 px", METRIC, "trials/h",
-                            BASELINE, CANDIDATE, TARGET, "no GPU on this machine")]  # fmt: skip
+        return [
+            not_run_row(
+                f"{NAME}: 4 transfer trials, VGG19 32 px",
+                METRIC,
+                "trials/h",
+                BASELINE,
+                CANDIDATE,
+                TARGET,
+                "no GPU on this machine",
+            )
+        ]
     cpus = max(1, min(4, (os.cpu_count() or 4) // 4))
-    base, cand, notes = measure(repeats, quick, {"cpu": cpus, "gpu": 0.25},
-                                {"cpu": cpus, "gpu": 1})  # fmt: skip
+    base, cand, notes = measure(repeats, quick, {"cpu": cpus, "gpu": 0.25}, {"cpu": cpus, "gpu": 1})
     notes += f"; GPU {torch.cuda.get_device_name(0)}"
-    return [make_row(f"{NAME}: 4 transfer trials, VGG19 32 px", METRIC, "trials/h", BASELINE,
-                     base, CANDIDATE, cand, TARGET, notes)]  # fmt: skip
+    return [
+        make_row(
+            f"{NAME}: 4 transfer trials, VGG19 32 px",
+            METRIC,
+            "trials/h",
+            BASELINE,
+            base,
+            CANDIDATE,
+            cand,
+            TARGET,
+            notes,
+        )
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

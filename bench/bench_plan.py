@@ -31,12 +31,25 @@ def run(repeats: int = 5, quick: bool = False) -> list[dict[str, Any]]:
     name, note = PREFERRED, ""
     if not (REPO_ROOT / "search_spaces" / f"{PREFERRED}.yaml").exists():
         name = FALLBACK
-        note = (f"search_spaces/{PREFERRED}.yaml does not exist yet: counted {FALLBACK}.yaml "
-                "instead; ")  # fmt: skip
+        note = (
+            f"search_spaces/{PREFERRED}.yaml does not exist yet: counted {FALLBACK}.yaml instead; "
+        )
     planned, naive, epochs, trials = counts(name)
-    notes = (f"{note}{trials} trials, {planned} trainings ({epochs} epochs at most) planned; "
-             f"{naive - planned} trainings saved by reusing generation runs as same-target and "
-             "dense baselines; a count, not a timing: one exact value")  # fmt: skip
-    return [make_row(f"{NAME}: trainings in {name}", "trainings", "trainings",
-                     "naive (baselines trained again)", [float(naive)],
-                     "planned by ltsweep", [float(planned)], "< 1", notes)]  # fmt: skip
+    notes = (
+        f"{note}{trials} trials, {planned} trainings ({epochs} epochs at most) planned; "
+        f"{naive - planned} trainings saved by reusing generation runs as same-target and "
+        "dense baselines; a count, not a timing: one exact value"
+    )
+    return [
+        make_row(
+            f"{NAME}: trainings in {name}",
+            "trainings",
+            "trainings",
+            "naive (baselines trained again)",
+            [float(naive)],
+            "planned by ltsweep",
+            [float(planned)],
+            "< 1",
+            notes,
+        )
+    ]

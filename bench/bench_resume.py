@@ -83,21 +83,27 @@ def _trial_dirs(out: Path) -> list[Path]:
 
 
 def _has_progress(tdir: Path) -> bool:
-    return (any(tdir.glob("level_*/result.json")) or any(tdir.glob("level_*/checkpoint.pt"))
-            or (tdir / "checkpoint.pt").exists())  # fmt: skip
+    return (
+        any(tdir.glob("level_*/result.json"))
+        or any(tdir.glob("level_*/checkpoint.pt"))
+        or (tdir / "checkpoint.pt").exists()
+    )
 
 
 # -- (b) kill mid-sweep -------------------------------------------------------------------------
-def kill_and_resume(sweep: Path, out: Path, log: Path, done_before_kill: int,
-                    timeout: float = 900) -> dict[str, Any]:  # fmt: skip
+def kill_and_resume(
+    sweep: Path, out: Path, log: Path, done_before_kill: int, timeout: float = 900
+) -> dict[str, Any]:
     """One kill experiment in ``out``; per-trial figures of what the rerun redid."""
     proc, marker = procs.start_cli(["run", str(sweep), "--out", str(out)], log)
     deadline = time.time() + timeout
     try:
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"the sweep ended (exit {proc.returncode}) before the kill "
-                                   f"point: {procs.tail(log)}")  # fmt: skip
+                raise RuntimeError(
+                    f"the sweep ended (exit {proc.returncode}) before the kill "
+                    f"point: {procs.tail(log)}"
+                )
             if time.time() > deadline:
                 raise TimeoutError("no kill point reached in time")
             dirs = _trial_dirs(out)
@@ -111,8 +117,11 @@ def kill_and_resume(sweep: Path, out: Path, log: Path, done_before_kill: int,
     finally:
         if proc.poll() is None:
             procs.hard_kill(proc, marker)
-    in_flight = {d.name: (saved_epochs(d), last_write(d))
-                 for d in _trial_dirs(out) if not (d / DONE).exists()}  # fmt: skip
+    in_flight = {
+        d.name: (saved_epochs(d), last_write(d))
+        for d in _trial_dirs(out)
+        if not (d / DONE).exists()
+    }
     done_at_kill = sum((d / DONE).exists() for d in _trial_dirs(out))
     rerun_seconds = procs.run_cli(["run", str(sweep), "--out", str(out)], log)
     retrained, saved_counts, since_save = [], [], []
@@ -123,10 +132,17 @@ def kill_and_resume(sweep: Path, out: Path, log: Path, done_before_kill: int,
         since_save.append(max(0.0, killed_at - wrote))
     # The epoch in progress at the kill restarts from its beginning: count it as one whole
     # epoch redone (an upper bound) for resume and for a restart from scratch alike.
-    return {"in_flight": len(in_flight), "done_at_kill": done_at_kill,
-            "redone": [r + 1 for r in retrained], "scratch": [n + 1 for n in saved_counts],
-            "retrained": sum(retrained), "saved": sum(saved_counts), "since_save": since_save,
-            "rerun_seconds": rerun_seconds, "stragglers": stragglers}  # fmt: skip
+    return {
+        "in_flight": len(in_flight),
+        "done_at_kill": done_at_kill,
+        "redone": [r + 1 for r in retrained],
+        "scratch": [n + 1 for n in saved_counts],
+        "retrained": sum(retrained),
+        "saved": sum(saved_counts),
+        "since_save": since_save,
+        "rerun_seconds": rerun_seconds,
+        "stragglers": stragglers,
+    }
 
 
 def run(repeats: int = 5, quick: bool = False) -> list[dict[str, Any]]:
@@ -156,18 +172,26 @@ def run(repeats: int = 5, quick: bool = False) -> list[dict[str, Any]]:
         base, cand = interleave(
             lambda: procs.run_cli(["plan", str(sweep)], log),
             lambda: procs.run_cli(["run", str(sweep), "--out", str(finished)], rerun_log),
-            rerun_pairs, warmup=0, log=print,
-        )  # fmt: skip
+            rerun_pairs,
+            warmup=0,
+            log=print,
+        )
         noop = rerun_log.read_text().count("nothing to do")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     load = os.getloadavg()[0]
     rerun_row = make_row(
-        f"{NAME}: rerun a finished sweep ({label})", "wall time", "s",
-        "ltsweep plan (CLI floor)", base, "ltsweep run, all trials done", cand, "candidate < 15",
+        f"{NAME}: rerun a finished sweep ({label})",
+        "wall time",
+        "s",
+        "ltsweep plan (CLI floor)",
+        base,
+        "ltsweep run, all trials done",
+        cand,
+        "candidate < 15",
         f"{noop}/{rerun_pairs} reruns printed 'nothing to do' (no training); {rerun_pairs} "
         f"interleaved pairs after a full run; shared machine (load average {load:.1f})",
-    )  # fmt: skip
+    )
     per_kill_redone = [statistics.mean(k["redone"]) for k in kills]
     per_kill_scratch = [statistics.mean(k["scratch"]) for k in kills]
     detail = "; ".join(
@@ -180,12 +204,16 @@ def run(repeats: int = 5, quick: bool = False) -> list[dict[str, Any]]:
     )
     kill_row = make_row(
         f"{NAME}: work redone after SIGKILL mid-sweep ({label})",
-        "epochs redone per in-flight trial", "epochs",
-        "restart in-flight trials from scratch", per_kill_scratch,
-        "ltsweep run again (resume from checkpoints)", per_kill_redone, "candidate <= 1",
+        "epochs redone per in-flight trial",
+        "epochs",
+        "restart in-flight trials from scratch",
+        per_kill_scratch,
+        "ltsweep run again (resume from checkpoints)",
+        per_kill_redone,
+        "candidate <= 1",
         f"{detail}; redone = saved epochs retrained (found by comparing each saved epoch with "
         "the final record) + 1 for the epoch in progress, which restarts from its start (an "
         "upper bound; the time since the last save also holds set-up such as generating the "
         "data); SIGKILL to the process group, then every process of that run ended",
-    )  # fmt: skip
+    )
     return [rerun_row, kill_row]

@@ -78,16 +78,18 @@ class SyntheticLoader:
             yield self.x, self.y
 
 
-def plain_train(model: nn.Module, train_loader: EpochLoader, test_loader: EpochLoader,
-                config: TrainConfig) -> list[dict[str, float]]:  # fmt: skip
+def plain_train(
+    model: nn.Module, train_loader: EpochLoader, test_loader: EpochLoader, config: TrainConfig
+) -> list[dict[str, float]]:
     """``ltsweep.core.train.train`` line for line, minus the ``MaskApplier`` calls and hooks."""
     device = next(model.parameters()).device
     if device.type == "cuda" and config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model, config.optimizer)
     spe = len(train_loader)
-    schedule = Schedule(config.optimizer.lr, spe, config.milestones, config.gamma,
-                        config.warmup_epochs)  # fmt: skip
+    schedule = Schedule(
+        config.optimizer.lr, spe, config.milestones, config.gamma, config.warmup_epochs
+    )
     autocast = _autocast_for(device, config)
     history = []
     for epoch in range(config.epochs):
@@ -116,9 +118,15 @@ def plain_train(model: nn.Module, train_loader: EpochLoader, test_loader: EpochL
         if not math.isfinite(train_loss):
             raise TrainingDivergedError(f"loss became {train_loss} in epoch {epoch}")
         test_loss, test_acc = evaluate(model, test_loader, autocast)
-        history.append({"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,
-                        "test_accuracy": test_acc,
-                        "seconds": time.perf_counter() - started})  # fmt: skip
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "test_loss": test_loss,
+                "test_accuracy": test_acc,
+                "seconds": time.perf_counter() - started,
+            }
+        )
     return history
 
 
@@ -141,8 +149,10 @@ class Case:
 
 def _loaders(case: Case, steps: int) -> tuple[Any, Any]:
     if case.dataset is None:
-        return (SyntheticLoader(case.batch, case.image_size, case.classes, steps, case.device),
-                SyntheticLoader(case.batch, case.image_size, case.classes, 1, case.device))  # fmt: skip
+        return (
+            SyntheticLoader(case.batch, case.image_size, case.classes, steps, case.device),
+            SyntheticLoader(case.batch, case.image_size, case.classes, 1, case.device),
+        )
     common = dict(seed=0, device=case.device, workers=0, image_size=case.image_size)
     train_l = make_loader(case.dataset, LoaderOptions(batch_size=case.batch, train=True, **common))
     test_l = make_loader(case.dataset, LoaderOptions(batch_size=case.batch, train=False, **common))
@@ -162,8 +172,7 @@ def measure_case(case: Case, repeats: int) -> dict[str, Any]:
     weights = dict(model0.named_parameters())
     mask = prune(weights, Mask.ones_like(model0, names), PruneConfig(rate=1 - DENSITY))
     mask = mask.to(case.device)
-    config = TrainConfig(epochs=1, batch_size=case.batch,
-                         optimizer=OptimizerConfig("sgd", lr=0.05))  # fmt: skip
+    config = TrainConfig(epochs=1, batch_size=case.batch, optimizer=OptimizerConfig("sgd", lr=0.05))
 
     cpu_rates: dict[bool, list[float]] = {False: [], True: []}
 
@@ -187,45 +196,72 @@ def measure_case(case: Case, repeats: int) -> dict[str, Any]:
         torch.set_num_threads(case.threads)
     try:
         one(False, case.warmup_steps), one(True, case.warmup_steps)  # warm-up, discarded
-        base, cand = interleave(lambda: one(False, case.steps), lambda: one(True, case.steps),
-                                repeats, warmup=0)  # fmt: skip
+        base, cand = interleave(
+            lambda: one(False, case.steps), lambda: one(True, case.steps), repeats, warmup=0
+        )
     finally:
         torch.set_num_threads(previous)
     # Images per CPU-second of this process: far less sensitive to other processes' load than
     # wall time on a shared machine (the pairs are the same; warm-up calls are dropped).
     cpu = [c / b for b, c in zip(cpu_rates[False][1:], cpu_rates[True][1:])]
-    where = (f"{case.threads} thread" if case.device == "cpu"
-             else torch.cuda.get_device_name(0) + ", bf16 autocast, channels-last")  # fmt: skip
-    notes = (f"{case.steps} steps of batch {case.batch} per measurement ({where}); "
-             f"mask density {mask.density:.2f} (global magnitude); warm-up "
-             f"{case.warmup_steps} steps each, excluded; eval on 1 batch in both loops")  # fmt: skip
+    where = (
+        f"{case.threads} thread"
+        if case.device == "cpu"
+        else torch.cuda.get_device_name(0) + ", bf16 autocast, channels-last"
+    )
+    notes = (
+        f"{case.steps} steps of batch {case.batch} per measurement ({where}); "
+        f"mask density {mask.density:.2f} (global magnitude); warm-up "
+        f"{case.warmup_steps} steps each, excluded; eval on 1 batch in both loops"
+    )
     if case.device == "cpu":
-        notes += (f"; ratio on process CPU time {statistics.median(cpu):.3g} "
-                  f"({min(cpu):.3g}–{max(cpu):.3g})")  # fmt: skip
-    return make_row(f"{NAME}: {case.label}", METRIC, "img/s", BASELINE, base, CANDIDATE, cand,
-                    TARGET, notes)  # fmt: skip
+        notes += (
+            f"; ratio on process CPU time {statistics.median(cpu):.3g} "
+            f"({min(cpu):.3g}–{max(cpu):.3g})"
+        )
+    return make_row(
+        f"{NAME}: {case.label}", METRIC, "img/s", BASELINE, base, CANDIDATE, cand, TARGET, notes
+    )
 
 
 def cpu_cases(quick: bool) -> list[Case]:
     steps = 12 if quick else 47  # 47 batches of 64 = one epoch of shapes (3,000 images)
     return [
         Case("vgg_tiny, shapes 32 px, CPU", "vgg_tiny", {}, 10, "cpu", 64, steps, 5, "shapes", 32),
-        Case("vgg_tiny, digits 16 px (demo), CPU", "vgg_tiny", {}, 10, "cpu", 64,
-             min(steps, 22), 5, "digits", 16),
-    ]  # fmt: skip
+        Case(
+            "vgg_tiny, digits 16 px (demo), CPU",
+            "vgg_tiny",
+            {},
+            10,
+            "cpu",
+            64,
+            min(steps, 22),
+            5,
+            "digits",
+            16,
+        ),
+    ]
 
 
 GPU_CASES = [
     ("VGG19, synthetic 32 px, batch 512, GPU", "vgg19", {}, 10, 512, 32),
-    ("ResNet-50, synthetic 224 px, batch 128, GPU", "resnet50", {"stem": "imagenet"}, 1000, 128,
-     224),
-]  # fmt: skip
+    (
+        "ResNet-50, synthetic 224 px, batch 128, GPU",
+        "resnet50",
+        {"stem": "imagenet"},
+        1000,
+        128,
+        224,
+    ),
+]
 
 
 def gpu_cases(quick: bool) -> list[Case]:
     steps, warm = (20, 10) if quick else (60, 20)
-    return [Case(label, model, opts, classes, "cuda", batch, steps, warm, None, size, None)
-            for label, model, opts, classes, batch, size in GPU_CASES]  # fmt: skip
+    return [
+        Case(label, model, opts, classes, "cuda", batch, steps, warm, None, size, None)
+        for label, model, opts, classes, batch, size in GPU_CASES
+    ]
 
 
 def run(repeats: int = 5, quick: bool = False) -> list[dict[str, Any]]:
@@ -234,6 +270,16 @@ def run(repeats: int = 5, quick: bool = False) -> list[dict[str, Any]]:
     if torch.cuda.is_available():
         rows += [measure_case(c, repeats) for c in gpu_cases(quick)]
     else:
-        rows += [not_run_row(f"{NAME}: {label}", METRIC, "img/s", BASELINE, CANDIDATE, TARGET,
-                             "no GPU on this machine") for label, *_ in GPU_CASES]  # fmt: skip
+        rows += [
+            not_run_row(
+                f"{NAME}: {label}",
+                METRIC,
+                "img/s",
+                BASELINE,
+                CANDIDATE,
+                TARGET,
+                "no GPU on this machine",
+            )
+            for label, *_ in GPU_CASES
+        ]
     return rows

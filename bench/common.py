@@ -18,8 +18,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-ROW_KEYS = ("name", "metric", "unit", "baseline_label", "baseline", "candidate_label",
-            "candidate", "ratio_median", "ratio_min", "ratio_max", "target", "notes")  # fmt: skip
+ROW_KEYS = (
+    "name",
+    "metric",
+    "unit",
+    "baseline_label",
+    "baseline",
+    "candidate_label",
+    "candidate",
+    "ratio_median",
+    "ratio_min",
+    "ratio_max",
+    "target",
+    "notes",
+)
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,26 +92,48 @@ def make_row(
         ratios = [c / b for b, c in zip(baseline, candidate)]
     r_med, r_min, r_max = spread(ratios)
     return {
-        "name": name, "metric": metric, "unit": unit,
-        "baseline_label": baseline_label, "baseline": statistics.median(baseline),
-        "candidate_label": candidate_label, "candidate": statistics.median(candidate),
-        "ratio_median": r_med, "ratio_min": r_min, "ratio_max": r_max,
-        "target": target, "notes": notes,
+        "name": name,
+        "metric": metric,
+        "unit": unit,
+        "baseline_label": baseline_label,
+        "baseline": statistics.median(baseline),
+        "candidate_label": candidate_label,
+        "candidate": statistics.median(candidate),
+        "ratio_median": r_med,
+        "ratio_min": r_min,
+        "ratio_max": r_max,
+        "target": target,
+        "notes": notes,
         "repeats": len(ratios),
-        "baseline_values": list(baseline), "candidate_values": list(candidate),
-    }  # fmt: skip
+        "baseline_values": list(baseline),
+        "candidate_values": list(candidate),
+    }
 
 
-def not_run_row(name: str, metric: str, unit: str, baseline_label: str, candidate_label: str,
-                target: str, reason: str) -> dict[str, Any]:  # fmt: skip
+def not_run_row(
+    name: str,
+    metric: str,
+    unit: str,
+    baseline_label: str,
+    candidate_label: str,
+    target: str,
+    reason: str,
+) -> dict[str, Any]:
     """A row that says plainly why it has no figures (e.g. "no GPU")."""
     return {
-        "name": name, "metric": metric, "unit": unit,
-        "baseline_label": baseline_label, "baseline": None,
-        "candidate_label": candidate_label, "candidate": None,
-        "ratio_median": None, "ratio_min": None, "ratio_max": None,
-        "target": target, "notes": f"not run: {reason}",
-    }  # fmt: skip
+        "name": name,
+        "metric": metric,
+        "unit": unit,
+        "baseline_label": baseline_label,
+        "baseline": None,
+        "candidate_label": candidate_label,
+        "candidate": None,
+        "ratio_median": None,
+        "ratio_min": None,
+        "ratio_max": None,
+        "target": target,
+        "notes": f"not run: {reason}",
+    }
 
 
 def error_row(module: str, exc: BaseException) -> dict[str, Any]:
@@ -126,8 +160,13 @@ def target_met(row: dict[str, Any]) -> str:
     if value is None:
         return "-"
     op, bound = match.group(2), float(match.group(3))
-    ok = {"<=": value <= bound, ">=": value >= bound, "<": value < bound, ">": value > bound,
-          "==": value == bound}[op]  # fmt: skip
+    ok = {
+        "<=": value <= bound,
+        ">=": value >= bound,
+        "<": value < bound,
+        ">": value > bound,
+        "==": value == bound,
+    }[op]
     return "yes" if ok else "no"
 
 
@@ -162,16 +201,23 @@ def machine_info() -> dict[str, Any]:
     except OSError:
         load = []
     return {
-        "cpu": cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__, "gpu": gpu,
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "gpu": gpu,
         "gpus": torch.cuda.device_count() if torch.cuda.is_available() else 0,
-        "python": platform.python_version(), "platform": platform.platform(),
-        "hostname": platform.node(), "load_average_at_start": load,
-    }  # fmt: skip
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "hostname": platform.node(),
+        "load_average_at_start": load,
+    }
 
 
 def machine_line(machine: dict[str, Any]) -> str:
-    return (f"{machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}, "
-            f"GPU {machine['gpu']}")  # fmt: skip
+    return (
+        f"{machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}, "
+        f"GPU {machine['gpu']}"
+    )
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -192,8 +238,10 @@ def _cell(text: Any) -> str:
 def format_table(rows: Sequence[dict[str, Any]], machine: dict[str, Any]) -> str:
     """The Markdown table: one line per row, the machine on every line."""
     where = machine_line(machine)
-    head = ("| benchmark | metric | candidate | baseline | ratio median (min–max) | target | met "
-            "| machine | notes |")  # fmt: skip
+    head = (
+        "| benchmark | metric | candidate | baseline | ratio median (min–max) | target | met "
+        "| machine | notes |"
+    )
     lines = [head, "|" + "---|" * 9]
     for r in rows:
         if r.get("ratio_median") is None:
@@ -205,8 +253,17 @@ def format_table(rows: Sequence[dict[str, Any]], machine: dict[str, Any]) -> str
         base = f"{fmt(r['baseline'])}{unit} ({r['baseline_label']})"
         if r.get("candidate") is None:
             cand, base = f"- ({r['candidate_label']})", f"- ({r['baseline_label']})"
-        cells = [r["name"], r["metric"], cand, base, ratio, r["target"], target_met(r), where,
-                 r.get("notes", "")]  # fmt: skip
+        cells = [
+            r["name"],
+            r["metric"],
+            cand,
+            base,
+            ratio,
+            r["target"],
+            target_met(r),
+            where,
+            r.get("notes", ""),
+        ]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines)
 

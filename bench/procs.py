@@ -84,13 +84,18 @@ def run_cli(args: list[str], log: Path, timeout: float = 1800) -> float:
     marker = new_marker()
     started = time.perf_counter()
     with log.open("ab") as fh:
-        proc = subprocess.run(ltsweep_cmd(*args), cwd=REPO_ROOT, env=bench_env(marker),
-                              stdout=fh, stderr=subprocess.STDOUT, timeout=timeout)  # fmt: skip
+        proc = subprocess.run(
+            ltsweep_cmd(*args),
+            cwd=REPO_ROOT,
+            env=bench_env(marker),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+        )
     seconds = time.perf_counter() - started
     kill_marked(marker)  # Ray normally leaves nothing behind; make sure of it
     if proc.returncode != 0:
-        raise RuntimeError(f"`ltsweep {' '.join(args)}` exited {proc.returncode}: "
-                           f"{tail(log)}")  # fmt: skip
+        raise RuntimeError(f"`ltsweep {' '.join(args)}` exited {proc.returncode}: {tail(log)}")
     return seconds
 
 
@@ -99,8 +104,14 @@ def run_python(args: list[str], log: Path, timeout: float = 1800) -> float:
     marker = new_marker()
     started = time.perf_counter()
     with log.open("ab") as fh:
-        proc = subprocess.run([sys.executable, *args], cwd=REPO_ROOT, env=bench_env(marker),
-                              stdout=fh, stderr=subprocess.STDOUT, timeout=timeout)  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, *args],
+            cwd=REPO_ROOT,
+            env=bench_env(marker),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+        )
     seconds = time.perf_counter() - started
     kill_marked(marker)
     if proc.returncode != 0:
@@ -112,8 +123,14 @@ def start_cli(args: list[str], log: Path) -> tuple[subprocess.Popen, str]:
     """Start ``ltsweep ARGS`` in its own session (to be killed later); (process, marker)."""
     marker = new_marker()
     fh = log.open("ab")
-    proc = subprocess.Popen(ltsweep_cmd(*args), cwd=REPO_ROOT, env=bench_env(marker),
-                            stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        ltsweep_cmd(*args),
+        cwd=REPO_ROOT,
+        env=bench_env(marker),
+        stdout=fh,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     fh.close()
     return proc, marker
 

@@ -10,14 +10,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def ltsweep(*args: str, cwd: Path | None = None, env: dict | None = None,
-            timeout: float = 600) -> subprocess.CompletedProcess:  # fmt: skip
+def ltsweep(
+    *args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1", **(env or {})}
     for inherited in ("MLFLOW_TRACKING_URI", "RAY_ADDRESS"):
         if inherited not in (env or {}):
             full_env.pop(inherited, None)
-    return subprocess.run([sys.executable, "-m", "ltsweep", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "ltsweep", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def tree(path: Path) -> set[str]:

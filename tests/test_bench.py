@@ -49,8 +49,9 @@ def test_discovery_finds_the_benchmarks():
 
 def test_interleave_alternates_and_drops_warmup():
     calls = []
-    base, cand = common.interleave(lambda: calls.append("A") or 1.0,
-                                   lambda: calls.append("B") or 2.0, repeats=3, warmup=1)  # fmt: skip
+    base, cand = common.interleave(
+        lambda: calls.append("A") or 1.0, lambda: calls.append("B") or 2.0, repeats=3, warmup=1
+    )
     assert calls == ["A", "B"] * 4
     assert base == [1.0] * 3 and cand == [2.0] * 3
 

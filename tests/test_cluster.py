@@ -26,8 +26,14 @@ def raw() -> dict:
 
 
 def _commands(cfg: dict) -> str:
-    keys = ("initialization_commands", "setup_commands", "head_setup_commands",
-            "worker_setup_commands", "head_start_ray_commands", "worker_start_ray_commands")  # fmt: skip
+    keys = (
+        "initialization_commands",
+        "setup_commands",
+        "head_setup_commands",
+        "worker_setup_commands",
+        "head_start_ray_commands",
+        "worker_start_ray_commands",
+    )
     return "\n".join(c for k in keys for c in cfg.get(k, []))
 
 

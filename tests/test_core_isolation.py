@@ -23,8 +23,12 @@ print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))
 
 
 def _top_level_modules_after(imports: str) -> set[str]:
-    done = subprocess.run([sys.executable, "-c", PROBE.format(imports=imports)],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(imports=imports)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return set(json.loads(done.stdout.strip().splitlines()[-1]))
 
@@ -34,13 +38,15 @@ def test_ray_and_mlflow_are_installed_so_the_check_means_something() -> None:
 
 
 def test_importing_the_engine_imports_neither_ray_nor_mlflow() -> None:
-    imports = "\n".join([
-        "import ltsweep.core.imp, ltsweep.core.transfer",
-        "import ltsweep.core.tickets, ltsweep.core.checkpoint, ltsweep.core.jobs",
-        "from ltsweep.core.models import create_model",
-        "from ltsweep.core.data import get_spec, dataset_names",
-        "create_model('vgg_tiny', num_classes=10); dataset_names(); get_spec('digits')",
-    ])  # fmt: skip
+    imports = "\n".join(
+        [
+            "import ltsweep.core.imp, ltsweep.core.transfer",
+            "import ltsweep.core.tickets, ltsweep.core.checkpoint, ltsweep.core.jobs",
+            "from ltsweep.core.models import create_model",
+            "from ltsweep.core.data import get_spec, dataset_names",
+            "create_model('vgg_tiny', num_classes=10); dataset_names(); get_spec('digits')",
+        ]
+    )
     loaded = _top_level_modules_after(imports)
     assert "torch" in loaded  # the probe really imported the engine
     assert not loaded & set(FORBIDDEN), loaded & set(FORBIDDEN)

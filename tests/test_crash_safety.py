@@ -42,8 +42,9 @@ def test_killed_writer_leaves_only_complete_files(tmp_path: Path, delay: float) 
 
     from ltsweep.core.tickets import load_ticket
 
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)],
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "ready"
     time.sleep(delay)
     os.kill(proc.pid, signal.SIGKILL)

@@ -169,8 +169,13 @@ def make_cifar100(root: Path, n: int = 6) -> dict[str, tuple[np.ndarray, list[in
         coarse = [v // 5 for v in fine]
         _pickle(folder / split, {"data": data, "fine_labels": fine, "coarse_labels": coarse})
         out[split] = (data, fine)
-    _pickle(folder / "meta", {"fine_label_names": [f"f{i}" for i in range(100)],
-                              "coarse_label_names": [f"c{i}" for i in range(20)]})  # fmt: skip
+    _pickle(
+        folder / "meta",
+        {
+            "fine_label_names": [f"f{i}" for i in range(100)],
+            "coarse_label_names": [f"c{i}" for i in range(20)],
+        },
+    )
     return out
 
 
@@ -240,8 +245,9 @@ def test_folder_datasets_resized_to_requested_size(tmp_path: Path, name: str) ->
         image, label = ds[3]
         assert image.shape == (3, size, size) and image.dtype == torch.float32
         assert label == 1
-    opts = LoaderOptions(batch_size=4, train=False, workers=0, data_root=str(tmp_path),
-                         image_size=16)  # fmt: skip
+    opts = LoaderOptions(
+        batch_size=4, train=False, workers=0, data_root=str(tmp_path), image_size=16
+    )
     loader = make_loader(name, opts)
     batches = list(loader.batches(0))
     assert [tuple(x.shape) for x, _ in batches] == [(4, 3, 16, 16), (2, 3, 16, 16)]
@@ -291,8 +297,9 @@ def test_unknown_dataset_lists_known_ones() -> None:
 
 def _indexed_split(n: int = 103, size: int = 8) -> TensorSplit:
     """Labels are example ids, so a batch says exactly which examples it holds."""
-    images = torch.randint(0, 256, (n, 3, size, size), generator=torch.Generator().manual_seed(1),
-                           dtype=torch.uint8)  # fmt: skip
+    images = torch.randint(
+        0, 256, (n, 3, size, size), generator=torch.Generator().manual_seed(1), dtype=torch.uint8
+    )
     return TensorSplit(images, torch.arange(n))
 
 

@@ -30,8 +30,19 @@ def test_list_without_data_root(capsys, monkeypatch) -> None:
 
 def test_convert_then_skip(capsys, tmp_path: Path) -> None:
     pytest.importorskip("ffcv")
-    args = ["data", "convert", "digits", "--out", str(tmp_path), "--image-size", "8",
-            "--split", "test", "--workers", "1"]  # fmt: skip
+    args = [
+        "data",
+        "convert",
+        "digits",
+        "--out",
+        str(tmp_path),
+        "--image-size",
+        "8",
+        "--split",
+        "test",
+        "--workers",
+        "1",
+    ]
     assert main(args) == 0
     assert "wrote" in capsys.readouterr().out
     assert (tmp_path / "digits-8px-test.beton").exists()

@@ -57,8 +57,13 @@ def test_convert_writes_sidecar_and_skips_on_rerun(betons: Path) -> None:
     meta = json.loads(sidecar_path(path).read_text())
     assert path.name == "digits-16px-train.beton"
     assert meta["sha256"] == sha256_file(path) and meta["samples"] == 1347
-    assert meta["settings"] == {"format": 1, "dataset": "digits", "split": "train",
-                                "write_mode": "raw", "image_size": 16}  # fmt: skip
+    assert meta["settings"] == {
+        "format": 1,
+        "dataset": "digits",
+        "split": "train",
+        "write_mode": "raw",
+        "image_size": 16,
+    }
     mtime = path.stat().st_mtime_ns
     again = convert_dataset("digits", betons, workers=1)
     assert [d.status for d in again] == ["skipped", "skipped"]
@@ -92,8 +97,9 @@ def test_killed_convert_leaves_nothing_under_the_final_name(tmp_path: Path) -> N
         ffcv_convert._TensorImages.__getitem__ = dying
         ffcv_convert.convert_dataset("digits", {str(tmp_path)!r}, splits=("train",), workers=1)
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert proc.returncode == -9, proc.stderr[-2000:]
     final = beton_path(tmp_path, get_spec("digits"), "train")
     assert not final.exists() and not sidecar_path(final).exists()
@@ -198,8 +204,9 @@ def test_without_ffcv_one_line_error_and_torch_still_works(tmp_path: Path) -> No
         from ltsweep.cli import main
         raise SystemExit(main(["data", "convert", "digits", "--out", {str(tmp_path)!r}]))
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr

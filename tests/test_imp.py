@@ -172,8 +172,10 @@ def test_resume_after_kills_gives_bit_identical_tickets_and_metrics(tiny_imp, tm
         assert (ticket_dir(workdir, level) / "weights.safetensors").read_bytes() == (
             ticket_dir(reference, level) / "weights.safetensors"
         ).read_bytes()
-        assert_state_equal(_tensors(level_dir(workdir, level) / "final.safetensors"),
-                           _tensors(level_dir(reference, level) / "final.safetensors"))  # fmt: skip
+        assert_state_equal(
+            _tensors(level_dir(workdir, level) / "final.safetensors"),
+            _tensors(level_dir(reference, level) / "final.safetensors"),
+        )
 
 
 def test_rerunning_a_finished_run_trains_nothing(tiny_imp, tmp_path: Path) -> None:

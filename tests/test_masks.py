@@ -25,8 +25,14 @@ def pruned_model(include_output: bool = True) -> tuple[nn.Module, Mask]:
     weights = dict(model.named_parameters())
     mask = prune_global(weights, Mask.ones_like(model, names), 0.7)
     # a random mask as well, so that pruned entries are not just the small ones
-    mask = Mask({n: m & random_mask_like(Mask({n: m}), torch.Generator().manual_seed(1))[n]
-                 if n.startswith("features.0") else m for n, m in mask.items()})  # fmt: skip
+    mask = Mask(
+        {
+            n: m & random_mask_like(Mask({n: m}), torch.Generator().manual_seed(1))[n]
+            if n.startswith("features.0")
+            else m
+            for n, m in mask.items()
+        }
+    )
     return model, mask
 
 

@@ -55,8 +55,12 @@ def test_prunable_names_are_conv_weights_only(name: str) -> None:
     assert set(names) == convs and len(names) == len(set(names))
     head = model.output_layer_name
     assert not any(n.startswith(head + ".") or n.endswith(".bias") for n in names)
-    bn = {f"{n}.{p}" for n, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)
-          for p in ("weight", "bias")}  # fmt: skip
+    bn = {
+        f"{n}.{p}"
+        for n, m in model.named_modules()
+        if isinstance(m, nn.BatchNorm2d)
+        for p in ("weight", "bias")
+    }
     assert not bn & set(names)
     assert all(params[n].dim() == 4 for n in names)
     with_head = prunable_parameter_names(model, include_output=True)
@@ -66,8 +70,11 @@ def test_prunable_names_are_conv_weights_only(name: str) -> None:
 @pytest.mark.parametrize("name", model_names())
 def test_reset_output_layer_changes_width_only(name: str) -> None:
     model = create_model(name, num_classes=10)
-    trunk_before = {k: v.clone() for k, v in model.state_dict().items()
-                    if not k.startswith(model.output_layer_name + ".")}  # fmt: skip
+    trunk_before = {
+        k: v.clone()
+        for k, v in model.state_dict().items()
+        if not k.startswith(model.output_layer_name + ".")
+    }
     new = reset_output_layer(model, 4)
     assert output_layer(model) is new and new.out_features == 4
     after = model.state_dict()

@@ -45,10 +45,17 @@ def _planned() -> list[dict]:
 
     def add(kind: str, src: tuple[str, str] | None, tgt: tuple[str, str], level: int, seed: int):
         wr = LEVELS.get(level, "1.0")
-        runs.append({
-            "kind": kind, "src": src, "tgt": tgt, "level": level, "wr": wr, "seed": seed,
-            "acc": rng.uniform(0.5, 0.99),
-        })  # fmt: skip
+        runs.append(
+            {
+                "kind": kind,
+                "src": src,
+                "tgt": tgt,
+                "level": level,
+                "wr": wr,
+                "seed": seed,
+                "acc": rng.uniform(0.5, 0.99),
+            }
+        )
 
     for tgt in CONFIGS:
         for seed in SEEDS:
@@ -144,8 +151,13 @@ def known(tmp_path_factory: pytest.TempPathFactory) -> dict:
     client.set_terminated(failed_id, status="FAILED")
     running = dict(failed, seed=1)  # and another is still running
     running_id = client.create_run(exp, tags={**child, **_tags(running)}).info.run_id
-    return {"root": root, "uri": uri, "planned": planned, "parent": parent,
-            "excluded": {failed_id, running_id}}  # fmt: skip
+    return {
+        "root": root,
+        "uri": uri,
+        "planned": planned,
+        "parent": parent,
+        "excluded": {failed_id, running_id},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -158,8 +170,11 @@ def _mean(values: list[float]) -> float:
 
 
 def _acc(known: dict, kind: str, src, tgt, level: int) -> list[float]:
-    return [r["acc"] for r in known["planned"]
-            if (r["kind"], r["src"], r["tgt"], r["level"]) == (kind, src, tgt, level)]  # fmt: skip
+    return [
+        r["acc"]
+        for r in known["planned"]
+        if (r["kind"], r["src"], r["tgt"], r["level"]) == (kind, src, tgt, level)
+    ]
 
 
 def test_summary_csv_matches_store_exactly(known: dict, report) -> None:
@@ -176,14 +191,27 @@ def test_summary_csv_matches_store_exactly(known: dict, report) -> None:
     for row in rows:
         run = store[row["run_id"]]
         assert run.info.status == "FINISHED"
-        for col in ("model", "kind", "source_dataset", "source_optimizer", "target_dataset",
-                    "target_optimizer", "level", "seed", "stage", "trial_key"):  # fmt: skip
+        for col in (
+            "model",
+            "kind",
+            "source_dataset",
+            "source_optimizer",
+            "target_dataset",
+            "target_optimizer",
+            "level",
+            "seed",
+            "stage",
+            "trial_key",
+        ):
             assert row[col] == run.data.tags[f"ltsweep.{col}"], col
         assert float(row["weights_remaining"]) == float(run.data.tags[schema.TAG_WEIGHTS_REMAINING])
-        for col, key in (("final_test_accuracy", schema.FINAL_ACCURACY),
-                         ("best_test_accuracy", schema.BEST_ACCURACY),
-                         ("final_test_loss", "test_loss"), ("final_train_loss", "train_loss"),
-                         ("final_train_accuracy", "train_accuracy")):  # fmt: skip
+        for col, key in (
+            ("final_test_accuracy", schema.FINAL_ACCURACY),
+            ("best_test_accuracy", schema.BEST_ACCURACY),
+            ("final_test_loss", "test_loss"),
+            ("final_train_loss", "train_loss"),
+            ("final_train_accuracy", "train_accuracy"),
+        ):
             assert float(row[col]) == run.data.metrics[key], col  # exact, not approximate
 
 
@@ -201,8 +229,16 @@ def test_accuracy_figures_have_expected_lines(known: dict, report) -> None:
     want = _mean(_acc(known, "transferred", ("shapes", "sgd"), ("digits", "sgd"), 3)) * 100
     assert ys[2] == pytest.approx(want, rel=1e-12)
     assert list(lines["same"].get_xdata()) == pytest.approx([0.5, 0.2, 0.05])
-    dense = _mean([r["acc"] for r in known["planned"]
-                   if r["kind"] == "dense" and r["tgt"] == ("digits", "sgd")]) * 100  # fmt: skip
+    dense = (
+        _mean(
+            [
+                r["acc"]
+                for r in known["planned"]
+                if r["kind"] == "dense" and r["tgt"] == ("digits", "sgd")
+            ]
+        )
+        * 100
+    )
     assert lines["dense"].get_ydata()[0] == pytest.approx(dense, rel=1e-12)
     caption = fig.figure.get_supxlabel()
     assert "Built from 24 finished trials" in caption and "2 unfinished or failed" in caption
@@ -248,11 +284,15 @@ def test_optimizer_view(known: dict, report) -> None:
     assert [f.slug for f in report.optimizer_figures] == [f"optimizer__{MODEL}__digits"]
     fig = report.optimizer_figures[0].figure
     panels = [[ln.get_label() for ln in ax.get_lines()] for ax in fig.axes if ax.get_lines()]
-    assert panels == [["same", "from digits/sgd", "random", "dense"],
-                      ["same", "from digits/adam", "random", "dense"]]  # fmt: skip
+    assert panels == [
+        ["same", "from digits/sgd", "random", "dense"],
+        ["same", "from digits/adam", "random", "dense"],
+    ]
     table = report.optimizer_table
     assert len(table) == 6 and set(zip(table.made_with, table.trained_with)) == {
-        ("sgd", "adam"), ("adam", "sgd")}  # fmt: skip
+        ("sgd", "adam"),
+        ("adam", "sgd"),
+    }
     row = table[(table.made_with == "sgd") & (table.level == 1)].iloc[0]
     sgd_made = _mean(_acc(known, "transferred", ("digits", "sgd"), ("digits", "adam"), 1))
     adam_own = _mean(_acc(known, "same", ("digits", "adam"), ("digits", "adam"), 1))
@@ -279,15 +319,30 @@ def test_cli_in_subprocess_uses_default_store(known: dict, report) -> None:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     out = known["root"] / "cli_report"
     proc = subprocess.run(
-        [sys.executable, "-m", "ltsweep", "report", f"search_spaces/{NAME}.yaml", "--out", str(out),
-         "--sparsity", "50%", "--no-mlflow-log"],
-        cwd=known["root"], env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "ltsweep",
+            "report",
+            f"search_spaces/{NAME}.yaml",
+            "--out",
+            str(out),
+            "--sparsity",
+            "50%",
+            "--no-mlflow-log",
+        ],
+        cwd=known["root"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert str(out / "index.html") in proc.stdout
     assert (out / "summary.csv").read_bytes() == (report.out_dir / "summary.csv").read_bytes()
     assert sorted(p.name for p in (out / "figures").glob("matrix__*.png")) == [
-        f"matrix__{MODEL}__level01.png"]  # fmt: skip
+        f"matrix__{MODEL}__level01.png"
+    ]
 
 
 def test_errors_are_one_line(tmp_path: Path, monkeypatch, capsys, known: dict) -> None:

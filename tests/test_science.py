@@ -45,8 +45,10 @@ def test_imp_tickets_beat_random_tickets_at_high_sparsity(tmp_path: Path) -> Non
     def mean(xs: list[float]) -> float:
         return sum(xs) / len(xs)
 
-    summary = (f"at {last.weights_remaining:.2%} of weights: IMP ticket {mean(same):.3f} "
-               f"{same}, random ticket {mean(random):.3f} {random}; dense {mean(dense):.3f}")  # fmt: skip
+    summary = (
+        f"at {last.weights_remaining:.2%} of weights: IMP ticket {mean(same):.3f} "
+        f"{same}, random ticket {mean(random):.3f} {random}; dense {mean(dense):.3f}"
+    )
     print(summary)
     assert mean(dense) > 0.9, summary  # the setting trains at all
     assert mean(same) > mean(random), summary

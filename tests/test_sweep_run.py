@@ -124,9 +124,13 @@ def test_sigkill_then_resume_matches_uninterrupted(finished, tmp_path: Path) -> 
     reference_out, _, _ = finished
     out = tmp_path / "out"
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    proc = subprocess.Popen([sys.executable, "-m", "ltsweep", "run", str(TINY), "--out", str(out),
-                             "--num-cpus", "2"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ltsweep", "run", str(TINY), "--out", str(out), "--num-cpus", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 240
     while time.time() < deadline and not list(out.glob("trials/g-*/done.json")):
         time.sleep(0.5)
@@ -146,8 +150,11 @@ def test_live_lock_refuses_dead_lock_is_taken_over(finished) -> None:
     out, _, _ = finished
     holder = subprocess.Popen(["sleep", "60"])
     try:
-        (out / ".lock").write_text(json.dumps({"pid": holder.pid, "host": os.uname().nodename,
-                                               "since": "2026-11-25 12:00:00"}))  # fmt: skip
+        (out / ".lock").write_text(
+            json.dumps(
+                {"pid": holder.pid, "host": os.uname().nodename, "since": "2026-11-25 12:00:00"}
+            )
+        )
         refused = ltsweep("run", str(TINY), "--out", str(out))
         assert refused.returncode == 2
         assert f"pid {holder.pid}" in refused.stderr and "since 2026-11-25" in refused.stderr
@@ -171,11 +178,16 @@ def test_diverging_trials_fail_and_the_sweep_goes_on(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     assert "FAILED g-" in result.stderr and "diverged" in result.stderr
     _, runs = store_runs(out, "diverge")
-    failed = [r for r in runs if r.info.status == "FAILED" and r.data.tags.get("ltsweep.role")
-              != "sweep"]  # fmt: skip
+    failed = [
+        r for r in runs if r.info.status == "FAILED" and r.data.tags.get("ltsweep.role") != "sweep"
+    ]
     assert failed and all("diverged" in r.data.tags["ltsweep.error"] for r in failed)
-    sgd_gen = [r for r in runs if r.data.tags.get("ltsweep.role") == "trial"
-               and r.data.tags.get("ltsweep.source_optimizer") == "sgd"]  # fmt: skip
+    sgd_gen = [
+        r
+        for r in runs
+        if r.data.tags.get("ltsweep.role") == "trial"
+        and r.data.tags.get("ltsweep.source_optimizer") == "sgd"
+    ]
     assert sgd_gen and sgd_gen[0].info.status == "FINISHED"
     assert not [r for r in runs if r.info.status == "RUNNING"]
 
@@ -207,9 +219,14 @@ def test_killed_trial_worker_is_retried_from_its_checkpoint(finished, tmp_path: 
     out = tmp_path / "out"
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     env.pop("RAY_ADDRESS", None)
-    proc = subprocess.Popen([sys.executable, "-m", "ltsweep", "run", str(sweep), "--out", str(out),
-                             "--num-cpus", "2"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ltsweep", "run", str(sweep), "--out", str(out), "--num-cpus", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     kills = 0
     deadline = time.time() + 300
     try:
@@ -235,9 +252,13 @@ def test_ctrl_c_stops_cleanly_then_resumes(finished, tmp_path: Path) -> None:
     out = tmp_path / "out"
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     env.pop("RAY_ADDRESS", None)
-    proc = subprocess.Popen([sys.executable, "-m", "ltsweep", "run", str(TINY), "--out", str(out),
-                             "--num-cpus", "2"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ltsweep", "run", str(TINY), "--out", str(out), "--num-cpus", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 240
     while time.time() < deadline and not list(out.glob("trials/g-*/done.json")):
         time.sleep(0.2)

@@ -28,10 +28,17 @@ from ltsweep.errors import CorruptArtifactError, UserError
 
 def _info(mask: Mask) -> TicketInfo:
     return TicketInfo(
-        model="vgg_tiny", source_dataset="digits", source_optimizer="sgd", level=3, seed=7,
-        num_classes=10, rewind_step=22, weights_remaining=mask.density,
-        layer_density=mask.layer_density(), prune={"strategy": "global", "rate": 0.2},
-    )  # fmt: skip
+        model="vgg_tiny",
+        source_dataset="digits",
+        source_optimizer="sgd",
+        level=3,
+        seed=7,
+        num_classes=10,
+        rewind_step=22,
+        weights_remaining=mask.density,
+        layer_density=mask.layer_density(),
+        prune={"strategy": "global", "rate": 0.2},
+    )
 
 
 @pytest.fixture
@@ -59,8 +66,9 @@ def test_round_trip_keeps_weights_masks_and_info(tmp_path: Path) -> None:
         assert torch.equal(loaded.weights[name], expected), name
         assert loaded.weights[name].dtype == value.dtype
     assert sorted(loaded.mask) == sorted(mask)
-    assert all(loaded.mask[n].dtype == torch.bool and torch.equal(loaded.mask[n], mask[n])
-               for n in mask)  # fmt: skip
+    assert all(
+        loaded.mask[n].dtype == torch.bool and torch.equal(loaded.mask[n], mask[n]) for n in mask
+    )
     # the caller's tensors are not modified by saving
     assert int((state[names[0]] == 0).sum()) == 0
 
@@ -127,8 +135,9 @@ def test_save_replaces_atomically_and_leaves_no_temp(ticket_path: Path) -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ltsweep", *args], capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "ltsweep", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_ticket_show_cli(ticket_path: Path) -> None:

@@ -30,8 +30,9 @@ def _run(config: TrainConfig, seed: int = 0, **kwargs):
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_training_is_deterministic_for_a_seed(optimizer: str) -> None:
-    config = tiny_train_config(epochs=2, lr=0.05 if optimizer == "sgd" else 3e-3,
-                               optimizer=optimizer)  # fmt: skip
+    config = tiny_train_config(
+        epochs=2, lr=0.05 if optimizer == "sgd" else 3e-3, optimizer=optimizer
+    )
     a, b = _run(config), _run(config)
     assert_state_equal(a.model.state_dict(), b.model.state_dict())
     ha = metrics_without_time([m.as_dict() for m in a.history])
@@ -72,8 +73,9 @@ def test_training_follows_the_milestones() -> None:
 
 def test_nan_loss_from_huge_learning_rate_raises() -> None:
     epochs_done: list[int] = []
-    config = TrainConfig(epochs=3, batch_size=64,
-                         optimizer=OptimizerConfig(lr=1e30, weight_decay=0.0))  # fmt: skip
+    config = TrainConfig(
+        epochs=3, batch_size=64, optimizer=OptimizerConfig(lr=1e30, weight_decay=0.0)
+    )
     with pytest.raises(TrainingDivergedError, match="loss"):
         _run(config, on_epoch=lambda s: epochs_done.append(s.next_epoch))
     assert epochs_done == []  # stopped in the first epoch, nothing reported as a result

@@ -69,8 +69,9 @@ def test_tune_trial_generates_tickets_like_single_process(ray_address: str, tmp_
     workdir, storage = tmp_path / "dist", str(tmp_path / "storage")
 
     def trial(config: dict) -> None:  # a Tune function trainable that drives Ray Train
-        results = run_generation_distributed(dist_job, workdir, 2, False, storage, "gen-tiny",
-                                             {"CPU": 0.5})  # fmt: skip
+        results = run_generation_distributed(
+            dist_job, workdir, 2, False, storage, "gen-tiny", {"CPU": 0.5}
+        )
         tune.report({"levels": len(results), "density": results[-1]["weights_remaining"]})
 
     tuner = tune.Tuner(
@@ -124,8 +125,13 @@ def test_killed_worker_and_driver_resume_where_they_stopped(ray_address: str, tm
     workdir, storage, log = tmp_path / "work", str(tmp_path / "storage"), tmp_path / "driver.log"
     env = {**os.environ, "LTSWEEP_TEST_RAY": ray_address, "RAY_AUTH_MODE": "disabled"}
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(workdir), storage], cwd=ROOT,
-                                env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-c", DRIVER, str(workdir), storage],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         # Level 0 done: kill one DDP worker in level 1; Ray Train restarts the group, which
         # resumes from the workdir (level 1 can only finish if that worked).
@@ -142,8 +148,9 @@ def test_killed_worker_and_driver_resume_where_they_stopped(ray_address: str, tm
     assert not (level_dir(workdir, 2) / "result.json").exists(), "killed too late to test resume"
     done = {lv: (level_dir(workdir, lv) / "result.json").stat().st_mtime_ns for lv in (0, 1)}
 
-    results = run_generation_distributed(tiny_generation_job(levels=2, epochs=3), workdir, 2,
-                                         False, storage, "gen-kill", {"CPU": 1})  # fmt: skip
+    results = run_generation_distributed(
+        tiny_generation_job(levels=2, epochs=3), workdir, 2, False, storage, "gen-kill", {"CPU": 1}
+    )
     assert [r["level"] for r in results] == [0, 1, 2]
     assert [m["epoch"] for m in results[2]["history"]] == [1, 2]  # late reset: from epoch 1
     for lv, mtime in done.items():  # finished levels were read back, not trained again

@@ -18,8 +18,14 @@ from tests.common import TINY_SIZE, register_quad, tiny_train_config
 HEAD = ("fc.weight", "fc.bias")
 
 
-def _job(kind: str, ticket: str | None, dataset: str = "digits", model: str = "vgg_tiny",
-         seed: int = 0, **model_options) -> TransferJob:  # fmt: skip
+def _job(
+    kind: str,
+    ticket: str | None,
+    dataset: str = "digits",
+    model: str = "vgg_tiny",
+    seed: int = 0,
+    **model_options,
+) -> TransferJob:
     return TransferJob(
         kind=kind,
         model=ModelConfig(model, tuple(model_options.items())),

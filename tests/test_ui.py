@@ -45,13 +45,23 @@ def test_argv_and_defaults() -> None:
     assert (args.host, args.port) == ("127.0.0.1", 5000)
     argv = ui.build_command("sqlite:////x/mlflow.db", args.host, args.port)
     assert argv[:4] == [sys.executable, "-m", "mlflow", "ui"]
-    assert argv[4:] == ["--backend-store-uri", "sqlite:////x/mlflow.db", "--host", "127.0.0.1",
-                        "--port", "5000"]  # fmt: skip
+    assert argv[4:] == [
+        "--backend-store-uri",
+        "sqlite:////x/mlflow.db",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "5000",
+    ]
     assert ui.build_command("u", "::1", 8080, workers=1)[-2:] == ["--workers", "1"]
     assert ui.address("::1", 8080) == "http://[::1]:8080"
     assert ui.child_env({})["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
-    assert ui.child_env({"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "true"})[
-        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "true"  # fmt: skip
+    assert (
+        ui.child_env({"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "true"})[
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION"
+        ]
+        == "true"
+    )
 
 
 def test_no_store_is_one_line_error(tmp_path: Path, monkeypatch, capsys) -> None:
@@ -75,9 +85,13 @@ def test_serves_the_store_on_localhost(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "ltsweep", "ui", NAME, "--port", str(port), "--workers", "1"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
         start_new_session=True,  # its own process group: the server's workers stop with it
-    )  # fmt: skip
+    )
     try:
         first = proc.stdout.readline()
         assert f"http://127.0.0.1:{port}" in first and NAME in first

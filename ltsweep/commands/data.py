@@ -22,10 +22,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     conv.add_argument("dataset", help="a registered dataset (see `ltsweep data list`)")
     conv.add_argument("--out", required=True, type=Path, help="directory for the .beton files")
     conv.add_argument("--data-root", help=f"where real datasets live (default: ${DATA_ROOT_ENV})")
-    conv.add_argument("--image-size", type=int, default=None,
-                      help="side length for tensor datasets (default: the dataset's own)")  # fmt: skip
-    conv.add_argument("--split", choices=("train", "test"), action="append",
-                      help="only this split (repeatable; default: both)")  # fmt: skip
+    conv.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        help="side length for tensor datasets (default: the dataset's own)",
+    )
+    conv.add_argument(
+        "--split",
+        choices=("train", "test"),
+        action="append",
+        help="only this split (repeatable; default: both)",
+    )
     conv.add_argument("--workers", type=int, default=None, help="writer processes (default: CPUs)")
 
 
@@ -46,8 +54,15 @@ def _list(args: argparse.Namespace) -> int:
     rows = [("dataset", "classes", "size", "storage", "files")]
     for name in dataset_names():
         spec = get_spec(name)
-        rows.append((name, str(spec.num_classes), f"{spec.image_size}px", spec.storage,
-                     _location(spec, root)))  # fmt: skip
+        rows.append(
+            (
+                name,
+                str(spec.num_classes),
+                f"{spec.image_size}px",
+                spec.storage,
+                _location(spec, root),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[4])
@@ -58,8 +73,9 @@ def _convert(args: argparse.Namespace) -> int:
     from ltsweep.core.data.ffcv_convert import SPLITS, convert_dataset
 
     splits = tuple(dict.fromkeys(args.split)) if args.split else SPLITS
-    done = convert_dataset(args.dataset, args.out, args.data_root, args.image_size, splits,
-                           args.workers)  # fmt: skip
+    done = convert_dataset(
+        args.dataset, args.out, args.data_root, args.image_size, splits, args.workers
+    )
     for item in done:
         verb = "wrote" if item.status == "written" else "skipped (complete, sha256 verified)"
         print(f"{verb} {item.path} ({item.samples} images)")

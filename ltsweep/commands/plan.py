@@ -21,8 +21,9 @@ def summarize_plan(plan) -> dict:
     trainings = sum(t.trainings for t in plan.trials)
     naive = plan.naive_trainings()
     costed = [t for t in plan.trials if t.epoch_gpu_seconds is not None]
-    gpu_hours = sum(t.epochs * t.epoch_gpu_seconds * max(1, t.resources.workers)
-                    for t in costed) / 3600  # fmt: skip
+    gpu_hours = (
+        sum(t.epochs * t.epoch_gpu_seconds * max(1, t.resources.workers) for t in costed) / 3600
+    )
     return {
         "sweep": plan.sweep.name,
         "trials": {"generate": len(plan.generation), "transfer": len(plan.transfer)},
@@ -46,28 +47,38 @@ def run(args: argparse.Namespace) -> int:
     ctx = load_context(args)
     summary = summarize_plan(ctx.plan)
     if args.trials:
-        summary["trial_list"] = [{"key": t.key, "stage": t.stage, **t.tags,
-                                  "source_key": t.source_key} for t in ctx.plan.trials]  # fmt: skip
+        summary["trial_list"] = [
+            {"key": t.key, "stage": t.stage, **t.tags, "source_key": t.source_key}
+            for t in ctx.plan.trials
+        ]
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
     print(f"sweep {summary['sweep']} ({ctx.file})")
     print(f"  generation trials  {summary['trials']['generate']}")
     print(f"  transfer trials    {summary['trials']['transfer']}  {summary['transfer_by_kind']}")
-    print(f"  trainings          {summary['trainings']} (naive {summary['trainings_naive']}: "
-          f"{summary['trainings_saved_by_reuse']} saved by reusing IMP levels as same-target "
-          "and dense baselines)")  # fmt: skip
+    print(
+        f"  trainings          {summary['trainings']} (naive {summary['trainings_naive']}: "
+        f"{summary['trainings_saved_by_reuse']} saved by reusing IMP levels as same-target "
+        "and dense baselines)"
+    )
     if summary["skipped_incompatible"]:
-        print(f"  skipped            {summary['skipped_incompatible']} transfers between "
-              "incompatible trunks (transfer.skip_incompatible)")  # fmt: skip
+        print(
+            f"  skipped            {summary['skipped_incompatible']} transfers between "
+            "incompatible trunks (transfer.skip_incompatible)"
+        )
     for stage, res in summary["resources"].items():
         print(f"  resources {stage:<9}{', '.join(res)}")
     gh = summary["gpu_hours_estimate"]
-    print(f"  GPU-hours          {gh if gh is not None else 'unknown'} "
-          f"({summary['gpu_hours_coverage']})")  # fmt: skip
+    print(
+        f"  GPU-hours          {gh if gh is not None else 'unknown'} "
+        f"({summary['gpu_hours_coverage']})"
+    )
     if args.trials:
         for t in summary["trial_list"]:
-            print(f"  {t['key']}  {t['stage']:<8} {t['kind']:<11} {t['source_dataset']}/"
-                  f"{t['source_optimizer']} -> {t['target_dataset']}/{t['target_optimizer']} "
-                  f"L{t['level'] or '*'} s{t['seed']}")  # fmt: skip
+            print(
+                f"  {t['key']}  {t['stage']:<8} {t['kind']:<11} {t['source_dataset']}/"
+                f"{t['source_optimizer']} -> {t['target_dataset']}/{t['target_optimizer']} "
+                f"L{t['level'] or '*'} s{t['seed']}"
+            )
     return 0

@@ -42,9 +42,11 @@ def run(args: argparse.Namespace) -> int:
             {S.TAG_ROLE: S.ROLE_SWEEP, S.PREFIX + "sweep_file": str(ctx.file)},
         )
         tracker.set_status(parent, "RUNNING")
-        print(f"ltsweep: sweep {ctx.config.name}: {len(ctx.plan.generation)} generation + "
-              f"{len(ctx.plan.transfer)} transfer trials; output {ctx.paths.out}; "
-              f"MLflow {ctx.tracking_uri}")  # fmt: skip
+        print(
+            f"ltsweep: sweep {ctx.config.name}: {len(ctx.plan.generation)} generation + "
+            f"{len(ctx.plan.transfer)} transfer trials; output {ctx.paths.out}; "
+            f"MLflow {ctx.tracking_uri}"
+        )
         outcomes = []
         try:
             needs_ray = any(
@@ -58,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
             code = summarize(outcomes) if len(outcomes) == 2 else INTERRUPTED
             tracker.kill_stale()  # trials stopped mid-way: KILLED, never RUNNING forever
             tracker.set_status(parent, {0: "FINISHED", INTERRUPTED: "KILLED"}.get(code, "FAILED"))
-        print(f"ltsweep: results in MLflow: mlflow ui --backend-store-uri {ctx.tracking_uri} "
-              f"(or `ltsweep ui {ctx.config.name}`); report: `ltsweep report {ctx.config.name}`")  # fmt: skip
+        print(
+            f"ltsweep: results in MLflow: mlflow ui --backend-store-uri {ctx.tracking_uri} "
+            f"(or `ltsweep ui {ctx.config.name}`); report: `ltsweep report {ctx.config.name}`"
+        )
         return code

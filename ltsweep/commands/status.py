@@ -47,8 +47,9 @@ def _running_keys(ctx) -> set[str]:
     from ltsweep.runtime.tracking import Tracker
 
     tracker = Tracker(ctx.tracking_uri, ctx.config.name)
-    return {r.data.tags.get(S.TAG_TRIAL_KEY, "") for r in
-            tracker.runs("attributes.status = 'RUNNING'")}  # fmt: skip
+    return {
+        r.data.tags.get(S.TAG_TRIAL_KEY, "") for r in tracker.runs("attributes.status = 'RUNNING'")
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"sweep {ctx.config.name} ({ctx.paths.out})")
     for stage, c in status.items():
         total = sum(c.values())
-        print(f"  {stage:<9} {c['done']}/{total} done · {c['running']} running · "
-              f"{c['failed']} failed · {c['left']} left")  # fmt: skip
+        print(
+            f"  {stage:<9} {c['done']}/{total} done · {c['running']} running · "
+            f"{c['failed']} failed · {c['left']} left"
+        )
     return 0

@@ -37,11 +37,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_command(uri: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                  workers: int | None = None) -> list[str]:  # fmt: skip
+def build_command(
+    uri: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, workers: int | None = None
+) -> list[str]:
     """The ``mlflow ui`` argument list, run with this interpreter so the versions match."""
-    argv = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-            "--host", host, "--port", str(port)]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
     if workers is not None:
         argv += ["--workers", str(workers)]
     return argv
@@ -80,8 +91,11 @@ def run(args: argparse.Namespace) -> int:
     store.require_store(uri, name)
     _check_port(args.host, args.port)
     argv = build_command(uri, args.host, args.port, args.workers)
-    print(f"MLflow UI for sweep {name}: {address(args.host, args.port)} (store {uri}); "
-          "Ctrl-C to stop", flush=True)  # fmt: skip
+    print(
+        f"MLflow UI for sweep {name}: {address(args.host, args.port)} (store {uri}); "
+        "Ctrl-C to stop",
+        flush=True,
+    )
     if args.host not in LOCAL_HOSTS:
         sys.stderr.write(f"ltsweep: warning: bound to {args.host}: other machines can reach it\n")
     proc = subprocess.Popen(argv, env=child_env())

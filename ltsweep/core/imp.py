@@ -68,8 +68,9 @@ def make_loaders(
     )
     train_opts = LoaderOptions(batch_size=batch_size, train=True, **common)  # type: ignore[arg-type]
     test_opts = LoaderOptions(batch_size=max(batch_size, 256), train=False, **common)  # type: ignore[arg-type]
-    return make_loader(data.name, train_opts, data.loader), make_loader(data.name, test_opts,
-                                                                         data.loader)  # fmt: skip
+    return make_loader(data.name, train_opts, data.loader), make_loader(
+        data.name, test_opts, data.loader
+    )
 
 
 def rewind_step(job: GenerationJob, steps_per_epoch: int) -> int:
@@ -103,9 +104,15 @@ def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
 class IMPRun:
     """One generation trial. ``run()`` is idempotent: finished levels are read back, not redone."""
 
-    def __init__(self, job: GenerationJob, workdir: Path, device: str = "cpu",
-                 rank: int = 0, world: int = 1,
-                 wrap_model: Callable[[torch.nn.Module], torch.nn.Module] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        job: GenerationJob,
+        workdir: Path,
+        device: str = "cpu",
+        rank: int = 0,
+        world: int = 1,
+        wrap_model: Callable[[torch.nn.Module], torch.nn.Module] | None = None,
+    ) -> None:
         self.job, self.workdir, self.device = job, Path(workdir), device
         self.rank, self.world = rank, world
         self.wrap_model = wrap_model  # DDP under Ray Train
@@ -146,15 +153,23 @@ class IMPRun:
         if not self.is_writer or (tdir / "ticket.json").exists():
             return
         info = TicketInfo(
-            model=self.job.model.name, source_dataset=self.job.data.name,
-            source_optimizer=self.job.train.optimizer.name, level=level, seed=self.job.seed,
-            num_classes=self.spec.num_classes, rewind_step=self.k,
-            weights_remaining=mask.density, layer_density=mask.layer_density(),
+            model=self.job.model.name,
+            source_dataset=self.job.data.name,
+            source_optimizer=self.job.train.optimizer.name,
+            level=level,
+            seed=self.job.seed,
+            num_classes=self.spec.num_classes,
+            rewind_step=self.k,
+            weights_remaining=mask.density,
+            layer_density=mask.layer_density(),
             model_options=self.job.model.kwargs,
-            prune={"strategy": self.job.imp.prune.strategy, "rate": self.job.imp.prune.rate,
-                   "prune_output": self.job.imp.prune.prune_output},
+            prune={
+                "strategy": self.job.imp.prune.strategy,
+                "rate": self.job.imp.prune.rate,
+                "prune_output": self.job.imp.prune.prune_output,
+            },
             source_key=self.job.key,
-        )  # fmt: skip
+        )
         save_ticket(tdir, _load_tensors(self.workdir / "rewind.safetensors"), mask, info)
 
     def run_level(self, level: int, on_epoch: EpochHook | None = None) -> LevelResult:
@@ -185,11 +200,23 @@ class IMPRun:
 
         if level == 0 and self.k == 0:
             capture(0, net)
-        state = train(net, self.train_loader, self.test_loader, self.job.train, mask=mask,
-                      start_step=0 if level == 0 else self.k, resume=resume, on_step=capture,
-                      on_epoch=epoch_done)  # fmt: skip
-        result = LevelResult(level, mask.density, [m.as_dict() for m in state.history],
-                             str(ticket_dir(self.workdir, level)))  # fmt: skip
+        state = train(
+            net,
+            self.train_loader,
+            self.test_loader,
+            self.job.train,
+            mask=mask,
+            start_step=0 if level == 0 else self.k,
+            resume=resume,
+            on_step=capture,
+            on_epoch=epoch_done,
+        )
+        result = LevelResult(
+            level,
+            mask.density,
+            [m.as_dict() for m in state.history],
+            str(ticket_dir(self.workdir, level)),
+        )
         if self.is_writer:
             if level == 0:
                 self._write_ticket(0, mask, model)
@@ -198,8 +225,9 @@ class IMPRun:
             (ldir / "checkpoint.pt").unlink(missing_ok=True)
         return result
 
-    def run(self, on_level: LevelHook | None = None,
-            on_epoch: EpochHook | None = None) -> list[LevelResult]:  # fmt: skip
+    def run(
+        self, on_level: LevelHook | None = None, on_epoch: EpochHook | None = None
+    ) -> list[LevelResult]:
         results = []
         for level in range(self.job.imp.levels + 1):
             result = self.run_level(level, on_epoch)
@@ -209,7 +237,8 @@ class IMPRun:
         return results
 
 
-def run_imp(job: GenerationJob, workdir: Path, device: str = "cpu",
-            on_level: LevelHook | None = None) -> list[LevelResult]:  # fmt: skip
+def run_imp(
+    job: GenerationJob, workdir: Path, device: str = "cpu", on_level: LevelHook | None = None
+) -> list[LevelResult]:
     """Run (or finish) IMP for ``job`` in ``workdir``; returns one result per level 0..L."""
     return IMPRun(job, workdir, device).run(on_level)

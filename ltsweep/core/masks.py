@@ -44,8 +44,12 @@ class Mask(dict[str, torch.Tensor]):
         return {n: float(m.float().mean()) for n, m in self.items()}
 
     def report(self) -> dict[str, object]:
-        return {"kept": self.kept, "total": self.total, "density": self.density,
-                "layers": self.layer_density()}  # fmt: skip
+        return {
+            "kept": self.kept,
+            "total": self.total,
+            "density": self.density,
+            "layers": self.layer_density(),
+        }
 
     def to(self, device: torch.device | str) -> Mask:
         return Mask({n: m.to(device) for n, m in self.items()})
@@ -56,8 +60,10 @@ class Mask(dict[str, torch.Tensor]):
             if name not in params:
                 raise ValueError(f"mask names {name!r}, which the model does not have")
             if params[name].shape != m.shape:
-                raise ValueError(f"mask {name!r} has shape {tuple(m.shape)}, "
-                                 f"parameter has {tuple(params[name].shape)}")  # fmt: skip
+                raise ValueError(
+                    f"mask {name!r} has shape {tuple(m.shape)}, "
+                    f"parameter has {tuple(params[name].shape)}"
+                )
 
 
 def unwrap(model: nn.Module) -> nn.Module:

@@ -30,14 +30,21 @@ OPTIMIZERS: Registry[OptimizerFactory] = Registry("optimizer")
 
 @OPTIMIZERS.register("sgd")
 def _sgd(params: Iterable[torch.nn.Parameter], c: OptimizerConfig) -> torch.optim.Optimizer:
-    return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay,
-                           nesterov=c.nesterov, foreach=True)  # fmt: skip
+    return torch.optim.SGD(
+        params,
+        lr=c.lr,
+        momentum=c.momentum,
+        weight_decay=c.weight_decay,
+        nesterov=c.nesterov,
+        foreach=True,
+    )
 
 
 @OPTIMIZERS.register("adam")
 def _adam(params: Iterable[torch.nn.Parameter], c: OptimizerConfig) -> torch.optim.Optimizer:
-    return torch.optim.Adam(params, lr=c.lr, betas=c.betas, weight_decay=c.weight_decay,
-                            foreach=True)  # fmt: skip
+    return torch.optim.Adam(
+        params, lr=c.lr, betas=c.betas, weight_decay=c.weight_decay, foreach=True
+    )
 
 
 def build_optimizer(model: torch.nn.Module, config: OptimizerConfig) -> torch.optim.Optimizer:

@@ -60,8 +60,9 @@ def prune_layerwise(weights: Mapping[str, torch.Tensor], mask: Mask, rate: float
     for n, m in mask.items():
         alive = m.flatten().cpu()
         keep = int(alive.sum().item() - round(rate * alive.sum().item()))
-        scores = torch.where(alive, weights[n].detach().abs().flatten().float().cpu(),
-                             torch.tensor(-1.0))  # fmt: skip
+        scores = torch.where(
+            alive, weights[n].detach().abs().flatten().float().cpu(), torch.tensor(-1.0)
+        )
         out[n] = _keep_largest(scores, keep).view_as(m)
     return out
 

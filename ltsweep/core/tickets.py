@@ -53,8 +53,9 @@ class Ticket:
     mask: Mask
 
 
-def save_ticket(directory: Path, weights: dict[str, torch.Tensor], mask: Mask,
-                info: TicketInfo) -> Ticket:  # fmt: skip
+def save_ticket(
+    directory: Path, weights: dict[str, torch.Tensor], mask: Mask, info: TicketInfo
+) -> Ticket:
     """Write a ticket directory atomically; masked weights are zeroed before writing."""
     from safetensors.torch import save_file
 

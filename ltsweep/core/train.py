@@ -114,8 +114,9 @@ def train(
         optimizer = (optimizer_factory or build_optimizer)(model, config.optimizer)
         first_epoch, history = start_step // len(train_loader), []
     spe = len(train_loader)
-    schedule = Schedule(config.optimizer.lr, spe, config.milestones, config.gamma,
-                        config.warmup_epochs)  # fmt: skip
+    schedule = Schedule(
+        config.optimizer.lr, spe, config.milestones, config.gamma, config.warmup_epochs
+    )
     autocast = _autocast_for(device, config)
     state = TrainState(model, optimizer, first_epoch, history)
     for epoch in range(first_epoch, config.epochs):
@@ -152,9 +153,17 @@ def train(
         if not math.isfinite(train_loss):
             raise TrainingDivergedError(f"loss became {train_loss} in epoch {epoch}")
         test_loss, test_acc = evaluate(model, test_loader, autocast)
-        history.append(EpochMetrics(epoch, train_loss, int(correct) / max(seen, 1), test_loss,
-                                    test_acc, optimizer.param_groups[0]["lr"],
-                                    time.perf_counter() - started))  # fmt: skip
+        history.append(
+            EpochMetrics(
+                epoch,
+                train_loss,
+                int(correct) / max(seen, 1),
+                test_loss,
+                test_acc,
+                optimizer.param_groups[0]["lr"],
+                time.perf_counter() - started,
+            )
+        )
         state = TrainState(model, optimizer, epoch + 1, history)
         if on_epoch is not None:
             on_epoch(state)

@@ -53,7 +53,9 @@ def check_same_model(ticket: Ticket, model: ModelConfig) -> None:
         )
 
 
-def ticket_on_target(ticket: Ticket, model: ModelConfig, dataset: str, seed: int) -> tuple[nn.Module, Mask]:  # fmt: skip
+def ticket_on_target(
+    ticket: Ticket, model: ModelConfig, dataset: str, seed: int
+) -> tuple[nn.Module, Mask]:
     """Trunk weights and masks from the ticket; output layer fresh unless the dataset is the same."""
     check_same_model(ticket, model)
     net = _fresh_model(model, dataset, derived_seed("output", seed))
@@ -65,8 +67,10 @@ def ticket_on_target(ticket: Ticket, model: ModelConfig, dataset: str, seed: int
     }
     for name, value in incoming.items():
         if name in own and own[name].shape != value.shape:
-            raise UserError(f"ticket tensor {name} has shape {tuple(value.shape)}, the target "
-                            f"model has {tuple(own[name].shape)}: this transfer is impossible")  # fmt: skip
+            raise UserError(
+                f"ticket tensor {name} has shape {tuple(value.shape)}, the target "
+                f"model has {tuple(own[name].shape)}: this transfer is impossible"
+            )
     missing = set(own) - set(incoming)
     if not same_data:
         missing -= {f"{head}.weight", f"{head}.bias"}
@@ -114,8 +118,9 @@ def build_for_target(job: TransferJob) -> tuple[nn.Module, Mask | None]:
     return builder(ticket, job.model, job.data.name, job.seed)
 
 
-def run_transfer(job: TransferJob, workdir: Path, device: str = "cpu",
-                 on_epoch: EpochHook | None = None) -> TrainState:  # fmt: skip
+def run_transfer(
+    job: TransferJob, workdir: Path, device: str = "cpu", on_epoch: EpochHook | None = None
+) -> TrainState:
     """Train ``job`` on its target; resumes from ``workdir/checkpoint.pt`` at epoch boundaries."""
     workdir = Path(workdir)
     net, mask = build_for_target(job)
@@ -130,5 +135,6 @@ def run_transfer(job: TransferJob, workdir: Path, device: str = "cpu",
         if on_epoch is not None:
             on_epoch(state)
 
-    return train(net, train_loader, test_loader, job.train, mask=mask, resume=resume,
-                 on_epoch=epoch_done)  # fmt: skip
+    return train(
+        net, train_loader, test_loader, job.train, mask=mask, resume=resume, on_epoch=epoch_done
+    )

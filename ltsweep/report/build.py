@@ -94,14 +94,19 @@ def summary_table(report: Report) -> pd.DataFrame:
         key=lambda col: col.map(KIND_ORDER).fillna(9) if col.name == "kind" else col,
     )
     s = report.scale
-    return pd.DataFrame({
-        "model": table.model, "target": table.target, "kind": table.kind,
-        "source": table.source, "level": table.level,
-        "weights remaining": [stats.pct(w) for w in table.weights_remaining],
-        "runs": table.n,
-        "final test accuracy": [_acc(m, e, s) for m, e in zip(table["mean"], table["se"])],
-        "best test accuracy": [_acc(m, e, s) for m, e in zip(table.mean_best, table.se_best)],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "model": table.model,
+            "target": table.target,
+            "kind": table.kind,
+            "source": table.source,
+            "level": table.level,
+            "weights remaining": [stats.pct(w) for w in table.weights_remaining],
+            "runs": table.n,
+            "final test accuracy": [_acc(m, e, s) for m, e in zip(table["mean"], table["se"])],
+            "best test accuracy": [_acc(m, e, s) for m, e in zip(table.mean_best, table.se_best)],
+        }
+    )
 
 
 def _save(fig: figures.ReportFigure, root: Path) -> None:
@@ -129,23 +134,37 @@ def _page(report: Report, generated: str) -> str:
     has_opt = opt is not None and len(opt) > 0
     opt_view = optimizers.display(opt, report.scale) if has_opt else pd.DataFrame()
     sections = [
-        html.Section("accuracy", "Accuracy against weights remaining",
-                     "One figure per model and target; one line per ticket source, the target's "
-                     "own ticket (same), a random ticket and the dense network.",
-                     report.accuracy_figures),
-        html.Section("matrix", "Transfer matrix",
-                     "Ticket made on the row's configuration, trained on the column's, minus the "
-                     "column's own ticket (left) and a random ticket (right).",
-                     report.matrix_figures, links=[("transfer_matrix.csv", "transfer_matrix.csv")]),
-        html.Section("optimizers", "Optimizer transfer",
-                     "Tickets made with one optimizer and trained with another on the same data.",
-                     report.optimizer_figures,
-                     [("Cross-optimizer tickets against the target's own", opt_view)],
-                     links=[("optimizer_transfer.csv", "optimizer_transfer.csv")]),
-        html.Section("summary", "Summary", "Mean ± SE per group; one row per run in summary.csv.",
-                     tables=[("Finished trials by group", summary_table(report))],
-                     links=[("summary.csv", "summary.csv")]),
-    ]  # fmt: skip
+        html.Section(
+            "accuracy",
+            "Accuracy against weights remaining",
+            "One figure per model and target; one line per ticket source, the target's "
+            "own ticket (same), a random ticket and the dense network.",
+            report.accuracy_figures,
+        ),
+        html.Section(
+            "matrix",
+            "Transfer matrix",
+            "Ticket made on the row's configuration, trained on the column's, minus the "
+            "column's own ticket (left) and a random ticket (right).",
+            report.matrix_figures,
+            links=[("transfer_matrix.csv", "transfer_matrix.csv")],
+        ),
+        html.Section(
+            "optimizers",
+            "Optimizer transfer",
+            "Tickets made with one optimizer and trained with another on the same data.",
+            report.optimizer_figures,
+            [("Cross-optimizer tickets against the target's own", opt_view)],
+            links=[("optimizer_transfer.csv", "optimizer_transfer.csv")],
+        ),
+        html.Section(
+            "summary",
+            "Summary",
+            "Mean ± SE per group; one row per run in summary.csv.",
+            tables=[("Finished trials by group", summary_table(report))],
+            links=[("summary.csv", "summary.csv")],
+        ),
+    ]
     return html.render(f"ltsweep report: {report.sweep}", meta, sections)
 
 
@@ -171,8 +190,10 @@ def _log(report: Report, client: object, experiment_id: str) -> None:
     parent = collect.find_parent_run(client, experiment_id, report.sweep)  # type: ignore[arg-type]
     report.parent_run_id = parent
     if parent is None:
-        sys.stderr.write(f"ltsweep: warning: no parent run for sweep {report.sweep!r} in the "
-                         "store; the report is not logged to MLflow\n")  # fmt: skip
+        sys.stderr.write(
+            f"ltsweep: warning: no parent run for sweep {report.sweep!r} in the "
+            "store; the report is not logged to MLflow\n"
+        )
         return
     try:
         client.log_artifacts(parent, str(report.out_dir), artifact_path="report")  # type: ignore[attr-defined]

@@ -39,8 +39,16 @@ METRIC_COLUMNS = {
 ID_COLUMNS = ("trial_key", "run_id")
 COLUMNS = (*AXIS_COLUMNS, *METRIC_COLUMNS, *ID_COLUMNS)
 SOURCE_COLUMNS = ("source_dataset", "source_optimizer")
-SORT = ("model", "target_dataset", "target_optimizer", "kind", "source_dataset",
-        "source_optimizer", "level", "seed")  # fmt: skip
+SORT = (
+    "model",
+    "target_dataset",
+    "target_optimizer",
+    "kind",
+    "source_dataset",
+    "source_optimizer",
+    "level",
+    "seed",
+)
 FINISHED = "FINISHED"
 
 

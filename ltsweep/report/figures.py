@@ -21,8 +21,17 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 # tab10 without its grey (kept for the controls): nine colours that stay distinct.
-PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
-           "tab:pink", "tab:olive", "tab:cyan")  # fmt: skip
+PALETTE = (
+    "tab:blue",
+    "tab:orange",
+    "tab:green",
+    "tab:red",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:olive",
+    "tab:cyan",
+)
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h")
 NICE_TICKS = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001, 0.0005, 0.0002, 0.0001)
 DENSE_COLOR = "0.35"
@@ -92,8 +101,16 @@ def draw_accuracy(ax: Axes, runs: pd.DataFrame, style: dict[str, Style], scale: 
         y = sub["mean"].to_numpy(dtype=float) * scale
         se = sub["se"].to_numpy(dtype=float) * scale
         st = style.get(line, Style("black", "."))
-        ax.plot(x, y, label=line, color=st.color, marker=st.marker, linestyle=st.linestyle,
-                linewidth=1.8, markersize=5)  # fmt: skip
+        ax.plot(
+            x,
+            y,
+            label=line,
+            color=st.color,
+            marker=st.marker,
+            linestyle=st.linestyle,
+            linewidth=1.8,
+            markersize=5,
+        )
         ax.fill_between(x, y - se, y + se, color=st.color, alpha=0.18, linewidth=0)
         drawn.append(line)
     dense = stats.mean_se(runs[runs.kind == stats.DENSE], ["kind"])
@@ -158,6 +175,7 @@ def accuracy_figures(
         ax.set_ylabel("final test accuracy" + (" (%)" if scale == 100.0 else ""))
         ax.legend(title="ticket", loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=10)
         fig.supxlabel(caption(group, len(left_out)), fontsize=9, color="0.25")
-        out.append(ReportFigure(slug("accuracy", model, dataset, optimizer), title, fig,
-                                len(group), lines))  # fmt: skip
+        out.append(
+            ReportFigure(slug("accuracy", model, dataset, optimizer), title, fig, len(group), lines)
+        )
     return out

@@ -89,8 +89,16 @@ def compute(runs: pd.DataFrame, level: int, requested: float | None = None) -> T
     fractions = level_fractions(runs)
     wr = float(fractions.get(level, math.nan))
     model = str(runs.model.iloc[0]) if len(runs) else ""
-    return TransferMatrix(model, level, wr, requested, ticket, n,
-                          ticket.sub(own_mean, axis=1), ticket.sub(rand, axis=1))  # fmt: skip
+    return TransferMatrix(
+        model,
+        level,
+        wr,
+        requested,
+        ticket,
+        n,
+        ticket.sub(own_mean, axis=1),
+        ticket.sub(rand, axis=1),
+    )
 
 
 def long_table(m: TransferMatrix) -> pd.DataFrame:
@@ -117,8 +125,11 @@ def _heatmap(ax: Axes, data: pd.DataFrame, vmax: float, scale: float, title: str
     arr = data.to_numpy(dtype=float) * scale
     rows, cols = arr.shape
     cmap = matplotlib.colormaps["RdBu"].with_extremes(bad=(0, 0, 0, 0))  # NaN: see the hatch
-    ax.add_patch(Rectangle((-0.5, -0.5), cols, rows, facecolor="white", edgecolor="0.75",
-                           hatch="///", zorder=0))  # fmt: skip
+    ax.add_patch(
+        Rectangle(
+            (-0.5, -0.5), cols, rows, facecolor="white", edgecolor="0.75", hatch="///", zorder=0
+        )
+    )
     image = ax.imshow(np.ma.masked_invalid(arr), cmap=cmap, vmin=-vmax, vmax=vmax, zorder=1)
     ax.set_xticks(range(cols), labels=list(data.columns), rotation=30, ha="right")
     ax.set_yticks(range(rows), labels=list(data.index))
@@ -126,8 +137,15 @@ def _heatmap(ax: Axes, data: pd.DataFrame, vmax: float, scale: float, title: str
         for j in range(cols):
             if math.isfinite(arr[i, j]):
                 dark = abs(arr[i, j]) > 0.6 * vmax
-                ax.text(j, i, _cell_text(arr[i, j], scale), ha="center", va="center",
-                        fontsize=10, color="white" if dark else "black")  # fmt: skip
+                ax.text(
+                    j,
+                    i,
+                    _cell_text(arr[i, j], scale),
+                    ha="center",
+                    va="center",
+                    fontsize=10,
+                    color="white" if dark else "black",
+                )
     ax.set_xlabel("target: trained on")
     ax.set_ylabel("ticket made on")
     ax.set_title(title, fontsize=11)
@@ -154,7 +172,9 @@ def figure(m: TransferMatrix, scale: float, n_runs: int) -> ReportFigure:
         "Mean final test accuracy of the ticket minus the baseline; diagonal: the target's own "
         "ticket.\nHatched: no finished trial (not run yet, failed, or not in the sweep). "
         f"Built from {n_runs} finished trials at this level.",
-        fontsize=9, color="0.25",
-    )  # fmt: skip
-    return ReportFigure(slug("matrix", m.model, f"level{m.level:02d}"), title, fig, n_runs,
-                        ["vs own", "vs random"])  # fmt: skip
+        fontsize=9,
+        color="0.25",
+    )
+    return ReportFigure(
+        slug("matrix", m.model, f"level{m.level:02d}"), title, fig, n_runs, ["vs own", "vs random"]
+    )

@@ -15,9 +15,21 @@ from ltsweep.report.figures import ReportFigure, Style, draw_accuracy, new_figur
 if TYPE_CHECKING:
     import pandas as pd
 
-TABLE_COLUMNS = ("model", "dataset", "made_with", "trained_with", "level", "weights_remaining",
-                 "own_mean", "own_se", "own_n", "ticket_mean", "ticket_se", "ticket_n",
-                 "ticket_minus_own")  # fmt: skip
+TABLE_COLUMNS = (
+    "model",
+    "dataset",
+    "made_with",
+    "trained_with",
+    "level",
+    "weights_remaining",
+    "own_mean",
+    "own_se",
+    "own_n",
+    "ticket_mean",
+    "ticket_se",
+    "ticket_n",
+    "ticket_minus_own",
+)
 
 
 def cross_runs(runs: pd.DataFrame) -> pd.DataFrame:
@@ -40,21 +52,24 @@ def table(runs: pd.DataFrame) -> pd.DataFrame:
     if ticket.empty:
         return pd.DataFrame(columns=list(TABLE_COLUMNS))
     merged = ticket.merge(own, how="left", on=keys[:2] + keys[3:], suffixes=("_t", "_o"))
-    out = pd.DataFrame({
-        "model": merged.model,
-        "dataset": merged.target_dataset,
-        "made_with": merged.source_optimizer,
-        "trained_with": merged.target_optimizer,
-        "level": merged.level,
-        "weights_remaining": merged.weights_remaining_t,
-        "own_mean": merged.mean_o,
-        "own_se": merged.se_o,
-        "own_n": merged.n_o.fillna(0).astype(int),
-        "ticket_mean": merged.mean_t,
-        "ticket_se": merged.se_t,
-        "ticket_n": merged.n_t.astype(int),
-        "ticket_minus_own": merged.mean_t - merged.mean_o,  # NaN where the own ticket is missing
-    })  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "model": merged.model,
+            "dataset": merged.target_dataset,
+            "made_with": merged.source_optimizer,
+            "trained_with": merged.target_optimizer,
+            "level": merged.level,
+            "weights_remaining": merged.weights_remaining_t,
+            "own_mean": merged.mean_o,
+            "own_se": merged.se_o,
+            "own_n": merged.n_o.fillna(0).astype(int),
+            "ticket_mean": merged.mean_t,
+            "ticket_se": merged.se_t,
+            "ticket_n": merged.n_t.astype(int),
+            "ticket_minus_own": merged.mean_t
+            - merged.mean_o,  # NaN where the own ticket is missing
+        }
+    )
     return out.sort_values(list(TABLE_COLUMNS[:5])).reset_index(drop=True)
 
 
@@ -69,15 +84,21 @@ def display(table: pd.DataFrame, scale: float) -> pd.DataFrame:
         return f"{mean * scale:.2f}{spread} (n={n})"
 
     gap = table.ticket_minus_own * scale
-    return pd.DataFrame({
-        "model": table.model, "dataset": table.dataset, "made with": table.made_with,
-        "trained with": table.trained_with, "level": table.level,
-        "weights remaining": [stats.pct(w) for w in table.weights_remaining],
-        "own ticket": [fmt(*v) for v in zip(table.own_mean, table.own_se, table.own_n)],
-        "cross-optimizer ticket": [
-            fmt(*v) for v in zip(table.ticket_mean, table.ticket_se, table.ticket_n)],
-        "ticket − own": [f"{g:+.2f}" if g == g else "—" for g in gap],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "model": table.model,
+            "dataset": table.dataset,
+            "made with": table.made_with,
+            "trained with": table.trained_with,
+            "level": table.level,
+            "weights remaining": [stats.pct(w) for w in table.weights_remaining],
+            "own ticket": [fmt(*v) for v in zip(table.own_mean, table.own_se, table.own_n)],
+            "cross-optimizer ticket": [
+                fmt(*v) for v in zip(table.ticket_mean, table.ticket_se, table.ticket_n)
+            ],
+            "ticket − own": [f"{g:+.2f}" if g == g else "—" for g in gap],
+        }
+    )
 
 
 def figures(runs: pd.DataFrame, style: dict[str, Style], scale: float) -> list[ReportFigure]:
@@ -90,8 +111,11 @@ def figures(runs: pd.DataFrame, style: dict[str, Style], scale: float) -> list[R
         axes = fig.subplots(1, len(trained_with), squeeze=False)[0]
         n_runs, lines = 0, []
         for ax, opt in zip(axes, trained_with):
-            here = runs[(runs.model == model) & (runs.target_dataset == dataset)
-                        & (runs.target_optimizer == opt)]  # fmt: skip
+            here = runs[
+                (runs.model == model)
+                & (runs.target_dataset == dataset)
+                & (runs.target_optimizer == opt)
+            ]
             keep = here.kind.isin(stats.CONTROLS) | here.index.isin(group.index)
             panel = here[keep]
             made = ", ".join(sorted(group[group.target_optimizer == opt].source_optimizer.unique()))
@@ -102,7 +126,11 @@ def figures(runs: pd.DataFrame, style: dict[str, Style], scale: float) -> list[R
         axes[0].set_ylabel("final test accuracy" + (" (%)" if scale == 100.0 else ""))
         title = f"{model} on {dataset}: tickets moved between optimizers"
         fig.suptitle(title, fontsize=13)
-        fig.supxlabel(f"Built from {n_runs} finished trials; mean ± SE over seeds. "
-                      "Missing points are trials not finished yet.", fontsize=9, color="0.25")  # fmt: skip
+        fig.supxlabel(
+            f"Built from {n_runs} finished trials; mean ± SE over seeds. "
+            "Missing points are trials not finished yet.",
+            fontsize=9,
+            color="0.25",
+        )
         out.append(ReportFigure(slug("optimizer", model, dataset), title, fig, n_runs, lines))
     return out

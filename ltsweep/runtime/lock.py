@@ -37,8 +37,11 @@ def _holder(path: Path) -> dict | None:
 @contextlib.contextmanager
 def output_lock(path: Path) -> Iterator[None]:
     """Hold ``path`` for the duration; refuse at once if a live process holds it."""
-    me = {"pid": os.getpid(), "host": socket.gethostname(),
-          "since": time.strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
+    me = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "since": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(2):
         try:

@@ -13,7 +13,7 @@ from ltsweep.core.jobs import GenerationJob
 from ltsweep.hashing import to_jsonable
 from ltsweep.runtime import schema as S
 from ltsweep.runtime.tracking import Tracker
-from ltsweep.sweep.plan import GENERATE, Trial
+from ltsweep.runtime.trials import GENERATE, Trial
 
 
 def axis_tags(tags: dict[str, str], role: str, **overrides: str) -> dict[str, str]:
@@ -48,14 +48,16 @@ def run_name(trial: Trial) -> str:
     if trial.stage == GENERATE:
         return f"gen {t['model']} {t['source_dataset']}/{t['source_optimizer']} s{t['seed']}"
     src = "" if t["kind"] == "random" else f"{t['source_dataset']}/{t['source_optimizer']} -> "
-    return (f"{t['kind']} {src}{t['target_dataset']}/{t['target_optimizer']} "
-            f"L{t['level']} s{t['seed']}")  # fmt: skip
+    return (
+        f"{t['kind']} {src}{t['target_dataset']}/{t['target_optimizer']} L{t['level']} s{t['seed']}"
+    )
 
 
 def start_trial(tracker: Tracker, trial: Trial, parent_id: str) -> str:
     role = S.ROLE_TRIAL if trial.stage == GENERATE else f"{S.ROLE_TRIAL},{S.ROLE_RESULT}"
-    run_id = tracker.find_or_create(trial.key, run_name(trial), axis_tags(trial.tags, role),
-                                    trial_params(trial), parent_id)  # fmt: skip
+    run_id = tracker.find_or_create(
+        trial.key, run_name(trial), axis_tags(trial.tags, role), trial_params(trial), parent_id
+    )
     tracker.set_status(run_id, "RUNNING")
     return run_id
 
@@ -64,12 +66,15 @@ def _final_metrics(history: list[dict[str, float]]) -> list[tuple[str, float, in
     if not history:
         return []
     last = len(history) - 1
-    return [(S.FINAL_ACCURACY, history[-1]["test_accuracy"], last),
-            (S.BEST_ACCURACY, max(h["test_accuracy"] for h in history), last)]  # fmt: skip
+    return [
+        (S.FINAL_ACCURACY, history[-1]["test_accuracy"], last),
+        (S.BEST_ACCURACY, max(h["test_accuracy"] for h in history), last),
+    ]
 
 
-def finish_trial(tracker: Tracker, trial: Trial, record: dict[str, Any], parent_id: str,
-                 trial_dir: Path) -> None:  # fmt: skip
+def finish_trial(
+    tracker: Tracker, trial: Trial, record: dict[str, Any], parent_id: str, trial_dir: Path
+) -> None:
     """Record a done trial in full: result runs, metrics, ticket artifacts; then FINISHED."""
     run_id = start_trial(tracker, trial, parent_id)
     if trial.stage == GENERATE:
@@ -80,13 +85,19 @@ def finish_trial(tracker: Tracker, trial: Trial, record: dict[str, Any], parent_
         history = record["history"]
         tracker.log_history(run_id, history)
         tracker.log_metrics(run_id, _final_metrics(history))
-        tracker.set_tags(run_id, {S.TAG_WEIGHTS_REMAINING: f"{record['weights_remaining']:.6g}",
-                                  S.PREFIX + "ticket_sha256": record["ticket_sha256"]})  # fmt: skip
+        tracker.set_tags(
+            run_id,
+            {
+                S.TAG_WEIGHTS_REMAINING: f"{record['weights_remaining']:.6g}",
+                S.PREFIX + "ticket_sha256": record["ticket_sha256"],
+            },
+        )
     tracker.set_status(run_id, "FINISHED")
 
 
-def _finish_level(tracker: Tracker, trial: Trial, level: dict[str, Any], gen_run: str,
-                  trial_dir: Path) -> None:  # fmt: skip
+def _finish_level(
+    tracker: Tracker, trial: Trial, level: dict[str, Any], gen_run: str, trial_dir: Path
+) -> None:
     lv = int(level["level"])
     key = f"{trial.key}/L{lv:02d}"
     existing = tracker.find(key)
@@ -97,9 +108,12 @@ def _finish_level(tracker: Tracker, trial: Trial, level: dict[str, Any], gen_run
     tdir = trial_dir / "tickets" / f"level_{lv:02d}"
     sha = read_info(tdir).sha256
     kind, t = ("dense" if lv == 0 else "same"), trial.tags
-    overrides = {"kind": kind, "level": str(lv),
-                 "weights_remaining": f"{level['weights_remaining']:.6g}",
-                 "stage": GENERATE}  # fmt: skip
+    overrides = {
+        "kind": kind,
+        "level": str(lv),
+        "weights_remaining": f"{level['weights_remaining']:.6g}",
+        "stage": GENERATE,
+    }
     if kind == "dense":
         overrides.update(source_dataset=S.NO_SOURCE, source_optimizer=S.NO_SOURCE)
     tags = axis_tags(t, S.ROLE_RESULT, **overrides)

@@ -55,8 +55,9 @@ class Tracker:
     def runs(self, filter_string: str = "") -> list[Any]:
         out, token = [], None
         while True:
-            page = self.client.search_runs([self.experiment_id], filter_string,
-                                           max_results=5000, page_token=token)  # fmt: skip
+            page = self.client.search_runs(
+                [self.experiment_id], filter_string, max_results=5000, page_token=token
+            )
             out += list(page)
             token = page.token
             if not token:
@@ -71,9 +72,14 @@ class Tracker:
             return found[0]
         return None
 
-    def find_or_create(self, key: str, name: str, tags: dict[str, str],
-                       params: dict[str, Any] | None = None,
-                       parent_id: str | None = None) -> str:  # fmt: skip
+    def find_or_create(
+        self,
+        key: str,
+        name: str,
+        tags: dict[str, str],
+        params: dict[str, Any] | None = None,
+        parent_id: str | None = None,
+    ) -> str:
         run = self.find(key)
         if run is not None:
             return run.info.run_id
@@ -127,8 +133,12 @@ class Tracker:
     ) -> None:
         """Per-epoch metrics (step = epoch), skipping steps already logged live."""
         done = self.logged_steps(run_id, "test_accuracy")
-        rows = [(k, h[k], step_offset + int(h["epoch"])) for h in history
-                for k in S.EPOCH_METRICS if int(h["epoch"]) + step_offset not in done]  # fmt: skip
+        rows = [
+            (k, h[k], step_offset + int(h["epoch"]))
+            for h in history
+            for k in S.EPOCH_METRICS
+            if int(h["epoch"]) + step_offset not in done
+        ]
         self.log_metrics(run_id, rows)
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:

@@ -70,17 +70,25 @@ def _full_test_loader(job: GenerationJob, device: str):
     from ltsweep.core.data.loaders import LoaderOptions, make_loader
 
     d = job.data
-    opts = LoaderOptions(batch_size=max(job.train.batch_size, 256), train=False, seed=job.seed,
-                         device=device, workers=d.workers, image_size=d.image_size,
-                         data_root=d.data_root, ffcv_dir=d.ffcv_dir)  # fmt: skip
+    opts = LoaderOptions(
+        batch_size=max(job.train.batch_size, 256),
+        train=False,
+        seed=job.seed,
+        device=device,
+        workers=d.workers,
+        image_size=d.image_size,
+        data_root=d.data_root,
+        ffcv_dir=d.ffcv_dir,
+    )
     return make_loader(d.name, opts, d.loader)
 
 
 def _progress_checkpoint(workdir: Path, level: int, epoch: int, tmp: Path):
     import ray.train
 
-    (tmp / PROGRESS_FILE).write_text(json.dumps({"workdir": str(workdir), "level": level,
-                                                 "next_epoch": epoch}) + "\n")  # fmt: skip
+    (tmp / PROGRESS_FILE).write_text(
+        json.dumps({"workdir": str(workdir), "level": level, "next_epoch": epoch}) + "\n"
+    )
     return ray.train.Checkpoint.from_directory(str(tmp))
 
 

@@ -19,9 +19,9 @@ from ltsweep.core.jobs import GenerationJob
 from ltsweep.core.train import TrainState
 from ltsweep.core.transfer import run_transfer
 from ltsweep.errors import TrainingDivergedError, UserError
+from ltsweep.runtime.paths import SweepPaths
 from ltsweep.runtime.records import read_done, write_done, write_failed
-from ltsweep.sweep.paths import SweepPaths
-from ltsweep.sweep.plan import GENERATE, Trial
+from ltsweep.runtime.trials import GENERATE, Trial
 
 
 def _device(trial: Trial) -> str:
@@ -65,11 +65,16 @@ def _generate(trial: Trial, tdir: Path, device: str, emit, paths: SweepPaths) ->
         from ltsweep.runtime.train_runner import run_generation_distributed
 
         levels = run_generation_distributed(
-            job, tdir, workers=trial.resources.workers, use_gpu=trial.resources.gpu > 0,
-            storage_path=str(paths.out.resolve() / "ray_train"), name=trial.key,
+            job,
+            tdir,
+            workers=trial.resources.workers,
+            use_gpu=trial.resources.gpu > 0,
+            storage_path=str(paths.out.resolve() / "ray_train"),
+            name=trial.key,
             resources_per_worker={"CPU": trial.resources.cpu, "GPU": trial.resources.gpu}
-            if trial.resources.gpu > 0 else {"CPU": trial.resources.cpu},
-        )  # fmt: skip
+            if trial.resources.gpu > 0
+            else {"CPU": trial.resources.cpu},
+        )
         return {"levels": [lv if isinstance(lv, dict) else lv.__dict__ for lv in levels]}
 
     epochs = job.train.epochs
@@ -85,8 +90,10 @@ def _generate(trial: Trial, tdir: Path, device: str, emit, paths: SweepPaths) ->
 def _transfer(trial: Trial, tdir: Path, device: str, emit, paths: SweepPaths) -> dict[str, Any]:
     source = ticket_dir(paths.trial_dir(trial.source_key), trial.level)
     if not (source / "ticket.json").exists():
-        raise UserError(f"ticket {source} does not exist: its generation trial "
-                        f"{trial.source_key} has not finished")  # fmt: skip
+        raise UserError(
+            f"ticket {source} does not exist: its generation trial "
+            f"{trial.source_key} has not finished"
+        )
     job = dataclasses.replace(trial.job, ticket_dir=str(source))
 
     def on_epoch(state: TrainState) -> None:
@@ -97,9 +104,11 @@ def _transfer(trial: Trial, tdir: Path, device: str, emit, paths: SweepPaths) ->
     from ltsweep.core.tickets import read_info
 
     info = read_info(source)
-    return {"history": [m.as_dict() for m in state.history],
-            "weights_remaining": info.weights_remaining if trial.job.kind != "dense" else 1.0,
-            "ticket_sha256": info.sha256}  # fmt: skip
+    return {
+        "history": [m.as_dict() for m in state.history],
+        "weights_remaining": info.weights_remaining if trial.job.kind != "dense" else 1.0,
+        "ticket_sha256": info.sha256,
+    }
 
 
 def tune_trainable(config: dict[str, Any], trials: dict[str, Trial], out: str) -> None:

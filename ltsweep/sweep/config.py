@@ -10,7 +10,8 @@ from typing import Any
 import yaml
 
 from ltsweep.errors import UserError
-from ltsweep.sweep.strict import Loader, check, non_negative, one_of, open_unit, positive
+from ltsweep.runtime.trials import Resources
+from ltsweep.strict import Loader, check, non_negative, one_of, open_unit, positive
 
 KINDS = ("transferred", "same", "random", "dense")
 
@@ -30,17 +31,6 @@ class OptimizerSettings:
     weight_decay: float = check(non_negative, 1e-4)
     nesterov: bool = False
     betas: tuple[float, ...] = (0.9, 0.999)
-
-
-@dataclass(frozen=True)
-class Resources:
-    """Per-trial resources. ``gpu`` may be fractional (< 1) for one-process trials; with
-    ``workers`` > 1 the trial runs Ray Train with that many workers, each taking ``gpu`` (whole)
-    and ``cpu``."""
-
-    cpu: float = check(positive, 1.0)
-    gpu: float = check(non_negative, 0.0)
-    workers: int = check(positive, 1)
 
 
 @dataclass(frozen=True)
@@ -81,8 +71,9 @@ class IMPSettings:
     rate: float = check(open_unit, 0.2)
     strategy: str = "global"
     prune_output: bool = False
-    rewind_epochs: float | None = check(lambda v: None if v is None or v >= 0 else "must be >= 0",
-                                        None)  # fmt: skip
+    rewind_epochs: float | None = check(
+        lambda v: None if v is None or v >= 0 else "must be >= 0", None
+    )
 
 
 @dataclass(frozen=True)
@@ -164,25 +155,33 @@ def validate_names(config: SweepConfig, loader: Loader) -> None:
     for group in ("sources", "targets"):
         for i, c in enumerate(getattr(config, group)):
             if c.dataset not in config.datasets:
-                raise loader.fail(f"{group}[{i}].dataset",
-                                  f"{c.dataset!r} has no entry under 'datasets'")  # fmt: skip
+                raise loader.fail(
+                    f"{group}[{i}].dataset", f"{c.dataset!r} has no entry under 'datasets'"
+                )
             if c.optimizer not in config.optimizers:
-                raise loader.fail(f"{group}[{i}].optimizer",
-                                  f"{c.optimizer!r} has no entry under 'optimizers'")  # fmt: skip
+                raise loader.fail(
+                    f"{group}[{i}].optimizer", f"{c.optimizer!r} has no entry under 'optimizers'"
+                )
     for name, settings in config.datasets.items():
         for model in settings.schedule_by_model:
             if model not in MODELS:
-                raise loader.fail(f"datasets.{name}.schedule_by_model.{model}",
-                                  f"unknown model; known: {', '.join(MODELS.names())}")  # fmt: skip
+                raise loader.fail(
+                    f"datasets.{name}.schedule_by_model.{model}",
+                    f"unknown model; known: {', '.join(MODELS.names())}",
+                )
     if config.transfer.levels is not None:
         for lv in config.transfer.levels:
             if not 1 <= lv <= config.imp.levels:
-                raise loader.fail("transfer.levels", f"level {lv} is outside 1..imp.levels "
-                                                     f"({config.imp.levels})")  # fmt: skip
+                raise loader.fail(
+                    "transfer.levels", f"level {lv} is outside 1..imp.levels ({config.imp.levels})"
+                )
     for key, res in _all_resources(config):
         if res.workers > 1 and res.gpu not in (0.0, 1.0) and res.gpu % 1:
-            raise loader.fail(f"{key}.gpu", "a fractional GPU is allowed only with workers: 1 "
-                                            "(Ray Train workers take whole GPUs)")  # fmt: skip
+            raise loader.fail(
+                f"{key}.gpu",
+                "a fractional GPU is allowed only with workers: 1 "
+                "(Ray Train workers take whole GPUs)",
+            )
         if res.gpu > 1 and res.workers == 1:
             raise loader.fail(f"{key}.gpu", "more than 1 GPU per trial: use workers: N with gpu: 1")
     if not config.seeds:

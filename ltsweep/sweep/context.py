@@ -51,5 +51,6 @@ def check_data(ctx: SweepContext) -> None:
         root = require_root(spec, ctx.plan.generation[0].job.data.data_root)
         top = spec.expected.split("/")[0].split("{")[0]
         if top and not (root / top).exists():
-            raise MissingDatasetError(f"dataset {name!r} not found: expected {root / spec.expected} "
-                                      f"({spec.how_to_get})")  # fmt: skip
+            raise MissingDatasetError(
+                f"dataset {name!r} not found: expected {root / spec.expected} ({spec.how_to_get})"
+            )

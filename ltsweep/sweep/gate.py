@@ -23,8 +23,13 @@ from ltsweep.sweep.plan import Trial
 
 
 class TicketGate(Searcher):
-    def __init__(self, generation: list[Trial], transfer: list[Trial], paths: SweepPaths,
-                 poll_seconds: float = 1.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        generation: list[Trial],
+        transfer: list[Trial],
+        paths: SweepPaths,
+        poll_seconds: float = 1.0,
+    ) -> None:
         super().__init__()
         self.paths = paths
         self.poll_seconds = poll_seconds
@@ -67,8 +72,9 @@ class TicketGate(Searcher):
         self.by_trial_id[trial_id] = key
         return {"key": key}
 
-    def on_trial_complete(self, trial_id: str, result: dict | None = None,
-                          error: bool = False) -> None:  # fmt: skip
+    def on_trial_complete(
+        self, trial_id: str, result: dict | None = None, error: bool = False
+    ) -> None:
         key = self.by_trial_id.get(trial_id, "")
         if error and key.startswith("g-"):
             self.failed_sources.add(key)
@@ -78,11 +84,13 @@ class TicketGate(Searcher):
         # Tune snapshots its searcher; ltsweep never restores a Tune experiment (its own records
         # decide what is done), but the snapshot stays plain JSON, never pickle.
         state = {
-            "generation": list(self.generation), "ready": list(self.ready),
+            "generation": list(self.generation),
+            "ready": list(self.ready),
             "waiting": [[s, lv, list(keys)] for (s, lv), keys in self.waiting.items()],
-            "by_trial_id": self.by_trial_id, "failed_sources": sorted(self.failed_sources),
+            "by_trial_id": self.by_trial_id,
+            "failed_sources": sorted(self.failed_sources),
             "blocked": self.blocked,
-        }  # fmt: skip
+        }
         Path(checkpoint_path).write_text(json.dumps(state))
 
     def restore(self, checkpoint_path: str) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from ltsweep.errors import UserError
+from ltsweep.runtime.paths import SweepPaths
 
 SEARCH_SPACES = "search_spaces"
 
@@ -37,45 +37,17 @@ def resolve_sweep_file(name_or_path: str) -> Path:
     raise UserError(f"no sweep named {name_or_path!r} in search_spaces/; available: {known}")
 
 
-@dataclass(frozen=True)
-class SweepPaths:
-    """Layout of a sweep's output directory (``--out``, default ``runs/<sweep>``)."""
-
-    out: Path
-
-    @property
-    def trials(self) -> Path:
-        return self.out / "trials"
-
-    def trial_dir(self, key: str) -> Path:
-        return self.trials / key
-
-    @property
-    def tune(self) -> Path:
-        return self.out / "tune"
-
-    @property
-    def lock(self) -> Path:
-        return self.out / ".lock"
-
-    @property
-    def mlflow_db(self) -> Path:
-        return self.out / "mlflow.db"
-
-    @property
-    def artifacts(self) -> Path:
-        return self.out / "mlartifacts"
-
-    @property
-    def report(self) -> Path:
-        return self.out / "report"
-
-
 def default_out(sweep_name: str, out: str | Path | None) -> Path:
     return Path(out) if out else Path.cwd() / "runs" / sweep_name
 
 
 def tracking_uri(paths: SweepPaths, configured: str | None = None) -> str:
     """``MLFLOW_TRACKING_URI`` wins, then the sweep file's ``tracking_uri``, else SQLite in out."""
-    return (os.environ.get("MLFLOW_TRACKING_URI") or configured
-            or f"sqlite:///{paths.mlflow_db.resolve()}")  # fmt: skip
+    return (
+        os.environ.get("MLFLOW_TRACKING_URI")
+        or configured
+        or f"sqlite:///{paths.mlflow_db.resolve()}"
+    )
+
+
+__all__ = ["SweepPaths", "available_sweeps", "default_out", "resolve_sweep_file", "tracking_uri"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ltsweep.core.data import DATA_ROOT_ENV
@@ -20,31 +20,8 @@ from ltsweep.core.pruning import PruneConfig
 from ltsweep.core.train import TrainConfig
 from ltsweep.errors import UserError
 from ltsweep.hashing import config_key
-from ltsweep.sweep.config import Configuration, ModelSettings, Resources, SweepConfig
-
-GENERATE, TRANSFER = "generate", "transfer"
-
-
-@dataclass(frozen=True)
-class Trial:
-    """One Ray Tune trial: a generation (IMP) run or one transfer training."""
-
-    key: str
-    stage: str
-    job: GenerationJob | TransferJob
-    resources: Resources
-    tags: dict[str, str] = field(default_factory=dict)
-    source_key: str = ""  # transfer: the generation trial whose ticket it trains
-    level: int = 0  # transfer: the ticket's level
-    epoch_gpu_seconds: float | None = None
-
-    @property
-    def trainings(self) -> int:
-        return self.job.imp.levels + 1 if isinstance(self.job, GenerationJob) else 1
-
-    @property
-    def epochs(self) -> int:
-        return self.trainings * self.job.train.epochs
+from ltsweep.runtime.trials import GENERATE, TRANSFER, Resources, Trial
+from ltsweep.sweep.config import Configuration, ModelSettings, SweepConfig
 
 
 @dataclass(frozen=True)
@@ -83,17 +60,18 @@ def _train(sweep: SweepConfig, model: str, config: Configuration) -> TrainConfig
     d = sweep.datasets[config.dataset]
     sched = d.schedule_by_model.get(model, d.schedule)
     o = sweep.optimizers[config.optimizer]
-    opt = OptimizerConfig(config.optimizer, o.lr, o.momentum, o.weight_decay, o.nesterov,
-                          tuple(o.betas))  # fmt: skip
-    return TrainConfig(sched.epochs, d.batch_size, opt, tuple(sched.milestones), sched.gamma,
-                       sched.warmup_epochs)  # fmt: skip
+    opt = OptimizerConfig(
+        config.optimizer, o.lr, o.momentum, o.weight_decay, o.nesterov, tuple(o.betas)
+    )
+    return TrainConfig(
+        sched.epochs, d.batch_size, opt, tuple(sched.milestones), sched.gamma, sched.warmup_epochs
+    )
 
 
 def _data(sweep: SweepConfig, dataset: str, data_root: str | None) -> DataConfig:
     d = sweep.datasets[dataset]
     root = data_root or os.environ.get(DATA_ROOT_ENV) or sweep.data_root  # CLI > env > file
-    return DataConfig(dataset, d.image_size, d.loader, d.workers, root,
-                      sweep.ffcv_dir)  # fmt: skip
+    return DataConfig(dataset, d.image_size, d.loader, d.workers, root, sweep.ffcv_dir)
 
 
 def _resources(sweep: SweepConfig, dataset: str, stage: str) -> Resources:
@@ -101,15 +79,26 @@ def _resources(sweep: SweepConfig, dataset: str, stage: str) -> Resources:
     return getattr(override or sweep.resources, stage)
 
 
-def _tags(model: ModelConfig, stage: str, kind: str, src: Configuration | None,
-          tgt: Configuration, seed: int, level: int | None = None) -> dict[str, str]:  # fmt: skip
+def _tags(
+    model: ModelConfig,
+    stage: str,
+    kind: str,
+    src: Configuration | None,
+    tgt: Configuration,
+    seed: int,
+    level: int | None = None,
+) -> dict[str, str]:
     return {
-        "stage": stage, "kind": kind, "model": model.name,
+        "stage": stage,
+        "kind": kind,
+        "model": model.name,
         "source_dataset": src.dataset if src else "none",
         "source_optimizer": src.optimizer if src else "none",
-        "target_dataset": tgt.dataset, "target_optimizer": tgt.optimizer, "seed": str(seed),
+        "target_dataset": tgt.dataset,
+        "target_optimizer": tgt.optimizer,
+        "seed": str(seed),
         "level": "" if level is None else str(level),
-    }  # fmt: skip
+    }
 
 
 def _seeds(sweep: SweepConfig, dataset: str) -> tuple[int, ...]:
@@ -125,16 +114,20 @@ def _compatible(source: ModelConfig, target: ModelConfig) -> bool:
     from ltsweep.core.models import create_model
 
     with torch.device("meta"):
-        a, b = create_model(source.name, 10, **source.kwargs), create_model(target.name, 10,
-                                                                             **target.kwargs)  # fmt: skip
+        a, b = (
+            create_model(source.name, 10, **source.kwargs),
+            create_model(target.name, 10, **target.kwargs),
+        )
     sa, sb = a.state_dict(), b.state_dict()
     return sa.keys() == sb.keys() and all(sa[k].shape == sb[k].shape for k in sa)
 
 
 def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
-    imp = IMPConfig(sweep.imp.levels,
-                    PruneConfig(sweep.imp.strategy, sweep.imp.rate, sweep.imp.prune_output),
-                    sweep.imp.rewind_epochs)  # fmt: skip
+    imp = IMPConfig(
+        sweep.imp.levels,
+        PruneConfig(sweep.imp.strategy, sweep.imp.rate, sweep.imp.prune_output),
+        sweep.imp.rewind_epochs,
+    )
     configs = list(dict.fromkeys([*sweep.sources, *sweep.targets]))
     targets = set(sweep.targets)
     generation: dict[tuple[str, Configuration, int], Trial] = {}
@@ -142,8 +135,13 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
         for config in configs:
             model = _model(settings, config.dataset)
             for seed in _seeds(sweep, config.dataset):
-                job = GenerationJob(model, _data(sweep, config.dataset, data_root),
-                                    _train(sweep, settings.name, config), imp, seed)  # fmt: skip
+                job = GenerationJob(
+                    model,
+                    _data(sweep, config.dataset, data_root),
+                    _train(sweep, settings.name, config),
+                    imp,
+                    seed,
+                )
                 key = "g-" + config_key(_key_payload(job))
                 tags = _tags(model, GENERATE, "same", config, config, seed)
                 tags["is_target"] = "1" if config in targets else "0"
@@ -191,8 +189,25 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
                     for level in levels:
                         job = TransferJob(kind, tmodel, data, train, seed)
                         key = "t-" + config_key(_key_payload(job, ticket_dir=f"{gen.key}/{level}"))
-                        tags = _tags(tmodel, TRANSFER, kind, None if kind == "random" else source,
-                                     target, seed, level)  # fmt: skip
-                        transfer.append(Trial(key, TRANSFER, dataclasses.replace(job, key=key),
-                                              res, tags, gen.key, level, cost))  # fmt: skip
+                        tags = _tags(
+                            tmodel,
+                            TRANSFER,
+                            kind,
+                            None if kind == "random" else source,
+                            target,
+                            seed,
+                            level,
+                        )
+                        transfer.append(
+                            Trial(
+                                key,
+                                TRANSFER,
+                                dataclasses.replace(job, key=key),
+                                res,
+                                tags,
+                                gen.key,
+                                level,
+                                cost,
+                            )
+                        )
     return Plan(sweep, tuple(generation.values()), tuple(transfer), skipped)

@@ -27,8 +27,10 @@ class Progress:
         if self.finished_here:
             remaining = (self.total - self.done - self.failed) / self.finished_here * elapsed
             eta = f" · ~{_fmt(remaining)} left"
-        return (f"[trials] {self.done}/{self.total} done · {self.running} running · "
-                f"{self.failed} failed · {max(left, 0)} waiting · {_fmt(elapsed)}{eta}")  # fmt: skip
+        return (
+            f"[trials] {self.done}/{self.total} done · {self.running} running · "
+            f"{self.failed} failed · {max(left, 0)} waiting · {_fmt(elapsed)}{eta}"
+        )
 
     def show(self) -> None:
         print(self.line(), flush=True)
@@ -39,8 +41,14 @@ def _fmt(seconds: float) -> str:
     return f"{m}m{s:02d}s"
 
 
-def make_callback(tracker, parent_id: str, by_key: dict[str, Trial], paths: SweepPaths,
-                   progress: Progress, outcomes: dict):  # fmt: skip
+def make_callback(
+    tracker,
+    parent_id: str,
+    by_key: dict[str, Trial],
+    paths: SweepPaths,
+    progress: Progress,
+    outcomes: dict,
+):
     from ray.tune import Callback
 
     from ltsweep.runtime import recording

@@ -72,8 +72,9 @@ def _placement(trials: dict[str, Trial]):
     return resources
 
 
-def _sync_done(trials: list[Trial], paths: SweepPaths, tracker, parent_id: str,
-               outcome: StageOutcome) -> list[Trial]:  # fmt: skip
+def _sync_done(
+    trials: list[Trial], paths: SweepPaths, tracker, parent_id: str, outcome: StageOutcome
+) -> list[Trial]:
     """Trials not done yet; done ones missing from MLflow (a kill in between) are recorded."""
     from ltsweep.runtime import recording
 
@@ -115,15 +116,19 @@ def run_trials(plan: Plan, paths: SweepPaths, tracker, parent_id: str) -> list[S
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
-            search_alg=gate, num_samples=len(by_key), reuse_actors=True,
+            search_alg=gate,
+            num_samples=len(by_key),
+            reuse_actors=True,
             max_concurrent_trials=plan.sweep.max_concurrent_trials,
         ),
         run_config=tune.RunConfig(
-            name=f"sweep-{config_key(sorted(by_key))}", storage_path=str(paths.tune.resolve()),
-            verbose=0, failure_config=tune.FailureConfig(max_failures=plan.sweep.retries),
+            name=f"sweep-{config_key(sorted(by_key))}",
+            storage_path=str(paths.tune.resolve()),
+            verbose=0,
+            failure_config=tune.FailureConfig(max_failures=plan.sweep.retries),
             callbacks=[make_callback(tracker, parent_id, by_key, paths, progress, outcomes)],
         ),
-    )  # fmt: skip
+    )
     tuner.fit()
     xfer.blocked = list(gate.blocked)
     return [gen, xfer]
@@ -141,15 +146,20 @@ def summarize(outcomes: list[StageOutcome]) -> int:
     if trained == 0 and not failed and not blocked and not unfinished:
         print("ltsweep: nothing to do: every trial of this sweep is already done (no training ran)")
     for o in outcomes:
-        print(f"[{o.stage}] {o.already_done + o.finished}/{o.total} done "
-              f"({o.finished} this run), {len(o.failed)} failed, {len(o.blocked)} blocked")  # fmt: skip
+        print(
+            f"[{o.stage}] {o.already_done + o.finished}/{o.total} done "
+            f"({o.finished} this run), {len(o.failed)} failed, {len(o.blocked)} blocked"
+        )
     for key, reason in failed.items():
         print(f"FAILED {key}: {reason}", file=sys.stderr)
     if blocked:
         print(f"{len(blocked)} transfer trials wait on failed generation trials", file=sys.stderr)
     if unfinished and not failed and not blocked:
-        print(f"ltsweep: interrupted with {unfinished} trials not finished; run the same "
-              "command again to resume", file=sys.stderr)  # fmt: skip
+        print(
+            f"ltsweep: interrupted with {unfinished} trials not finished; run the same "
+            "command again to resume",
+            file=sys.stderr,
+        )
         return INTERRUPTED
     return 1 if failed or blocked else 0
 
@@ -162,8 +172,10 @@ def check_writable(out: Path) -> None:
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        raise UserError(f"output directory {out} is not writable ({exc.strerror}); "
-                        "pass --out DIR with a writable directory") from None  # fmt: skip
+        raise UserError(
+            f"output directory {out} is not writable ({exc.strerror}); "
+            "pass --out DIR with a writable directory"
+        ) from None
 
 
 def check_tracking_uri(uri: str, timeout: float = 3.0) -> None:
@@ -178,6 +190,7 @@ def check_tracking_uri(uri: str, timeout: float = 3.0) -> None:
     try:
         socket.create_connection((parsed.hostname or "", port), timeout=timeout).close()
     except OSError as exc:
-        raise UserError(f"MLflow tracking server {uri} is unreachable ({exc.strerror or exc}); "
-                        "start it, or fix tracking_uri in the sweep file / MLFLOW_TRACKING_URI"
-                        ) from None  # fmt: skip
+        raise UserError(
+            f"MLflow tracking server {uri} is unreachable ({exc.strerror or exc}); "
+            "start it, or fix tracking_uri in the sweep file / MLFLOW_TRACKING_URI"
+        ) from None

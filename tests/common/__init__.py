@@ -60,10 +60,19 @@ def register_quad() -> str:
     """Register the 4-class test dataset once per process; returns its name."""
     if QUAD not in DATASETS:
         digits = get_spec("digits")
-        register(DatasetSpec(
-            name=QUAD, num_classes=4, image_size=TINY_SIZE, mean=digits.mean, std=digits.std,
-            flip=False, storage="tensor", reader=_read_quad, embedded=True,
-        ))  # fmt: skip
+        register(
+            DatasetSpec(
+                name=QUAD,
+                num_classes=4,
+                image_size=TINY_SIZE,
+                mean=digits.mean,
+                std=digits.std,
+                flip=False,
+                storage="tensor",
+                reader=_read_quad,
+                embedded=True,
+            )
+        )
     return QUAD
 
 

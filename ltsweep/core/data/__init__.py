@@ -9,53 +9,12 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
+from ltsweep.core.data.spec import DATASETS, DatasetSpec, TensorSplit, register
 from ltsweep.errors import UserError
-from ltsweep.registry import Registry
 
 DATA_ROOT_ENV = "LTSWEEP_DATA"
-
-
-@dataclass(frozen=True)
-class TensorSplit:
-    """One split in memory: ``images`` uint8 ``[N, 3, S, S]``, ``labels`` int64 ``[N]``."""
-
-    images: torch.Tensor
-    labels: torch.Tensor
-
-    def __len__(self) -> int:
-        return int(self.labels.shape[0])
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """What the rest of ltsweep needs to know about a dataset; registered by name."""
-
-    name: str
-    num_classes: int
-    image_size: int  # side length the model sees (SPEC.md: 32 for the 32x32 datasets, 224 else)
-    mean: tuple[float, float, float]  # per channel, of the training split, in [0, 1] units
-    std: tuple[float, float, float]
-    flip: bool  # horizontal flips are a valid augmentation (not for digits or SVHN)
-    storage: str  # "tensor" or "folder"
-    reader: Callable[..., object]  # (root, split, image_size) -> TensorSplit | torchvision dataset
-    embedded: bool = False
-    expected: str = ""  # where under the data root the files are expected
-    how_to_get: str = ""
-    reset_epochs: int = 1  # late-reset point (SPEC.md): 1 epoch for 32x32 data, 3 for ImageNet
-
-
-DATASETS: Registry[DatasetSpec] = Registry("dataset")
-
-
-def register(spec: DatasetSpec) -> DatasetSpec:
-    DATASETS.register(spec.name, spec)
-    return spec
 
 
 def _load_all() -> None:
@@ -109,3 +68,17 @@ def _cached_tensor_split(name: str, split: str, root: str | None, size: int) -> 
     # Cached per process: Tune reuses actors across trials, so a dataset is read once per worker.
     spec = get_spec(name)
     return spec.reader(Path(root) if root else None, split, size)
+
+
+__all__ = [
+    "DATASETS",
+    "DATA_ROOT_ENV",
+    "DatasetSpec",
+    "TensorSplit",
+    "dataset_names",
+    "get_spec",
+    "load_split",
+    "register",
+    "require_root",
+    "resolve_root",
+]

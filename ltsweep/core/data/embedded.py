@@ -14,15 +14,25 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ltsweep.core.data import DatasetSpec, TensorSplit, register
 from ltsweep.core.data.adapt import adapt
+from ltsweep.core.data.spec import DatasetSpec, TensorSplit, register
 
 DIGITS_SPLIT_SEED = 0
 SHAPES_SEED = 20190602  # Morcos et al. on arXiv
 SHAPES_SIZES = {"train": 3000, "test": 1000}
 SHAPES_NATIVE = 32
-SHAPE_NAMES = ("disc", "square", "triangle", "cross", "ring",
-               "hbar", "vbar", "diamond", "x", "frame")  # fmt: skip
+SHAPE_NAMES = (
+    "disc",
+    "square",
+    "triangle",
+    "cross",
+    "ring",
+    "hbar",
+    "vbar",
+    "diamond",
+    "x",
+    "frame",
+)
 
 
 def read_digits(root: Path | None, split: str, size: int) -> TensorSplit:
@@ -82,13 +92,29 @@ def read_shapes(root: Path | None, split: str, size: int) -> TensorSplit:
 
 
 # Means/stds of the training splits, at native size; tests/test_data.py recomputes and compares.
-register(DatasetSpec(
-    name="digits", num_classes=10, image_size=16,
-    mean=(0.3051, 0.3051, 0.3051), std=(0.3757, 0.3757, 0.3757),
-    flip=False, storage="tensor", reader=read_digits, embedded=True,
-))  # fmt: skip
-register(DatasetSpec(
-    name="shapes", num_classes=10, image_size=32,
-    mean=(0.5038, 0.5041, 0.4998), std=(0.2981, 0.3009, 0.3020),
-    flip=True, storage="tensor", reader=read_shapes, embedded=True,
-))  # fmt: skip
+register(
+    DatasetSpec(
+        name="digits",
+        num_classes=10,
+        image_size=16,
+        mean=(0.3051, 0.3051, 0.3051),
+        std=(0.3757, 0.3757, 0.3757),
+        flip=False,
+        storage="tensor",
+        reader=read_digits,
+        embedded=True,
+    )
+)
+register(
+    DatasetSpec(
+        name="shapes",
+        num_classes=10,
+        image_size=32,
+        mean=(0.5038, 0.5041, 0.4998),
+        std=(0.2981, 0.3009, 0.3020),
+        flip=True,
+        storage="tensor",
+        reader=read_shapes,
+        embedded=True,
+    )
+)

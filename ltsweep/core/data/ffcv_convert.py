@@ -165,8 +165,14 @@ class Converted:
     samples: int
 
 
-def convert_split(spec: DatasetSpec, split: str, out_dir: Path, data_root: str | None = None,
-                  image_size: int | None = None, workers: int | None = None) -> Converted:  # fmt: skip
+def convert_split(
+    spec: DatasetSpec,
+    split: str,
+    out_dir: Path,
+    data_root: str | None = None,
+    image_size: int | None = None,
+    workers: int | None = None,
+) -> Converted:
     """Write one split unless a verified file with the same settings is already there."""
     require_ffcv()
     from ffcv.writer import DatasetWriter
@@ -183,20 +189,31 @@ def convert_split(spec: DatasetSpec, split: str, out_dir: Path, data_root: str |
     print(f"writing {final} ({len(source)} images, {settings['write_mode']})", flush=True)
     with atomic_path(final) as tmp:
         DatasetWriter(str(tmp), _fields(spec), num_workers=workers).from_indexed_dataset(source)
-    meta = {"settings": settings, "samples": len(source), "bytes": final.stat().st_size,
-            "sha256": sha256_file(final)}  # fmt: skip
+    meta = {
+        "settings": settings,
+        "samples": len(source),
+        "bytes": final.stat().st_size,
+        "sha256": sha256_file(final),
+    }
     write_json(sidecar_path(final), meta)
     return Converted(final, "written", len(source))
 
 
-def convert_dataset(name: str, out_dir: Path, data_root: str | None = None,
-                    image_size: int | None = None, splits: tuple[str, ...] = SPLITS,
-                    workers: int | None = None) -> list[Converted]:  # fmt: skip
+def convert_dataset(
+    name: str,
+    out_dir: Path,
+    data_root: str | None = None,
+    image_size: int | None = None,
+    splits: tuple[str, ...] = SPLITS,
+    workers: int | None = None,
+) -> list[Converted]:
     """Write (or verify and skip) the ``.beton`` files of ``name``; one result per split."""
     spec = get_spec(name)
     if image_size is not None and spec.storage != "tensor":
-        raise UserError(f"--image-size applies to tensor datasets; {name!r} is stored as JPEG "
-                        f"(max side {MAX_SIDE}) and cropped to the model's size when loading")  # fmt: skip
+        raise UserError(
+            f"--image-size applies to tensor datasets; {name!r} is stored as JPEG "
+            f"(max side {MAX_SIDE}) and cropped to the model's size when loading"
+        )
     require_ffcv()
     out_dir = Path(out_dir)
     with _locked(out_dir):

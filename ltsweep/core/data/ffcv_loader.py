@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from ltsweep.core.data import DatasetSpec
+from ltsweep.core.data import DatasetSpec, get_spec
 from ltsweep.core.data.ffcv_convert import (
     beton_path,
     convert_command,
@@ -36,7 +36,7 @@ from ltsweep.core.data.ffcv_convert import (
     require_ffcv,
     settings_for,
 )
-from ltsweep.core.data.loaders import Batch, LoaderOptions
+from ltsweep.core.data.loader_api import LOADER_BACKENDS, Batch, LoaderOptions
 from ltsweep.core.data.transforms import normalize
 from ltsweep.errors import UserError
 
@@ -87,11 +87,15 @@ def _check_distributed(opts: LoaderOptions) -> None:
     import torch.distributed as dist
 
     if not dist.is_available() or not dist.is_initialized():
-        raise RuntimeError("the FFCV loader with world_size > 1 needs torch.distributed "
-                           "initialized (it shards with DistributedSampler)")  # fmt: skip
+        raise RuntimeError(
+            "the FFCV loader with world_size > 1 needs torch.distributed "
+            "initialized (it shards with DistributedSampler)"
+        )
     if (dist.get_rank(), dist.get_world_size()) != (opts.rank, opts.world_size):
-        raise RuntimeError(f"LoaderOptions rank/world {opts.rank}/{opts.world_size} disagree "
-                           f"with torch.distributed {dist.get_rank()}/{dist.get_world_size()}")  # fmt: skip
+        raise RuntimeError(
+            f"LoaderOptions rank/world {opts.rank}/{opts.world_size} disagree "
+            f"with torch.distributed {dist.get_rank()}/{dist.get_world_size()}"
+        )
 
 
 class FFCVLoader:
@@ -114,9 +118,11 @@ class FFCVLoader:
             distributed=distributed,
             seed=opts.seed,
             drop_last=False,  # as the torch backend: every example every epoch
-            pipelines={"image": _image_pipeline(spec, size, opts.train, self.device),
-                       "label": _label_pipeline(self.device)},
-        )  # fmt: skip
+            pipelines={
+                "image": _image_pipeline(spec, size, opts.train, self.device),
+                "label": _label_pipeline(self.device),
+            },
+        )
         self.mean = torch.tensor(spec.mean, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(spec.std, device=self.device).view(1, 3, 1, 1)
         n = len(self.loader.indices)
@@ -147,8 +153,9 @@ def _ready_path(spec: DatasetSpec, ffcv_dir: Path, split: str, size: int) -> Pat
     path = beton_path(Path(ffcv_dir), spec, split, stored)
     if not is_complete(path, settings_for(spec, split, stored), verify_hash=False):
         found = "incomplete or written with other settings" if path.exists() else "missing"
-        raise UserError(f"FFCV file {path} is {found}: run "
-                        f"`{convert_command(spec, Path(ffcv_dir), stored)}`")  # fmt: skip
+        raise UserError(
+            f"FFCV file {path} is {found}: run `{convert_command(spec, Path(ffcv_dir), stored)}`"
+        )
     if int((read_sidecar(path) or {}).get("samples", 0)) < 1:
         raise UserError(f"FFCV file {path} holds no samples: re-run `ltsweep data convert`")
     return path
@@ -158,8 +165,10 @@ def check_ready(spec: DatasetSpec, ffcv_dir: Path | str | None, image_size: int 
     """Pre-flight for a sweep (before any trial starts): FFCV importable and both splits
     converted, else the same one-line ``UserError`` the loader would raise inside a trial."""
     if not ffcv_dir:
-        raise UserError(f"loader 'ffcv' for {spec.name!r} needs ffcv_dir in the sweep file "
-                        f"(where `{convert_command(spec, Path('DIR'), image_size)}` wrote)")  # fmt: skip
+        raise UserError(
+            f"loader 'ffcv' for {spec.name!r} needs ffcv_dir in the sweep file "
+            f"(where `{convert_command(spec, Path('DIR'), image_size)}` wrote)"
+        )
     require_ffcv()
     for split in ("train", "test"):
         _ready_path(spec, Path(ffcv_dir), split, image_size or spec.image_size)
@@ -171,3 +180,12 @@ def make_ffcv_loader(spec: DatasetSpec, ffcv_dir: Path, opts: LoaderOptions) -> 
     size = opts.image_size or spec.image_size
     path = _ready_path(spec, Path(ffcv_dir), "train" if opts.train else "test", size)
     return FFCVLoader(spec, path, size, opts)
+
+
+def _ffcv_backend(name: str, opts: LoaderOptions) -> FFCVLoader:
+    if not opts.ffcv_dir:
+        raise UserError(f"loader 'ffcv' for {name!r} needs ffcv_dir (run `ltsweep data convert`)")
+    return make_ffcv_loader(get_spec(name), Path(opts.ffcv_dir), opts)
+
+
+LOADER_BACKENDS.register("ffcv", _ffcv_backend)

@@ -8,42 +8,17 @@ replays identically after a resume, and rank/world_size shard the data under DDP
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
 
 import torch
 
 from ltsweep.core.data import DatasetSpec, TensorSplit, get_spec, load_split
+from ltsweep.core.data.loader_api import (
+    LOADER_BACKENDS,
+    Batch,
+    EpochLoader,
+    LoaderOptions,
+)
 from ltsweep.core.data.transforms import normalize, random_crop_flip
-from ltsweep.errors import UserError
-from ltsweep.registry import Registry
-
-Batch = tuple[torch.Tensor, torch.Tensor]
-
-
-class EpochLoader(Protocol):
-    num_examples: int
-
-    def batches(self, epoch: int) -> Iterator[Batch]: ...
-
-    def __len__(self) -> int: ...
-
-
-@dataclass(frozen=True)
-class LoaderOptions:
-    """How to feed one split; ``rank``/``world_size`` shard it for data-parallel workers."""
-
-    batch_size: int
-    train: bool
-    seed: int = 0
-    device: str = "cpu"
-    workers: int = 2
-    rank: int = 0
-    world_size: int = 1
-    image_size: int | None = None
-    data_root: str | None = None
-    ffcv_dir: str | None = None  # where ``ltsweep data convert`` wrote the .beton files
 
 
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -106,10 +81,14 @@ class FolderLoader:
         )
         sampler.set_epoch(epoch)
         loader = DataLoader(
-            self.dataset, self.opts.batch_size, sampler=sampler, num_workers=self.opts.workers,
-            pin_memory=self.device.type == "cuda", persistent_workers=False,
+            self.dataset,
+            self.opts.batch_size,
+            sampler=sampler,
+            num_workers=self.opts.workers,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=False,
             generator=_epoch_generator(self.opts.seed, epoch),
-        )  # fmt: skip
+        )
         for x, y in loader:
             yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
@@ -122,19 +101,15 @@ def _torch_backend(name: str, opts: LoaderOptions) -> EpochLoader:
     return FolderLoader(split, opts)
 
 
-def _ffcv_backend(name: str, opts: LoaderOptions) -> EpochLoader:
-    if not opts.ffcv_dir:
-        raise UserError(f"loader 'ffcv' for {name!r} needs ffcv_dir (run `ltsweep data convert`)")
-    from ltsweep.core.data.ffcv_loader import make_ffcv_loader
-
-    return make_ffcv_loader(get_spec(name), Path(opts.ffcv_dir), opts)
-
-
-LOADER_BACKENDS: Registry = Registry("loader backend")
 LOADER_BACKENDS.register("torch", _torch_backend)
-LOADER_BACKENDS.register("ffcv", _ffcv_backend)
+
+# The FFCV module registers its own backend; importing it costs no FFCV import (that is lazy).
+import ltsweep.core.data.ffcv_loader  # noqa: E402, F401
 
 
 def make_loader(name: str, opts: LoaderOptions, backend: str = "torch") -> EpochLoader:
-    """The loader for dataset ``name`` with the given backend ("torch" or "ffcv")."""
+    """The loader for dataset ``name`` with the given backend (see ``LOADER_BACKENDS``)."""
     return LOADER_BACKENDS.get(backend)(name, opts)
+
+
+__all__ = ["LOADER_BACKENDS", "Batch", "EpochLoader", "LoaderOptions", "make_loader"]

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ltsweep.core.data import DatasetSpec, TensorSplit, get_spec, register
 from ltsweep.core.data.adapt import adapt
+from ltsweep.core.data.spec import DATASETS, DatasetSpec, TensorSplit, register
 from ltsweep.errors import MissingDatasetError
 
 
@@ -32,8 +32,10 @@ def _check(name: str, path: Path, how: str) -> None:
 
 
 def _from_numpy(images: np.ndarray, labels: np.ndarray, size: int) -> TensorSplit:
-    return TensorSplit(adapt(torch.from_numpy(np.ascontiguousarray(images)), size),
-                       torch.from_numpy(np.asarray(labels, dtype=np.int64)))  # fmt: skip
+    return TensorSplit(
+        adapt(torch.from_numpy(np.ascontiguousarray(images)), size),
+        torch.from_numpy(np.asarray(labels, dtype=np.int64)),
+    )
 
 
 HOW_FMNIST = "torchvision.datasets.FashionMNIST(root, download=True) on a machine with internet"
@@ -112,7 +114,7 @@ def _read_folder(name: str, folder: str, how: str, root: Path, split: str, size:
 
     path = root / folder / FOLDER_SPLITS[split]
     _check(name, path, how)
-    return ImageFolder(str(path), transform=folder_transform(get_spec(name), split, size))
+    return ImageFolder(str(path), transform=folder_transform(DATASETS.get(name), split, size))
 
 
 HOW_IMAGENET = "the ILSVRC-2012 train/val images sorted into one folder per wnid"
@@ -130,20 +132,79 @@ def read_places365(root: Path, split: str, size: int):
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 FMNIST_HOW_PATH = "FashionMNIST/raw/"
 for _spec in (
-    DatasetSpec("fashion_mnist", 10, 32, (0.2860,) * 3, (0.3530,) * 3, True, "tensor",
-                read_fashion_mnist, expected=FMNIST_HOW_PATH, how_to_get=HOW_FMNIST),
-    DatasetSpec("svhn", 10, 32, (0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970), False,
-                "tensor", read_svhn, expected="svhn/{train,test}_32x32.mat", how_to_get=HOW_SVHN),
-    DatasetSpec("cifar10", 10, 32, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), True,
-                "tensor", read_cifar10, expected="cifar-10-batches-py/",
-                how_to_get=HOW_CIFAR.format(name="CIFAR10")),
-    DatasetSpec("cifar100", 100, 32, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), True,
-                "tensor", read_cifar100, expected="cifar-100-python/",
-                how_to_get=HOW_CIFAR.format(name="CIFAR100")),
-    DatasetSpec("imagenet", 1000, 224, IMAGENET_MEAN, IMAGENET_STD, True, "folder", read_imagenet,
-                expected="imagenet/{train,val}/<wnid>/", how_to_get=HOW_IMAGENET, reset_epochs=3),
-    DatasetSpec("places365", 365, 224, (0.458, 0.441, 0.408), (0.273, 0.270, 0.288), True,
-                "folder", read_places365, expected="places365/{train,val}/<category>/",
-                how_to_get=HOW_PLACES, reset_epochs=3),
-):  # fmt: skip
+    DatasetSpec(
+        "fashion_mnist",
+        10,
+        32,
+        (0.2860,) * 3,
+        (0.3530,) * 3,
+        True,
+        "tensor",
+        read_fashion_mnist,
+        expected=FMNIST_HOW_PATH,
+        how_to_get=HOW_FMNIST,
+    ),
+    DatasetSpec(
+        "svhn",
+        10,
+        32,
+        (0.4377, 0.4438, 0.4728),
+        (0.1980, 0.2010, 0.1970),
+        False,
+        "tensor",
+        read_svhn,
+        expected="svhn/{train,test}_32x32.mat",
+        how_to_get=HOW_SVHN,
+    ),
+    DatasetSpec(
+        "cifar10",
+        10,
+        32,
+        (0.4914, 0.4822, 0.4465),
+        (0.2470, 0.2435, 0.2616),
+        True,
+        "tensor",
+        read_cifar10,
+        expected="cifar-10-batches-py/",
+        how_to_get=HOW_CIFAR.format(name="CIFAR10"),
+    ),
+    DatasetSpec(
+        "cifar100",
+        100,
+        32,
+        (0.5071, 0.4865, 0.4409),
+        (0.2673, 0.2564, 0.2762),
+        True,
+        "tensor",
+        read_cifar100,
+        expected="cifar-100-python/",
+        how_to_get=HOW_CIFAR.format(name="CIFAR100"),
+    ),
+    DatasetSpec(
+        "imagenet",
+        1000,
+        224,
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        True,
+        "folder",
+        read_imagenet,
+        expected="imagenet/{train,val}/<wnid>/",
+        how_to_get=HOW_IMAGENET,
+        reset_epochs=3,
+    ),
+    DatasetSpec(
+        "places365",
+        365,
+        224,
+        (0.458, 0.441, 0.408),
+        (0.273, 0.270, 0.288),
+        True,
+        "folder",
+        read_places365,
+        expected="places365/{train,val}/<category>/",
+        how_to_get=HOW_PLACES,
+        reset_epochs=3,
+    ),
+):
     register(_spec)

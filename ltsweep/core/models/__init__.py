@@ -6,13 +6,9 @@ else is the trunk. That split is what lets a ticket move to a dataset with anoth
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch.nn as nn
 
-from ltsweep.registry import Registry
-
-MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
+from ltsweep.core.models.registry import MODELS
 
 
 def create_model(name: str, num_classes: int, **options: object) -> nn.Module:

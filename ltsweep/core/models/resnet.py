@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 from torchvision.models.resnet import Bottleneck
 
-from ltsweep.core.models import MODELS
+from ltsweep.core.models.registry import MODELS
 from ltsweep.errors import UserError
 
 STEMS = ("imagenet", "cifar")

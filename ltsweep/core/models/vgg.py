@@ -9,11 +9,31 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ltsweep.core.models import MODELS
+from ltsweep.core.models.registry import MODELS
 
 POOL = "M"
-VGG19_PLAN = (64, 64, POOL, 128, 128, POOL, 256, 256, 256, 256, POOL,
-              512, 512, 512, 512, POOL, 512, 512, 512, 512)  # fmt: skip
+VGG19_PLAN = (
+    64,
+    64,
+    POOL,
+    128,
+    128,
+    POOL,
+    256,
+    256,
+    256,
+    256,
+    POOL,
+    512,
+    512,
+    512,
+    512,
+    POOL,
+    512,
+    512,
+    512,
+    512,
+)
 VGG_TINY_PLAN = (16, 16, POOL, 32, 32)
 
 
@@ -28,8 +48,11 @@ class VGG(nn.Module):
             if item == POOL:
                 layers.append(nn.MaxPool2d(2))
                 continue
-            layers += [nn.Conv2d(channels, int(item), 3, padding=1, bias=False),
-                       nn.BatchNorm2d(int(item)), nn.ReLU(inplace=True)]  # fmt: skip
+            layers += [
+                nn.Conv2d(channels, int(item), 3, padding=1, bias=False),
+                nn.BatchNorm2d(int(item)),
+                nn.ReLU(inplace=True),
+            ]
             channels = int(item)
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)

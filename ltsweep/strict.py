@@ -60,14 +60,14 @@ class Loader:
             if key not in fields:
                 close = difflib.get_close_matches(str(key), fields, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise self.fail(f"{path}.{key}".lstrip("."),
-                                f"unknown key{hint} (valid: {', '.join(fields)})")  # fmt: skip
+                raise self.fail(
+                    f"{path}.{key}".lstrip("."), f"unknown key{hint} (valid: {', '.join(fields)})"
+                )
         values = {}
         for name, f in fields.items():
             sub = f"{path}.{name}".lstrip(".")
             if name not in data:
-                if (f.default is dataclasses.MISSING
-                        and f.default_factory is dataclasses.MISSING):  # fmt: skip
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                     raise self.fail(sub, "required key is missing")
                 continue
             value = self.convert(hints[name], data[name], sub)

@@ -1,0 +1,42 @@
+"""What every loader backend shares: the batch type, the loader protocol, the options and the
+backend registry. Backends (``loaders`` for torch, ``ffcv_loader``) import this module and
+register into it, so no backend module imports another."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+
+from ltsweep.registry import Registry
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class EpochLoader(Protocol):
+    num_examples: int
+
+    def batches(self, epoch: int) -> Iterator[Batch]: ...
+
+    def __len__(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class LoaderOptions:
+    """How to feed one split; ``rank``/``world_size`` shard it for data-parallel workers."""
+
+    batch_size: int
+    train: bool
+    seed: int = 0
+    device: str = "cpu"
+    workers: int = 2
+    rank: int = 0
+    world_size: int = 1
+    image_size: int | None = None
+    data_root: str | None = None
+    ffcv_dir: str | None = None  # where ``ltsweep data convert`` wrote the .beton files
+
+
+LOADER_BACKENDS: Registry = Registry("loader backend")

@@ -1,0 +1,49 @@
+"""What a dataset is (``DatasetSpec``, ``TensorSplit``) and the registry the dataset modules
+register into. Kept apart from ``ltsweep.core.data`` so that ``embedded`` and ``real`` import
+this module, not the package that imports them: no import circle."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from ltsweep.registry import Registry
+
+
+@dataclass(frozen=True)
+class TensorSplit:
+    """One split in memory: ``images`` uint8 ``[N, 3, S, S]``, ``labels`` int64 ``[N]``."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What the rest of ltsweep needs to know about a dataset; registered by name."""
+
+    name: str
+    num_classes: int
+    image_size: int  # side length the model sees (SPEC.md: 32 for the 32x32 datasets, 224 else)
+    mean: tuple[float, float, float]  # per channel, of the training split, in [0, 1] units
+    std: tuple[float, float, float]
+    flip: bool  # horizontal flips are a valid augmentation (not for digits or SVHN)
+    storage: str  # "tensor" or "folder"
+    reader: Callable[..., object]  # (root, split, image_size) -> TensorSplit | torchvision dataset
+    embedded: bool = False
+    expected: str = ""  # where under the data root the files are expected
+    how_to_get: str = ""
+    reset_epochs: int = 1  # late-reset point (SPEC.md): 1 epoch for 32x32 data, 3 for ImageNet
+
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset")
+
+
+def register(spec: DatasetSpec) -> DatasetSpec:
+    DATASETS.register(spec.name, spec)
+    return spec
