@@ -36,7 +36,9 @@ def ray_address():
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RAY_AUTH_MODE", "disabled")
         mp.setenv("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5")  # reports are paced by this poll
-        ctx = ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
+        ctx = ray.init(
+            address="local", num_cpus=2, include_dashboard=False, configure_logging=False
+        )
         try:
             yield ctx.address_info["address"]
         finally:

@@ -53,7 +53,11 @@ def connect_ray(num_cpus: int | None = None) -> str:
     if address:
         ray.init(address=address, **kwargs)
         return f"cluster at {address}"
-    ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, **kwargs)
+    # address="local": always a private instance, even when another Ray runs on this host
+    # (a bare ray.init() finds it through the session files and joins or crashes on it).
+    ray.init(
+        address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, **kwargs
+    )
     return f"local ({num_cpus or os.cpu_count()} CPUs)"
 
 
