@@ -11,14 +11,19 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def ltsweep(
-    *args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600
+    *args: str,
+    cwd: Path | None = None,
+    env: dict | None = None,
+    timeout: float = 600,
+    prefix: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess:
+    """``prefix`` runs the CLI under another command (e.g. ``setpriv`` dropping capabilities)."""
     full_env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1", **(env or {})}
     for inherited in ("MLFLOW_TRACKING_URI", "RAY_ADDRESS"):
         if inherited not in (env or {}):
             full_env.pop(inherited, None)
     return subprocess.run(
-        [sys.executable, "-m", "ltsweep", *args],
+        [*prefix, sys.executable, "-m", "ltsweep", *args],
         cwd=cwd,
         env=full_env,
         capture_output=True,

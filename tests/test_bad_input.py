@@ -3,6 +3,8 @@ fix, exit code 2, no traceback, nothing written."""
 
 from __future__ import annotations
 
+import gzip
+import os
 import shutil
 from pathlib import Path
 
@@ -38,6 +40,38 @@ def raw(text: str):
     return make
 
 
+def binary(data: bytes):
+    def make(tmp: Path) -> Path:
+        path = tmp / "sweep.yaml"
+        path.write_bytes(data)
+        return path
+
+    return make
+
+
+def special(kind: str):
+    """A sweep path that is not a readable regular file: missing, a directory, a FIFO."""
+
+    def make(tmp: Path) -> Path:
+        path = tmp / "sweep.yaml"
+        if kind == "directory":
+            path.mkdir()
+        elif kind == "fifo":
+            os.mkfifo(path)  # reading it would block forever
+        return path
+
+    return make
+
+
+def appended(text: str):
+    def make(tmp: Path) -> Path:
+        path = tmp / "sweep.yaml"
+        path.write_text(TINY.read_text() + text)
+        return path
+
+    return make
+
+
 def _set(path: str, value):
     def fn(cfg: dict) -> None:
         *parents, last = path.split(".")
@@ -51,6 +85,48 @@ def _set(path: str, value):
 
 CASES = {
     # name: (sweep-file maker, extra CLI args, substrings the one line must contain)
+    "binary file": (
+        binary(bytes(range(256)) * 4),
+        [],
+        ["sweep.yaml", "not UTF-8 text", "binary file"],
+    ),
+    "gzip file": (
+        binary(gzip.compress(TINY.read_bytes())),
+        [],
+        ["sweep.yaml", "not UTF-8 text", "0x8b at offset 1"],
+    ),
+    "nul byte in text": (
+        binary(b"models:\n  - name: vgg_tiny\x00\n"),
+        [],
+        ["sweep.yaml", "not YAML text", "U+0000", "line 2"],
+    ),
+    "sweep file is a directory": (special("directory"), [], ["sweep.yaml", "is a directory"]),
+    "sweep file missing": (special("missing"), [], ["sweep.yaml", "does not exist"]),
+    "sweep file is a fifo": (special("fifo"), [], ["sweep.yaml", "not a regular file"]),
+    "duplicate top-level key": (
+        appended("seeds: [5, 6]\n"),
+        [],
+        ["'seeds'", "given twice", "lines 22 and 27"],
+    ),
+    "duplicate nested key": (
+        raw(TINY.read_text().replace("    workers: 0\n", "    workers: 0\n    batch_size: 64\n")),
+        [],
+        ["'datasets.digits.batch_size'", "given twice", "lines 7 and 10"],
+    ),
+    "duplicate key in flow mapping": (
+        raw(TINY.read_text().replace("sgd: {lr: 0.05}", "sgd: {lr: 0.05, lr: 0.5}")),
+        [],
+        ["'optimizers.sgd.lr'", "twice on line 11"],
+    ),
+    "duplicate key in a list item": (
+        raw(
+            TINY.read_text().replace(
+                "  - name: vgg_tiny\n", "  - name: vgg_tiny\n    name: vgg19\n"
+            )
+        ),
+        [],
+        ["'models[0].name'", "lines 3 and 4"],
+    ),
     "yaml syntax": (raw("models: [\n  - name: vgg_tiny\n seeds: {"), [], ["YAML syntax", "line"]),
     "unknown key": (edit(_set("imp.levles", 3)), [], ["imp.levles", "did you mean 'levels'"]),
     "unknown model": (
@@ -154,6 +230,30 @@ def test_bad_sweep_input_is_one_line_exit_2_nothing_written(case: str, tmp_path:
     for text in expected:
         assert text in lines[0], (text, lines[0])
     assert tree(work) == before  # nothing written (no runs/, no store)
+
+
+NO_FILE_OVERRIDE = "-dac_override,-dac_read_search"  # the capabilities that let root read anything
+
+
+def test_unreadable_sweep_file_is_one_line_exit_2(tmp_path: Path) -> None:
+    """chmod 000 stops a normal user. Root reads any file, so as root the CLI runs without the
+    two capabilities that bypass file permissions: then the kernel refuses it as it would anyone."""
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(TINY.read_text())
+    sweep.chmod(0)
+    work = tmp_path / "work"
+    work.mkdir()
+    prefix: tuple[str, ...] = ()
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("as root, making a file unreadable needs util-linux's setpriv (missing)")
+        prefix = (setpriv, f"--bounding-set={NO_FILE_OVERRIDE}", f"--inh-caps={NO_FILE_OVERRIDE}")
+    result = ltsweep("run", str(sweep), cwd=work, prefix=prefix)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, f"want one line, exit 2: {result.stderr}"
+    assert "sweep.yaml" in lines[0] and "permission denied" in lines[0], lines[0]
+    assert tree(work) == set(), f"something was written: {tree(work)}"
 
 
 def test_unknown_sweep_name_lists_available(tmp_path: Path) -> None:

@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ltsweep.errors import UserError
 from ltsweep.runtime.trials import Resources
 from ltsweep.strict import Loader, check, non_negative, one_of, open_unit, positive
+from ltsweep.strict_yaml import load_yaml
 
 KINDS = ("transferred", "same", "random", "dense")
 
@@ -111,15 +110,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 def load_sweep(path: Path) -> SweepConfig:
     """Parse and validate a sweep file; every problem is a one-line UserError."""
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise UserError(f"{path}: YAML syntax error{where}: {problem}") from None
-    except OSError as exc:
-        raise UserError(f"cannot read sweep file {path}: {exc.strerror}") from None
+    raw = load_yaml(path, "sweep file")
     loader = Loader(path)
     config = loader.build(SweepConfig, raw, "")
     if not config.name:

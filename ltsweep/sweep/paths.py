@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ltsweep.errors import UserError
 from ltsweep.runtime.paths import SweepPaths
+from ltsweep.strict_yaml import read_text
 
 SEARCH_SPACES = "search_spaces"
 
@@ -26,9 +27,8 @@ def resolve_sweep_file(name_or_path: str) -> Path:
     """A sweep name resolves to ``search_spaces/<name>.yaml``; a path to a file works too."""
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or os.sep in name_or_path:
-        if candidate.is_file():
-            return candidate
-        raise UserError(f"sweep file {candidate} does not exist")
+        read_text(candidate, "sweep file")  # missing, a directory, unreadable: say which
+        return candidate
     for directory in search_space_dirs():
         path = directory / f"{name_or_path}.yaml"
         if path.is_file():
