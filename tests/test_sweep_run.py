@@ -3,8 +3,10 @@ records, rerun, SIGKILL + resume, the output lock, and failures."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,6 +20,10 @@ from tests.cli_helpers import REPO, ltsweep
 
 TINY = REPO / "tests" / "sweeps" / "tiny.yaml"
 pytestmark = pytest.mark.slow
+RUN = (sys.executable, "-m", "ltsweep", "run")
+STEP_TIMEOUT = 900  # seconds for any one step: generous, a loaded 2-core machine is slow
+RERUN = 1800  # a whole tiny sweep took ~7 min beside five other test suites on 2 cores
+KEY_IN_CWD = re.compile(r"key=([gt]-[0-9a-f]+)")
 
 
 def store_runs(out: Path, sweep: str):
@@ -85,8 +91,8 @@ def assert_store_complete(out: Path, sweep_file: Path, sweep: str) -> None:
 def finished(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny") / "out"
     started = time.time()
-    result = ltsweep("run", str(TINY), "--out", str(out), "--num-cpus", "2")
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = ltsweep("run", str(TINY), "--out", str(out), "--num-cpus", "2", timeout=RERUN)
+    assert result.returncode == 0, f"the reference run failed: {result.stdout}{result.stderr}"
     return out, result, time.time() - started
 
 
@@ -122,28 +128,22 @@ def test_rerun_does_no_training_and_status_reports_done(finished) -> None:
 
 def test_sigkill_then_resume_matches_uninterrupted(finished, tmp_path: Path) -> None:
     reference_out, _, _ = finished
-    out = tmp_path / "out"
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ltsweep", "run", str(TINY), "--out", str(out), "--num-cpus", "2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    sweep = Sweep(TINY, tmp_path / "out", tmp_path / "sweep.log")
+    try:
+        sweep.wait_for(
+            "a generation trial finishes before the kill",
+            lambda: list(sweep.out.glob("trials/g-*/done.json")),
+        )
+    finally:
+        sweep.kill_all()  # the driver and its Ray processes, mid-sweep
+    _, runs = store_runs(sweep.out, "tiny")
+    assert runs, f"the killed driver had recorded nothing in MLflow: {sweep.output()}"
+    rerun = ltsweep("run", str(TINY), "--out", str(sweep.out), "--num-cpus", "2", timeout=RERUN)
+    assert rerun.returncode == 0, f"the resumed run failed: {rerun.stdout}{rerun.stderr}"
+    assert_store_complete(sweep.out, TINY, "tiny")
+    assert final_accuracies(sweep.out) == final_accuracies(reference_out), (
+        "results after SIGKILL + resume differ from an uninterrupted run"
     )
-    deadline = time.time() + 240
-    while time.time() < deadline and not list(out.glob("trials/g-*/done.json")):
-        time.sleep(0.5)
-    assert list(out.glob("trials/g-*/done.json")), "no generation trial finished in time"
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its Ray processes, mid-sweep
-    proc.wait()
-    time.sleep(2)
-    _, runs = store_runs(out, "tiny")
-    assert runs  # the killed driver had started recording
-    rerun = ltsweep("run", str(TINY), "--out", str(out), "--num-cpus", "2")
-    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    assert_store_complete(out, TINY, "tiny")
-    assert final_accuracies(out) == final_accuracies(reference_out)
 
 
 def test_live_lock_refuses_dead_lock_is_taken_over(finished) -> None:
@@ -192,6 +192,69 @@ def test_diverging_trials_fail_and_the_sweep_goes_on(tmp_path: Path) -> None:
     assert not [r for r in runs if r.info.status == "RUNNING"]
 
 
+class Sweep:
+    """``ltsweep run`` in its own session, its output in a file (a pipe nobody reads while the
+    test waits would fill up and stall the sweep), failing each step with what it printed."""
+
+    def __init__(self, sweep: Path, out: Path, log: Path, env: dict | None = None) -> None:
+        env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1", **(env or {})}
+        env.pop("RAY_ADDRESS", None)
+        env.pop("MLFLOW_TRACKING_URI", None)
+        self.out, self.log = out, log
+        with open(log, "w") as fh:
+            self.proc = subprocess.Popen(
+                [*RUN, str(sweep), "--out", str(out), "--num-cpus", "2"],
+                env=env,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-6000:]
+
+    def fail(self, step: str) -> None:
+        rc = self.proc.poll()
+        state = "still running" if rc is None else f"exited with code {rc}"
+        pytest.fail(f"step '{step}' failed; the sweep {state}; its output:\n{self.output()}")
+
+    def wait_for(self, step: str, condition, timeout: float = STEP_TIMEOUT):
+        """Poll ``condition()`` until it returns something truthy; fail if the sweep exits first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = condition()
+            if found:
+                return found
+            if self.proc.poll() is not None:
+                found = condition()  # it may have happened just before the exit
+                if found:
+                    return found
+                self.fail(f"{step} (the sweep ended before it happened)")
+            time.sleep(0.05)
+        self.fail(f"{step} (not within {timeout:.0f} s)")
+
+    def finish(self, step: str, timeout: float = STEP_TIMEOUT) -> int:
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.fail(f"{step} (not within {timeout:.0f} s)")
+        return -1
+
+    def kill_all(self) -> None:
+        """SIGKILL the driver's process group, then wait until nothing of its session is left
+        (Ray daemons that left the group are killed by pid), so nothing writes into ``out``."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while left := _session_processes(self.proc.pid, ""):
+            if time.monotonic() > deadline:
+                self.fail(f"the killed sweep's processes exit (left: {left})")
+            _signal(left, signal.SIGKILL)
+            time.sleep(0.2)
+
+
 def _session_processes(sid: int, needle: str) -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
@@ -208,67 +271,107 @@ def _session_processes(sid: int, needle: str) -> list[int]:
     return pids
 
 
+def _training(pid: int) -> str | None:
+    """The trial key a stopped Tune worker is training, or None when it is starting or idle.
+
+    Ray titles a worker ``ray::ImplicitFunc.train`` only while it executes Tune's ``train`` call,
+    which Tune issues once it has marked the trial RUNNING; its working directory names the trial.
+    """
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode().strip()
+        match = KEY_IN_CWD.search(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return None
+    return match.group(1) if match and "ImplicitFunc.train" in title else None
+
+
+def _signal(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+def kill_worker_mid_trial(sweep: Sweep, prefix: str, checkpoint: str) -> str:
+    """SIGKILL the worker of one ``prefix`` trial while it trains on from its own checkpoint.
+
+    Deterministic under load: the trial workers run in short slices between SIGSTOPs, and each
+    stop checks, on frozen processes, that a worker is inside Tune's ``train`` call for a trial
+    whose ``checkpoint`` glob has a file and that has no done record. A worker killed while Tune
+    is still handing it a trial (``reset``) instead makes Tune 2.60 count the one death twice and
+    give up on that trial whatever the retries (the cause of this test's failures under load).
+    """
+
+    def frozen_target() -> str | None:
+        workers = _session_processes(sweep.proc.pid, "ImplicitFunc")
+        _signal(workers, signal.SIGSTOP)
+        try:
+            for pid in workers:
+                key = _training(pid)
+                tdir = sweep.out / "trials" / str(key)
+                if (
+                    key
+                    and key.startswith(prefix)
+                    and list(tdir.glob(checkpoint))
+                    and not (tdir / "done.json").exists()
+                ):
+                    os.kill(pid, signal.SIGKILL)
+                    return key
+        finally:
+            _signal(workers, signal.SIGCONT)
+            time.sleep(0.05)  # the slice the workers run for
+        return None
+
+    return sweep.wait_for(f"kill a {prefix} trial's worker mid-trial", frozen_target)
+
+
 def test_killed_trial_worker_is_retried_from_its_checkpoint(finished, tmp_path: Path) -> None:
-    """SIGKILL the Ray worker running trials, twice, mid-epoch: Tune retries them, each resumes
-    from its own checkpoint, and the results equal an uninterrupted run's."""
+    """SIGKILL the Ray worker of a generation trial, then of a transfer trial, each while it
+    trains on from its checkpoint: Tune retries them, each resumes from its own checkpoint, and
+    the results equal an uninterrupted run's."""
     reference_out, _, _ = finished
     cfg = yaml.safe_load(TINY.read_text())
     cfg["retries"] = 3
-    sweep = tmp_path / "tiny.yaml"
-    sweep.write_text(yaml.safe_dump(cfg))
-    out = tmp_path / "out"
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    env.pop("RAY_ADDRESS", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ltsweep", "run", str(sweep), "--out", str(out), "--num-cpus", "2"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    kills = 0
-    deadline = time.time() + 300
+    sweep_file = tmp_path / "tiny.yaml"
+    sweep_file.write_text(yaml.safe_dump(cfg))
+    sweep = Sweep(sweep_file, tmp_path / "out", tmp_path / "sweep.log")
     try:
-        for marker in ("trials/g-*/level_00/checkpoint.pt", "trials/t-*/checkpoint.pt"):
-            while time.time() < deadline and not list(out.glob(marker)):
-                time.sleep(0.05)
-            workers = _session_processes(proc.pid, "ImplicitFunc")
-            for pid in workers:
-                os.kill(pid, signal.SIGKILL)
-            kills += bool(workers)
-        output, _ = proc.communicate(timeout=max(10, deadline - time.time()))
+        killed = [
+            kill_worker_mid_trial(sweep, "g-", "level_*/checkpoint.pt"),
+            kill_worker_mid_trial(sweep, "t-", "checkpoint.pt"),
+        ]
+        code = sweep.finish("the sweep finishes after the kills")
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert kills >= 1, "no trial worker was found to kill"
-    assert proc.returncode == 0, output
-    assert_store_complete(out, TINY, "tiny")
-    assert final_accuracies(out) == final_accuracies(reference_out)
+        sweep.kill_all()
+    if code != 0:
+        sweep.fail(f"the sweep exits 0 after killing the workers of {killed}")
+    for key in killed:
+        assert (sweep.out / "trials" / key / "done.json").exists(), f"{key}: {sweep.output()}"
+    assert_store_complete(sweep.out, TINY, "tiny")
+    assert final_accuracies(sweep.out) == final_accuracies(reference_out), (
+        f"results differ from an uninterrupted run after killing {killed}"
+    )
 
 
 def test_ctrl_c_stops_cleanly_then_resumes(finished, tmp_path: Path) -> None:
     reference_out, _, _ = finished
-    out = tmp_path / "out"
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    env.pop("RAY_ADDRESS", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ltsweep", "run", str(TINY), "--out", str(out), "--num-cpus", "2"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    sweep = Sweep(TINY, tmp_path / "out", tmp_path / "sweep.log")
+    try:
+        sweep.wait_for(
+            "a generation trial finishes before Ctrl-C",
+            lambda: list(sweep.out.glob("trials/g-*/done.json")),
+        )
+        sweep.proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        code = sweep.finish("the sweep stops after Ctrl-C")
+    finally:
+        sweep.kill_all()
+    output = sweep.output()
+    assert code == 130, f"Ctrl-C: want exit 130, got {code}: {output}"
+    assert "run the same command again" in output and "Traceback" not in output, output
+    _, runs = store_runs(sweep.out, "tiny")
+    assert not [r for r in runs if r.info.status == "RUNNING"], "Ctrl-C left a run RUNNING"
+    rerun = ltsweep("run", str(TINY), "--out", str(sweep.out), "--num-cpus", "2", timeout=RERUN)
+    assert rerun.returncode == 0, f"the resumed run failed: {rerun.stdout}{rerun.stderr}"
+    assert_store_complete(sweep.out, TINY, "tiny")
+    assert final_accuracies(sweep.out) == final_accuracies(reference_out), (
+        "results after Ctrl-C + resume differ from an uninterrupted run"
     )
-    deadline = time.time() + 240
-    while time.time() < deadline and not list(out.glob("trials/g-*/done.json")):
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert "run the same command again" in err and "Traceback" not in err
-    _, runs = store_runs(out, "tiny")
-    assert not [r for r in runs if r.info.status == "RUNNING"]
-    rerun = ltsweep("run", str(TINY), "--out", str(out), "--num-cpus", "2")
-    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    assert_store_complete(out, TINY, "tiny")
-    assert final_accuracies(out) == final_accuracies(reference_out)

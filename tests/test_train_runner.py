@@ -101,12 +101,15 @@ DRIVER = textwrap.dedent("""
 """)
 
 
-def _wait_for(path: Path, proc: subprocess.Popen, log: Path, timeout: float = 180) -> None:
+def _wait_for(path: Path, proc: subprocess.Popen, log: Path, timeout: float = 900) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
+            state = "exited" if proc.poll() is not None else f"not within {timeout:.0f} s"
             proc.kill()
-            pytest.fail(f"{path} did not appear; driver output:\n{log.read_text()[-3000:]}")
+            pytest.fail(
+                f"{path} did not appear ({state}); driver output:\n{log.read_text()[-3000:]}"
+            )
         time.sleep(0.05)
 
 
