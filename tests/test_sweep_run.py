@@ -148,7 +148,7 @@ def test_sigkill_then_resume_matches_uninterrupted(finished, tmp_path: Path) -> 
 
 def test_live_lock_refuses_dead_lock_is_taken_over(finished) -> None:
     out, _, _ = finished
-    holder = subprocess.Popen(["sleep", "60"])
+    holder = subprocess.Popen(["sleep", "3600"])  # alive until killed below, however slow the run
     try:
         (out / ".lock").write_text(
             json.dumps(
@@ -156,15 +156,15 @@ def test_live_lock_refuses_dead_lock_is_taken_over(finished) -> None:
             )
         )
         refused = ltsweep("run", str(TINY), "--out", str(out))
-        assert refused.returncode == 2
+        assert refused.returncode == 2, f"a live lock did not refuse: {refused.stderr}"
         assert f"pid {holder.pid}" in refused.stderr and "since 2026-11-25" in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
     finally:
         holder.kill()
         holder.wait()
     taken = ltsweep("run", str(TINY), "--out", str(out))  # the holder is dead now
-    assert taken.returncode == 0, taken.stderr
-    assert not (out / ".lock").exists()
+    assert taken.returncode == 0, f"a dead holder's lock was not taken over: {taken.stderr}"
+    assert not (out / ".lock").exists(), "the lock outlived the run"
 
 
 def test_diverging_trials_fail_and_the_sweep_goes_on(tmp_path: Path) -> None:
