@@ -27,7 +27,7 @@ def _top_level_modules_after(imports: str) -> set[str]:
         [sys.executable, "-c", PROBE.format(imports=imports)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr
     return set(json.loads(done.stdout.strip().splitlines()[-1]))

@@ -98,7 +98,7 @@ def test_killed_convert_leaves_nothing_under_the_final_name(tmp_path: Path) -> N
         ffcv_convert.convert_dataset("digits", {str(tmp_path)!r}, splits=("train",), workers=1)
     """)
     proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=ROOT
     )
     assert proc.returncode == -9, proc.stderr[-2000:]
     final = beton_path(tmp_path, get_spec("digits"), "train")
@@ -205,7 +205,7 @@ def test_without_ffcv_one_line_error_and_torch_still_works(tmp_path: Path) -> No
         raise SystemExit(main(["data", "convert", "digits", "--out", {str(tmp_path)!r}]))
     """)
     proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=ROOT
     )
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = proc.stderr.strip().splitlines()

@@ -335,7 +335,7 @@ def test_cli_in_subprocess_uses_default_store(known: dict, report) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     assert str(out / "index.html") in proc.stdout

@@ -136,7 +136,7 @@ def test_save_replaces_atomically_and_leaves_no_temp(ticket_path: Path) -> None:
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "ltsweep", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "ltsweep", *args], capture_output=True, text=True, timeout=600
     )
 
 
