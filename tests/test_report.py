@@ -325,7 +325,7 @@ def test_cli_in_subprocess_uses_default_store(known: dict, report) -> None:
             "ltsweep",
             "report",
             f"search_spaces/{NAME}.yaml",
-            "--out",
+            "--report-dir",
             str(out),
             "--sparsity",
             "50%",
@@ -386,3 +386,29 @@ def test_store_resolution(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     assert locate("x").tracking_uri == "http://127.0.0.1:5000"
     assert locate("x", tracking_uri="sqlite:///a.db").tracking_uri == "sqlite:///a.db"
+
+
+def test_out_means_the_sweep_output_everywhere(known: dict, capsys) -> None:
+    """`report --out X` reads the sweep run with `run --out X`; `--sweep-out` still works, warned."""
+    sweep_out = known["root"] / "runs" / NAME
+    report_dir = known["root"] / "flag_report"
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    argv = ["report", NAME, "--out", str(sweep_out), "--report-dir", str(report_dir)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "ltsweep", *argv, "--no-mlflow-log"],
+        cwd=known["root"] / "runs",  # not where runs/known is: only --out can find the store
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, f"report --out <sweep dir> failed: {proc.stderr}"
+    assert (report_dir / "index.html").is_file(), "the report did not go to --report-dir"
+    assert "deprecated" not in proc.stderr, "the new spelling must not warn"
+    for command in ("report", "ui", "export"):
+        args = cli.build_parser().parse_args([command, NAME, "--sweep-out", "old"])
+        assert args.out == Path("old"), f"{command}: --sweep-out no longer sets the sweep output"
+        err = capsys.readouterr().err
+        assert "--sweep-out is deprecated" in err and "use --out" in err, err
+        args = cli.build_parser().parse_args([command, NAME, "--out", "new"])
+        assert args.out == Path("new"), f"{command}: --out is not the sweep output directory"

@@ -86,7 +86,7 @@ def _check_port(host: str, port: int) -> None:
 def run(args: argparse.Namespace) -> int:
     from ltsweep.report import store
 
-    where = store.locate(args.sweep, args.sweep_out, args.tracking_uri)
+    where = store.locate(args.sweep, args.out, args.tracking_uri)
     name, uri = where.name, where.tracking_uri
     store.require_store(uri, name)
     _check_port(args.host, args.port)
