@@ -412,3 +412,43 @@ def test_out_means_the_sweep_output_everywhere(known: dict, capsys) -> None:
         assert "--sweep-out is deprecated" in err and "use --out" in err, err
         args = cli.build_parser().parse_args([command, NAME, "--out", "new"])
         assert args.out == Path("new"), f"{command}: --out is not the sweep output directory"
+
+
+def test_claims_and_paired_differences(known: dict, report) -> None:
+    import html as html_lib
+
+    page = (report.out_dir / "index.html").read_text()
+    top = page.index("What this sweep found")
+    assert top < page.index("<figure"), "the claim lines are not at the top of index.html"
+    assert len(report.claims) == 5
+    for line in report.claims:
+        assert html_lib.escape(line) in page, f"claim line missing from the page: {line}"
+    with open(report.out_dir / "differences.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(report.differences) > 0
+    # same − random on digits/sgd at level 3, paired by seed, by hand (t quantile, 1 dof)
+    tgt = ("digits", "sgd")
+    by_seed = {
+        (r["kind"], r["seed"]): r["acc"]
+        for r in known["planned"]
+        if r["tgt"] == tgt and r["level"] == 3 and r["kind"] in ("same", "random")
+    }
+    diffs = [by_seed["same", s] - by_seed["random", s] for s in SEEDS]
+    mean = sum(diffs) / 2
+    half = 12.706204736174698 * abs(diffs[0] - diffs[1]) / math.sqrt(2) / math.sqrt(2)
+    row = next(
+        r
+        for r in rows
+        if (r["target"], r["level"], r["a"], r["b"]) == ("digits/sgd", "3", "same", "random")
+    )
+    assert float(row["mean"]) == pytest.approx(mean, rel=1e-9)
+    assert float(row["ci_low"]) == pytest.approx(mean - half, rel=1e-9)
+    assert float(row["ci_high"]) == pytest.approx(mean + half, rel=1e-9)
+    one = next(
+        r
+        for r in rows
+        if (r["target"], r["level"], r["a"]) == ("shapes/sgd", "3", "from digits/adam")
+        and r["b"] == "same"
+    )
+    assert one["n_seeds"] == "1" and one["verdict"] == "not enough seeds" and one["ci_low"] == ""
+    assert (report.out_dir / "claims.csv").stat().st_size > 100
