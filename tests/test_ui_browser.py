@@ -76,3 +76,34 @@ def test_printed_url_shows_trial_runs_with_axis_columns(known) -> None:  # noqa:
     assert shown and all("result" in names[n] for n in shown), f"non-trial runs shown: {shown}"
     parent = next(r.info.run_name for r in runs if r.data.tags.get(S.TAG_ROLE) == "sweep")
     assert f">{parent}<" not in dom, "the sweep's parent run is on the trial page"
+
+
+def _readme_filters() -> list[str]:
+    from tests.cli_helpers import REPO
+
+    text = (REPO / "README.md").read_text()
+    block = text.split("Ready-made filters to paste into the search box:", 1)[1]
+    block = block.split("```text\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def test_readme_filters_parse_and_select(known) -> None:  # noqa: F811
+    """The README's filters, as the UI sends them to the server, on the known store."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=known["uri"])
+    exp = client.get_experiment_by_name(S.experiment_name(NAME)).experiment_id
+    filters = _readme_filters()
+    assert len(filters) == 3, filters
+    checks = [
+        lambda t: t[S.TAG_LEVEL] == "3" and t[S.TAG_KIND] != "dense",
+        lambda t: t[S.TAG_TARGET_DATASET] == "shapes" and t[S.TAG_KIND] == "random",
+        lambda t: t[S.TAG_KIND] == "transferred" and t[S.TAG_SOURCE_DATASET] == "digits",
+    ]
+    # The known store has levels 1-3 (the demo 1-5) and two optimizers on digits (the demo: shapes).
+    edits = [("'5'", "'3'"), ("'shapes'", "'shapes'"), ("'shapes'", "'digits'")]
+    for text, check, (old, new) in zip(filters, checks, edits):
+        query = text.replace(old, new)
+        runs = client.search_runs([exp], filter_string=query, max_results=5000)
+        assert runs, f"README filter selects nothing on the known store: {query}"
+        assert all(check(r.data.tags) for r in runs), f"README filter selects other runs: {query}"
