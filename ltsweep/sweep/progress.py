@@ -7,6 +7,7 @@ live line (tqdm); otherwise a plain line whenever a count changes.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -49,7 +50,7 @@ class Progress:
         self.started = clock()
         self.reports = 0  # epoch reports received in this run
         self.first = self.last = None  # times of the first and the latest epoch report
-        self.live = sys.stdout.isatty() if live is None else live
+        self.live = _terminal() if live is None else live
         self._bar = None
         self._shown: tuple[int, int, int] | None = None
 
@@ -144,6 +145,14 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _terminal() -> bool:
+    """A live line needs a terminal with a width (a pty with none would draw nothing)."""
+    try:
+        return sys.stdout.isatty() and os.get_terminal_size(sys.stdout.fileno()).columns > 0
+    except (OSError, ValueError):
+        return False
 
 
 def _fmt(seconds: float) -> str:
