@@ -42,6 +42,13 @@ def _dataset(config: str) -> str:
     return config.split("/")[0]
 
 
+def _mask(values: list[bool], rows: pd.DataFrame):
+    """A boolean row mask (a plain empty list would select no *columns* instead)."""
+    import numpy as np
+
+    return np.asarray(values, dtype=bool).reshape(len(rows))
+
+
 def _larger_first(rows: pd.DataFrame) -> pd.DataFrame:
     """Source-vs-source rows of two differently sized sources, oriented larger − smaller."""
     size = [
@@ -49,7 +56,7 @@ def _larger_first(rows: pd.DataFrame) -> pd.DataFrame:
         for a, b in zip(rows.a, rows.b)
     ]
     keep = [sa is not None and sb is not None and sa != sb for sa, sb in size]
-    out = rows[keep].copy()
+    out = rows.loc[_mask(keep, rows)].copy()
     flip = [sa < sb for (sa, sb), k in zip(size, keep) if k]
     for i, f in zip(out.index, flip):
         if f:
@@ -78,7 +85,7 @@ def _vs_random(rows: pd.DataFrame, transferred: bool) -> pd.DataFrame:
 def _vs_own(rows: pd.DataFrame, same_data: bool) -> pd.DataFrame:
     own = rows[rows.comparison == D.VS_OWN]
     same = [source_of(a) == _dataset(t) for a, t in zip(own.a, own.target)]
-    return own[[s == same_data for s in same]]
+    return own.loc[_mask([s == same_data for s in same], own)]
 
 
 BEAT, MATCH = frozenset({D.BETTER}), frozenset({D.BETTER, D.NO_DIFFERENCE})
