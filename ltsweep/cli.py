@@ -17,6 +17,7 @@ COMMANDS = {
     "plan": "Expand a sweep into its trial list and estimate its cost; runs nothing.",
     "status": "What is done, running, failed and left in a sweep, from its stores.",
     "report": "Figures, transfer matrix, summary.csv and index.html from what is finished.",
+    "export": "Finished results as Parquet or CSV tables (per epoch and per trial).",
     "ui": "Start the MLflow UI on a sweep's tracking store (127.0.0.1 by default).",
     "ticket": "Inspect ticket directories (`ltsweep ticket show DIR`).",
     "data": "Dataset tools (`ltsweep data list`, `ltsweep data convert` to FFCV).",

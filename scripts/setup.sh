@@ -5,11 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 
-if command -v apt-get >/dev/null 2>&1 && ! dpkg -s libturbojpeg0-dev libopencv-dev pkg-config >/dev/null 2>&1; then
+# chromium: the headless browser the MLflow UI test opens (tests/test_ui_browser.py).
+if command -v apt-get >/dev/null 2>&1 && ! dpkg -s libturbojpeg0-dev libopencv-dev pkg-config chromium >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  echo "setup: installing FFCV's system packages (pkg-config libopencv-dev libturbojpeg0-dev)"
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq pkg-config libopencv-dev libturbojpeg0-dev >/dev/null \
-    || echo "setup: could not install FFCV's system packages; the torch loader still works"
+  echo "setup: installing system packages (pkg-config libopencv-dev libturbojpeg0-dev chromium)"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq pkg-config libopencv-dev libturbojpeg0-dev chromium >/dev/null \
+    || echo "setup: could not install the system packages; the torch loader still works, the browser test skips"
 fi
 
 [ -x .venv/bin/python ] || "$PY" -m venv .venv

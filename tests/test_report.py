@@ -325,7 +325,7 @@ def test_cli_in_subprocess_uses_default_store(known: dict, report) -> None:
             "ltsweep",
             "report",
             f"search_spaces/{NAME}.yaml",
-            "--out",
+            "--report-dir",
             str(out),
             "--sparsity",
             "50%",
@@ -386,3 +386,69 @@ def test_store_resolution(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     assert locate("x").tracking_uri == "http://127.0.0.1:5000"
     assert locate("x", tracking_uri="sqlite:///a.db").tracking_uri == "sqlite:///a.db"
+
+
+def test_out_means_the_sweep_output_everywhere(known: dict, capsys) -> None:
+    """`report --out X` reads the sweep run with `run --out X`; `--sweep-out` still works, warned."""
+    sweep_out = known["root"] / "runs" / NAME
+    report_dir = known["root"] / "flag_report"
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    argv = ["report", NAME, "--out", str(sweep_out), "--report-dir", str(report_dir)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "ltsweep", *argv, "--no-mlflow-log"],
+        cwd=known["root"] / "runs",  # not where runs/known is: only --out can find the store
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, f"report --out <sweep dir> failed: {proc.stderr}"
+    assert (report_dir / "index.html").is_file(), "the report did not go to --report-dir"
+    assert "deprecated" not in proc.stderr, "the new spelling must not warn"
+    for command in ("report", "ui", "export"):
+        args = cli.build_parser().parse_args([command, NAME, "--sweep-out", "old"])
+        assert args.out == Path("old"), f"{command}: --sweep-out no longer sets the sweep output"
+        err = capsys.readouterr().err
+        assert "--sweep-out is deprecated" in err and "use --out" in err, err
+        args = cli.build_parser().parse_args([command, NAME, "--out", "new"])
+        assert args.out == Path("new"), f"{command}: --out is not the sweep output directory"
+
+
+def test_claims_and_paired_differences(known: dict, report) -> None:
+    import html as html_lib
+
+    page = (report.out_dir / "index.html").read_text()
+    top = page.index("What this sweep found")
+    assert top < page.index("<figure"), "the claim lines are not at the top of index.html"
+    assert len(report.claims) == 5
+    for line in report.claims:
+        assert html_lib.escape(line) in page, f"claim line missing from the page: {line}"
+    with open(report.out_dir / "differences.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(report.differences) > 0
+    # same − random on digits/sgd at level 3, paired by seed, by hand (t quantile, 1 dof)
+    tgt = ("digits", "sgd")
+    by_seed = {
+        (r["kind"], r["seed"]): r["acc"]
+        for r in known["planned"]
+        if r["tgt"] == tgt and r["level"] == 3 and r["kind"] in ("same", "random")
+    }
+    diffs = [by_seed["same", s] - by_seed["random", s] for s in SEEDS]
+    mean = sum(diffs) / 2
+    half = 12.706204736174698 * abs(diffs[0] - diffs[1]) / math.sqrt(2) / math.sqrt(2)
+    row = next(
+        r
+        for r in rows
+        if (r["target"], r["level"], r["a"], r["b"]) == ("digits/sgd", "3", "same", "random")
+    )
+    assert float(row["mean"]) == pytest.approx(mean, rel=1e-9)
+    assert float(row["ci_low"]) == pytest.approx(mean - half, rel=1e-9)
+    assert float(row["ci_high"]) == pytest.approx(mean + half, rel=1e-9)
+    one = next(
+        r
+        for r in rows
+        if (r["target"], r["level"], r["a"]) == ("shapes/sgd", "3", "from digits/adam")
+        and r["b"] == "same"
+    )
+    assert one["n_seeds"] == "1" and one["verdict"] == "not enough seeds" and one["ci_low"] == ""
+    assert (report.out_dir / "claims.csv").stat().st_size > 100

@@ -112,6 +112,15 @@ def test_run_records_every_trial_once(finished) -> None:
     assert all(f"ltsweep.ticket_sha256.level_0{lv}" in g.data.tags for g in gen for lv in range(3))
 
 
+def test_progress_counts_concurrent_trials_and_epochs(finished) -> None:
+    _, result, _ = finished
+    lines = [ln for ln in result.stdout.splitlines() if ln.startswith("[trials]")]
+    running = {int(ln.split(" running")[0].rsplit("· ", 1)[1]) for ln in lines}
+    assert 2 in running, f"two trials ran at once on 2 CPUs but no line said so: {lines}"
+    assert max(running) <= 2, f"more trials shown running than 2 CPUs can hold: {lines}"
+    assert "8/8 done" in lines[-1] and "epochs 24/24" in lines[-1], lines[-1]
+
+
 def test_rerun_does_no_training_and_status_reports_done(finished) -> None:
     out, _, _ = finished
     mtimes = {p: p.stat().st_mtime for p in out.glob("trials/*/done.json")}

@@ -3,11 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+
+OUT_HELP = "the sweep's output directory, as given to `ltsweep run --out` (default: runs/<sweep>)"
+
+
+class DeprecatedAlias(argparse.Action):
+    """An old spelling of a flag: still works for one release, with a one-line warning."""
+
+    def __init__(self, option_strings, dest, new: str, **kwargs) -> None:
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        sys.stderr.write(
+            f"ltsweep: warning: {option_string} is deprecated and will be removed in the next "
+            f"release: use {self.new}\n"
+        )
+        setattr(namespace, self.dest, values)
 
 
 def add_store_arguments(parser: argparse.ArgumentParser) -> None:
-    """Where a sweep's MLflow store is, for the commands that only read it (report, ui)."""
+    """Where a sweep's MLflow store is, for the commands that only read it (report, ui, export).
+
+    ``--out`` means the sweep's output directory here exactly as in ``run`` and ``status``.
+    """
     parser.add_argument("sweep", help="sweep name (search_spaces/<name>.yaml) or path to its YAML")
     parser.add_argument(
         "--tracking-uri",
@@ -15,9 +36,12 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
         help="MLflow store (default: $MLFLOW_TRACKING_URI, else the sweep file's tracking_uri, "
         "else <sweep output>/mlflow.db)",
     )
+    parser.add_argument("--out", type=Path, default=None, help=OUT_HELP)
     parser.add_argument(
         "--sweep-out",
+        dest="out",
         type=Path,
-        default=None,
-        help="the sweep's output directory, if `ltsweep run` was given --out (default: runs/<sweep>)",
+        action=DeprecatedAlias,
+        new="--out",
+        help=argparse.SUPPRESS,
     )

@@ -27,10 +27,10 @@ def fraction(text: str) -> float:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_store_arguments(parser)
     parser.add_argument(
-        "--out",
+        "--report-dir",
         type=Path,
         default=None,
-        help="report directory (default: <sweep output>/report, i.e. runs/<sweep>/report)",
+        help="where the report goes (default: <sweep output>/report, i.e. runs/<sweep>/report)",
     )
     parser.add_argument(
         "--sparsity",
@@ -52,11 +52,11 @@ def run(args: argparse.Namespace) -> int:
 
     report = build_report(
         args.sweep,
-        out_dir=args.out,
+        out_dir=args.report_dir,
         tracking_uri=args.tracking_uri,
         sparsities=args.sparsity,
         log_to_mlflow=not args.no_mlflow_log,
-        sweep_out=args.sweep_out,
+        sweep_out=args.out,
     )
     print(
         f"report of sweep {report.sweep}: {report.out_dir / 'index.html'} "

@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=int, default=None, help="server worker processes (default: mlflow's)"
     )
+    parser.add_argument(
+        "--open", action="store_true", help="open the printed URL in a browser once it answers"
+    )
 
 
 def build_command(
@@ -83,22 +86,48 @@ def _check_port(host: str, port: int) -> None:
             ) from None
 
 
+def _open_when_up(url: str, base: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Open ``url`` in the user's browser once the server answers (a background thread)."""
+    import threading
+    import time
+    import urllib.request
+    import webbrowser
+
+    def wait_then_open() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=2):
+                    webbrowser.open(url)
+                    return
+            except OSError:
+                time.sleep(0.5)
+
+    threading.Thread(target=wait_then_open, daemon=True).start()
+
+
 def run(args: argparse.Namespace) -> int:
     from ltsweep.report import store
+    from ltsweep.runtime import mlflow_view
 
-    where = store.locate(args.sweep, args.sweep_out, args.tracking_uri)
+    where = store.locate(args.sweep, args.out, args.tracking_uri)
     name, uri = where.name, where.tracking_uri
-    store.require_store(uri, name)
+    client, experiment_id = store.open_experiment(uri, name)
+    with store.reading(uri):
+        mlflow_view.ensure_tags(client, experiment_id)  # stores made before the view existed
     _check_port(args.host, args.port)
     argv = build_command(uri, args.host, args.port, args.workers)
+    url = mlflow_view.runs_url(address(args.host, args.port), experiment_id)
     print(
-        f"MLflow UI for sweep {name}: {address(args.host, args.port)} (store {uri}); "
+        f"MLflow UI for sweep {name}: {url} (trial runs, axis columns; store {uri}); "
         "Ctrl-C to stop",
         flush=True,
     )
     if args.host not in LOCAL_HOSTS:
         sys.stderr.write(f"ltsweep: warning: bound to {args.host}: other machines can reach it\n")
     proc = subprocess.Popen(argv, env=child_env())
+    if args.open:
+        _open_when_up(url, address(args.host, args.port), proc)
 
     def _stop(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt

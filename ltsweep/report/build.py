@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from ltsweep import fsio
 from ltsweep.errors import UserError
-from ltsweep.report import collect, figures, html, matrix, optimizers, stats, store
+from ltsweep.report import claims, collect, figures, html, matrix, optimizers, stats, store
+from ltsweep.report import differences as D
 from ltsweep.runtime import schema
 
 if TYPE_CHECKING:
@@ -41,6 +42,9 @@ class Report:
     matrix_figures: list[figures.ReportFigure] = field(default_factory=list)
     optimizer_table: pd.DataFrame | None = None
     optimizer_figures: list[figures.ReportFigure] = field(default_factory=list)
+    differences: pd.DataFrame | None = None  # paired differences with 95% CIs (differences.py)
+    claims: list[str] = field(default_factory=list)  # one line per claim of the paper
+    claims_table: pd.DataFrame | None = None  # the claims' evidence, as in claims.csv
     files: list[str] = field(default_factory=list)
     parent_run_id: str | None = None
 
@@ -71,6 +75,8 @@ def assemble(report: Report, sparsities: list[float] | None) -> None:
             report.matrix_figures.append(matrix.figure(m, report.scale, n))
     report.optimizer_table = optimizers.table(runs)
     report.optimizer_figures = optimizers.figures(runs, style, report.scale)
+    report.differences = D.paired_differences(runs)
+    report.claims, report.claims_table = claims.claim_lines(report.differences, report.scale)
 
 
 def _acc(mean: float, se: float, scale: float) -> str:
@@ -105,6 +111,32 @@ def summary_table(report: Report) -> pd.DataFrame:
             "runs": table.n,
             "final test accuracy": [_acc(m, e, s) for m, e in zip(table["mean"], table["se"])],
             "best test accuracy": [_acc(m, e, s) for m, e in zip(table.mean_best, table.se_best)],
+        }
+    )
+
+
+def differences_view(report: Report) -> pd.DataFrame:
+    """The paired differences formatted for the page (points, CI, verdict)."""
+    import pandas as pd
+
+    d, s = report.differences, report.scale
+    if d is None or d.empty:
+        return pd.DataFrame()
+
+    def ci(low: float, high: float) -> str:
+        return "—" if low != low else f"{low * s:+.2f} to {high * s:+.2f}"
+
+    return pd.DataFrame(
+        {
+            "model": d.model,
+            "target": d.target,
+            "level": d.level,
+            "weights remaining": [stats.pct(w) for w in d.weights_remaining],
+            "a − b": [f"{a} − {b}" for a, b in zip(d.a, d.b)],
+            "seeds": d.n_seeds,
+            "mean difference": [f"{m * s:+.2f}" for m in d["mean"]],
+            "95% CI": [ci(lo, hi) for lo, hi in zip(d.ci_low, d.ci_high)],
+            "verdict": d.verdict,
         }
     )
 
@@ -158,6 +190,14 @@ def _page(report: Report, generated: str) -> str:
             links=[("optimizer_transfer.csv", "optimizer_transfer.csv")],
         ),
         html.Section(
+            "differences",
+            "Paired differences",
+            "Accuracy of line a minus line b on the same target, level and seed, averaged over "
+            "seeds, with a 95% t-interval over seeds (none with fewer than two seeds).",
+            tables=[("Paired differences (points)", differences_view(report))],
+            links=[("differences.csv", "differences.csv"), ("claims.csv", "claims.csv")],
+        ),
+        html.Section(
             "summary",
             "Summary",
             "Mean ± SE per group; one row per run in summary.csv.",
@@ -165,7 +205,7 @@ def _page(report: Report, generated: str) -> str:
             links=[("summary.csv", "summary.csv")],
         ),
     ]
-    return html.render(f"ltsweep report: {report.sweep}", meta, sections)
+    return html.render(f"ltsweep report: {report.sweep}", meta, sections, report.claims)
 
 
 def write(report: Report, root: Path) -> None:
@@ -180,6 +220,8 @@ def write(report: Report, root: Path) -> None:
     cells.to_csv(root / "transfer_matrix.csv", index=False)
     opt = report.optimizer_table if report.optimizer_table is not None else pd.DataFrame()
     opt.to_csv(root / "optimizer_transfer.csv", index=False)
+    for name, table in (("differences", report.differences), ("claims", report.claims_table)):
+        (table if table is not None else pd.DataFrame()).to_csv(root / f"{name}.csv", index=False)
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     (root / "index.html").write_text(_page(report, generated), encoding="utf-8")
     (root / MARKER).write_text(f"ltsweep report of sweep {report.sweep}\n")

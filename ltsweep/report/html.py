@@ -25,7 +25,7 @@ figcaption { font-size: 0.9em; color: #444; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 1em 0; }
 th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
 th { background: #f4f4f4; } td:nth-child(-n+5) { text-align: left; }
-.empty { color: #777; font-style: italic; }
+.empty { color: #777; font-style: italic; } .claims li { margin: 0.4em 0; }
 """
 
 
@@ -72,8 +72,18 @@ def _section(sec: Section) -> str:
     return "\n".join(parts)
 
 
-def render(title: str, meta: list[str], sections: list[Section]) -> str:
-    """The whole page. ``meta`` lines are escaped; section intros are trusted HTML from this package."""
+def _claims(lines: list[str]) -> str:
+    if not lines:
+        return ""
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    return f'<h2 id="findings">What this sweep found</h2>\n<ul class="claims">{items}</ul>\n'
+
+
+def render(
+    title: str, meta: list[str], sections: list[Section], claims: list[str] | None = None
+) -> str:
+    """The whole page: the claims' lines first, then the sections. ``meta`` and claim lines are
+    escaped; section intros are trusted HTML from this package."""
     nav = " ".join(f'<a href="#{s.anchor}">{html.escape(s.heading)}</a>' for s in sections)
     meta_html = "<br>".join(html.escape(m) for m in meta)
     body = "\n".join(_section(s) for s in sections)
@@ -81,6 +91,6 @@ def render(title: str, meta: list[str], sections: list[Section]) -> str:
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
-        f'<h1>{html.escape(title)}</h1>\n<p class="meta">{meta_html}</p>\n<nav>{nav}</nav>\n'
-        f"{body}\n</body>\n</html>\n"
+        f'<h1>{html.escape(title)}</h1>\n<p class="meta">{meta_html}</p>\n'
+        f"{_claims(claims or [])}<nav>{nav}</nav>\n{body}\n</body>\n</html>\n"
     )

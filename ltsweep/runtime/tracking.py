@@ -38,7 +38,11 @@ class Tracker:
                 exp = self.client.get_experiment_by_name(name)
                 if exp is None:
                     location = artifact_root.resolve().as_uri() if artifact_root else None
-                    self.experiment_id = self.client.create_experiment(name, location)
+                    from ltsweep.runtime.mlflow_view import experiment_tags
+
+                    self.experiment_id = self.client.create_experiment(
+                        name, location, tags=experiment_tags()
+                    )
                 else:
                     self.experiment_id = exp.experiment_id
         except UserError:

@@ -1,39 +1,158 @@
-"""Progress on the terminal and the Tune callback that records trials in MLflow (driver only)."""
+"""Progress on the terminal and the Tune callback that records trials in MLflow (driver only).
+
+The estimate counts epochs, not trials: a generation trial is ``levels + 1`` trainings, a
+transfer trial one, so a trial count would be off by the IMP depth. On a TTY the progress is one
+live line (tqdm); otherwise a plain line whenever a count changes.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ltsweep.runtime.records import read_done, read_failed
 from ltsweep.sweep.paths import SweepPaths
-from ltsweep.sweep.plan import Trial
+from ltsweep.sweep.plan import GENERATE, Trial
+
+
+def trial_epochs(trial: Trial) -> int:
+    """Epochs a trial trains: every IMP level (level 0 is the dense network) or one schedule."""
+    epochs = trial.job.train.epochs
+    return (trial.job.imp.levels + 1) * epochs if trial.stage == GENERATE else epochs
 
 
 class Progress:
-    """One line per finished trial: done / running / failed / left and an estimate of time left."""
+    """Trials done / running / failed / waiting, epochs done, and an estimate of time left.
 
-    def __init__(self, total: int, done: int) -> None:
-        self.total, self.done = total, done
-        self.running = 0  # from Tune's own trial list (reused actors skip on_trial_start)
+    The rate is the epochs finished between the first and the last epoch report of this run,
+    over the time between them: start-up (Ray, actors, data) does not slow it down.
+    """
+
+    def __init__(
+        self,
+        trials: Iterable[Trial],
+        done: set[str],
+        clock: Callable[[], float] = time.monotonic,
+        live: bool | None = None,
+    ) -> None:
+        trials = list(trials)
+        self.epochs = {t.key: trial_epochs(t) for t in trials}
+        self.total, self.done = len(trials), sum(1 for t in trials if t.key in done)
+        self.total_work = sum(self.epochs.values())
+        self.finished_work = sum(self.epochs[k] for k in done if k in self.epochs)
+        self.partial: dict[str, int] = {}  # trial key -> epochs done (in flight)
+        self.running = 0  # from Tune's own trial list, every step of its loop
         self.failed = 0
-        self.started = time.time()
-        self.finished_here = 0
+        self.clock = clock
+        self.started = clock()
+        self.reports = 0  # epoch reports received in this run
+        self.first = self.last = None  # times of the first and the latest epoch report
+        self.live = _terminal() if live is None else live
+        self._bar = None
+        self._shown: tuple[int, int, int] | None = None
 
-    def line(self) -> str:
-        left = self.total - self.done - self.failed - self.running
-        elapsed = time.time() - self.started
-        eta = ""
-        if self.finished_here:
-            remaining = (self.total - self.done - self.failed) / self.finished_here * elapsed
-            eta = f" · ~{_fmt(remaining)} left"
+    # -- events ---------------------------------------------------------------------------
+    def epoch(self, key: str, step: int) -> None:
+        """A trial reported its epoch ``step`` (0-based, across IMP levels for generation)."""
+        now = self.clock()
+        self.first = now if self.first is None else self.first
+        self.last = now
+        self.reports += 1
+        self.partial[key] = min(step + 1, self.epochs.get(key, step + 1))
+        self._refresh(force=False)
+
+    def finished(self, key: str) -> None:
+        self.partial.pop(key, None)
+        self.finished_work += self.epochs.get(key, 0)
+        self.done += 1
+        self._refresh(force=True)
+
+    def failed_trial(self, key: str) -> None:
+        self.partial.pop(key, None)
+        self.total_work -= self.epochs.get(key, 0)  # a failed trial's epochs are not ahead of us
+        self.failed += 1
+        self._refresh(force=True)
+
+    def set_running(self, n: int) -> None:
+        if n != self.running:
+            self.running = n
+            self._refresh(force=False)
+
+    # -- figures --------------------------------------------------------------------------
+    @property
+    def work_done(self) -> int:
+        return self.finished_work + sum(self.partial.values())
+
+    def seconds_left(self) -> float | None:
+        """Epochs left over the epochs-per-second of this run; None until two reports."""
+        if self.reports < 2 or self.last is None or self.last <= self.first:
+            return None
+        rate = (self.reports - 1) / (self.last - self.first)
+        return max(self.total_work - self.work_done, 0) / rate
+
+    def counts(self) -> str:
+        waiting = max(self.total - self.done - self.failed - self.running, 0)
         return (
-            f"[trials] {self.done}/{self.total} done · {self.running} running · "
-            f"{self.failed} failed · {max(left, 0)} waiting · {_fmt(elapsed)}{eta}"
+            f"{self.done}/{self.total} done · {self.running} running · {self.failed} failed · "
+            f"{waiting} waiting"
         )
 
+    def line(self) -> str:
+        left = self.seconds_left()
+        eta = f" · ~{_fmt(left)} left" if left is not None else ""
+        return (
+            f"[trials] {self.counts()} · epochs {self.work_done}/{self.total_work} · "
+            f"{_fmt(self.clock() - self.started)}{eta}"
+        )
+
+    # -- output ---------------------------------------------------------------------------
     def show(self) -> None:
-        print(self.line(), flush=True)
+        self._refresh(force=True)
+
+    def _refresh(self, force: bool) -> None:
+        if self.live:
+            self._draw()
+            return
+        state = (self.done, self.failed, self.running)
+        if force or state != self._shown:
+            self._shown = state
+            print(self.line(), flush=True)
+
+    def _draw(self) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=self.total_work,
+                unit="epoch",
+                dynamic_ncols=True,
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} epochs{postfix}",
+                desc="[trials]",
+            )
+        left = self.seconds_left()
+        eta = f"~{_fmt(left)} left" if left is not None else "estimating"
+        self._bar.total = self.total_work
+        self._bar.n = self.work_done
+        self._bar.set_postfix_str(
+            f"{self.counts()} · {_fmt(self.clock() - self.started)} · {eta}", refresh=False
+        )
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _terminal() -> bool:
+    """A live line needs a terminal with a width (a pty with none would draw nothing)."""
+    try:
+        return sys.stdout.isatty() and os.get_terminal_size(sys.stdout.fileno()).columns > 0
+    except (OSError, ValueError):
+        return False
 
 
 def _fmt(seconds: float) -> str:
@@ -56,13 +175,19 @@ def make_callback(
     class MlflowRecorder(Callback):
         """Runs in the driver: the only process that writes to the tracking store."""
 
+        def on_step_end(self, iteration, trials, **info):
+            # Tune's trial list is the truth for "running" (reused actors skip on_trial_start).
+            progress.set_running(sum(1 for t in trials if t.status == "RUNNING"))
+
         def on_trial_start(self, iteration, trials, trial, **info):
             t = by_key[trial.config["key"]]
             recording.start_trial(tracker, t, parent_id)
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
             if not result.get("final"):
-                recording.log_live(tracker, by_key[trial.config["key"]], result)
+                t = by_key[trial.config["key"]]
+                recording.log_live(tracker, t, result)
+                progress.epoch(t.key, int(result.get("step", result.get("epoch", 0))))
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             t = by_key[trial.config["key"]]
@@ -71,10 +196,8 @@ def make_callback(
             if record is None:
                 return
             recording.finish_trial(tracker, t, record, parent_id, paths.trial_dir(t.key))
-            progress.done += 1
-            progress.finished_here += 1
             outcomes[t.stage].finished += 1
-            progress.show()
+            progress.finished(t.key)
 
         def on_trial_error(self, iteration, trials, trial, **info):
             t = by_key[trial.config["key"]]
@@ -82,9 +205,11 @@ def make_callback(
             failed = read_failed(paths.trial_dir(t.key))
             reason = failed["reason"] if failed else _error_line(trial)
             recording.fail_trial(tracker, t, parent_id, reason)
-            progress.failed += 1
             outcomes[t.stage].failed[t.key] = reason
-            progress.show()
+            progress.failed_trial(t.key)
+
+        def on_experiment_end(self, trials, **info):
+            progress.close()
 
     return MlflowRecorder()
 

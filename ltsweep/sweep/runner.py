@@ -109,7 +109,7 @@ def run_trials(plan: Plan, paths: SweepPaths, tracker, parent_id: str) -> list[S
     if not gen_todo and not xfer_todo:
         return [gen, xfer]
     by_key = {t.key: t for t in gen_todo + xfer_todo}
-    progress = Progress(len(plan.trials), gen.already_done + xfer.already_done)
+    progress = Progress(plan.trials, {t.key for t in plan.trials if t.key not in by_key})
     progress.show()
     gate = TicketGate(gen_todo, xfer_todo, paths)
     outcomes = {GENERATE: gen, TRANSFER: xfer}
@@ -133,7 +133,10 @@ def run_trials(plan: Plan, paths: SweepPaths, tracker, parent_id: str) -> list[S
             callbacks=[make_callback(tracker, parent_id, by_key, paths, progress, outcomes)],
         ),
     )
-    tuner.fit()
+    try:
+        tuner.fit()
+    finally:
+        progress.close()  # the live line, if any, ends before the summary prints
     xfer.blocked = list(gate.blocked)
     return [gen, xfer]
 

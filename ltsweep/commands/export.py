@@ -1,0 +1,64 @@
+"""``ltsweep export SWEEP``: finished results as Parquet (default) or CSV, for pandas or polars.
+
+Reads only the sweep's MLflow store (no Ray), like ``report``; see ``ltsweep.report.export``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ltsweep.commands import add_store_arguments
+
+EXPORT_DIR = "export"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ltsweep.report.export import FORMATS
+
+    add_store_arguments(parser)
+    parser.add_argument(
+        "--format",
+        choices=sorted(FORMATS),
+        default=None,
+        help="file format (default: from --to's suffix, else parquet)",
+    )
+    parser.add_argument(
+        "--to",
+        type=Path,
+        default=None,
+        help="the per-epoch table (default: <sweep output>/export/epochs.parquet); the "
+        "per-trial table goes next to it as <name>.trials.<ext>",
+    )
+
+
+def _format(args: argparse.Namespace) -> str:
+    from ltsweep.errors import UserError
+    from ltsweep.report.export import FORMATS
+
+    by_suffix = {ext: name for name, ext in FORMATS.items()}
+    suffix = args.to.suffix.lower() if args.to is not None else ""
+    if args.format is None:
+        return by_suffix.get(suffix, "parquet")
+    if suffix and suffix in by_suffix and by_suffix[suffix] != args.format:
+        raise UserError(
+            f"--to {args.to} ends in {suffix} but --format is {args.format}: make them agree"
+        )
+    return args.format
+
+
+def run(args: argparse.Namespace) -> int:
+    from ltsweep.report import store
+    from ltsweep.report.export import FORMATS, export
+
+    fmt = _format(args)
+    where = store.locate(args.sweep, args.out, args.tracking_uri)
+    client, experiment_id = store.open_experiment(where.tracking_uri, where.name)
+    to = args.to or where.out / EXPORT_DIR / f"epochs{FORMATS[fmt]}"
+    with store.reading(where.tracking_uri):
+        done = export(client, experiment_id, to, fmt)
+    print(
+        f"exported sweep {where.name}: {done.epochs} ({done.epoch_rows} rows, one per trial, "
+        f"level and epoch) and {done.trials} ({done.trial_rows} rows, one per trial)"
+    )
+    return 0

@@ -1,0 +1,205 @@
+"""The paper's claims, each with its evidence in this sweep: one line per claim for index.html.
+
+Each claim picks its comparisons from the paired differences (``differences.py``) at every
+target's sparsest level with at most ``HIGH_SPARSITY`` of the weights left (the paper's region of
+interest; SPEC.md), and counts those whose 95% interval supports it. A claim the sweep cannot test
+says so; one whose comparisons all lack a second seed says "not enough seeds".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ltsweep.report import differences as D
+from ltsweep.report import stats
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+HIGH_SPARSITY = 0.10
+SHOWN = 4  # per-comparison evidence items written out in a claim's line
+# Training-split sizes, to order sources by size ("larger datasets transfer best" [paper]).
+TRAIN_SIZES = {
+    "digits": 1_347,
+    "shapes": 3_000,
+    "fashion_mnist": 60_000,
+    "svhn": 73_257,
+    "cifar10": 50_000,
+    "cifar100": 50_000,
+    "imagenet": 1_281_167,
+    "places365": 1_803_460,
+}
+
+
+def source_of(line: str) -> str:
+    """The source dataset of a transferred line ``from digits/sgd`` -> ``digits``."""
+    return line.removeprefix("from ").split("/")[0]
+
+
+def _dataset(config: str) -> str:
+    return config.split("/")[0]
+
+
+def _mask(values: list[bool], rows: pd.DataFrame):
+    """A boolean row mask (a plain empty list would select no *columns* instead)."""
+    import numpy as np
+
+    return np.asarray(values, dtype=bool).reshape(len(rows))
+
+
+def _larger_first(rows: pd.DataFrame) -> pd.DataFrame:
+    """Source-vs-source rows of two differently sized sources, oriented larger − smaller."""
+    size = [
+        (TRAIN_SIZES.get(source_of(a)), TRAIN_SIZES.get(source_of(b)))
+        for a, b in zip(rows.a, rows.b)
+    ]
+    keep = [sa is not None and sb is not None and sa != sb for sa, sb in size]
+    out = rows.loc[_mask(keep, rows)].copy()
+    flip = [sa < sb for (sa, sb), k in zip(size, keep) if k]
+    for i, f in zip(out.index, flip):
+        if f:
+            r = out.loc[i]
+            out.loc[i, ["a", "b"]] = [r.b, r.a]
+            out.loc[i, ["mean", "ci_low", "ci_high"]] = [-r["mean"], -r.ci_high, -r.ci_low]
+            out.loc[i, "verdict"] = D.verdict(int(r.n_seeds), -r.ci_high, -r.ci_low)
+    return out
+
+
+@dataclass(frozen=True)
+class Claim:
+    slug: str
+    statement: str
+    unit: str  # what one comparison is, for "holds in k of n <unit>"
+    missing: str  # what the sweep lacks when there is nothing to compare
+    select: Callable[[pd.DataFrame], pd.DataFrame]
+    holds: frozenset[str]  # verdicts that support the claim
+
+
+def _vs_random(rows: pd.DataFrame, transferred: bool) -> pd.DataFrame:
+    mine = rows.a.str.startswith("from ") if transferred else rows.a == stats.SAME
+    return rows[(rows.comparison == D.VS_RANDOM) & mine]
+
+
+def _vs_own(rows: pd.DataFrame, same_data: bool) -> pd.DataFrame:
+    own = rows[rows.comparison == D.VS_OWN]
+    same = [source_of(a) == _dataset(t) for a, t in zip(own.a, own.target)]
+    return own.loc[_mask([s == same_data for s in same], own)]
+
+
+BEAT, MATCH = frozenset({D.BETTER}), frozenset({D.BETTER, D.NO_DIFFERENCE})
+CLAIMS = (
+    Claim(
+        "tickets_beat_random",
+        "Winning tickets beat random tickets at high sparsity",
+        "targets",
+        "random-ticket controls",
+        lambda r: _vs_random(r, transferred=False),
+        BEAT,
+    ),
+    Claim(
+        "transfer_matches_own",
+        "Tickets transferred from another dataset do as well as the target's own, or better",
+        "source → target pairs",
+        "transfers between datasets",
+        lambda r: _vs_own(r, same_data=False),
+        MATCH,
+    ),
+    Claim(
+        "transfer_beats_random",
+        "Transferred tickets beat random tickets",
+        "source → target pairs",
+        "transferred tickets with random controls",
+        lambda r: _vs_random(r, transferred=True),
+        BEAT,
+    ),
+    Claim(
+        "larger_source_better",
+        "Tickets from the larger source dataset transfer better",
+        "target × source-pair comparisons",
+        "targets with tickets from two sources of different size",
+        lambda r: _larger_first(r[r.comparison == D.SOURCE_VS_SOURCE]),
+        BEAT,
+    ),
+    Claim(
+        "across_optimizers",
+        "Tickets transfer between optimizers (SGD ↔ Adam) on the same data",
+        "source → target pairs",
+        "tickets moved between optimizers",
+        lambda r: _vs_own(r, same_data=True),
+        MATCH,
+    ),
+)
+
+
+def claim_level_rows(diffs: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, target): the rows at its sparsest level with ≤ HIGH_SPARSITY weights left,
+    or at its sparsest level when none is that sparse."""
+    if diffs.empty:
+        return diffs
+    keep = []
+    for _key, group in diffs.groupby(["model", "target"], sort=True):
+        sparse = group[group.weights_remaining <= HIGH_SPARSITY + 1e-9]
+        pool = sparse if not sparse.empty else group
+        keep.append(pool[pool.level == pool.level.max()])
+    import pandas as pd
+
+    return pd.concat(keep, ignore_index=True)
+
+
+def _points(value: float, scale: float) -> str:
+    return f"{value * scale:+.1f}"
+
+
+def _item(row, scale: float) -> str:
+    who = row.target if row.a == stats.SAME else f"{row.a.removeprefix('from ')} → {row.target}"
+    if row.comparison == D.SOURCE_VS_SOURCE:
+        who = f"{row.a.removeprefix('from ')} vs {row.b.removeprefix('from ')} on {row.target}"
+    if row.verdict == D.TOO_FEW:
+        return f"{who} {_points(row['mean'], scale)} (not enough seeds)"
+    ci = f"95% CI {_points(row.ci_low, scale)} to {_points(row.ci_high, scale)}"
+    return f"{who} {_points(row['mean'], scale)} ({ci}) at {stats.pct(row.weights_remaining)}"
+
+
+def evidence(claim: Claim, rows: pd.DataFrame, scale: float) -> tuple[str, pd.DataFrame]:
+    """The claim's line and its evidence rows (with a ``supports`` column)."""
+    rows = claim.select(rows).copy()
+    rows["supports"] = [v in claim.holds for v in rows.verdict]
+    unit = "points" if scale == 100.0 else "(as stored)"
+    if rows.empty:
+        return f"{claim.statement}: not tested in this sweep (no {claim.missing}).", rows
+    tested = rows[rows.verdict != D.TOO_FEW]
+    few = len(rows) - len(tested)
+    if tested.empty:
+        return (
+            f"{claim.statement}: not enough seeds ({len(rows)} {claim.unit}, none with two "
+            "paired seeds for an interval).",
+            rows,
+        )
+    k = int(tested.supports.sum())
+    mean = float(tested["mean"].mean())
+    shown = [_item(r, scale) for _i, r in tested.head(SHOWN).iterrows()]
+    more = f"; {len(tested) - SHOWN} more in claims.csv" if len(tested) > SHOWN else ""
+    tail = f"; {few} more without enough seeds" if few else ""
+    line = (
+        f"{claim.statement}: holds in {k} of {len(tested)} {claim.unit} at ≤ "
+        f"{stats.pct(HIGH_SPARSITY)} weights (mean difference {_points(mean, scale)} {unit}; "
+        f"{'; '.join(shown)}{more}){tail}."
+    )
+    return line, rows
+
+
+def claim_lines(diffs: pd.DataFrame, scale: float) -> tuple[list[str], pd.DataFrame]:
+    """Every claim's line, and one table of all their evidence for claims.csv."""
+    import pandas as pd
+
+    rows = claim_level_rows(diffs)
+    lines, tables = [], []
+    for claim in CLAIMS:
+        line, ev = evidence(claim, rows, scale)
+        lines.append(line)
+        tables.append(ev.assign(claim=claim.slug, statement=claim.statement))
+    cols = ["claim", "statement", *D.COLUMNS, "supports"]
+    table = pd.concat([t for t in tables if not t.empty] or [pd.DataFrame(columns=cols)])
+    return lines, table.reindex(columns=cols).reset_index(drop=True)

@@ -1,0 +1,164 @@
+"""``ltsweep export``: a sweep's finished results as two tidy tables, written with pyarrow.
+
+* **epochs**: one row per (result run, epoch) — a generation trial has one result run per IMP
+  level, so this is one row per (trial, epoch, level) — with every axis, the trial key and the
+  per-epoch metrics (step = epoch, as ``recording`` logs them).
+* **trials**: one row per result run, exactly the columns of the report's ``summary.csv``.
+
+It streams: runs are read from the store one page at a time and each page is written as one
+batch (a Parquet row group, or CSV rows), so memory is bounded by the page size, not the sweep.
+Both files are written under temporary names and renamed into place together at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ltsweep import fsio
+from ltsweep.errors import UserError
+from ltsweep.report import collect
+from ltsweep.runtime import schema
+
+if TYPE_CHECKING:
+    import mlflow
+    import pyarrow as pa
+
+FORMATS = {"parquet": ".parquet", "csv": ".csv"}
+PAGE_SIZE = 500  # runs per page: the memory bound (a few MB of rows per page)
+INT_COLUMNS = {"level", "seed", "epoch"}
+FLOAT_COLUMNS = {"weights_remaining", *collect.METRIC_COLUMNS, *schema.EPOCH_METRICS}
+EPOCH_COLUMNS = (*collect.AXIS_COLUMNS, "trial_key", "run_id", "epoch", *schema.EPOCH_METRICS)
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What ``export`` wrote: the two files and their row counts."""
+
+    epochs: Path
+    trials: Path
+    epoch_rows: int
+    trial_rows: int
+
+
+def trials_path(epochs: Path) -> Path:
+    """The per-trial table next to the per-epoch one: ``F.parquet`` -> ``F.trials.parquet``."""
+    return epochs.with_name(f"{epochs.stem}.trials{epochs.suffix}")
+
+
+def _schema(columns: tuple[str, ...]) -> pa.Schema:
+    import pyarrow as pa
+
+    def kind(col: str) -> pa.DataType:
+        if col in INT_COLUMNS:
+            return pa.int64()
+        return pa.float64() if col in FLOAT_COLUMNS else pa.string()
+
+    return pa.schema([(c, kind(c)) for c in columns])
+
+
+def _typed(row: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
+    out = {}
+    for col in columns:
+        value = row.get(col)
+        if value is not None and value != "":
+            if col in INT_COLUMNS:
+                value = int(value)
+            elif col in FLOAT_COLUMNS:
+                value = float(value)
+        out[col] = None if value == "" else value
+    return out
+
+
+def finished_results(
+    client: mlflow.MlflowClient, experiment_id: str, page_size: int = PAGE_SIZE
+) -> Iterator[list[Any]]:
+    """FINISHED result runs, one page at a time, in the store's order."""
+    from mlflow.entities import ViewType
+
+    role = schema.TAG_ROLE
+    query = f"tags.`{role}` LIKE '%{schema.ROLE_RESULT}%' and attributes.status = 'FINISHED'"
+    token = None
+    while True:
+        page = client.search_runs(
+            [experiment_id],
+            filter_string=query,
+            run_view_type=ViewType.ACTIVE_ONLY,
+            max_results=page_size,
+            page_token=token,
+            order_by=["attributes.start_time ASC", "attributes.run_id ASC"],
+        )
+        yield [r for r in page if collect.is_result(r.data.tags.get(role))]
+        token = page.token
+        if not token:
+            return
+
+
+def epoch_rows(client: mlflow.MlflowClient, run: Any) -> list[dict[str, Any]]:
+    """One row per epoch of one result run: its axes, ids and per-epoch metrics."""
+    base = collect._row(run)
+    by_step: dict[int, dict[str, Any]] = {}
+    for key in schema.EPOCH_METRICS:
+        for m in client.get_metric_history(run.info.run_id, key):
+            by_step.setdefault(int(m.step), {})[key] = m.value
+    return [{**base, "epoch": step, **by_step[step]} for step in sorted(by_step)]
+
+
+class _Writer:
+    """Batches to a Parquet or CSV file, opened on the first batch with a fixed schema."""
+
+    def __init__(self, path: Path, fmt: str, columns: tuple[str, ...]) -> None:
+        self.path, self.fmt, self.columns = path, fmt, columns
+        self.schema = _schema(columns)
+        self.rows = 0
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            self._w = pq.ParquetWriter(str(path), self.schema)
+        else:
+            import pyarrow.csv as pcsv
+
+            self._w = pcsv.CSVWriter(str(path), self.schema)
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        import pyarrow as pa
+
+        if not rows:
+            return
+        typed = [_typed(r, self.columns) for r in rows]
+        self._w.write_table(pa.Table.from_pylist(typed, schema=self.schema))
+        self.rows += len(rows)
+
+    def close(self) -> None:
+        self._w.close()
+
+
+def export(
+    client: mlflow.MlflowClient,
+    experiment_id: str,
+    epochs_file: Path,
+    fmt: str = "parquet",
+    page_size: int = PAGE_SIZE,
+) -> Exported:
+    """Write the epochs table to ``epochs_file`` and the trials table next to it (``trials_path``)."""
+    if fmt not in FORMATS:
+        raise UserError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
+    targets = (Path(epochs_file), trials_path(Path(epochs_file)))
+    with contextlib.ExitStack() as stack:
+        tmp_epochs, tmp_trials = (stack.enter_context(fsio.atomic_path(p)) for p in targets)
+        epochs = _Writer(tmp_epochs, fmt, EPOCH_COLUMNS)
+        trials = _Writer(tmp_trials, fmt, collect.COLUMNS)
+        for page in finished_results(client, experiment_id, page_size):
+            trials.write([collect._row(r) for r in page])
+            epochs.write([row for r in page for row in epoch_rows(client, r)])
+        epochs.close()
+        trials.close()
+        if trials.rows == 0:
+            raise UserError(
+                "no finished trials in this sweep's store yet: let `ltsweep run` finish some, "
+                "then export again"
+            )
+    return Exported(targets[0], targets[1], epochs.rows, trials.rows)
