@@ -1,7 +1,9 @@
 """``ltsweep data list`` and ``ltsweep data convert DATASET --out DIR``.
 
 ``list`` shows every registered dataset: classes, the side length the model sees, and where its
-files are (embedded, or the path expected under the data root and whether it is there).
+files are: embedded, where they were found, or every place looked and how to get them (the
+same search order the readers use; without a data root, system locations such as Debian's
+``/usr/share/datasets/fashion-mnist``).
 ``convert`` writes the FFCV ``.beton`` files (train and test) the ``loader: ffcv`` backend reads;
 a second run verifies and skips finished files.
 """
@@ -38,13 +40,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _location(spec: DatasetSpec, root: Path | None) -> str:
+    """Where the files were found, or every place looked (the reader's own search order)."""
+    from ltsweep.core.data.locate import candidates, locate
+
     if spec.embedded:
         return "embedded"
-    where = spec.expected.split("{")[0].rstrip("/") or spec.expected
-    if root is None:
-        return f"<data root>/{spec.expected} (no data root given)"
-    found = "found" if (root / where).exists() else "missing"
-    return f"{root / spec.expected} ({found})"
+    looked = candidates(spec.places, root)
+    if not looked:
+        return f"<data root>/{spec.places[0].path} (no data root given; {spec.how_to_get})"
+    found = locate(spec.places, root)
+    if found is not None:
+        return f"found: {found}"
+    return f"missing; looked in {', '.join(map(str, looked))} (get it: {spec.how_to_get})"
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -103,6 +103,7 @@ register(
         storage="tensor",
         reader=read_digits,
         embedded=True,
+        train_size=1347,
     )
 )
 register(
@@ -116,5 +117,6 @@ register(
         storage="tensor",
         reader=read_shapes,
         embedded=True,
+        train_size=SHAPES_SIZES["train"],
     )
 )
