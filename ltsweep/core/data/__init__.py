@@ -20,6 +20,7 @@ from ltsweep.core.data.subsets import Cut, balanced_indices
 from ltsweep.errors import MissingDatasetError, UserError
 
 DATA_ROOT_ENV = "LTSWEEP_DATA"
+WHOLE = Cut()  # the whole training split
 
 
 def _load_all() -> None:
@@ -76,7 +77,7 @@ def load_split(
     split: str,
     data_root: str | Path | None = None,
     image_size: int | None = None,
-    cut: Cut = Cut(),
+    cut: Cut = WHOLE,
 ) -> object:
     """Read one split ("train" or "test") of a registered dataset, adapted to ``image_size``;
     ``cut`` (a half, a subset) applies to the training split only."""
@@ -85,7 +86,7 @@ def load_split(
     spec = get_spec(name)
     size = image_size or spec.image_size
     where = None if spec.embedded else find_dataset(spec, data_root)
-    cut = cut if split == "train" else Cut()
+    cut = cut if split == "train" else WHOLE
     if spec.storage == "tensor":
         return _cached_tensor_split(name, split, str(where) if where else None, size, cut)
     data = spec.reader(where, split, size)
@@ -103,7 +104,7 @@ def _cached_tensor_split(
 ) -> TensorSplit:
     # Cached per process: Tune reuses actors across trials, so a dataset is read once per worker.
     if not cut.whole:
-        full = _cached_tensor_split(name, split, where, size, Cut())
+        full = _cached_tensor_split(name, split, where, size, WHOLE)
         keep = torch.from_numpy(balanced_indices(full.labels.numpy(), cut, name))
         return TensorSplit(full.images[keep], full.labels[keep])
     spec = get_spec(name)
@@ -112,8 +113,8 @@ def _cached_tensor_split(
 
 __all__ = [
     "DATASETS",
-    "Cut",
     "DATA_ROOT_ENV",
+    "Cut",
     "DatasetSpec",
     "TensorSplit",
     "dataset_names",
