@@ -4,6 +4,7 @@
 files are: embedded, where they were found, or every place looked and how to get them (the
 same search order the readers use; without a data root, system locations such as Debian's
 ``/usr/share/datasets/fashion-mnist``).
+``check`` reads both splits as a trial would and prints their sizes per class.
 ``convert`` writes the FFCV ``.beton`` files (train and test) the ``loader: ffcv`` backend reads;
 a second run verifies and skips finished files.
 """
@@ -20,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="data_command", required=True)
     ls = sub.add_parser("list", help="registered datasets, their sizes and where their files are")
     ls.add_argument("--data-root", help=f"where real datasets live (default: ${DATA_ROOT_ENV})")
+    chk = sub.add_parser("check", help="read a dataset's splits and print their sizes per class")
+    chk.add_argument("dataset", help="a registered dataset (see `ltsweep data list`)")
+    chk.add_argument("--data-root", help=f"where real datasets live (default: ${DATA_ROOT_ENV})")
     conv = sub.add_parser("convert", help="write FFCV .beton files (train and test) for a dataset")
     conv.add_argument("dataset", help="a registered dataset (see `ltsweep data list`)")
     conv.add_argument("--out", required=True, type=Path, help="directory for the .beton files")
@@ -89,7 +93,26 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    """Read both splits as a trial would; a corrupt or unsafe file is a one-line error."""
+    from collections import Counter
+
+    from ltsweep.core.data import TensorSplit, find_dataset, load_split
+
+    spec = get_spec(args.dataset)
+    where = "embedded" if spec.embedded else str(find_dataset(spec, args.data_root))
+    for split in ("train", "test"):
+        data = load_split(spec.name, split, args.data_root)
+        labels = data.labels.tolist() if isinstance(data, TensorSplit) else data.targets  # type: ignore[attr-defined]
+        counts = sorted(Counter(labels).values())
+        per = str(counts[0]) if counts[0] == counts[-1] else f"{counts[0]}-{counts[-1]}"
+        print(f"{spec.name} {split}: {len(labels)} images, {len(counts)} classes, {per} per class")
+    print(f"read from {where}")
+    return 0
+
+
+COMMANDS = {"list": _list, "check": _check, "convert": _convert}
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.data_command == "list":
-        return _list(args)
-    return _convert(args)
+    return COMMANDS[args.data_command](args)

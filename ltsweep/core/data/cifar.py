@@ -42,7 +42,15 @@ FORMATS = {
         "cifar-100-python", "cifar-100-python.tar.gz", ("train",), ("test",), "fine_labels"
     ),
 }
-HOW = "the official archive from https://www.cs.toronto.edu/~kriz/cifar.html under the data root"
+HOW = (
+    "torchvision.datasets.{cls}(root, download=True), or the official archive from "
+    "https://www.cs.toronto.edu/~kriz/cifar.html under the data root"
+)
+CLASS_NAMES = {"cifar10": "CIFAR10", "cifar100": "CIFAR100"}
+
+
+def how(dataset: str) -> str:
+    return HOW.format(cls=CLASS_NAMES[dataset])
 
 
 def _members(location: Path, fmt: CifarFormat, names: tuple[str, ...], dataset: str):
@@ -51,7 +59,9 @@ def _members(location: Path, fmt: CifarFormat, names: tuple[str, ...], dataset: 
         for name in names:
             path = location / name
             if not path.exists():
-                raise MissingDatasetError(f"dataset {dataset!r}: {path} is missing ({HOW})")
+                raise MissingDatasetError(
+                    f"dataset {dataset!r}: {path} is missing ({how(dataset)})"
+                )
             yield path, path.read_bytes()
         return
     try:
@@ -64,7 +74,7 @@ def _members(location: Path, fmt: CifarFormat, names: tuple[str, ...], dataset: 
                     fh = None
                 if fh is None:
                     raise MissingDatasetError(
-                        f"dataset {dataset!r}: {location} has no {member} ({HOW})"
+                        f"dataset {dataset!r}: {location} has no {member} ({how(dataset)})"
                     )
                 yield f"{location}:{member}", fh.read()
     except (tarfile.TarError, EOFError, OSError) as exc:

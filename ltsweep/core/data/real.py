@@ -123,7 +123,7 @@ for _spec in (
         "tensor",
         read_cifar10,
         places=cifar.FORMATS["cifar10"].places,
-        how_to_get=cifar.HOW,
+        how_to_get=cifar.how("cifar10"),
         train_size=50_000,
     ),
     DatasetSpec(
@@ -136,7 +136,7 @@ for _spec in (
         "tensor",
         read_cifar100,
         places=cifar.FORMATS["cifar100"].places,
-        how_to_get=cifar.HOW,
+        how_to_get=cifar.how("cifar100"),
         train_size=50_000,
     ),
     DatasetSpec(
