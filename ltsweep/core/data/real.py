@@ -16,8 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ltsweep.core.data import cifar, fashion
 from ltsweep.core.data.adapt import adapt
+from ltsweep.core.data.cifar import FORMATS, how, read_cifar_arrays
+from ltsweep.core.data.fashion import HOW as HOW_FMNIST
+from ltsweep.core.data.fashion import PLACES as FMNIST_PLACES
+from ltsweep.core.data.fashion import read_fashion_arrays
 from ltsweep.core.data.locate import Place
 from ltsweep.core.data.spec import DATASETS, DatasetSpec, TensorSplit, register
 from ltsweep.errors import MissingDatasetError
@@ -31,7 +34,7 @@ def _from_numpy(images: np.ndarray, labels: np.ndarray, size: int) -> TensorSpli
 
 
 def read_fashion_mnist(location: Path, split: str, size: int) -> TensorSplit:
-    return _from_numpy(*fashion.read_fashion_arrays(location, split), size)  # [N, 1, 28, 28]
+    return _from_numpy(*read_fashion_arrays(location, split), size)  # [N, 1, 28, 28]
 
 
 HOW_SVHN = "torchvision.datasets.SVHN(root/'svhn', split=..., download=True), or the .mat files"
@@ -52,11 +55,11 @@ def read_svhn(location: Path, split: str, size: int) -> TensorSplit:
 
 
 def read_cifar10(location: Path, split: str, size: int) -> TensorSplit:
-    return _from_numpy(*cifar.read_cifar_arrays("cifar10", location, split), size)
+    return _from_numpy(*read_cifar_arrays("cifar10", location, split), size)
 
 
 def read_cifar100(location: Path, split: str, size: int) -> TensorSplit:
-    return _from_numpy(*cifar.read_cifar_arrays("cifar100", location, split), size)
+    return _from_numpy(*read_cifar_arrays("cifar100", location, split), size)
 
 
 FOLDER_SPLITS = {"train": "train", "test": "val"}
@@ -96,8 +99,8 @@ for _spec in (
         True,
         "tensor",
         read_fashion_mnist,
-        places=fashion.PLACES,
-        how_to_get=fashion.HOW,
+        places=FMNIST_PLACES,
+        how_to_get=HOW_FMNIST,
         train_size=60_000,
     ),
     DatasetSpec(
@@ -122,8 +125,8 @@ for _spec in (
         True,
         "tensor",
         read_cifar10,
-        places=cifar.FORMATS["cifar10"].places,
-        how_to_get=cifar.how("cifar10"),
+        places=FORMATS["cifar10"].places,
+        how_to_get=how("cifar10"),
         train_size=50_000,
     ),
     DatasetSpec(
@@ -135,8 +138,8 @@ for _spec in (
         True,
         "tensor",
         read_cifar100,
-        places=cifar.FORMATS["cifar100"].places,
-        how_to_get=cifar.how("cifar100"),
+        places=FORMATS["cifar100"].places,
+        how_to_get=how("cifar100"),
         train_size=50_000,
     ),
     DatasetSpec(
