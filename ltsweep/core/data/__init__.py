@@ -66,8 +66,9 @@ def find_dataset(spec: DatasetSpec, data_root: str | Path | None) -> Path:
     found = locate(spec.places, root)
     if found is None:
         looked = ", ".join(str(p) for p in candidates(spec.places, root))
+        other = f"; or pass --data-root DIR / set {DATA_ROOT_ENV}" if root is None else ""
         raise MissingDatasetError(
-            f"dataset {spec.name!r} not found; looked in {looked} ({spec.how_to_get})"
+            f"dataset {spec.name!r} not found; looked in {looked} ({spec.how_to_get}{other})"
         )
     return found
 
