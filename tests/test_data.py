@@ -13,7 +13,14 @@ import torch
 
 from ltsweep.core.data import DATA_ROOT_ENV, TensorSplit, dataset_names, get_spec, load_split
 from ltsweep.core.data.adapt import adapt, channel_stats
-from ltsweep.core.data.embedded import SHAPES_SEED, SHAPES_SIZES, generate_shapes, read_digits
+from ltsweep.core.data.embedded import (
+    SHAPES_SEED,
+    SHAPES_SIZES,
+    SHAPES_SMALL_SEED,
+    SHAPES_SMALL_SIZES,
+    generate_shapes,
+    read_digits,
+)
 from ltsweep.core.data.loaders import LoaderOptions, TensorLoader, make_loader
 from ltsweep.errors import MissingDatasetError, UserError
 
@@ -23,7 +30,7 @@ REAL = ("fashion_mnist", "svhn", "cifar10", "cifar100", "imagenet", "places365")
 # --- embedded datasets ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["digits", "shapes"])
+@pytest.mark.parametrize("name", ["digits", "shapes", "shapes_small"])
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_embedded_split_shapes_and_labels(name: str, split: str) -> None:
     spec = get_spec(name)
@@ -68,6 +75,14 @@ def test_shapes_generation_is_deterministic() -> None:
     assert not torch.equal(a.images, c.images)
 
 
+def test_shapes_small_is_another_draw_of_another_size() -> None:
+    small, shapes = load_split("shapes_small", "train"), load_split("shapes", "train")
+    assert len(small) == SHAPES_SMALL_SIZES["train"] < len(shapes)
+    assert torch.bincount(small.labels).tolist() == [SHAPES_SMALL_SIZES["train"] // 10] * 10
+    rows = {bytes(x.flatten().numpy()) for x in shapes.images}
+    assert not any(bytes(x.flatten().numpy()) in rows for x in small.images), "same images"
+
+
 def test_shapes_splits_are_balanced_and_distinct() -> None:
     train, test = load_split("shapes", "train"), load_split("shapes", "test")
     assert len(train) == SHAPES_SIZES["train"] and len(test) == SHAPES_SIZES["test"]
@@ -75,13 +90,15 @@ def test_shapes_splits_are_balanced_and_distinct() -> None:
     assert not torch.equal(train.images[: len(test)], test.images)
 
 
-@pytest.mark.parametrize("name", ["digits", "shapes"])
+@pytest.mark.parametrize("name", ["digits", "shapes", "shapes_small"])
 def test_registered_mean_std_match_training_split(name: str) -> None:
     """The stored normalization is the training split's, at native size (8 px, 32 px)."""
     if name == "digits":
         images = read_digits(None, "train", 8).images
-    else:
+    elif name == "shapes":
         images = generate_shapes(SHAPES_SIZES["train"], SHAPES_SEED).images
+    else:
+        images = generate_shapes(SHAPES_SMALL_SIZES["train"], SHAPES_SMALL_SEED).images
     mean, std = channel_stats(images)
     spec = get_spec(name)
     assert np.allclose(mean, spec.mean, atol=1e-3), (mean, spec.mean)

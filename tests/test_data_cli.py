@@ -17,9 +17,11 @@ def test_list_shows_every_dataset_and_where_it_is(capsys, tmp_path: Path) -> Non
     lines = {line.split()[0]: line for line in out.splitlines()[1:]}
     assert set(lines) == set(dataset_names())
     assert "embedded" in lines["digits"] and "16px" in lines["digits"]
-    assert "100" in lines["cifar100"].split() and "(missing)" in lines["cifar100"]
-    assert "(found)" in lines["cifar10"]
-    assert "folder" in lines["imagenet"] and "imagenet/" in lines["imagenet"]
+    assert "100" in lines["cifar100"].split() and "missing; looked in" in lines["cifar100"]
+    # every place of the search order is named: the extracted folder, then the archive
+    assert str(tmp_path / "cifar-100-python.tar.gz") in lines["cifar100"], lines["cifar100"]
+    assert f"found: {tmp_path / 'cifar-10-batches-py'}" in lines["cifar10"], lines["cifar10"]
+    assert "folder" in lines["imagenet"] and str(tmp_path / "imagenet") in lines["imagenet"]
 
 
 def test_list_without_data_root(capsys, monkeypatch) -> None:

@@ -1,7 +1,10 @@
 """``ltsweep data list`` and ``ltsweep data convert DATASET --out DIR``.
 
 ``list`` shows every registered dataset: classes, the side length the model sees, and where its
-files are (embedded, or the path expected under the data root and whether it is there).
+files are: embedded, where they were found, or every place looked and how to get them (the
+same search order the readers use; without a data root, system locations such as Debian's
+``/usr/share/datasets/fashion-mnist``).
+``check`` reads both splits as a trial would and prints their sizes per class.
 ``convert`` writes the FFCV ``.beton`` files (train and test) the ``loader: ffcv`` backend reads;
 a second run verifies and skips finished files.
 """
@@ -18,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="data_command", required=True)
     ls = sub.add_parser("list", help="registered datasets, their sizes and where their files are")
     ls.add_argument("--data-root", help=f"where real datasets live (default: ${DATA_ROOT_ENV})")
+    chk = sub.add_parser("check", help="read a dataset's splits and print their sizes per class")
+    chk.add_argument("dataset", help="a registered dataset (see `ltsweep data list`)")
+    chk.add_argument("--data-root", help=f"where real datasets live (default: ${DATA_ROOT_ENV})")
     conv = sub.add_parser("convert", help="write FFCV .beton files (train and test) for a dataset")
     conv.add_argument("dataset", help="a registered dataset (see `ltsweep data list`)")
     conv.add_argument("--out", required=True, type=Path, help="directory for the .beton files")
@@ -38,13 +44,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _location(spec: DatasetSpec, root: Path | None) -> str:
+    """Where the files were found, or every place looked (the reader's own search order)."""
+    from ltsweep.core.data.locate import candidates, locate
+
     if spec.embedded:
         return "embedded"
-    where = spec.expected.split("{")[0].rstrip("/") or spec.expected
-    if root is None:
-        return f"<data root>/{spec.expected} (no data root given)"
-    found = "found" if (root / where).exists() else "missing"
-    return f"{root / spec.expected} ({found})"
+    looked = candidates(spec.places, root)
+    if not looked:
+        return f"<data root>/{spec.places[0].path} (no data root given; {spec.how_to_get})"
+    found = locate(spec.places, root)
+    if found is not None:
+        return f"found: {found}"
+    return f"missing; looked in {', '.join(map(str, looked))} (get it: {spec.how_to_get})"
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -82,7 +93,26 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    """Read both splits as a trial would; a corrupt or unsafe file is a one-line error."""
+    from collections import Counter
+
+    from ltsweep.core.data import TensorSplit, find_dataset, load_split
+
+    spec = get_spec(args.dataset)
+    where = "embedded" if spec.embedded else str(find_dataset(spec, args.data_root))
+    for split in ("train", "test"):
+        data = load_split(spec.name, split, args.data_root)
+        labels = data.labels.tolist() if isinstance(data, TensorSplit) else data.targets  # type: ignore[attr-defined]
+        counts = sorted(Counter(labels).values())
+        per = str(counts[0]) if counts[0] == counts[-1] else f"{counts[0]}-{counts[-1]}"
+        print(f"{spec.name} {split}: {len(labels)} images, {len(counts)} classes, {per} per class")
+    print(f"read from {where}")
+    return 0
+
+
+COMMANDS = {"list": _list, "check": _check, "convert": _convert}
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.data_command == "list":
-        return _list(args)
-    return _convert(args)
+    return COMMANDS[args.data_command](args)

@@ -65,6 +65,8 @@ def make_loaders(
         image_size=data.image_size,
         data_root=data.data_root,
         ffcv_dir=data.ffcv_dir,
+        half=data.half,
+        train_subset=data.train_subset,
     )
     train_opts = LoaderOptions(batch_size=batch_size, train=True, **common)  # type: ignore[arg-type]
     test_opts = LoaderOptions(batch_size=max(batch_size, 256), train=False, **common)  # type: ignore[arg-type]

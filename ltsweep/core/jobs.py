@@ -21,7 +21,8 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Which dataset, at what input size, fed by which loader backend."""
+    """Which dataset (and which cut of its training split), at what input size, fed by which
+    loader backend. Everything but ``data_root``/``ffcv_dir``/``workers`` is in the trial key."""
 
     name: str
     image_size: int | None = None  # None: the dataset's registered size
@@ -29,6 +30,8 @@ class DataConfig:
     workers: int = 2
     data_root: str | None = None
     ffcv_dir: str | None = None
+    half: str | None = None  # "a" | "b": one of two disjoint class-balanced training halves
+    train_subset: int | None = None  # class-balanced training images kept (test never cut)
 
 
 @dataclass(frozen=True)

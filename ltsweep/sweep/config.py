@@ -49,6 +49,14 @@ class DatasetSettings:
     resources: StageResources | None = None  # overrides the sweep-wide resources
     epoch_gpu_seconds: dict[str, float] = field(default_factory=dict)  # model -> s/epoch, 1 GPU
     seeds: tuple[int, ...] | None = None  # overrides the sweep's seeds (SPEC: 3 for ImageNet)
+    # The registered dataset this entry reads (default: the entry's own name), so that one
+    # dataset can appear twice, e.g. ``fashion_a: {dataset: fashion_mnist, half: a}``.
+    dataset: str | None = None
+    half: str | None = check(lambda v: None if v in (None, "a", "b") else "must be a or b", None)
+    train_subset: int | None = check(lambda v: None if v is None or v > 0 else "must be > 0", None)
+
+    def registered(self, entry: str) -> str:
+        return self.dataset or entry
 
 
 @dataclass(frozen=True)
@@ -130,12 +138,16 @@ def validate_names(config: SweepConfig, loader: Loader) -> None:
     if not NAME_RE.match(config.name):
         raise loader.fail("name", "use letters, digits, '_', '-', '.' only")
     checks = [(f"models[{i}].name", m.name, MODELS) for i, m in enumerate(config.models)]
-    checks += [(f"datasets.{d}", d, DATASETS) for d in config.datasets]
+    checks += [
+        (f"datasets.{d}" + (".dataset" if s.dataset else ""), s.registered(d), DATASETS)
+        for d, s in config.datasets.items()
+    ]
     checks += [(f"optimizers.{o}", o, OPTIMIZERS) for o in config.optimizers]
     checks.append(("imp.strategy", config.imp.strategy, PRUNERS))
     for group in ("sources", "targets"):
         for i, c in enumerate(getattr(config, group)):
-            checks.append((f"{group}[{i}].dataset", c.dataset, DATASETS))
+            if c.dataset not in config.datasets:  # an entry's own name may be an alias
+                checks.append((f"{group}[{i}].dataset", c.dataset, DATASETS))
             checks.append((f"{group}[{i}].optimizer", c.optimizer, OPTIMIZERS))
     for key, name, registry in checks:
         if name not in registry:
@@ -153,6 +165,7 @@ def validate_names(config: SweepConfig, loader: Loader) -> None:
                 raise loader.fail(
                     f"{group}[{i}].optimizer", f"{c.optimizer!r} has no entry under 'optimizers'"
                 )
+    _check_cuts(config, loader)
     for name, settings in config.datasets.items():
         for model in settings.schedule_by_model:
             if model not in MODELS:
@@ -179,6 +192,24 @@ def validate_names(config: SweepConfig, loader: Loader) -> None:
         raise loader.fail("seeds", "give at least one seed")
     if not config.sources or not config.targets:
         raise loader.fail("sources" if not config.sources else "targets", "must not be empty")
+
+
+def _check_cuts(config: SweepConfig, loader: Loader) -> None:
+    """A half or subset larger than the registered training split fails here, at plan time."""
+    from ltsweep.core.data import Cut, get_spec
+    from ltsweep.core.data.subsets import check_cut
+
+    for name, s in config.datasets.items():
+        cut = Cut(s.half, s.train_subset)
+        if cut.whole:
+            continue
+        if s.loader != "torch":
+            raise loader.fail(f"datasets.{name}.loader", "half/train_subset need loader: torch")
+        spec = get_spec(s.registered(name))
+        problem = check_cut(spec.name, spec.train_size, cut)
+        if problem:
+            key = "train_subset" if s.train_subset is not None else "half"
+            raise loader.fail(f"datasets.{name}.{key}", problem)
 
 
 def _all_resources(config: SweepConfig):

@@ -36,21 +36,14 @@ def load_context(args: argparse.Namespace) -> SweepContext:
 
 def check_data(ctx: SweepContext) -> None:
     """Fail before anything starts when a real dataset is not where the sweep says."""
-    from ltsweep.core.data import get_spec, require_root
-    from ltsweep.errors import MissingDatasetError
+    from ltsweep.core.data import find_dataset, get_spec
 
     for name, settings in ctx.config.datasets.items():
-        spec = get_spec(name)
+        spec = get_spec(settings.registered(name))
         if settings.loader == "ffcv":
             from ltsweep.core.data.ffcv_loader import check_ready
 
             check_ready(spec, ctx.config.ffcv_dir, settings.image_size)
             continue
-        if spec.embedded:
-            continue
-        root = require_root(spec, ctx.plan.generation[0].job.data.data_root)
-        top = spec.expected.split("/")[0].split("{")[0]
-        if top and not (root / top).exists():
-            raise MissingDatasetError(
-                f"dataset {name!r} not found: expected {root / spec.expected} ({spec.how_to_get})"
-            )
+        if not spec.embedded:
+            find_dataset(spec, ctx.plan.generation[0].job.data.data_root)

@@ -71,7 +71,16 @@ def _train(sweep: SweepConfig, model: str, config: Configuration) -> TrainConfig
 def _data(sweep: SweepConfig, dataset: str, data_root: str | None) -> DataConfig:
     d = sweep.datasets[dataset]
     root = data_root or os.environ.get(DATA_ROOT_ENV) or sweep.data_root  # CLI > env > file
-    return DataConfig(dataset, d.image_size, d.loader, d.workers, root, sweep.ffcv_dir)
+    return DataConfig(
+        d.registered(dataset),
+        d.image_size,
+        d.loader,
+        d.workers,
+        root,
+        sweep.ffcv_dir,
+        d.half,
+        d.train_subset,
+    )
 
 
 def _resources(sweep: SweepConfig, dataset: str, stage: str) -> Resources:

@@ -11,10 +11,16 @@ import functools
 import os
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from ltsweep.core.data.locate import candidates, locate
 from ltsweep.core.data.spec import DATASETS, DatasetSpec, TensorSplit, register
-from ltsweep.errors import UserError
+from ltsweep.core.data.subsets import Cut, balanced_indices
+from ltsweep.errors import MissingDatasetError, UserError
 
 DATA_ROOT_ENV = "LTSWEEP_DATA"
+WHOLE = Cut()  # the whole training split
 
 
 def _load_all() -> None:
@@ -37,45 +43,83 @@ def resolve_root(data_root: str | Path | None) -> Path | None:
     return Path(root).expanduser() if root else None
 
 
-def require_root(spec: DatasetSpec, data_root: str | Path | None) -> Path:
+def require_root(spec: DatasetSpec, data_root: str | Path | None) -> Path | None:
+    """The data root to search; ``None`` when none is given and ``spec`` has a system place."""
     root = resolve_root(data_root)
     if root is None:
+        if any(p.system for p in spec.places):
+            return None
+        expected = spec.places[0].path if spec.places else spec.name
         raise UserError(
             f"dataset {spec.name!r} needs a data root: pass --data-root DIR or set "
-            f"{DATA_ROOT_ENV}; expected {spec.expected} under it ({spec.how_to_get})"
+            f"{DATA_ROOT_ENV}; expected {expected} under it ({spec.how_to_get})"
         )
     if not root.is_dir():
         raise UserError(f"data root {root} does not exist; pass --data-root or set {DATA_ROOT_ENV}")
     return root
 
 
+def find_dataset(spec: DatasetSpec, data_root: str | Path | None) -> Path:
+    """The place holding ``spec``'s files, by its search order; else a one-line error that
+    lists every place looked and how to get the data."""
+    root = require_root(spec, data_root)
+    found = locate(spec.places, root)
+    if found is None:
+        looked = ", ".join(str(p) for p in candidates(spec.places, root))
+        other = f"; or pass --data-root DIR / set {DATA_ROOT_ENV}" if root is None else ""
+        raise MissingDatasetError(
+            f"dataset {spec.name!r} not found; looked in {looked} ({spec.how_to_get}{other})"
+        )
+    return found
+
+
 def load_split(
-    name: str, split: str, data_root: str | Path | None = None, image_size: int | None = None
+    name: str,
+    split: str,
+    data_root: str | Path | None = None,
+    image_size: int | None = None,
+    cut: Cut = WHOLE,
 ) -> object:
-    """Read one split ("train" or "test") of a registered dataset, adapted to ``image_size``."""
+    """Read one split ("train" or "test") of a registered dataset, adapted to ``image_size``;
+    ``cut`` (a half, a subset) applies to the training split only."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
     spec = get_spec(name)
     size = image_size or spec.image_size
-    root = None if spec.embedded else require_root(spec, data_root)
+    where = None if spec.embedded else find_dataset(spec, data_root)
+    cut = cut if split == "train" else WHOLE
     if spec.storage == "tensor":
-        return _cached_tensor_split(name, split, str(root) if root else None, size)
-    return spec.reader(root, split, size)
+        return _cached_tensor_split(name, split, str(where) if where else None, size, cut)
+    data = spec.reader(where, split, size)
+    if cut.whole:
+        return data
+    from torch.utils.data import Subset
+
+    keep = balanced_indices(np.asarray(data.targets), cut, name)  # type: ignore[attr-defined]
+    return Subset(data, keep.tolist())
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_tensor_split(name: str, split: str, root: str | None, size: int) -> TensorSplit:
+def _cached_tensor_split(
+    name: str, split: str, where: str | None, size: int, cut: Cut
+) -> TensorSplit:
     # Cached per process: Tune reuses actors across trials, so a dataset is read once per worker.
+    if not cut.whole:
+        full = _cached_tensor_split(name, split, where, size, WHOLE)
+        keep = torch.from_numpy(balanced_indices(full.labels.numpy(), cut, name))
+        return TensorSplit(full.images[keep], full.labels[keep])
     spec = get_spec(name)
-    return spec.reader(Path(root) if root else None, split, size)
+    return spec.reader(Path(where) if where else None, split, size)
 
 
 __all__ = [
     "DATASETS",
     "DATA_ROOT_ENV",
+    "Cut",
     "DatasetSpec",
     "TensorSplit",
     "dataset_names",
+    "find_dataset",
     "get_spec",
     "load_split",
     "register",

@@ -5,6 +5,8 @@
 * ``shapes``: ten classes of coloured geometric shapes on noisy coloured backgrounds, generated
   deterministically from a seed: harder than digits, so tickets degrade at high sparsity, and of
   another size, so the demo has transfer in both directions.
+* ``shapes_small``: a second draw of the same generator (another seed), a third of the size:
+  the demo's within-domain pair (the paper's claim is about transfer *within* a domain).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from ltsweep.core.data.spec import DatasetSpec, TensorSplit, register
 DIGITS_SPLIT_SEED = 0
 SHAPES_SEED = 20190602  # Morcos et al. on arXiv
 SHAPES_SIZES = {"train": 3000, "test": 1000}
+SHAPES_SMALL_SEED = SHAPES_SEED + 1000
+SHAPES_SMALL_SIZES = {"train": 1000, "test": 500}
 SHAPES_NATIVE = 32
 SHAPE_NAMES = (
     "disc",
@@ -91,6 +95,12 @@ def read_shapes(root: Path | None, split: str, size: int) -> TensorSplit:
     return TensorSplit(adapt(data.images, size), data.labels)
 
 
+def read_shapes_small(root: Path | None, split: str, size: int) -> TensorSplit:
+    seed = SHAPES_SMALL_SEED + (0 if split == "train" else 1)
+    data = generate_shapes(SHAPES_SMALL_SIZES[split], seed)
+    return TensorSplit(adapt(data.images, size), data.labels)
+
+
 # Means/stds of the training splits, at native size; tests/test_data.py recomputes and compares.
 register(
     DatasetSpec(
@@ -103,6 +113,7 @@ register(
         storage="tensor",
         reader=read_digits,
         embedded=True,
+        train_size=1347,
     )
 )
 register(
@@ -116,5 +127,20 @@ register(
         storage="tensor",
         reader=read_shapes,
         embedded=True,
+        train_size=SHAPES_SIZES["train"],
+    )
+)
+register(
+    DatasetSpec(
+        name="shapes_small",
+        num_classes=10,
+        image_size=32,
+        mean=(0.5145, 0.4988, 0.4931),
+        std=(0.3009, 0.3043, 0.2962),
+        flip=True,
+        storage="tensor",
+        reader=read_shapes_small,
+        embedded=True,
+        train_size=SHAPES_SMALL_SIZES["train"],
     )
 )

@@ -185,6 +185,11 @@ def make_ffcv_loader(spec: DatasetSpec, ffcv_dir: Path, opts: LoaderOptions) -> 
 def _ffcv_backend(name: str, opts: LoaderOptions) -> FFCVLoader:
     if not opts.ffcv_dir:
         raise UserError(f"loader 'ffcv' for {name!r} needs ffcv_dir (run `ltsweep data convert`)")
+    if opts.train and (opts.half or opts.train_subset):
+        raise UserError(
+            f"loader 'ffcv' for {name!r} reads whole splits: use loader: torch with "
+            "half or train_subset"
+        )
     return make_ffcv_loader(get_spec(name), Path(opts.ffcv_dir), opts)
 
 

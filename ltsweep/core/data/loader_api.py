@@ -37,6 +37,8 @@ class LoaderOptions:
     image_size: int | None = None
     data_root: str | None = None
     ffcv_dir: str | None = None  # where ``ltsweep data convert`` wrote the .beton files
+    half: str | None = None  # training split cut (``subsets``); the test split is never cut
+    train_subset: int | None = None
 
 
 LOADER_BACKENDS: Registry = Registry("loader backend")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import torch
 
-from ltsweep.core.data import DatasetSpec, TensorSplit, get_spec, load_split
+from ltsweep.core.data import Cut, DatasetSpec, TensorSplit, get_spec, load_split
 from ltsweep.core.data.loader_api import (
     LOADER_BACKENDS,
     Batch,
@@ -95,7 +95,10 @@ class FolderLoader:
 
 def _torch_backend(name: str, opts: LoaderOptions) -> EpochLoader:
     spec = get_spec(name)
-    split = load_split(name, "train" if opts.train else "test", opts.data_root, opts.image_size)
+    cut = Cut(opts.half, opts.train_subset)
+    split = load_split(
+        name, "train" if opts.train else "test", opts.data_root, opts.image_size, cut
+    )
     if isinstance(split, TensorSplit):
         return TensorLoader(spec, split, opts)
     return FolderLoader(split, opts)

@@ -1,13 +1,12 @@
-"""Real datasets, read from a data root in their standard on-disk formats.
+"""Real datasets, registered with their search orders (``places``) and readers.
 
-Layout under the root (what torchvision's downloaders produce, or the usual ImageNet layout):
+Each reader gets the place that holds the dataset (found by ``locate``) and returns one split:
 
-* ``FashionMNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte``
-* ``svhn/{train,test}_32x32.mat``
-* ``cifar-10-batches-py/`` and ``cifar-100-python/`` (the official Python archives, extracted)
-* ``imagenet/{train,val}/<wnid>/*.JPEG``
-* ``places365/{train,val}/<category>/*.jpg`` (class folders; ``ltsweep`` does not re-sort the
-  official flat validation folder, see README)
+* Fashion-MNIST: the idx files, gzipped or not (``fashion``), incl. Debian's package location
+* SVHN: ``svhn/{train,test}_32x32.mat``
+* CIFAR-10/100: the official ``*-python.tar.gz`` read in place, or extracted (``cifar``)
+* ImageNet / Places365: ``{train,val}/<class>/*`` folders (``ltsweep`` does not re-sort
+  Places365's official flat validation folder, see README)
 """
 
 from __future__ import annotations
@@ -18,17 +17,13 @@ import numpy as np
 import torch
 
 from ltsweep.core.data.adapt import adapt
+from ltsweep.core.data.cifar import FORMATS, how, read_cifar_arrays
+from ltsweep.core.data.fashion import HOW as HOW_FMNIST
+from ltsweep.core.data.fashion import PLACES as FMNIST_PLACES
+from ltsweep.core.data.fashion import read_fashion_arrays
+from ltsweep.core.data.locate import Place
 from ltsweep.core.data.spec import DATASETS, DatasetSpec, TensorSplit, register
 from ltsweep.errors import MissingDatasetError
-
-
-def _missing(spec_name: str, path: Path, how: str) -> MissingDatasetError:
-    return MissingDatasetError(f"dataset {spec_name!r} not found: expected {path} ({how})")
-
-
-def _check(name: str, path: Path, how: str) -> None:
-    if not path.exists():
-        raise _missing(name, path, how)
 
 
 def _from_numpy(images: np.ndarray, labels: np.ndarray, size: int) -> TensorSplit:
@@ -38,82 +33,46 @@ def _from_numpy(images: np.ndarray, labels: np.ndarray, size: int) -> TensorSpli
     )
 
 
-HOW_FMNIST = "torchvision.datasets.FashionMNIST(root, download=True) on a machine with internet"
-FMNIST_FILES = {"train": "train", "test": "t10k"}
-
-
-def read_fashion_mnist(root: Path, split: str, size: int) -> TensorSplit:
-    from torchvision.datasets.mnist import read_image_file, read_label_file
-
-    raw = root / "FashionMNIST" / "raw"
-    prefix = FMNIST_FILES[split]
-    paths = [raw / f"{prefix}-images-idx3-ubyte", raw / f"{prefix}-labels-idx1-ubyte"]
-    for path in paths:
-        _check("fashion_mnist", path, HOW_FMNIST)
-    images, labels = read_image_file(str(paths[0])), read_label_file(str(paths[1]))
-    return _from_numpy(images.numpy()[:, None], labels.numpy(), size)  # [N, 1, 28, 28]
+def read_fashion_mnist(location: Path, split: str, size: int) -> TensorSplit:
+    return _from_numpy(*read_fashion_arrays(location, split), size)  # [N, 1, 28, 28]
 
 
 HOW_SVHN = "torchvision.datasets.SVHN(root/'svhn', split=..., download=True), or the .mat files"
 
 
-def read_svhn(root: Path, split: str, size: int) -> TensorSplit:
+def read_svhn(location: Path, split: str, size: int) -> TensorSplit:
     # Read the .mat as torchvision does, without its md5 check against the official files
     # (which would refuse any other copy in the same format, e.g. a subset).
     from scipy.io import loadmat
 
-    path = root / "svhn" / f"{split}_32x32.mat"
-    _check("svhn", path, HOW_SVHN)
+    path = location / f"{split}_32x32.mat"
+    if not path.exists():
+        raise MissingDatasetError(f"dataset 'svhn': {path} is missing ({HOW_SVHN})")
     mat = loadmat(str(path))
     labels = mat["y"].astype(np.int64).squeeze(1)  # [N]
     labels[labels == 10] = 0  # SVHN stores digit 0 as class 10
     return _from_numpy(np.transpose(mat["X"], (3, 2, 0, 1)), labels, size)  # [32,32,3,N]->[N,3,H,W]
 
 
-HOW_CIFAR = "torchvision.datasets.{name}(root, download=True), or extract the official archive"
-CIFAR_FILES = {
-    "cifar10": ([f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], "labels"),
-    "cifar100": (["train"], ["test"], "fine_labels"),
-}
+def read_cifar10(location: Path, split: str, size: int) -> TensorSplit:
+    return _from_numpy(*read_cifar_arrays("cifar10", location, split), size)
 
 
-def _read_cifar(cls_name: str, folder: str, name: str, root: Path, split: str, size: int):
-    """The official Python batches (pickled dicts of ``data`` [N, 3072] uint8 and labels), read
-    as torchvision reads them but without its md5 checks against the official archive."""
-    import pickle
-
-    train_files, test_files, label_key = CIFAR_FILES[name]
-    how = HOW_CIFAR.format(name=cls_name)
-    _check(name, root / folder, how)
-    images, labels = [], []
-    for file_name in train_files if split == "train" else test_files:
-        path = root / folder / file_name
-        _check(name, path, how)
-        with open(path, "rb") as fh:
-            entry = pickle.load(fh, encoding="latin1")  # the dataset's own format
-        images.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        labels.extend(entry[label_key])
-    return _from_numpy(np.concatenate(images), np.asarray(labels), size)
-
-
-def read_cifar10(root: Path, split: str, size: int) -> TensorSplit:
-    return _read_cifar("CIFAR10", "cifar-10-batches-py", "cifar10", root, split, size)
-
-
-def read_cifar100(root: Path, split: str, size: int) -> TensorSplit:
-    return _read_cifar("CIFAR100", "cifar-100-python", "cifar100", root, split, size)
+def read_cifar100(location: Path, split: str, size: int) -> TensorSplit:
+    return _from_numpy(*read_cifar_arrays("cifar100", location, split), size)
 
 
 FOLDER_SPLITS = {"train": "train", "test": "val"}
 
 
-def _read_folder(name: str, folder: str, how: str, root: Path, split: str, size: int):
+def _read_folder(name: str, how: str, location: Path, split: str, size: int):
     from torchvision.datasets import ImageFolder
 
     from ltsweep.core.data.transforms import folder_transform
 
-    path = root / folder / FOLDER_SPLITS[split]
-    _check(name, path, how)
+    path = location / FOLDER_SPLITS[split]
+    if not path.exists():
+        raise MissingDatasetError(f"dataset {name!r}: {path} is missing ({how})")
     return ImageFolder(str(path), transform=folder_transform(DATASETS.get(name), split, size))
 
 
@@ -121,28 +80,28 @@ HOW_IMAGENET = "the ILSVRC-2012 train/val images sorted into one folder per wnid
 HOW_PLACES = "Places365-Standard (small images), train/val sorted into one folder per category"
 
 
-def read_imagenet(root: Path, split: str, size: int):
-    return _read_folder("imagenet", "imagenet", HOW_IMAGENET, root, split, size)
+def read_imagenet(location: Path, split: str, size: int):
+    return _read_folder("imagenet", HOW_IMAGENET, location, split, size)
 
 
-def read_places365(root: Path, split: str, size: int):
-    return _read_folder("places365", "places365", HOW_PLACES, root, split, size)
+def read_places365(location: Path, split: str, size: int):
+    return _read_folder("places365", HOW_PLACES, location, split, size)
 
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-FMNIST_HOW_PATH = "FashionMNIST/raw/"
 for _spec in (
     DatasetSpec(
         "fashion_mnist",
         10,
         32,
-        (0.2860,) * 3,
+        (0.2860,) * 3,  # tests/test_real_fashion.py recomputes these from the real files
         (0.3530,) * 3,
         True,
         "tensor",
         read_fashion_mnist,
-        expected=FMNIST_HOW_PATH,
+        places=FMNIST_PLACES,
         how_to_get=HOW_FMNIST,
+        train_size=60_000,
     ),
     DatasetSpec(
         "svhn",
@@ -153,8 +112,9 @@ for _spec in (
         False,
         "tensor",
         read_svhn,
-        expected="svhn/{train,test}_32x32.mat",
+        places=(Place("svhn"),),
         how_to_get=HOW_SVHN,
+        train_size=73_257,
     ),
     DatasetSpec(
         "cifar10",
@@ -165,8 +125,9 @@ for _spec in (
         True,
         "tensor",
         read_cifar10,
-        expected="cifar-10-batches-py/",
-        how_to_get=HOW_CIFAR.format(name="CIFAR10"),
+        places=FORMATS["cifar10"].places,
+        how_to_get=how("cifar10"),
+        train_size=50_000,
     ),
     DatasetSpec(
         "cifar100",
@@ -177,8 +138,9 @@ for _spec in (
         True,
         "tensor",
         read_cifar100,
-        expected="cifar-100-python/",
-        how_to_get=HOW_CIFAR.format(name="CIFAR100"),
+        places=FORMATS["cifar100"].places,
+        how_to_get=how("cifar100"),
+        train_size=50_000,
     ),
     DatasetSpec(
         "imagenet",
@@ -189,7 +151,7 @@ for _spec in (
         True,
         "folder",
         read_imagenet,
-        expected="imagenet/{train,val}/<wnid>/",
+        places=(Place("imagenet"),),
         how_to_get=HOW_IMAGENET,
         reset_epochs=3,
     ),
@@ -202,7 +164,7 @@ for _spec in (
         True,
         "folder",
         read_places365,
-        expected="places365/{train,val}/<category>/",
+        places=(Place("places365"),),
         how_to_get=HOW_PLACES,
         reset_epochs=3,
     ),

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ltsweep.core.data.locate import Place
 from ltsweep.registry import Registry
 
 
@@ -34,10 +35,11 @@ class DatasetSpec:
     std: tuple[float, float, float]
     flip: bool  # horizontal flips are a valid augmentation (not for digits or SVHN)
     storage: str  # "tensor" or "folder"
-    reader: Callable[..., object]  # (root, split, image_size) -> TensorSplit | torchvision dataset
+    reader: Callable[..., object]  # (location, split, image_size) -> TensorSplit | torchvision ds
     embedded: bool = False
-    expected: str = ""  # where under the data root the files are expected
+    places: tuple[Place, ...] = ()  # the search order (see ``locate``); empty when embedded
     how_to_get: str = ""
+    train_size: int | None = None  # images in the training split, for plan-time subset checks
     reset_epochs: int = 1  # late-reset point (SPEC.md): 1 epoch for 32x32 data, 3 for ImageNet
 
 
