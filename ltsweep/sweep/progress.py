@@ -48,21 +48,26 @@ def make_callback(
     paths: SweepPaths,
     progress: Progress,
     outcomes: dict,
+    outbox=None,
 ):
     from ray.tune import Callback
 
     from ltsweep.runtime import recording
+    from ltsweep.runtime.outbox import Outbox
+
+    box = outbox if outbox is not None else Outbox()
 
     class MlflowRecorder(Callback):
         """Runs in the driver: the only process that writes to the tracking store."""
 
         def on_trial_start(self, iteration, trials, trial, **info):
             t = by_key[trial.config["key"]]
-            recording.start_trial(tracker, t, parent_id)
+            box.send(t.key, lambda retry: recording.start_trial(tracker, t, parent_id))
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
             if not result.get("final"):
-                recording.log_live(tracker, by_key[trial.config["key"]], result)
+                t, metrics = by_key[trial.config["key"]], dict(result)
+                box.send(t.key, lambda retry: recording.log_live(tracker, t, metrics, retry))
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             t = by_key[trial.config["key"]]
@@ -70,7 +75,10 @@ def make_callback(
             progress.running = _count_running(trials, trial)
             if record is None:
                 return
-            recording.finish_trial(tracker, t, record, parent_id, paths.trial_dir(t.key))
+            tdir = paths.trial_dir(t.key)
+            box.send(
+                t.key, lambda retry: recording.finish_trial(tracker, t, record, parent_id, tdir)
+            )
             progress.done += 1
             progress.finished_here += 1
             outcomes[t.stage].finished += 1
@@ -81,7 +89,7 @@ def make_callback(
             progress.running = _count_running(trials, trial)
             failed = read_failed(paths.trial_dir(t.key))
             reason = failed["reason"] if failed else _error_line(trial)
-            recording.fail_trial(tracker, t, parent_id, reason)
+            box.send(t.key, lambda retry: recording.fail_trial(tracker, t, parent_id, reason))
             progress.failed += 1
             outcomes[t.stage].failed[t.key] = reason
             progress.show()
