@@ -25,6 +25,7 @@ _TRANSIENT_TEXT = (
     "Read timed out",
     "RemoteDisconnected",
     "TEMPORARILY_UNAVAILABLE",
+    "error code 50",  # MlflowException: "failed with error code 503 != 200"
     "response code 50",
     "status code 50",
 )
