@@ -124,17 +124,27 @@ class MlflowServer:
 class RayCluster:
     """Head (0 CPUs, 0 GPUs) + a worker with one logical GPU + a CPU worker, each a raylet."""
 
-    def __init__(self, cpus_per_node: float = 2) -> None:
+    def __init__(self, cpus_per_node: float = 2, dashboard: bool = False) -> None:
         from ray.cluster_utils import Cluster
 
-        self.cluster = Cluster(
-            initialize_head=True,
-            head_node_args={"num_cpus": 0, "num_gpus": 0, "include_dashboard": False},
-        )
+        head: dict = {"num_cpus": 0, "num_gpus": 0, "include_dashboard": dashboard}
+        if dashboard:  # the job API, on loopback as cluster.yaml has it
+            head.update(dashboard_host="127.0.0.1", dashboard_port=free_port())
+            self.dashboard_url = f"http://127.0.0.1:{head['dashboard_port']}"
+        self.cluster = Cluster(initialize_head=True, head_node_args=head)
         self.gpu_node = self.cluster.add_node(num_cpus=cpus_per_node, num_gpus=1)
         self.cpu_node = self.cluster.add_node(num_cpus=cpus_per_node, num_gpus=0)
         self.cluster.wait_for_nodes()
         self.address = self.cluster.address
+        if dashboard:
+            wait_for(self._dashboard_up, f"the Ray dashboard at {self.dashboard_url}")
+
+    def _dashboard_up(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.dashboard_url}/api/version", timeout=5) as r:
+                return r.status == 200
+        except OSError:
+            return False
 
     @property
     def head_id(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import pytest
 import yaml
 
 from tests.cli_helpers import REPO, ltsweep
-from tests.netns_cluster import MlflowServer, RayCluster, reexec, wait_for
+from tests.netns_cluster import VENV_BIN, MlflowServer, RayCluster, reexec, wait_for
 
 pytestmark = pytest.mark.slow
 CLUSTER_SWEEP = REPO / "tests" / "sweeps" / "cluster.yaml"
@@ -144,10 +145,10 @@ def cluster_env(tmp_path: Path):
     stopped, by pid, when the test ends."""
     started: list = []
 
-    def start(cpus: float = 2) -> tuple[RayCluster, MlflowServer]:
+    def start(cpus: float = 2, dashboard: bool = False) -> tuple[RayCluster, MlflowServer]:
         server = MlflowServer(tmp_path).start()
         started.append(server.kill)
-        cluster = RayCluster(cpus_per_node=cpus)
+        cluster = RayCluster(cpus_per_node=cpus, dashboard=dashboard)
         started.append(cluster.shutdown)
         return cluster, server
 
@@ -261,3 +262,90 @@ def test_lost_node_server_restart_and_killed_driver(request, tmp_path: Path, clu
     assert not missing, f"final accuracies missing for {missing}"
     differ = {k: (got[k], v) for k, v in expected.items() if got[k] != v}
     assert not differ, f"final accuracies differ from an uninterrupted run: {differ}"
+
+
+# -- ray job submit --------------------------------------------------------------------------
+def test_ray_job_submit_status_while_it_runs_and_stop_leaves_it_resumable(
+    request, tmp_path: Path, cluster_env
+) -> None:
+    if reexec(request):
+        return
+    pytest.importorskip("aiohttp_cors", reason="the job API needs ray[default] (the dev extra)")
+    cluster, server = cluster_env(2, dashboard=True)
+    job_dir = tmp_path / "job"  # what --working-dir uploads: the package and the sweep
+    shutil.copytree(
+        REPO / "ltsweep", job_dir / "ltsweep", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    sweep = sweep_copy(TINY, job_dir)
+    out = tmp_path / "out"
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "MLFLOW_TRACKING_URI": server.uri}
+    env.pop("RAY_ADDRESS", None)
+    runtime_env = json.dumps({"env_vars": {"MLFLOW_TRACKING_URI": server.uri}})
+
+    def ray_job(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(VENV_BIN / "ray"), "job", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def submit(job_id: str, *extra: str) -> subprocess.CompletedProcess:
+        return ray_job(
+            "submit",
+            "--address",
+            cluster.dashboard_url,
+            "--working-dir",
+            str(job_dir),
+            "--runtime-env-json",
+            runtime_env,
+            "--submission-id",
+            job_id,
+            *extra,
+            "--",
+            sys.executable,
+            "-m",
+            "ltsweep",
+            "run",
+            sweep.name,
+            "--out",
+            str(out),
+        )
+
+    first = submit("sweep-1", "--no-wait")
+    assert first.returncode == 0, f"ray job submit failed: {first.stdout}{first.stderr}"
+
+    def running() -> dict | None:
+        got = ltsweep(
+            "status",
+            str(sweep),
+            "--out",
+            str(out),
+            "--json",
+            env={"MLFLOW_TRACKING_URI": server.uri},
+        )
+        status = json.loads(got.stdout) if got.returncode == 0 and got.stdout.strip() else {}
+        busy = sum(c["running"] for c in status.values())
+        return status if busy else None
+
+    status = wait_for(running, "`ltsweep status` to report running trials of the job", 600, 2)
+    print(f"ltsweep status while the job runs: {status}")
+    stop = ray_job("stop", "--address", cluster.dashboard_url, "sweep-1")
+    assert stop.returncode == 0, f"ray job stop failed: {stop.stdout}{stop.stderr}"
+    stopped = ray_job("status", "--address", cluster.dashboard_url, "sweep-1")
+    assert "STOPPED" in stopped.stdout + stopped.stderr, stopped.stdout + stopped.stderr
+    left = sum(t["left"] + t["running"] for t in ltsweep_status(sweep, out, server).values())
+    print(f"trials not done when the job was stopped: {left}")
+
+    again = submit("sweep-2")  # waits, streaming the job's output
+    assert again.returncode == 0, f"the resubmitted job failed:\n{again.stdout[-4000:]}"
+    assert_complete(server.uri, sweep)
+
+
+def ltsweep_status(sweep: Path, out: Path, server: MlflowServer) -> dict:
+    got = ltsweep(
+        "status", str(sweep), "--out", str(out), "--json", env={"MLFLOW_TRACKING_URI": server.uri}
+    )
+    assert got.returncode == 0, got.stderr
+    return json.loads(got.stdout)
