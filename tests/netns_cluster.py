@@ -8,12 +8,14 @@ is started here and stopped here by its pid (never ``ray stop``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -39,18 +41,30 @@ def reexec(request: pytest.FixtureRequest, timeout: float = 900) -> bool:
         pytest.skip(reason)
     nodeid = request.node.nodeid
     root = Path(request.config.rootpath)
-    inner = f"{sys.executable} -m pytest -q -x -p no:cacheprovider -s '{nodeid}'"
+    # its own basetemp: pytest prunes old numbered temp dirs that other sessions may still use
+    basetemp = request.getfixturevalue("tmp_path") / "inner"
+    inner = (
+        f"{sys.executable} -m pytest -q -x -p no:cacheprovider -s "
+        f"--basetemp='{basetemp}' '{nodeid}'"
+    )
+    # Ray's session files and "current cluster" file in a directory of this test's own (short:
+    # Unix socket paths are limited), so no Ray elsewhere on the host ever reads them.
+    ray_tmp = tempfile.mkdtemp(prefix="ltsweep-ray-", dir="/tmp")
     env = {**os.environ, NETNS_ENV: "1", "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1"}
+    env["RAY_TMPDIR"] = ray_tmp
     for inherited in ("RAY_ADDRESS", "MLFLOW_TRACKING_URI"):
         env.pop(inherited, None)
-    proc = subprocess.run(
-        ["unshare", "-n", "bash", "-c", f"ip link set lo up && exec {inner}"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    try:
+        proc = subprocess.run(
+            ["unshare", "-n", "bash", "-c", f"ip link set lo up && exec {inner}"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
     out = (proc.stdout + proc.stderr)[-8000:]
     print(out)
     assert proc.returncode == 0, f"{nodeid} failed inside its network namespace:\n{out}"
@@ -102,6 +116,7 @@ class MlflowServer:
         with open(self.log, "a") as log:
             # its own session: the server's worker processes share its process group id
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
+        _SERVERS.append(self.proc.pid)
         wait_for(self._healthy, f"the MLflow server on port {self.port} (log {self.log})")
         return self
 
@@ -119,6 +134,37 @@ class MlflowServer:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=60)
         self.proc = None
+
+
+_SERVERS: list[int] = []  # MLflow servers started here survive a failed cluster start
+
+
+def kill_children(keep_servers: bool = False) -> None:
+    """SIGKILL what this process started and did not stop (a node that failed to come up is
+    not in the ``Cluster``'s own list): only our own descendants, by pid."""
+    import psutil
+
+    keep: set[int] = set()
+    for pid in _SERVERS if keep_servers else []:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            keep |= {pid} | {c.pid for c in psutil.Process(pid).children(recursive=True)}
+    for child in psutil.Process().children(recursive=True):
+        if child.pid not in keep:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+
+
+def start_cluster(tries: int = 3, **kwargs) -> RayCluster:
+    """A loaded machine can miss Ray's fixed 30 s raylet registration wait: try again."""
+    for attempt in range(tries):
+        try:
+            return RayCluster(**kwargs)
+        except Exception as exc:
+            if "timed out during startup" not in str(exc) or attempt == tries - 1:
+                raise
+            print(f"ray node start timed out (attempt {attempt + 1}); retrying", flush=True)
+            kill_children(keep_servers=True)
+    raise AssertionError("unreachable")
 
 
 class RayCluster:
