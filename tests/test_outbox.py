@@ -66,6 +66,8 @@ def test_a_bad_request_is_not_buffered() -> None:
         Outbox(out=io.StringIO()).send("a", bad)
     assert not is_transient(ValueError("INVALID_PARAMETER_VALUE"))
     assert is_transient(RuntimeError("API request failed with error code 503 != 200"))
+    broken = "API request to http://h/api failed with exception ('Connection broken: IncompleteRead"
+    assert is_transient(RuntimeError(broken)), "a server killed mid-response is transient"
 
 
 def test_a_retried_metric_write_never_doubles_a_point(tmp_path: Path) -> None:

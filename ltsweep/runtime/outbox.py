@@ -18,6 +18,9 @@ from collections.abc import Callable
 Write = Callable[[bool], None]
 
 _TRANSIENT_TEXT = (
+    "failed with exception",  # MlflowException around any transport error: no HTTP answer
+    "Connection broken",  # the server died mid-response (IncompleteRead)
+    "Connection reset",
     "Max retries exceeded",
     "Connection refused",
     "ConnectionError",
