@@ -128,14 +128,15 @@ class Tracker:
     def log_metrics(
         self, run_id: str, rows: Iterable[tuple[str, float, int]], once: bool = False
     ) -> None:
-        """Log (key, value, step) rows; ``once`` skips (key, step) pairs already stored, so a
-        retried write (the first attempt may have reached the server) never doubles a point."""
+        """Log (key, value, step) rows; ``once`` skips steps already stored, so a retried write
+        (the first attempt may have reached the server) never doubles a point. One batch is
+        stored whole or not at all, so the first key's steps stand for every key's."""
         from mlflow.entities import Metric
 
         rows = list(rows)
-        if once:
-            have = {k: self.logged_steps(run_id, k) for k in {r[0] for r in rows}}
-            rows = [r for r in rows if int(r[2]) not in have[r[0]]]
+        if once and rows:
+            have = self.logged_steps(run_id, rows[0][0])
+            rows = [r for r in rows if int(r[2]) not in have]
         now = int(time.time() * 1000)
         metrics = [Metric(k, float(v), now, int(step)) for k, v, step in rows]
         for i in range(0, len(metrics), 500):
