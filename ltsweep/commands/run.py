@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ltsweep.sweep.context import add_sweep_arguments
 
@@ -58,10 +59,27 @@ def run(args: argparse.Namespace) -> int:
             outcomes = run_trials(ctx.plan, ctx.paths, tracker, parent)
         finally:
             code = summarize(outcomes) if len(outcomes) == 2 else INTERRUPTED
-            tracker.kill_stale()  # trials stopped mid-way: KILLED, never RUNNING forever
-            tracker.set_status(parent, {0: "FINISHED", INTERRUPTED: "KILLED"}.get(code, "FAILED"))
+            _close_runs(tracker, parent, code)
         print(
             f"ltsweep: results in MLflow: mlflow ui --backend-store-uri {ctx.tracking_uri} "
             f"(or `ltsweep ui {ctx.config.name}`); report: `ltsweep report {ctx.config.name}`"
         )
         return code
+
+
+def _close_runs(tracker, parent: str, code: int) -> None:
+    """Trials stopped mid-way become KILLED, never RUNNING forever; with the tracking server
+    away, the next run does it (it marks what a dead driver left RUNNING)."""
+    from ltsweep.runtime.outbox import is_transient
+    from ltsweep.sweep.runner import INTERRUPTED
+
+    try:
+        tracker.kill_stale()
+        tracker.set_status(parent, {0: "FINISHED", INTERRUPTED: "KILLED"}.get(code, "FAILED"))
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        print(
+            "ltsweep: tracking server unreachable: runs not closed; the next run closes them",
+            file=sys.stderr,
+        )

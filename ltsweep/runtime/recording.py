@@ -62,6 +62,18 @@ def start_trial(tracker: Tracker, trial: Trial, parent_id: str) -> str:
     return run_id
 
 
+def where_tags(record: dict[str, Any]) -> dict[str, str]:
+    """Node, device and times of the attempt that finished (records from older runs lack them)."""
+    fields = {
+        S.TAG_NODE: record.get("node"),
+        S.TAG_DEVICE: record.get("device"),
+        S.TAG_STARTED_AT: record.get("started_at"),
+        S.TAG_ENDED_AT: record.get("ended_at"),
+        S.TAG_TRAIN_NODES: ",".join(record.get("train_nodes", [])) or None,
+    }
+    return {k: f"{v:.3f}" if isinstance(v, float) else str(v) for k, v in fields.items() if v}
+
+
 def _final_metrics(history: list[dict[str, float]]) -> list[tuple[str, float, int]]:
     if not history:
         return []
@@ -77,6 +89,7 @@ def finish_trial(
 ) -> None:
     """Record a done trial in full: result runs, metrics, ticket artifacts; then FINISHED."""
     run_id = start_trial(tracker, trial, parent_id)
+    tracker.set_tags(run_id, where_tags(record))
     if trial.stage == GENERATE:
         assert isinstance(trial.job, GenerationJob)
         for level in record["levels"]:
@@ -84,7 +97,7 @@ def finish_trial(
     else:
         history = record["history"]
         tracker.log_history(run_id, history)
-        tracker.log_metrics(run_id, _final_metrics(history))
+        tracker.log_metrics(run_id, _final_metrics(history), once=True)
         tracker.set_tags(
             run_id,
             {
@@ -121,7 +134,7 @@ def _finish_level(
     name = f"{kind} {t['target_dataset']}/{t['target_optimizer']} L{lv} s{t['seed']}"
     run_id = tracker.find_or_create(key, name, tags, trial_params(trial), gen_run)
     tracker.log_history(run_id, level["history"])
-    tracker.log_metrics(run_id, _final_metrics(level["history"]))
+    tracker.log_metrics(run_id, _final_metrics(level["history"]), once=True)
     tracker.log_artifacts(gen_run, tdir, f"tickets/level_{lv:02d}")
     tracker.set_tags(gen_run, {f"{S.PREFIX}ticket_sha256.level_{lv:02d}": sha})
     tracker.set_status(run_id, "FINISHED")
@@ -133,8 +146,10 @@ def fail_trial(tracker: Tracker, trial: Trial, parent_id: str, reason: str) -> N
     tracker.set_status(run_id, "FAILED")
 
 
-def log_live(tracker: Tracker, trial: Trial, metrics: dict[str, Any]) -> None:
-    """Per-epoch metrics while a trial runs (generation: step = level * epochs + epoch)."""
+def log_live(tracker: Tracker, trial: Trial, metrics: dict[str, Any], once: bool = False) -> None:
+    """Per-epoch metrics while a trial runs (generation: step = level * epochs + epoch).
+
+    ``once``: skip steps already in the store (a retry after a tracking error)."""
     run = tracker.find(trial.key)
     if run is None:
         return
@@ -142,4 +157,4 @@ def log_live(tracker: Tracker, trial: Trial, metrics: dict[str, Any]) -> None:
     rows = [(k, metrics[k], step) for k in S.EPOCH_METRICS if k in metrics]
     if "level" in metrics:
         rows.append(("level", metrics["level"], step))
-    tracker.log_metrics(run.info.run_id, rows)
+    tracker.log_metrics(run.info.run_id, rows, once=once)

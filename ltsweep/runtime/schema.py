@@ -31,6 +31,12 @@ TAG_LEVEL = PREFIX + "level"
 TAG_WEIGHTS_REMAINING = PREFIX + "weights_remaining"
 TAG_SEED = PREFIX + "seed"
 TAG_ERROR = PREFIX + "error"
+# Where and when a trial's last attempt ran (from its done record): Ray node, cpu/cuda, times.
+TAG_NODE = PREFIX + "node"
+TAG_DEVICE = PREFIX + "device"
+TAG_TRAIN_NODES = PREFIX + "train_nodes"  # a Ray Train trial: one node per rank, comma-joined
+TAG_STARTED_AT = PREFIX + "started_at"  # unix seconds
+TAG_ENDED_AT = PREFIX + "ended_at"
 TAG_PARENT = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"
 

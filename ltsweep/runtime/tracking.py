@@ -19,6 +19,14 @@ from ltsweep.runtime import schema as S
 
 def _quiet_mlflow() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # On a tracking server MLflow prints "View run ... / View experiment ..." at every
+    # set_terminated: two lines per trial. The links are in `ltsweep ui` and the final message.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    # A server that is down fails a call in seconds instead of minutes of backoff inside the
+    # client; ltsweep's own outbox (outbox.py) keeps the write and retries it later.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     for name in ("mlflow", "alembic", "sqlalchemy"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -121,9 +129,18 @@ class Tracker:
             self.client.set_terminated(run_id, status=status, end_time=int(time.time() * 1000))
         self._runs = {k: v for k, v in self._runs.items() if v.info.run_id != run_id}
 
-    def log_metrics(self, run_id: str, rows: Iterable[tuple[str, float, int]]) -> None:
+    def log_metrics(
+        self, run_id: str, rows: Iterable[tuple[str, float, int]], once: bool = False
+    ) -> None:
+        """Log (key, value, step) rows; ``once`` skips steps already stored, so a retried write
+        (the first attempt may have reached the server) never doubles a point. One batch is
+        stored whole or not at all, so the first key's steps stand for every key's."""
         from mlflow.entities import Metric
 
+        rows = list(rows)
+        if once and rows:
+            have = self.logged_steps(run_id, rows[0][0])
+            rows = [r for r in rows if int(r[2]) not in have]
         now = int(time.time() * 1000)
         metrics = [Metric(k, float(v), now, int(step)) for k, v, step in rows]
         for i in range(0, len(metrics), 500):

@@ -112,6 +112,7 @@ def _worker_loop(config: dict[str, Any]) -> None:
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     device = ray.train.torch.get_device()
+    _write_worker_node(workdir, rank)
     previous = ray.train.get_checkpoint()
     if previous is not None and rank == 0:  # informational: the workdir decides what is redone
         print(f"ltsweep: resuming {workdir} ({_describe(previous)})", flush=True)
@@ -135,6 +136,19 @@ def _worker_loop(config: dict[str, Any]) -> None:
             dist.barrier(device_ids=[device.index] if device.type == "cuda" else None)
 
     run.run(on_level=on_level, on_epoch=on_epoch)
+
+
+def _write_worker_node(workdir: Path, rank: int) -> None:
+    from ltsweep.fsio import write_json
+    from ltsweep.runtime.trial import node_label
+
+    write_json(workdir / "nodes" / f"rank_{rank:03d}.json", {"rank": rank, "node": node_label()})
+
+
+def read_worker_nodes(workdir: Path) -> list[str]:
+    """The Ray node of each rank of the last worker group (for the trial's record)."""
+    files = sorted((Path(workdir) / "nodes").glob("rank_*.json"))
+    return [json.loads(f.read_text())["node"] for f in files]
 
 
 def read_results(job: GenerationJob, workdir: Path) -> list[dict[str, Any]]:

@@ -33,8 +33,13 @@ def _device(trial: Trial) -> str:
     return "cpu"
 
 
-def execute(trial: Trial, paths: SweepPaths, report=None) -> dict[str, Any]:
-    """Run (or finish) one trial without Ray; ``report(metrics)`` is called once per epoch."""
+def execute(
+    trial: Trial, paths: SweepPaths, report=None, where: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run (or finish) one trial without Ray; ``report(metrics)`` is called once per epoch.
+
+    ``where`` (e.g. the Ray node) goes into the done record with the start and end times, so
+    the MLflow record says where and when the last attempt ran."""
     tdir = paths.trial_dir(trial.key)
     done = read_done(tdir)
     if done is not None:
@@ -52,7 +57,9 @@ def execute(trial: Trial, paths: SweepPaths, report=None) -> dict[str, Any]:
     except TrainingDivergedError as exc:
         write_failed(tdir, f"training diverged: {exc}", retryable=False)
         raise
-    record.update(key=trial.key, seconds=time.time() - started, device=device)
+    ended = time.time()
+    record.update(key=trial.key, seconds=ended - started, device=device, **(where or {}))
+    record.update(started_at=started, ended_at=ended)
     write_done(tdir, record)
     (tdir / "checkpoint.pt").unlink(missing_ok=True)  # only once the done record is safe
     return record
@@ -75,7 +82,12 @@ def _generate(trial: Trial, tdir: Path, device: str, emit, paths: SweepPaths) ->
             if trial.resources.gpu > 0
             else {"CPU": trial.resources.cpu},
         )
-        return {"levels": [lv if isinstance(lv, dict) else lv.__dict__ for lv in levels]}
+        from ltsweep.runtime.train_runner import read_worker_nodes
+
+        return {
+            "levels": [lv if isinstance(lv, dict) else lv.__dict__ for lv in levels],
+            "train_nodes": read_worker_nodes(tdir),
+        }
 
     epochs = job.train.epochs
 
@@ -117,5 +129,18 @@ def tune_trainable(config: dict[str, Any], trials: dict[str, Trial], out: str) -
 
     trial = trials[config["key"]]
     paths = SweepPaths(Path(out))
-    record = execute(trial, paths, report=lambda m: tune.report({**m, "final": 0}))
+    where = {"node": node_label()}
+    record = execute(trial, paths, report=lambda m: tune.report({**m, "final": 0}), where=where)
     tune.report({"final": 1, "seconds": record.get("seconds", 0.0)})
+
+
+def node_label() -> str:
+    """This process's Ray node (id and IP: on one host, nodes differ only by id), else host."""
+    import socket
+
+    import ray
+
+    if not ray.is_initialized():
+        return socket.gethostname()
+    ctx = ray.get_runtime_context()
+    return f"{ctx.get_node_id()}@{ray.util.get_node_ip_address()}"

@@ -167,10 +167,14 @@ def make_callback(
     paths: SweepPaths,
     progress: Progress,
     outcomes: dict,
+    outbox=None,
 ):
     from ray.tune import Callback
 
     from ltsweep.runtime import recording
+    from ltsweep.runtime.outbox import Outbox
+
+    box = outbox if outbox is not None else Outbox()
 
     class MlflowRecorder(Callback):
         """Runs in the driver: the only process that writes to the tracking store."""
@@ -181,12 +185,12 @@ def make_callback(
 
         def on_trial_start(self, iteration, trials, trial, **info):
             t = by_key[trial.config["key"]]
-            recording.start_trial(tracker, t, parent_id)
+            box.send(t.key, lambda retry: recording.start_trial(tracker, t, parent_id))
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
             if not result.get("final"):
-                t = by_key[trial.config["key"]]
-                recording.log_live(tracker, t, result)
+                t, metrics = by_key[trial.config["key"]], dict(result)
+                box.send(t.key, lambda retry: recording.log_live(tracker, t, metrics, retry))
                 progress.epoch(t.key, int(result.get("step", result.get("epoch", 0))))
 
         def on_trial_complete(self, iteration, trials, trial, **info):
@@ -195,7 +199,10 @@ def make_callback(
             progress.running = _count_running(trials, trial)
             if record is None:
                 return
-            recording.finish_trial(tracker, t, record, parent_id, paths.trial_dir(t.key))
+            tdir = paths.trial_dir(t.key)
+            box.send(
+                t.key, lambda retry: recording.finish_trial(tracker, t, record, parent_id, tdir)
+            )
             outcomes[t.stage].finished += 1
             progress.finished(t.key)
 
@@ -204,7 +211,7 @@ def make_callback(
             progress.running = _count_running(trials, trial)
             failed = read_failed(paths.trial_dir(t.key))
             reason = failed["reason"] if failed else _error_line(trial)
-            recording.fail_trial(tracker, t, parent_id, reason)
+            box.send(t.key, lambda retry: recording.fail_trial(tracker, t, parent_id, reason))
             outcomes[t.stage].failed[t.key] = reason
             progress.failed_trial(t.key)
 

@@ -99,6 +99,7 @@ def run_trials(plan: Plan, paths: SweepPaths, tracker, parent_id: str) -> list[S
     """Both stages in one Tune experiment, gated by ticket existence (see ``gate.py``)."""
     from ray import tune
 
+    from ltsweep.runtime.outbox import Outbox
     from ltsweep.runtime.trial import tune_trainable
     from ltsweep.sweep.gate import TicketGate
 
@@ -113,6 +114,7 @@ def run_trials(plan: Plan, paths: SweepPaths, tracker, parent_id: str) -> list[S
     progress.show()
     gate = TicketGate(gen_todo, xfer_todo, paths)
     outcomes = {GENERATE: gen, TRANSFER: xfer}
+    outbox = Outbox()
     trainable = tune.with_resources(
         tune.with_parameters(tune_trainable, trials=by_key, out=str(paths.out.resolve())),
         _placement(by_key),
@@ -130,7 +132,9 @@ def run_trials(plan: Plan, paths: SweepPaths, tracker, parent_id: str) -> list[S
             storage_path=str(paths.tune.resolve()),
             verbose=0,
             failure_config=tune.FailureConfig(max_failures=plan.sweep.retries),
-            callbacks=[make_callback(tracker, parent_id, by_key, paths, progress, outcomes)],
+            callbacks=[
+                make_callback(tracker, parent_id, by_key, paths, progress, outcomes, outbox)
+            ],
         ),
     )
     try:
@@ -138,7 +142,21 @@ def run_trials(plan: Plan, paths: SweepPaths, tracker, parent_id: str) -> list[S
     finally:
         progress.close()  # the live line, if any, ends before the summary prints
     xfer.blocked = list(gate.blocked)
+    _flush_tracking(outbox)
     return [gen, xfer]
+
+
+def _flush_tracking(outbox) -> None:
+    """Send what a tracking outage held back; if the server stays away, the trials are still
+    done on disk and the next run records them (``_sync_done``)."""
+    wait = float(os.environ.get("LTSWEEP_TRACKING_WAIT_S", "300"))
+    if outbox.flush(wait_s=wait):
+        return
+    raise UserError(
+        f"the MLflow tracking server stayed unreachable for {wait:.0f} s after the last trial; "
+        f"{len(outbox.pending)} records are not sent yet (the trials are done on disk): start "
+        "the server and run the same command again to record them"
+    )
 
 
 INTERRUPTED = 130
