@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from ltsweep.runtime.records import read_done, read_failed
+from ltsweep.runtime.staging import record_dir
 from ltsweep.sweep.paths import SweepPaths
 from ltsweep.sweep.plan import Trial
 
@@ -66,11 +67,11 @@ def make_callback(
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             t = by_key[trial.config["key"]]
-            record = read_done(paths.trial_dir(t.key))
+            record = read_done(paths, t.key)
             progress.running = _count_running(trials, trial)
             if record is None:
                 return
-            recording.finish_trial(tracker, t, record, parent_id, paths.trial_dir(t.key))
+            recording.finish_trial(tracker, t, record, parent_id, record_dir(paths, t))
             progress.done += 1
             progress.finished_here += 1
             outcomes[t.stage].finished += 1
@@ -79,7 +80,7 @@ def make_callback(
         def on_trial_error(self, iteration, trials, trial, **info):
             t = by_key[trial.config["key"]]
             progress.running = _count_running(trials, trial)
-            failed = read_failed(paths.trial_dir(t.key))
+            failed = read_failed(paths, t.key)
             reason = failed["reason"] if failed else _error_line(trial)
             recording.fail_trial(tracker, t, parent_id, reason)
             progress.failed += 1
