@@ -122,7 +122,8 @@ class S3Lease:
             raise UserError(_in_use(self.where, (self.read() or ({}, ""))[0]))
 
     def renew(self) -> bool:
-        return self._put(IfMatch=self.etag or "")
+        """Extend our lease; False if it is not ours (never held, or taken over)."""
+        return self.etag is not None and self._put(IfMatch=self.etag)
 
     def release(self) -> None:
         current = self.read()
