@@ -264,3 +264,29 @@ def test_bad_out_uri_is_one_line_exit_2_before_anything(s3, tmp_path: Path, case
     assert all(n in lines[0] for n in needles), f"{case}: {lines[0]!r} lacks {needles}"
     assert list(cwd.iterdir()) == [], f"{case}: wrote {list(cwd.iterdir())} locally"
     assert not s3.keys("nocreds") and not s3.keys("x"), f"{case}: wrote to the bucket"
+
+
+def test_tickets_from_the_bucket_are_verified_before_use(s3, reference, monkeypatch) -> None:
+    """A damaged cached copy is fetched again; a damaged object in the bucket never enters the
+    cache and stops the trial with a one-line CorruptArtifactError."""
+    for name, value in {**CREDENTIALS, "LTSWEEP_CACHE": s3.env["LTSWEEP_CACHE"]}.items():
+        monkeypatch.setenv(name, value)
+    from ltsweep.errors import CorruptArtifactError
+    from ltsweep.runtime.paths import SweepPaths
+    from ltsweep.runtime.staging import fetch_ticket
+
+    paths = SweepPaths.for_uri(s3.uri("ref"))
+    info = next(k for k in s3.keys("ref") if k.endswith("tickets/level_01/ticket.json"))
+    key = info.split("/")[2]
+    cached = fetch_ticket(paths, key, 1)
+    (cached / "weights.safetensors").write_bytes(b"damaged")
+    again = fetch_ticket(paths, key, 1)
+    assert (again / "weights.safetensors").read_bytes() != b"damaged", "damaged cache was used"
+    weights = info.replace("ticket.json", "weights.safetensors")
+    s3.client.put_object(Bucket=BUCKET, Key=weights, Body=b"damaged in the bucket")
+    import shutil
+
+    shutil.rmtree(again)
+    with pytest.raises(CorruptArtifactError, match="sha256"):
+        fetch_ticket(paths, key, 1)
+    assert not again.exists(), "a corrupt download entered the ticket cache"

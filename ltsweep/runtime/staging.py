@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ltsweep.core.imp import ticket_dir
 from ltsweep.core.tickets import INFO_FILE, TENSORS_FILE, verify_ticket
-from ltsweep.errors import CorruptArtifactError
+from ltsweep.errors import CorruptArtifactError, UserError
 from ltsweep.runtime.paths import SweepPaths
 from ltsweep.runtime.trials import GENERATE, Trial
 
@@ -87,7 +87,15 @@ def fetch_ticket(paths: SweepPaths, source_key: str, level: int) -> Path:
     for name in (TENSORS_FILE, INFO_FILE):
         if paths.store.exists(f"{rel}/{name}"):
             paths.store.get_file(f"{rel}/{name}", tmp / name)
-    verify_ticket(tmp)  # a corrupt download never enters the cache
+    try:
+        verify_ticket(tmp)  # a corrupt download never enters the cache
+    except UserError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CorruptArtifactError(
+            f"ticket {paths.store.where(rel)} is incomplete or does not match its sha256 in "
+            f"{INFO_FILE}: delete {paths.store.where(paths.trial_rel(source_key))} and run "
+            "again to regenerate it"
+        ) from None
     try:
         os.rename(tmp, final)
     except OSError:  # another trial on this machine cached it first: use theirs
