@@ -84,3 +84,19 @@ def test_nothing_but_ssh_is_exposed(raw: dict) -> None:
     mlflow = [c for c in raw["head_setup_commands"] if "mlflow server" in c]
     assert len(mlflow) == 1 and re.search(r"--host 127\.0\.0\.1\b", mlflow[0])
     assert "--backend-store-uri sqlite:////mnt/ltsweep/" in mlflow[0]  # durable: on EFS
+
+
+def test_bucket_variant_validates_and_needs_no_shared_file_system() -> None:
+    """cluster-s3.yaml: the same cluster with its storage in a bucket (issue 14)."""
+    variant = yaml.safe_load((CLUSTER.parent / "cluster-s3.yaml").read_text())
+    util.validate_config(util.prepare_config(copy.deepcopy(variant)))
+    commands = _commands(variant)
+    assert "nfs" not in commands and "/mnt/ltsweep" not in commands, "still mounts EFS"
+    mlflow = [c for c in variant["head_setup_commands"] if "mlflow server" in c]
+    assert len(mlflow) == 1 and "--artifacts-destination s3://" in mlflow[0]
+    assert re.search(r"--host 127\.0\.0\.1\b", mlflow[0]) and "0.0.0.0" not in commands
+    assert "--dashboard-host=127.0.0.1" in "\n".join(variant["head_start_ray_commands"])
+    roles = [
+        t["node_config"].get("IamInstanceProfile") for t in variant["available_node_types"].values()
+    ]
+    assert all(roles), "every node needs the instance profile that reaches the bucket"

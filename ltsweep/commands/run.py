@@ -14,11 +14,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ltsweep.runtime.lock import output_lock
+    from ltsweep.runtime.lock import sweep_lock
+    from ltsweep.runtime.records import read_done
     from ltsweep.runtime.tracking import Tracker
     from ltsweep.sweep.context import check_data, load_context
     from ltsweep.sweep.runner import (
         INTERRUPTED,
+        check_remote_plan,
         check_tracking_uri,
         check_writable,
         connect_ray,
@@ -29,8 +31,9 @@ def run(args: argparse.Namespace) -> int:
     ctx = load_context(args)
     check_data(ctx)
     check_tracking_uri(ctx.tracking_uri)
-    check_writable(ctx.paths.out)
-    with output_lock(ctx.paths.lock):
+    check_remote_plan(ctx.plan, ctx.paths)
+    check_writable(ctx.paths)
+    with sweep_lock(ctx.paths):
         tracker = Tracker(ctx.tracking_uri, ctx.config.name, ctx.paths.artifacts)
         stale = tracker.kill_stale()
         if stale:
@@ -45,14 +48,17 @@ def run(args: argparse.Namespace) -> int:
         tracker.set_status(parent, "RUNNING")
         print(
             f"ltsweep: sweep {ctx.config.name}: {len(ctx.plan.generation)} generation + "
-            f"{len(ctx.plan.transfer)} transfer trials; output {ctx.paths.out}; "
+            f"{len(ctx.plan.transfer)} transfer trials; output {ctx.paths.where}; "
             f"MLflow {ctx.tracking_uri}"
         )
+        if ctx.paths.remote and ctx.tracking_uri.startswith("sqlite"):
+            print(
+                f"ltsweep: the MLflow store is on this machine's disk ({ctx.paths.out}), not in "
+                f"{ctx.paths.where}: set tracking_uri (or MLFLOW_TRACKING_URI) to share it"
+            )
         outcomes = []
         try:
-            needs_ray = any(
-                not (ctx.paths.trial_dir(t.key) / "done.json").exists() for t in ctx.plan.trials
-            )
+            needs_ray = any(read_done(ctx.paths, t.key) is None for t in ctx.plan.trials)
             if needs_ray:
                 where = connect_ray(args.num_cpus)
                 print(f"ltsweep: Ray: {where}")

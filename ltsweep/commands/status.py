@@ -21,12 +21,11 @@ def sweep_status(ctx) -> dict[str, dict[str, int]]:
     for stage, trials in (("generate", ctx.plan.generation), ("transfer", ctx.plan.transfer)):
         counts = {"done": 0, "running": 0, "failed": 0, "left": 0}
         for t in trials:
-            tdir = ctx.paths.trial_dir(t.key)
-            if read_done(tdir) is not None:
+            if read_done(ctx.paths, t.key) is not None:
                 counts["done"] += 1
             elif t.key in running:
                 counts["running"] += 1
-            elif read_failed(tdir) is not None:
+            elif read_failed(ctx.paths, t.key) is not None:
                 counts["failed"] += 1
             else:
                 counts["left"] += 1
@@ -36,10 +35,9 @@ def sweep_status(ctx) -> dict[str, dict[str, int]]:
 
 def _running_keys(ctx) -> set[str]:
     """Trials MLflow shows RUNNING while a live driver holds the sweep's lock."""
-    from ltsweep.runtime.lock import _alive, _holder
+    from ltsweep.runtime.lock import live_holder
 
-    holder = _holder(ctx.paths.lock)
-    if not holder or not _alive(int(holder["pid"])):
+    if live_holder(ctx.paths) is None:
         return set()  # no live driver: nothing can be running
     if ctx.tracking_uri.startswith("sqlite") and not ctx.paths.mlflow_db.exists():
         return set()
@@ -60,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(status))
         return 0
-    print(f"sweep {ctx.config.name} ({ctx.paths.out})")
+    print(f"sweep {ctx.config.name} ({ctx.paths.where})")
     for stage, c in status.items():
         total = sum(c.values())
         print(

@@ -118,6 +118,7 @@ class IMPRun:
         self.job, self.workdir, self.device = job, Path(workdir), device
         self.rank, self.world = rank, world
         self.wrap_model = wrap_model  # DDP under Ray Train
+        self.on_ticket: Callable[[int], None] | None = None  # a ticket was written (its level)
         self.spec = get_spec(job.data.name)
         self.train_loader, self.test_loader = make_loaders(
             job.data, job.train.batch_size // world, job.seed, device, rank, world
@@ -173,6 +174,8 @@ class IMPRun:
             source_key=self.job.key,
         )
         save_ticket(tdir, _load_tensors(self.workdir / "rewind.safetensors"), mask, info)
+        if self.on_ticket is not None:
+            self.on_ticket(level)
 
     def run_level(self, level: int, on_epoch: EpochHook | None = None) -> LevelResult:
         ldir = level_dir(self.workdir, level)

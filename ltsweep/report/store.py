@@ -59,9 +59,9 @@ def locate(
         name = Path(text).stem
     else:
         name = text
-    out = paths.default_out(name, sweep_out)
-    uri = tracking_uri or paths.tracking_uri(paths.SweepPaths(out), configured)
-    return Located(name, out, uri, file)
+    layout = paths.sweep_paths(name, sweep_out)
+    uri = tracking_uri or paths.tracking_uri(layout, configured)
+    return Located(name, layout.out, uri, file)
 
 
 def sqlite_path(uri: str) -> Path | None:

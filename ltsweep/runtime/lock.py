@@ -1,4 +1,5 @@
-"""One live ``ltsweep run`` per output directory: a lock file naming its holder.
+"""One live ``ltsweep run`` per output directory: a lock file naming its holder (on an object
+store, a lease: ``lease.py``).
 
 Two drivers on one directory would start two Ray instances running the same trials into the same
 files (SPEC.md). A lock whose holder is dead (same host, pid gone) is taken over.
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ltsweep.errors import UserError
+from ltsweep.runtime.paths import SweepPaths
 
 
 def _alive(pid: int) -> bool:
@@ -66,3 +68,28 @@ def output_lock(path: Path) -> Iterator[None]:
         holder = _holder(path)
         if holder and holder.get("pid") == me["pid"] and holder.get("host") == me["host"]:
             path.unlink(missing_ok=True)
+
+
+def sweep_lock(paths: SweepPaths) -> contextlib.AbstractContextManager[None]:
+    """The sweep's one-writer lock: a lock file on disk, a conditional-write lease on S3."""
+    if not paths.remote:
+        return output_lock(paths.lock)
+    if paths.store.scheme != "s3":
+        raise UserError(
+            f"the one-writer lock on {paths.store.scheme}:// is not built yet (it needs the "
+            "store's conditional writes): use s3://BUCKET/PREFIX or a shared directory"
+        )
+    from ltsweep.runtime.lease import lease_lock
+
+    return lease_lock(paths.store)
+
+
+def live_holder(paths: SweepPaths) -> dict | None:
+    """Who holds the sweep now (None: nobody live), for ``ltsweep status``."""
+    if not paths.remote:
+        holder = _holder(paths.lock)
+        return holder if holder and _alive(int(holder["pid"])) else None
+    from ltsweep.runtime.lease import holder_live
+
+    holder = paths.store.read_json(".lock")
+    return holder if holder and holder_live(holder) else None

@@ -2,34 +2,32 @@
 
 These, not Ray Tune's experiment state, decide what is done: Tune's own state may be up to
 ``TUNE_GLOBAL_CHECKPOINT_S`` stale after a kill (SPEC.md), a done record never is (atomic write
-after the last byte of the trial's outputs).
+after the last byte of the trial's outputs reached the store).
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
-from ltsweep.fsio import write_json
+from ltsweep.runtime.paths import SweepPaths
 
 DONE, FAILED = "done.json", "failed.json"
 
 
-def read_done(trial_dir: Path) -> dict[str, Any] | None:
-    path = trial_dir / DONE
-    return json.loads(path.read_text()) if path.exists() else None
+def read_done(paths: SweepPaths, key: str) -> dict[str, Any] | None:
+    return paths.store.read_json(f"{paths.trial_rel(key)}/{DONE}")
 
 
-def write_done(trial_dir: Path, record: dict[str, Any]) -> None:
-    write_json(trial_dir / DONE, record)
-    (trial_dir / FAILED).unlink(missing_ok=True)
+def write_done(paths: SweepPaths, key: str, record: dict[str, Any]) -> None:
+    paths.store.write_json(f"{paths.trial_rel(key)}/{DONE}", record)
+    paths.store.delete(f"{paths.trial_rel(key)}/{FAILED}")
 
 
-def read_failed(trial_dir: Path) -> dict[str, Any] | None:
-    path = trial_dir / FAILED
-    return json.loads(path.read_text()) if path.exists() else None
+def read_failed(paths: SweepPaths, key: str) -> dict[str, Any] | None:
+    return paths.store.read_json(f"{paths.trial_rel(key)}/{FAILED}")
 
 
-def write_failed(trial_dir: Path, reason: str, retryable: bool) -> None:
-    write_json(trial_dir / FAILED, {"reason": reason, "retryable": retryable})
+def write_failed(paths: SweepPaths, key: str, reason: str, retryable: bool) -> None:
+    paths.store.write_json(
+        f"{paths.trial_rel(key)}/{FAILED}", {"reason": reason, "retryable": retryable}
+    )

@@ -2,7 +2,9 @@
 
 Idempotent: a trial with a done record reports it and returns at once (Tune may relaunch finished
 trials after a kill, SPEC.md). In-flight trials resume from their own checkpoints in the trial
-directory. Per-epoch metrics go to Tune; the driver turns them into MLflow records.
+directory. Per-epoch metrics go to Tune; the driver turns them into MLflow records. On an
+object-store sweep the trial works on a local mirror of its directory (``staging.py``), pushed to
+the store at every epoch boundary and ticket, so another node resumes where this one stopped.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ltsweep.core.transfer import run_transfer
 from ltsweep.errors import TrainingDivergedError, UserError
 from ltsweep.runtime.paths import SweepPaths
 from ltsweep.runtime.records import read_done, write_done, write_failed
+from ltsweep.runtime.staging import TrialStage, fetch_ticket
 from ltsweep.runtime.trials import GENERATE, Trial
 
 
@@ -40,33 +43,35 @@ def execute(
 
     ``where`` (e.g. the Ray node) goes into the done record with the start and end times, so
     the MLflow record says where and when the last attempt ran."""
-    tdir = paths.trial_dir(trial.key)
-    done = read_done(tdir)
+    done = read_done(paths, trial.key)
     if done is not None:
         return done
-    tdir.mkdir(parents=True, exist_ok=True)
+    stage = TrialStage(paths, trial.key)
+    tdir = stage.pull()
     torch.set_num_threads(max(1, int(trial.resources.cpu)))
     device = _device(trial)
     started = time.time()
     emit = report or (lambda metrics: None)
     try:
         if trial.stage == GENERATE:
-            record = _generate(trial, tdir, device, emit, paths)
+            record = _generate(trial, stage, device, emit, paths)
         else:
-            record = _transfer(trial, tdir, device, emit, paths)
+            record = _transfer(trial, stage, device, emit, paths)
     except TrainingDivergedError as exc:
-        write_failed(tdir, f"training diverged: {exc}", retryable=False)
+        write_failed(paths, trial.key, f"training diverged: {exc}", retryable=False)
         raise
     ended = time.time()
     record.update(key=trial.key, seconds=ended - started, device=device, **(where or {}))
     record.update(started_at=started, ended_at=ended)
-    write_done(tdir, record)
+    stage.push()  # every output on the store before the record that says it is done
+    write_done(paths, trial.key, record)
     (tdir / "checkpoint.pt").unlink(missing_ok=True)  # only once the done record is safe
+    stage.push()
     return record
 
 
-def _generate(trial: Trial, tdir: Path, device: str, emit, paths: SweepPaths) -> dict[str, Any]:
-    job = trial.job
+def _generate(trial: Trial, stage: TrialStage, device: str, emit, paths) -> dict[str, Any]:
+    job, tdir = trial.job, stage.local
     assert isinstance(job, GenerationJob)
     if trial.resources.workers > 1:
         from ltsweep.runtime.train_runner import run_generation_distributed
@@ -92,27 +97,32 @@ def _generate(trial: Trial, tdir: Path, device: str, emit, paths: SweepPaths) ->
     epochs = job.train.epochs
 
     def on_epoch(level: int, state: TrainState) -> None:
+        stage.push()  # the epoch's checkpoint (and a finished level's files) to the store
         last = state.history[-1]
         emit({**last.as_dict(), "level": level, "step": level * epochs + last.epoch})
 
-    results: list[LevelResult] = IMPRun(job, tdir, device).run(on_epoch=on_epoch)
+    run = IMPRun(job, tdir, device)
+    run.on_ticket = lambda level: stage.push()  # transfers may start on another node at once
+    results: list[LevelResult] = run.run(on_epoch=on_epoch)
     return {"levels": [r.__dict__ for r in results]}
 
 
-def _transfer(trial: Trial, tdir: Path, device: str, emit, paths: SweepPaths) -> dict[str, Any]:
-    source = ticket_dir(paths.trial_dir(trial.source_key), trial.level)
-    if not (source / "ticket.json").exists():
+def _transfer(trial: Trial, stage: TrialStage, device: str, emit, paths) -> dict[str, Any]:
+    rel = ticket_dir(Path(paths.trial_rel(trial.source_key)), trial.level).as_posix()
+    if not paths.store.exists(f"{rel}/ticket.json"):
         raise UserError(
-            f"ticket {source} does not exist: its generation trial "
+            f"ticket {paths.store.where(rel)} does not exist: its generation trial "
             f"{trial.source_key} has not finished"
         )
+    source = fetch_ticket(paths, trial.source_key, trial.level)  # local, sha256-verified
     job = dataclasses.replace(trial.job, ticket_dir=str(source))
 
     def on_epoch(state: TrainState) -> None:
+        stage.push()
         last = state.history[-1]
         emit({**last.as_dict(), "step": last.epoch})
 
-    state = run_transfer(job, tdir, device, on_epoch=on_epoch)
+    state = run_transfer(job, stage.local, device, on_epoch=on_epoch)
     from ltsweep.core.tickets import read_info
 
     info = read_info(source)
@@ -123,12 +133,15 @@ def _transfer(trial: Trial, tdir: Path, device: str, emit, paths: SweepPaths) ->
     }
 
 
-def tune_trainable(config: dict[str, Any], trials: dict[str, Trial], out: str) -> None:
-    """Entry point Ray Tune calls: look the trial up by key, run it, report per epoch."""
+def tune_trainable(
+    config: dict[str, Any], trials: dict[str, Trial], out: str, uri: str = ""
+) -> None:
+    """Entry point Ray Tune calls: look the trial up by key, run it, report per epoch. An
+    object-store sweep (``uri``) works in this node's own cache, whatever node it lands on."""
     from ray import tune
 
     trial = trials[config["key"]]
-    paths = SweepPaths(Path(out))
+    paths = SweepPaths.for_uri(uri) if uri else SweepPaths(Path(out))
     where = {"node": node_label()}
     record = execute(trial, paths, report=lambda m: tune.report({**m, "final": 0}), where=where)
     tune.report({"final": 1, "seconds": record.get("seconds", 0.0)})

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ltsweep.sweep.config import SweepConfig, load_sweep
-from ltsweep.sweep.paths import SweepPaths, default_out, resolve_sweep_file, tracking_uri
+from ltsweep.sweep.paths import SweepPaths, resolve_sweep_file, sweep_paths, tracking_uri
 from ltsweep.sweep.plan import Plan, build_plan
 
 
@@ -22,7 +22,10 @@ class SweepContext:
 
 def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sweep", help="a name in search_spaces/ (e.g. demo, grid_full) or a path")
-    parser.add_argument("--out", help="output directory (default: runs/<sweep name>)")
+    parser.add_argument(
+        "--out",
+        help="output directory, or s3://BUCKET/PREFIX / gs://BUCKET/PREFIX (default: runs/<sweep>)",
+    )
     parser.add_argument("--data-root", help="root of the real datasets (or set LTSWEEP_DATA)")
 
 
@@ -30,7 +33,7 @@ def load_context(args: argparse.Namespace) -> SweepContext:
     file = resolve_sweep_file(args.sweep)
     config = load_sweep(file)
     plan = build_plan(config, getattr(args, "data_root", None))
-    paths = SweepPaths(default_out(config.name, getattr(args, "out", None)))
+    paths = sweep_paths(config.name, getattr(args, "out", None))
     return SweepContext(file, config, plan, paths, tracking_uri(paths, config.tracking_uri))
 
 

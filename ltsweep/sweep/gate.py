@@ -44,12 +44,14 @@ class TicketGate(Searcher):
         self._last_poll = 0.0
 
     def _ticket_exists(self, source_key: str, level: int) -> bool:
-        return (ticket_dir(self.paths.trial_dir(source_key), level) / "ticket.json").exists()
+        rel = ticket_dir(Path(self.paths.trial_rel(source_key)), level) / "ticket.json"
+        return self.paths.store.exists(rel.as_posix())
 
     def _poll(self) -> None:
         """Move transfers whose ticket appeared to ``ready``; at most once per ``poll_seconds``."""
         now = time.monotonic()
-        if now - self._last_poll < self.poll_seconds and self.ready:
+        # An object store is asked at most once per poll_seconds (each check is a request).
+        if now - self._last_poll < self.poll_seconds and (self.ready or self.paths.remote):
             return
         self._last_poll = now
         for (source, level), keys in list(self.waiting.items()):

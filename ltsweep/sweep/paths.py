@@ -8,6 +8,7 @@ from pathlib import Path
 from ltsweep.errors import UserError
 from ltsweep.runtime.paths import SweepPaths
 from ltsweep.strict_yaml import read_text
+from ltsweep.runtime.storage import is_uri
 
 SEARCH_SPACES = "search_spaces"
 
@@ -41,8 +42,19 @@ def default_out(sweep_name: str, out: str | Path | None) -> Path:
     return Path(out) if out else Path.cwd() / "runs" / sweep_name
 
 
+def sweep_paths(sweep_name: str, out: str | Path | None) -> SweepPaths:
+    """``--out`` as a layout: a directory (default ``runs/<sweep>``), or an object-store URI,
+    checked here (scheme, bucket, query, credentials) so that bad input stops every command."""
+    if out and is_uri(out):
+        paths = SweepPaths.for_uri(str(out))
+        _ = paths.store  # opens (and validates) the URI now
+        return paths
+    return SweepPaths(default_out(sweep_name, out))
+
+
 def tracking_uri(paths: SweepPaths, configured: str | None = None) -> str:
-    """``MLFLOW_TRACKING_URI`` wins, then the sweep file's ``tracking_uri``, else SQLite in out."""
+    """``MLFLOW_TRACKING_URI`` wins, then the sweep file's ``tracking_uri``, else SQLite in out
+    (for an object-store sweep: in this machine's working copy, see ``storage.cache_dir``)."""
     return (
         os.environ.get("MLFLOW_TRACKING_URI")
         or configured
@@ -50,4 +62,11 @@ def tracking_uri(paths: SweepPaths, configured: str | None = None) -> str:
     )
 
 
-__all__ = ["SweepPaths", "available_sweeps", "default_out", "resolve_sweep_file", "tracking_uri"]
+__all__ = [
+    "SweepPaths",
+    "available_sweeps",
+    "default_out",
+    "resolve_sweep_file",
+    "sweep_paths",
+    "tracking_uri",
+]

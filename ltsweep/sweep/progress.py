@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ltsweep.runtime.records import read_done, read_failed
+from ltsweep.runtime.staging import record_dir
 from ltsweep.sweep.paths import SweepPaths
 from ltsweep.sweep.plan import GENERATE, Trial
 
@@ -195,11 +196,11 @@ def make_callback(
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             t = by_key[trial.config["key"]]
-            record = read_done(paths.trial_dir(t.key))
+            record = read_done(paths, t.key)
             progress.running = _count_running(trials, trial)
             if record is None:
                 return
-            tdir = paths.trial_dir(t.key)
+            tdir = record_dir(paths, t)
             box.send(
                 t.key, lambda retry: recording.finish_trial(tracker, t, record, parent_id, tdir)
             )
@@ -209,7 +210,7 @@ def make_callback(
         def on_trial_error(self, iteration, trials, trial, **info):
             t = by_key[trial.config["key"]]
             progress.running = _count_running(trials, trial)
-            failed = read_failed(paths.trial_dir(t.key))
+            failed = read_failed(paths, t.key)
             reason = failed["reason"] if failed else _error_line(trial)
             box.send(t.key, lambda retry: recording.fail_trial(tracker, t, parent_id, reason))
             outcomes[t.stage].failed[t.key] = reason

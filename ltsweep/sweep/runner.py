@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ltsweep.errors import UserError
 from ltsweep.hashing import config_key
 from ltsweep.runtime.records import read_done
+from ltsweep.runtime.staging import record_dir
 from ltsweep.sweep.paths import SweepPaths
 from ltsweep.sweep.plan import GENERATE, TRANSFER, Plan, Trial
 from ltsweep.sweep.progress import Progress, make_callback
@@ -85,13 +85,13 @@ def _sync_done(
     statuses = tracker.statuses()
     todo = []
     for t in trials:
-        record = read_done(paths.trial_dir(t.key))
+        record = read_done(paths, t.key)
         if record is None:
             todo.append(t)
             continue
         outcome.already_done += 1
         if statuses.get(t.key) != "FINISHED":
-            recording.finish_trial(tracker, t, record, parent_id, paths.trial_dir(t.key))
+            recording.finish_trial(tracker, t, record, parent_id, record_dir(paths, t))
     return todo
 
 
@@ -116,7 +116,9 @@ def run_trials(plan: Plan, paths: SweepPaths, tracker, parent_id: str) -> list[S
     outcomes = {GENERATE: gen, TRANSFER: xfer}
     outbox = Outbox()
     trainable = tune.with_resources(
-        tune.with_parameters(tune_trainable, trials=by_key, out=str(paths.out.resolve())),
+        tune.with_parameters(
+            tune_trainable, trials=by_key, out=str(paths.out.resolve()), uri=paths.uri
+        ),
         _placement(by_key),
     )
     tuner = tune.Tuner(
@@ -129,7 +131,7 @@ def run_trials(plan: Plan, paths: SweepPaths, tracker, parent_id: str) -> list[S
         ),
         run_config=tune.RunConfig(
             name=f"sweep-{config_key(sorted(by_key))}",
-            storage_path=str(paths.tune.resolve()),
+            **tune_storage(paths),
             verbose=0,
             failure_config=tune.FailureConfig(max_failures=plan.sweep.retries),
             callbacks=[
@@ -157,6 +159,13 @@ def _flush_tracking(outbox) -> None:
         f"{len(outbox.pending)} records are not sent yet (the trials are done on disk): start "
         "the server and run the same command again to record them"
     )
+
+
+def tune_storage(paths: SweepPaths) -> dict:
+    """Tune's ``storage_path`` (and ``storage_filesystem`` on an object store): ``tune/``."""
+    if not paths.remote:
+        return {"storage_path": str(paths.tune.resolve())}
+    return {"storage_path": paths.store.path("tune"), "storage_filesystem": paths.store.fs}
 
 
 INTERRUPTED = 130
@@ -189,18 +198,22 @@ def summarize(outcomes: list[StageOutcome]) -> int:
     return 1 if failed or blocked else 0
 
 
-def check_writable(out: Path) -> None:
-    """Create the output directory and prove it writable; the first write of a run."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
+def check_writable(paths: SweepPaths) -> None:
+    """Create the output (directory or prefix) and prove it writable; the first write of a run."""
+    paths.store.probe()
+    if paths.remote:
+        paths.out.mkdir(parents=True, exist_ok=True)  # this machine's working copy
+
+
+def check_remote_plan(plan: Plan, paths: SweepPaths) -> None:
+    """What an object-store sweep cannot do yet, refused before anything starts."""
+    distributed = [t.key for t in plan.generation if t.resources.workers > 1]
+    if paths.remote and distributed:
         raise UserError(
-            f"output directory {out} is not writable ({exc.strerror}); "
-            "pass --out DIR with a writable directory"
-        ) from None
+            f"{len(distributed)} generation trials use Ray Train (resources.generate.workers > 1), "
+            f"whose workers share IMP's directory: that needs a shared file system, not "
+            f"{paths.where}; pass --out on a shared directory (EFS/NFS) or set workers: 1"
+        )
 
 
 def check_tracking_uri(uri: str, timeout: float = 3.0) -> None:

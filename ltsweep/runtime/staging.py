@@ -1,0 +1,113 @@
+"""Moving a trial's files between this machine's disk and an object store.
+
+The core engine reads and writes plain local files. For an object-store sweep a trial works in a
+local directory that mirrors its directory on the store: ``pull`` makes the local copy equal to
+the store's (the store is the truth: another node may have gone further), ``push`` uploads what
+changed since, marker files last, so that a reader who sees ``ticket.json`` or ``result.json``
+finds the files they describe. For a local sweep both are no-ops: the directory is the store.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ltsweep.core.imp import ticket_dir
+from ltsweep.core.tickets import INFO_FILE, TENSORS_FILE, verify_ticket
+from ltsweep.errors import CorruptArtifactError, UserError
+from ltsweep.runtime.paths import SweepPaths
+from ltsweep.runtime.trials import GENERATE, Trial
+
+MARKERS = (INFO_FILE, "result.json")  # written after the files they vouch for
+
+
+def _local_files(root: Path) -> dict[str, tuple[int, int]]:
+    """Relative path -> (size, mtime_ns), skipping temporaries (``.name.*.tmp``, dot dirs)."""
+    found = {}
+    for path in root.rglob("*"):
+        rel = path.relative_to(root)
+        if path.is_file() and not any(part.startswith(".") for part in rel.parts):
+            st = path.stat()
+            found[rel.as_posix()] = (st.st_size, st.st_mtime_ns)
+    return found
+
+
+class TrialStage:
+    """One trial's local work directory, kept in step with its directory on the store."""
+
+    def __init__(self, paths: SweepPaths, key: str) -> None:
+        self.paths, self.key = paths, key
+        self.local = paths.trial_dir(key)
+        self.rel = paths.trial_rel(key)
+        self._synced: dict[str, tuple[int, int]] = {}
+
+    def pull(self) -> Path:
+        """Make the local directory a copy of the store's; return it."""
+        if self.paths.remote:
+            store = self.paths.store
+            shutil.rmtree(self.local, ignore_errors=True)
+            for rel in store.files(self.rel):
+                store.get_file(f"{self.rel}/{rel}", self.local / rel)
+            self._synced = _local_files(self.local) if self.local.exists() else {}
+        self.local.mkdir(parents=True, exist_ok=True)
+        return self.local
+
+    def push(self) -> None:
+        """Upload new and changed files (markers last); delete those removed locally."""
+        if not self.paths.remote:
+            return
+        store = self.paths.store
+        now = _local_files(self.local)
+        changed = [rel for rel, stat in now.items() if self._synced.get(rel) != stat]
+        changed.sort(key=lambda rel: (Path(rel).name in MARKERS, rel))
+        for rel in changed:
+            store.put_file(self.local / rel, f"{self.rel}/{rel}")
+        for rel in set(self._synced) - set(now):
+            store.delete(f"{self.rel}/{rel}")
+        self._synced = now
+
+
+def fetch_ticket(paths: SweepPaths, source_key: str, level: int) -> Path:
+    """A local, verified copy of a ticket: the generation trial's own directory for a local
+    sweep, else this machine's cache, downloaded once and checked against its sha256."""
+    if not paths.remote:
+        return ticket_dir(paths.trial_dir(source_key), level)
+    final = ticket_dir(paths.cached_trial(source_key), level)
+    if (final / INFO_FILE).exists():
+        try:
+            verify_ticket(final)
+            return final
+        except CorruptArtifactError:
+            shutil.rmtree(final, ignore_errors=True)  # a damaged cache entry: fetch it again
+    rel = ticket_dir(Path(paths.trial_rel(source_key)), level).as_posix()
+    tmp = final.parent / f".{final.name}.{os.getpid()}.tmp"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    for name in (TENSORS_FILE, INFO_FILE):
+        if paths.store.exists(f"{rel}/{name}"):
+            paths.store.get_file(f"{rel}/{name}", tmp / name)
+    try:
+        verify_ticket(tmp)  # a corrupt download never enters the cache
+    except UserError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CorruptArtifactError(
+            f"ticket {paths.store.where(rel)} is incomplete or does not match its sha256 in "
+            f"{INFO_FILE}: delete {paths.store.where(paths.trial_rel(source_key))} and run "
+            "again to regenerate it"
+        ) from None
+    try:
+        os.rename(tmp, final)
+    except OSError:  # another trial on this machine cached it first: use theirs
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def record_dir(paths: SweepPaths, trial: Trial) -> Path:
+    """A local directory with what the driver logs to MLflow for a done trial: a generation
+    trial's ``tickets/level_LL/`` (fetched and verified for an object-store sweep)."""
+    if not paths.remote or trial.stage != GENERATE:
+        return paths.trial_dir(trial.key)
+    for level in range(trial.trainings):
+        fetch_ticket(paths, trial.key, level)
+    return paths.cached_trial(trial.key)
