@@ -7,8 +7,8 @@ from pathlib import Path
 
 from ltsweep.errors import UserError
 from ltsweep.runtime.paths import SweepPaths
-from ltsweep.strict_yaml import read_text
 from ltsweep.runtime.storage import is_uri
+from ltsweep.strict_yaml import read_text
 
 SEARCH_SPACES = "search_spaces"
 
