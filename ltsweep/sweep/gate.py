@@ -47,9 +47,11 @@ class TicketGate(Searcher):
         return (ticket_dir(self.paths.trial_dir(source_key), level) / "ticket.json").exists()
 
     def _poll(self) -> None:
-        """Move transfers whose ticket appeared to ``ready``; at most once per ``poll_seconds``."""
+        """Move transfers whose ticket appeared to ``ready``; at most once per ``poll_seconds``,
+        ready or not: Tune asks for a trial on every turn of its loop, and a grid waits on
+        thousands of (source, level) tickets, one file check each."""
         now = time.monotonic()
-        if now - self._last_poll < self.poll_seconds and self.ready:
+        if now - self._last_poll < self.poll_seconds:
             return
         self._last_poll = now
         for (source, level), keys in list(self.waiting.items()):

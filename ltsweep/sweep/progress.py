@@ -48,21 +48,30 @@ def make_callback(
     paths: SweepPaths,
     progress: Progress,
     outcomes: dict,
+    writer=None,
 ):
+    """The recorder callback; with a ``StoreWriter`` (``writer.py``) its MLflow writes run in
+    the writer's thread, off Tune's control loop."""
     from ray.tune import Callback
 
     from ltsweep.runtime import recording
+
+    def write(fn, *args) -> None:
+        if writer is None:
+            fn(*args)
+        else:
+            writer.submit(fn, *args)
 
     class MlflowRecorder(Callback):
         """Runs in the driver: the only process that writes to the tracking store."""
 
         def on_trial_start(self, iteration, trials, trial, **info):
             t = by_key[trial.config["key"]]
-            recording.start_trial(tracker, t, parent_id)
+            write(recording.start_trial, tracker, t, parent_id)
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
             if not result.get("final"):
-                recording.log_live(tracker, by_key[trial.config["key"]], result)
+                write(recording.log_live, tracker, by_key[trial.config["key"]], dict(result))
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             t = by_key[trial.config["key"]]
@@ -70,7 +79,7 @@ def make_callback(
             progress.running = _count_running(trials, trial)
             if record is None:
                 return
-            recording.finish_trial(tracker, t, record, parent_id, paths.trial_dir(t.key))
+            write(recording.finish_trial, tracker, t, record, parent_id, paths.trial_dir(t.key))
             progress.done += 1
             progress.finished_here += 1
             outcomes[t.stage].finished += 1
@@ -81,7 +90,7 @@ def make_callback(
             progress.running = _count_running(trials, trial)
             failed = read_failed(paths.trial_dir(t.key))
             reason = failed["reason"] if failed else _error_line(trial)
-            recording.fail_trial(tracker, t, parent_id, reason)
+            write(recording.fail_trial, tracker, t, parent_id, reason)
             progress.failed += 1
             outcomes[t.stage].failed[t.key] = reason
             progress.show()

@@ -19,9 +19,11 @@ from ltsweep.runtime.records import read_done
 from ltsweep.sweep.paths import SweepPaths
 from ltsweep.sweep.plan import GENERATE, TRANSFER, Plan, Trial
 from ltsweep.sweep.progress import Progress, make_callback
+from ltsweep.sweep.writer import StoreWriter
 
-# Tune's experiment-state snapshots are not what we resume from; keep them cheap and frequent.
-os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "5")
+# Tune's experiment-state snapshots are not what we resume from (a run never restores a Tune
+# experiment): each one serializes every trial, so every 5 s they grew with the grid. Hourly.
+os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "3600")
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
@@ -95,8 +97,14 @@ def _sync_done(
     return todo
 
 
-def run_trials(plan: Plan, paths: SweepPaths, tracker, parent_id: str) -> list[StageOutcome]:
-    """Both stages in one Tune experiment, gated by ticket existence (see ``gate.py``)."""
+def run_trials(
+    plan: Plan, paths: SweepPaths, tracker, parent_id: str, trainable_fn=None
+) -> list[StageOutcome]:
+    """Both stages in one Tune experiment, gated by ticket existence (see ``gate.py``).
+
+    ``trainable_fn`` replaces ``tune_trainable`` (same signature) for bench/bench_driver.py,
+    which times the driver around trials whose training costs nothing.
+    """
     from ray import tune
 
     from ltsweep.runtime.trial import tune_trainable
@@ -113,8 +121,11 @@ def run_trials(plan: Plan, paths: SweepPaths, tracker, parent_id: str) -> list[S
     progress.show()
     gate = TicketGate(gen_todo, xfer_todo, paths)
     outcomes = {GENERATE: gen, TRANSFER: xfer}
+    writer = StoreWriter()
     trainable = tune.with_resources(
-        tune.with_parameters(tune_trainable, trials=by_key, out=str(paths.out.resolve())),
+        tune.with_parameters(
+            trainable_fn or tune_trainable, trials=by_key, out=str(paths.out.resolve())
+        ),
         _placement(by_key),
     )
     tuner = tune.Tuner(
@@ -130,10 +141,15 @@ def run_trials(plan: Plan, paths: SweepPaths, tracker, parent_id: str) -> list[S
             storage_path=str(paths.tune.resolve()),
             verbose=0,
             failure_config=tune.FailureConfig(max_failures=plan.sweep.retries),
-            callbacks=[make_callback(tracker, parent_id, by_key, paths, progress, outcomes)],
+            callbacks=[
+                make_callback(tracker, parent_id, by_key, paths, progress, outcomes, writer)
+            ],
         ),
     )
-    tuner.fit()
+    try:
+        tuner.fit()
+    finally:
+        writer.drain()
     xfer.blocked = list(gate.blocked)
     return [gen, xfer]
 
