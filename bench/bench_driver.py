@@ -14,6 +14,10 @@ trial pair takes minutes); ``BENCH_DRIVER_SIZES=100,5000`` chooses them, ``--qui
 126. A last row compares the largest size's per-trial overhead with the 500-trial one (or the
 smallest): no worse than linear growth means a ratio near 1.
 
+Also ``ltsweep plan grid_full`` and ``ltsweep status grid_full`` (half of its trials given done
+records) in fresh processes, against a Python that only imports the planner (unless
+``BENCH_DRIVER_SIZES`` is set: then only the sizes run).
+
 ``python -m bench.bench_driver --tune N OUT`` / ``--loop N OUT`` are the two processes; each
 prints one JSON line.
 """
@@ -294,14 +298,70 @@ def growth_row(per_trial: dict[int, float]) -> dict[str, Any] | None:
     )
 
 
-def run(repeats: int = 1, quick: bool = False) -> list[dict[str, Any]]:
+def fake_done(sweep: str, out: Path, every: int = 2) -> int:
+    """Done records (a 160-epoch history each) for every ``every``-th trial of ``sweep``, so that
+    ``ltsweep status`` has a half-finished grid to count; returns how many."""
+    from ltsweep.sweep.config import load_sweep
+    from ltsweep.sweep.paths import SweepPaths, resolve_sweep_file
+    from ltsweep.sweep.plan import build_plan
+
+    plan = build_plan(load_sweep(resolve_sweep_file(sweep)))
+    paths, written = SweepPaths(out), 0
+    record = json.dumps({"history": _history(0.9) * 160})
+    for trial in plan.trials[::every]:
+        tdir = paths.trial_dir(trial.key)
+        tdir.mkdir(parents=True, exist_ok=True)
+        (tdir / "done.json").write_text(record)
+        written += 1
+    return written
+
+
+def cli_rows(repeats: int, work: Path, log: Path) -> list[dict[str, Any]]:
+    """``ltsweep plan grid_full`` and ``ltsweep status grid_full`` (half done) wall seconds,
+    each against the floor every command pays: a Python that imports ltsweep's planner."""
+    out = work / "grid_full"
+    done = fake_done("grid_full", out)
+    floor = ["-c", "import ltsweep.sweep.context, ltsweep.core.models.resnet"]
+    rows = []
+    for name, args in (
+        ("plan", ["plan", "grid_full"]),
+        ("status", ["status", "grid_full", "--out", str(out)]),
+    ):
+        base, cand = interleave(
+            lambda: procs.run_python(floor, log),
+            lambda a=args: procs.run_cli(a, log),
+            repeats,
+            log=print,
+        )
+        rows.append(
+            make_row(
+                f"{NAME}: ltsweep {name} grid_full",
+                "command wall time",
+                "s",
+                "python importing the planner",
+                base,
+                f"ltsweep {name} grid_full (11,352 trials)",
+                cand,
+                "candidate < 5",
+                (f"{done} of 11,352 trials done; " if name == "status" else "")
+                + f"{repeats} interleaved pair(s), fresh processes; load average "
+                f"{os.getloadavg()[0]:.1f} after (shared machine)",
+            )
+        )
+    shutil.rmtree(out, ignore_errors=True)
+    return rows
+
+
+def run(repeats: int = 3, quick: bool = False) -> list[dict[str, Any]]:
     work = Path(tempfile.mkdtemp(prefix="ltsweep-bench-driver-"))
     log = work / "log.txt"
     rows, per_trial = [], {}
     try:
+        if not os.environ.get(SIZES_ENV):
+            rows += cli_rows(1 if quick else repeats, work, log)
         for trials in sizes(quick):
             print(f"  {trials} trials")
-            row, overhead = measure(trials, 1 if trials >= 1000 else repeats, work, log)
+            row, overhead = measure(trials, 1 if trials >= 500 or quick else repeats, work, log)
             rows.append(row)
             per_trial[trials] = overhead
         growth = growth_row(per_trial)

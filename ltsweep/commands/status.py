@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def sweep_status(ctx) -> dict[str, dict[str, int]]:
-    from ltsweep.runtime.records import read_done, read_failed
+    from ltsweep.runtime.records import has_done, read_failed
 
     running = _running_keys(ctx)
     out = {}
@@ -22,7 +22,7 @@ def sweep_status(ctx) -> dict[str, dict[str, int]]:
         counts = {"done": 0, "running": 0, "failed": 0, "left": 0}
         for t in trials:
             tdir = ctx.paths.trial_dir(t.key)
-            if read_done(tdir) is not None:
+            if has_done(tdir):
                 counts["done"] += 1
             elif t.key in running:
                 counts["running"] += 1

@@ -21,6 +21,11 @@ def read_done(trial_dir: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def has_done(trial_dir: Path) -> bool:
+    """Whether the trial is done, without reading its record (``status`` asks for 10^4)."""
+    return (trial_dir / DONE).exists()
+
+
 def write_done(trial_dir: Path, record: dict[str, Any]) -> None:
     write_json(trial_dir / DONE, record)
     (trial_dir / FAILED).unlink(missing_ok=True)

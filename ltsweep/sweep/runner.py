@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ltsweep.errors import UserError
 from ltsweep.hashing import config_key
-from ltsweep.runtime.records import read_done
+from ltsweep.runtime.records import has_done, read_done
 from ltsweep.sweep.paths import SweepPaths
 from ltsweep.sweep.plan import GENERATE, TRANSFER, Plan, Trial
 from ltsweep.sweep.progress import Progress, make_callback
@@ -87,12 +87,12 @@ def _sync_done(
     statuses = tracker.statuses()
     todo = []
     for t in trials:
-        record = read_done(paths.trial_dir(t.key))
-        if record is None:
+        if not has_done(paths.trial_dir(t.key)):
             todo.append(t)
             continue
         outcome.already_done += 1
         if statuses.get(t.key) != "FINISHED":
+            record = read_done(paths.trial_dir(t.key))
             recording.finish_trial(tracker, t, record, parent_id, paths.trial_dir(t.key))
     return todo
 
