@@ -11,26 +11,50 @@ from typing import Any
 KEY_SCHEMA_VERSION = 1
 
 
-def to_jsonable(obj: Any) -> Any:
-    """Dataclasses, tuples and paths to plain JSON values, keys sorted by json.dumps later."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_FIELDS: dict[type, tuple[str, ...]] = {}  # field names per dataclass type (plan hashes ~10^4 jobs)
+
+
+Memo = dict[int, tuple[Any, Any]]  # id(frozen dataclass) -> (the object, kept alive; its JSON)
+
+
+def to_jsonable(obj: Any, memo: Memo | None = None) -> Any:
+    """Dataclasses, tuples and paths to plain JSON values, keys sorted by json.dumps later.
+
+    ``memo`` reuses the result for frozen dataclass instances seen before (a plan's trials share
+    their model, data and training configurations); the caller must not mutate what it returns.
+    """
+    cls = type(obj)
+    if cls in _SCALARS:
+        return obj
+    names = _FIELDS.get(cls)
+    if names is None and dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(obj))
+    if names is not None:
+        if memo is None or not cls.__dataclass_params__.frozen:
+            return {n: to_jsonable(getattr(obj, n), memo) for n in names}
+        hit = memo.get(id(obj))
+        if hit is None or hit[0] is not obj:
+            hit = memo[id(obj)] = (obj, {n: to_jsonable(getattr(obj, n), memo) for n in names})
+        return hit[1]
     if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
+        return {str(k): to_jsonable(v, memo) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [to_jsonable(v) for v in obj]
+        return [to_jsonable(v, memo) for v in obj]
     if isinstance(obj, Path):
         return str(obj)
     return obj
 
 
-def canonical_json(obj: Any) -> str:
-    return json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
+def canonical_json(obj: Any, memo: Memo | None = None) -> str:
+    return json.dumps(
+        to_jsonable(obj, memo), sort_keys=True, separators=(",", ":"), allow_nan=False
+    )
 
 
-def config_key(obj: Any, length: int = 16) -> str:
+def config_key(obj: Any, length: int = 16, memo: Memo | None = None) -> str:
     """Stable key of a resolved configuration; defaults are included, so changing one changes it."""
-    payload = canonical_json({"schema": KEY_SCHEMA_VERSION, "config": obj})
+    payload = canonical_json({"schema": KEY_SCHEMA_VERSION, "config": obj}, memo)
     return hashlib.sha256(payload.encode()).hexdigest()[:length]
 
 

@@ -44,7 +44,7 @@ def test_a_failing_benchmark_becomes_a_row():
 
 def test_discovery_finds_the_benchmarks():
     names = discover()
-    assert {"train_step", "orchestration", "resume", "plan", "packing"} <= set(names)
+    assert {"train_step", "orchestration", "resume", "plan", "packing", "driver"} <= set(names)
 
 
 def test_interleave_alternates_and_drops_warmup():
@@ -107,3 +107,67 @@ def test_benchmark_sweeps_are_valid(tmp_path):
     path.write_text(yaml.safe_dump(sweep_dict("vgg19", 32, 10, 128, {"cpu": 1, "gpu": 0.25})))
     packing = build_plan(load_sweep(path))
     assert len(packing.transfer) == 4 and all(t.resources.gpu == 0.25 for t in packing.transfer)
+
+
+@pytest.mark.parametrize("size", [100, 1000, 5000])
+def test_driver_benchmark_sweep_has_about_the_size_asked(size):
+    import tempfile
+    from pathlib import Path
+
+    from bench.bench_driver import LEVELS, _plan
+
+    with tempfile.TemporaryDirectory() as tmp:
+        plan = _plan(size, Path(tmp))
+    per_seed = 2 + 4 * LEVELS
+    assert abs(len(plan.trials) - size) <= per_seed // 2, (
+        f"{size} trials asked, the driver sweep has {len(plan.trials)}"
+    )
+    assert {t.resources.cpu for t in plan.trials} == {1.0}, "trials must be cpu: 1 (2 at once)"
+
+
+def test_driver_benchmark_null_trials_leave_real_records(tmp_path):
+    """The trial body that trains nothing must leave what execute() leaves, or the driver's
+    recording (read_info of every ticket, done records) would not be exercised."""
+    from bench.bench_driver import loop_process
+    from ltsweep.core.imp import ticket_dir
+    from ltsweep.core.tickets import load_ticket
+    from ltsweep.runtime.records import read_done
+    from ltsweep.sweep.config import load_sweep
+    from ltsweep.sweep.paths import SweepPaths
+    from ltsweep.sweep.plan import build_plan
+
+    result = loop_process(42, tmp_path)
+    assert result["trials"] == 42 and result["wall"] > 0, f"loop process reported {result}"
+    plan = build_plan(load_sweep(tmp_path / "bench_driver_42.yaml"))
+    paths = SweepPaths(tmp_path)
+    records = {t.key: read_done(paths.trial_dir(t.key)) for t in plan.trials}
+    missing = [k for k, r in records.items() if r is None]
+    assert not missing, f"{len(missing)} trials have no done record"
+    gen = plan.generation[0]
+    levels = records[gen.key]["levels"]
+    assert [lv["level"] for lv in levels] == list(range(gen.job.imp.levels + 1))
+    ticket = load_ticket(ticket_dir(paths.trial_dir(gen.key), 3))  # verifies the sha256
+    assert ticket.info.level == 3 and ticket.info.source_key == gen.key
+    xfer = plan.transfer[0]
+    assert records[xfer.key]["history"][0]["test_accuracy"] == 0.8
+
+
+def test_driver_growth_row_compares_largest_with_500():
+    from bench.bench_driver import growth_row
+
+    row = growth_row({100: 9.0, 500: 10.0, 5000: 12.0})
+    assert row["baseline_label"] == "500 trials" and row["candidate_label"] == "5000 trials"
+    assert row["ratio_median"] == pytest.approx(1.2) and common.target_met(row) == "yes"
+    assert growth_row({100: 1.0}) is None, "one size has no growth to report"
+
+
+@pytest.mark.slow
+def test_driver_benchmark_runs_end_to_end(tmp_path, monkeypatch):
+    """42 trials through Tune, the gate and MLflow (the candidate process checks that every
+    trial finished and is FINISHED in MLflow) against the plain loop: rows of the agreed shape."""
+    monkeypatch.setenv("BENCH_DRIVER_SIZES", "42")
+    code = main(["--only", "driver", "--repeats", "1", "--out", str(tmp_path)])
+    assert code == 0, "the driver benchmark raised (see its log above)"
+    (row,) = json.loads((tmp_path / "latest.json").read_text())["rows"]
+    assert row["name"] == "driver: 42 trials" and row["candidate"] is not None
+    assert row["baseline"] > 0, f"plain loop took no time per trial: {row}"

@@ -33,8 +33,12 @@ def summarize_plan(plan) -> dict:
         "trainings_saved_by_reuse": naive - trainings,
         "skipped_incompatible": plan.skipped_incompatible,
         "resources": {
-            "generate": sorted({json.dumps(to_jsonable(t.resources)) for t in plan.generation}),
-            "transfer": sorted({json.dumps(to_jsonable(t.resources)) for t in plan.transfer}),
+            "generate": sorted(
+                {json.dumps(to_jsonable(r)) for r in {t.resources for t in plan.generation}}
+            ),
+            "transfer": sorted(
+                {json.dumps(to_jsonable(r)) for r in {t.resources for t in plan.transfer}}
+            ),
         },
         "gpu_hours_estimate": round(gpu_hours, 1) if costed else None,
         "gpu_hours_coverage": f"{len(costed)}/{len(plan.trials)} trials have per-epoch costs",

@@ -14,14 +14,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def sweep_status(ctx) -> dict[str, dict[str, int]]:
-    from ltsweep.runtime.records import read_done, read_failed
+    from ltsweep.runtime.records import has_done, read_failed
 
     running = _running_keys(ctx)
     out = {}
     for stage, trials in (("generate", ctx.plan.generation), ("transfer", ctx.plan.transfer)):
         counts = {"done": 0, "running": 0, "failed": 0, "left": 0}
         for t in trials:
-            if read_done(ctx.paths, t.key) is not None:
+            if has_done(ctx.paths, t.key):
                 counts["done"] += 1
             elif t.key in running:
                 counts["running"] += 1

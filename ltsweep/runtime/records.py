@@ -18,6 +18,11 @@ def read_done(paths: SweepPaths, key: str) -> dict[str, Any] | None:
     return paths.store.read_json(f"{paths.trial_rel(key)}/{DONE}")
 
 
+def has_done(paths: SweepPaths, key: str) -> bool:
+    """Whether the trial is done, without reading its record (``status`` asks for 10^4)."""
+    return paths.store.exists(f"{paths.trial_rel(key)}/{DONE}")
+
+
 def write_done(paths: SweepPaths, key: str, record: dict[str, Any]) -> None:
     paths.store.write_json(f"{paths.trial_rel(key)}/{DONE}", record)
     paths.store.delete(f"{paths.trial_rel(key)}/{FAILED}")

@@ -62,6 +62,8 @@ class Tracker:
                 "the sweep file or MLFLOW_TRACKING_URI"
             ) from None
         self._runs: dict[str, Any] = {}
+        self._status: dict[str, str] = {}  # run id -> status this driver last wrote or read
+        self._all_cached = False  # _runs holds every run of the experiment (after statuses())
 
     # -- lookup -----------------------------------------------------------------------------
     def runs(self, filter_string: str = "") -> list[Any]:
@@ -78,6 +80,8 @@ class Tracker:
     def find(self, key: str) -> Any | None:
         if key in self._runs:
             return self._runs[key]
+        if self._all_cached:  # one query found every run: a key missing from it has none
+            return None
         found = self.runs(f"tags.`{S.TAG_TRIAL_KEY}` = '{key}'")
         if found:
             self._runs[key] = found[0]
@@ -99,6 +103,7 @@ class Tracker:
         if parent_id:
             all_tags[S.TAG_PARENT] = parent_id
         run = self.client.create_run(self.experiment_id, tags=all_tags, run_name=name)
+        self._status[run.info.run_id] = run.info.status
         if params:
             from mlflow.entities import Param
 
@@ -109,25 +114,35 @@ class Tracker:
         return run.info.run_id
 
     def statuses(self) -> dict[str, str]:
-        """Trial key -> run status for the whole experiment, in one query."""
-        return {r.data.tags.get(S.TAG_TRIAL_KEY, ""): r.info.status for r in self.runs()}
+        """Trial key -> run status for the whole experiment, in one query; it also fills the
+        run cache, so that ``find`` needs no query per trial (one per trial grew with the store)."""
+        runs = self.runs()
+        for r in runs:
+            self._runs.setdefault(r.data.tags.get(S.TAG_TRIAL_KEY, ""), r)
+            self._status[r.info.run_id] = r.info.status
+        self._all_cached = True
+        return {r.data.tags.get(S.TAG_TRIAL_KEY, ""): r.info.status for r in runs}
 
     def status(self, key: str) -> str | None:
         run = self.find(key)
         if run is None:
             return None
-        return self.client.get_run(run.info.run_id).info.status
+        run_id = run.info.run_id
+        if run_id not in self._status:
+            self._status[run_id] = self.client.get_run(run_id).info.status
+        return self._status[run_id]
 
     # -- writing ----------------------------------------------------------------------------
     def set_status(self, run_id: str, status: str) -> None:
-        info = self.client.get_run(run_id).info
-        if info.status == status:
+        # Only this driver writes the store, so the status it last wrote is the store's.
+        known = self._status.get(run_id) or self.client.get_run(run_id).info.status
+        if known == status:
             return
         if status == "RUNNING":
             self.client.update_run(run_id, status="RUNNING")
         else:
             self.client.set_terminated(run_id, status=status, end_time=int(time.time() * 1000))
-        self._runs = {k: v for k, v in self._runs.items() if v.info.run_id != run_id}
+        self._status[run_id] = status
 
     def log_metrics(
         self, run_id: str, rows: Iterable[tuple[str, float, int]], once: bool = False
@@ -176,4 +191,6 @@ class Tracker:
         for run in stale:
             self.client.set_terminated(run.info.run_id, status="KILLED")
         self._runs.clear()
+        self._status.clear()
+        self._all_cached = False
         return len(stale)

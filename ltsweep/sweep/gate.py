@@ -48,7 +48,9 @@ class TicketGate(Searcher):
         return self.paths.store.exists(rel.as_posix())
 
     def _poll(self) -> None:
-        """Move transfers whose ticket appeared to ``ready``; at most once per ``poll_seconds``."""
+        """Move transfers whose ticket appeared to ``ready``; at most once per ``poll_seconds``,
+        ready or not: Tune asks for a trial on every turn of its loop, and a grid waits on
+        thousands of (source, level) tickets, one file check each."""
         now = time.monotonic()
         # An object store is asked at most once per poll_seconds (each check is a request).
         if now - self._last_poll < self.poll_seconds and (self.ready or self.paths.remote):

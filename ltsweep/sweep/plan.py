@@ -9,6 +9,7 @@ same model) and ``random`` controls (the target's own ticket's per-layer sparsit
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from ltsweep.core.optim import OptimizerConfig
 from ltsweep.core.pruning import PruneConfig
 from ltsweep.core.train import TrainConfig
 from ltsweep.errors import UserError
-from ltsweep.hashing import config_key
+from ltsweep.hashing import Memo, canonical_json, config_key
 from ltsweep.runtime.trials import GENERATE, TRANSFER, Resources, Trial
 from ltsweep.sweep.config import Configuration, ModelSettings, SweepConfig
 
@@ -45,9 +46,16 @@ class Plan:
         return self.sweep.transfer.levels or tuple(range(1, self.sweep.imp.levels + 1))
 
 
+@functools.lru_cache(maxsize=256)
+def _identity_data(data: DataConfig) -> DataConfig:
+    """The data configuration without where data lives and how many loader workers; one object
+    per configuration, so that the key memo of ``build_plan`` hashes it once."""
+    return dataclasses.replace(data, data_root=None, ffcv_dir=None, workers=0)
+
+
 def _key_payload(job: GenerationJob | TransferJob, **extra: Any) -> dict[str, Any]:
     """What identifies a job: everything but where data lives and how many loader workers."""
-    data = dataclasses.replace(job.data, data_root=None, ffcv_dir=None, workers=0)
+    data = _identity_data(job.data)
     return {"job": dataclasses.replace(job, data=data, key="", **extra), "type": type(job).__name__}
 
 
@@ -114,21 +122,28 @@ def _seeds(sweep: SweepConfig, dataset: str) -> tuple[int, ...]:
     return sweep.datasets[dataset].seeds or sweep.seeds
 
 
-def _compatible(source: ModelConfig, target: ModelConfig) -> bool:
-    """Trunks match when every non-output parameter has the same shape (checked on 'meta')."""
-    if source == target:
-        return True
+_SHAPES: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {}
+
+
+def _trunk_shapes(model: ModelConfig) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Parameter names and shapes of a model, built once per model on 'meta': a grid asks for
+    every (source, target) pair, and building ResNet50 192 times was most of ``plan``'s time."""
+    cache_key = canonical_json(model)
+    if cache_key in _SHAPES:
+        return _SHAPES[cache_key]
     import torch
 
     from ltsweep.core.models import create_model
 
     with torch.device("meta"):
-        a, b = (
-            create_model(source.name, 10, **source.kwargs),
-            create_model(target.name, 10, **target.kwargs),
-        )
-    sa, sb = a.state_dict(), b.state_dict()
-    return sa.keys() == sb.keys() and all(sa[k].shape == sb[k].shape for k in sa)
+        net = create_model(model.name, 10, **model.kwargs)
+    _SHAPES[cache_key] = tuple((k, tuple(v.shape)) for k, v in net.state_dict().items())
+    return _SHAPES[cache_key]
+
+
+def _compatible(source: ModelConfig, target: ModelConfig) -> bool:
+    """Trunks match when every non-output parameter has the same shape (checked on 'meta')."""
+    return source == target or _trunk_shapes(source) == _trunk_shapes(target)
 
 
 def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
@@ -138,6 +153,7 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
         sweep.imp.rewind_epochs,
     )
     configs = list(dict.fromkeys([*sweep.sources, *sweep.targets]))
+    memo: Memo = {}  # trials share model/data/train configurations: turn each to JSON once
     targets = set(sweep.targets)
     generation: dict[tuple[str, Configuration, int], Trial] = {}
     for settings in sweep.models:
@@ -151,7 +167,7 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
                     imp,
                     seed,
                 )
-                key = "g-" + config_key(_key_payload(job))
+                key = "g-" + config_key(_key_payload(job), memo=memo)
                 tags = _tags(model, GENERATE, "same", config, config, seed)
                 tags["is_target"] = "1" if config in targets else "0"
                 cost = sweep.datasets[config.dataset].epoch_gpu_seconds.get(settings.name)
@@ -197,7 +213,9 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
                     gen = generation[(settings.name, source, seed)]
                     for level in levels:
                         job = TransferJob(kind, tmodel, data, train, seed)
-                        key = "t-" + config_key(_key_payload(job, ticket_dir=f"{gen.key}/{level}"))
+                        key = "t-" + config_key(
+                            _key_payload(job, ticket_dir=f"{gen.key}/{level}"), memo=memo
+                        )
                         tags = _tags(
                             tmodel,
                             TRANSFER,

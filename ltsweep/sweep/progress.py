@@ -170,6 +170,8 @@ def make_callback(
     outcomes: dict,
     outbox=None,
 ):
+    """The recorder callback: the driver's MLflow writes go through ``outbox``, which holds them
+    while the tracking server is unreachable and sends them, in order, once it is back."""
     from ray.tune import Callback
 
     from ltsweep.runtime import recording

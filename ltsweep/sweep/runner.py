@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 
 from ltsweep.errors import UserError
 from ltsweep.hashing import config_key
-from ltsweep.runtime.records import read_done
+from ltsweep.runtime.records import has_done, read_done
 from ltsweep.runtime.staging import record_dir
 from ltsweep.sweep.paths import SweepPaths
 from ltsweep.sweep.plan import GENERATE, TRANSFER, Plan, Trial
 from ltsweep.sweep.progress import Progress, make_callback
 
-# Tune's experiment-state snapshots are not what we resume from; keep them cheap and frequent.
-os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "5")
+# Tune's experiment-state snapshots are not what we resume from (a run never restores a Tune
+# experiment): each one serializes every trial, so every 5 s they grew with the grid. Hourly.
+os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "3600")
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
@@ -85,18 +86,24 @@ def _sync_done(
     statuses = tracker.statuses()
     todo = []
     for t in trials:
-        record = read_done(paths, t.key)
-        if record is None:
+        if not has_done(paths, t.key):
             todo.append(t)
             continue
         outcome.already_done += 1
         if statuses.get(t.key) != "FINISHED":
+            record = read_done(paths, t.key)
             recording.finish_trial(tracker, t, record, parent_id, record_dir(paths, t))
     return todo
 
 
-def run_trials(plan: Plan, paths: SweepPaths, tracker, parent_id: str) -> list[StageOutcome]:
-    """Both stages in one Tune experiment, gated by ticket existence (see ``gate.py``)."""
+def run_trials(
+    plan: Plan, paths: SweepPaths, tracker, parent_id: str, trainable_fn=None
+) -> list[StageOutcome]:
+    """Both stages in one Tune experiment, gated by ticket existence (see ``gate.py``).
+
+    ``trainable_fn`` replaces ``tune_trainable`` (same signature) for bench/bench_driver.py,
+    which times the driver around trials whose training costs nothing.
+    """
     from ray import tune
 
     from ltsweep.runtime.outbox import Outbox
@@ -117,7 +124,10 @@ def run_trials(plan: Plan, paths: SweepPaths, tracker, parent_id: str) -> list[S
     outbox = Outbox()
     trainable = tune.with_resources(
         tune.with_parameters(
-            tune_trainable, trials=by_key, out=str(paths.out.resolve()), uri=paths.uri
+            trainable_fn or tune_trainable,
+            trials=by_key,
+            out=str(paths.out.resolve()),
+            uri=paths.uri,
         ),
         _placement(by_key),
     )

@@ -8,12 +8,39 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-from torchvision.models.resnet import Bottleneck
 
 from ltsweep.core.models.registry import MODELS
 from ltsweep.errors import UserError
 
 STEMS = ("imagenet", "cifar")
+
+
+class Bottleneck(nn.Module):
+    """torchvision's bottleneck block (1x1, 3x3 with the stride, 1x1 x4; same names and layer
+    order, so the same RNG draws), defined here: importing torchvision for it cost ``plan`` and
+    every Ray worker 2-4 s."""
+
+    expansion = 4
+
+    def __init__(
+        self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
+    ) -> None:
+        super().__init__()
+        out = planes * self.expansion
+        self.conv1 = nn.Conv2d(inplanes, planes, kernel_size=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, kernel_size=3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, out, kernel_size=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        return self.relu(self.bn3(self.conv3(out)) + identity)
 
 
 class ResNet(nn.Module):
