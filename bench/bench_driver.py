@@ -103,7 +103,7 @@ def null_execute(trial, paths) -> dict[str, Any]:
     from ltsweep.runtime.trials import GENERATE
 
     tdir = paths.trial_dir(trial.key)
-    done = read_done(tdir)
+    done = read_done(paths, trial.key)
     if done is not None:
         return done
     tdir.mkdir(parents=True, exist_ok=True)
@@ -143,11 +143,11 @@ def null_execute(trial, paths) -> dict[str, Any]:
             "ticket_sha256": info.sha256,
         }
     record.update(key=trial.key, seconds=0.0, device="cpu")
-    write_done(tdir, record)
+    write_done(paths, trial.key, record)
     return record
 
 
-def null_trainable(config: dict[str, Any], trials: dict, out: str) -> None:
+def null_trainable(config: dict[str, Any], trials: dict, out: str, uri: str | None = None) -> None:
     """``tune_trainable`` with ``null_execute``: one epoch report, then the final one."""
     from ray import tune
 

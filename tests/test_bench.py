@@ -140,7 +140,7 @@ def test_driver_benchmark_null_trials_leave_real_records(tmp_path):
     assert result["trials"] == 42 and result["wall"] > 0, f"loop process reported {result}"
     plan = build_plan(load_sweep(tmp_path / "bench_driver_42.yaml"))
     paths = SweepPaths(tmp_path)
-    records = {t.key: read_done(paths.trial_dir(t.key)) for t in plan.trials}
+    records = {t.key: read_done(paths, t.key) for t in plan.trials}
     missing = [k for k, r in records.items() if r is None]
     assert not missing, f"{len(missing)} trials have no done record"
     gen = plan.generation[0]
