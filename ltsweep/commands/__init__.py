@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-OUT_HELP = "the sweep's output directory, as given to `ltsweep run --out` (default: runs/<sweep>)"
+OUT_HELP = (
+    "the sweep's output directory or s3:// URI, as given to `ltsweep run --out` "
+    "(default: runs/<sweep>)"
+)
 
 
 class DeprecatedAlias(argparse.Action):
@@ -36,11 +38,10 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
         help="MLflow store (default: $MLFLOW_TRACKING_URI, else the sweep file's tracking_uri, "
         "else <sweep output>/mlflow.db)",
     )
-    parser.add_argument("--out", type=Path, default=None, help=OUT_HELP)
+    parser.add_argument("--out", default=None, help=OUT_HELP)  # a str: it may be an s3:// URI
     parser.add_argument(
         "--sweep-out",
         dest="out",
-        type=Path,
         action=DeprecatedAlias,
         new="--out",
         help=argparse.SUPPRESS,
