@@ -33,7 +33,8 @@ from ltsweep.runtime.storage import Store
 LEASE_S, RENEW_S = 60.0, 15.0
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host still runs (a lock or lease holder's pid)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -136,7 +137,7 @@ def holder_live(holder: dict[str, Any]) -> bool:
     if not holder or float(holder.get("expires", 0)) < time.time():
         return False
     if holder.get("host") == socket.gethostname():
-        return _alive(int(holder.get("pid", 0)))
+        return pid_alive(int(holder.get("pid", 0)))
     return True
 
 

@@ -16,17 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ltsweep.errors import UserError
+from ltsweep.runtime.lease import pid_alive as _alive
 from ltsweep.runtime.paths import SweepPaths
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _holder(path: Path) -> dict | None:
