@@ -81,11 +81,20 @@ def ltsweep_cmd(*args: str) -> list[str]:
 
 def run_cli(args: list[str], log: Path, timeout: float = 1800) -> float:
     """Run ``ltsweep ARGS`` to completion; wall seconds. Raises with the log's tail on failure."""
+    return _run(ltsweep_cmd(*args), f"ltsweep {' '.join(args)}", log, timeout)
+
+
+def run_python(args: list[str], log: Path, timeout: float = 1800) -> float:
+    """Run ``python ARGS`` (this interpreter, repo root as cwd); wall seconds."""
+    return _run([sys.executable, *args], f"python {' '.join(args)}", log, timeout)
+
+
+def _run(argv: list[str], label: str, log: Path, timeout: float) -> float:
     marker = new_marker()
     started = time.perf_counter()
     with log.open("ab") as fh:
         proc = subprocess.run(
-            ltsweep_cmd(*args),
+            argv,
             cwd=REPO_ROOT,
             env=bench_env(marker),
             stdout=fh,
@@ -95,27 +104,7 @@ def run_cli(args: list[str], log: Path, timeout: float = 1800) -> float:
     seconds = time.perf_counter() - started
     kill_marked(marker)  # Ray normally leaves nothing behind; make sure of it
     if proc.returncode != 0:
-        raise RuntimeError(f"`ltsweep {' '.join(args)}` exited {proc.returncode}: {tail(log)}")
-    return seconds
-
-
-def run_python(args: list[str], log: Path, timeout: float = 1800) -> float:
-    """Run ``python ARGS`` (this interpreter, repo root as cwd); wall seconds."""
-    marker = new_marker()
-    started = time.perf_counter()
-    with log.open("ab") as fh:
-        proc = subprocess.run(
-            [sys.executable, *args],
-            cwd=REPO_ROOT,
-            env=bench_env(marker),
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            timeout=timeout,
-        )
-    seconds = time.perf_counter() - started
-    kill_marked(marker)
-    if proc.returncode != 0:
-        raise RuntimeError(f"`python {' '.join(args)}` exited {proc.returncode}: {tail(log)}")
+        raise RuntimeError(f"`{label}` exited {proc.returncode}: {tail(log)}")
     return seconds
 
 

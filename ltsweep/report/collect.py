@@ -7,6 +7,7 @@ summary CSV must match it exactly.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ltsweep.runtime import schema
@@ -57,23 +58,34 @@ def is_result(role: str | None) -> bool:
     return schema.ROLE_RESULT in {part.strip() for part in (role or "").split(",")}
 
 
-def _search(client: mlflow.MlflowClient, experiment_id: str, filter_string: str) -> list[Any]:
+def search_pages(
+    client: mlflow.MlflowClient,
+    experiment_id: str,
+    filter_string: str,
+    page_size: int = 5000,
+    order_by: list[str] | None = None,
+) -> Iterator[list[Any]]:
+    """Active runs matching ``filter_string``, one page at a time (MLflow caps a page)."""
     from mlflow.entities import ViewType
 
-    runs: list[Any] = []
     token = None
     while True:
         page = client.search_runs(
             [experiment_id],
             filter_string=filter_string,
             run_view_type=ViewType.ACTIVE_ONLY,
-            max_results=5000,
+            max_results=page_size,
             page_token=token,
+            order_by=order_by,
         )
-        runs.extend(page)
+        yield list(page)
         token = page.token
         if not token:
-            return runs
+            return
+
+
+def _search(client: mlflow.MlflowClient, experiment_id: str, filter_string: str) -> list[Any]:
+    return [run for page in search_pages(client, experiment_id, filter_string) for run in page]
 
 
 def _row(run: Any) -> dict[str, Any]:

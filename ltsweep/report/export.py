@@ -77,24 +77,11 @@ def finished_results(
     client: mlflow.MlflowClient, experiment_id: str, page_size: int = PAGE_SIZE
 ) -> Iterator[list[Any]]:
     """FINISHED result runs, one page at a time, in the store's order."""
-    from mlflow.entities import ViewType
-
     role = schema.TAG_ROLE
     query = f"tags.`{role}` LIKE '%{schema.ROLE_RESULT}%' and attributes.status = 'FINISHED'"
-    token = None
-    while True:
-        page = client.search_runs(
-            [experiment_id],
-            filter_string=query,
-            run_view_type=ViewType.ACTIVE_ONLY,
-            max_results=page_size,
-            page_token=token,
-            order_by=["attributes.start_time ASC", "attributes.run_id ASC"],
-        )
+    order = ["attributes.start_time ASC", "attributes.run_id ASC"]
+    for page in collect.search_pages(client, experiment_id, query, page_size, order):
         yield [r for r in page if collect.is_result(r.data.tags.get(role))]
-        token = page.token
-        if not token:
-            return
 
 
 def epoch_rows(client: mlflow.MlflowClient, run: Any) -> list[dict[str, Any]]:
