@@ -149,26 +149,36 @@ def _probe_local(out: Path) -> None:
 
 
 def _explain(store: Store, exc: OSError) -> str:
+    """One line for what the store said. Credential errors are checked first: S3's
+    "access key ... does not exist in our records" is not a missing bucket."""
     text = str(exc)
     bucket = store.base.split("/", 1)[0]
     where = f"{store.scheme}://{bucket}"
-    if "NO_SUCH_BUCKET" in text or "does not exist" in text:
-        return f"bucket {where} does not exist: create it (e.g. aws s3 mb {where}) or fix --out"
+    if "INVALID_ACCESS_KEY" in text or "SIGNATURE" in text.upper() or "credentials" in text:
+        return (
+            f"{where} refuses these credentials ({_first_line(text, 120)}); "
+            "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
+        )
     if "ACCESS_DENIED" in text or "AccessDenied" in text or "403" in text or "Forbidden" in text:
         return (
             f"{store.where()} denies writes to these credentials: grant them s3:PutObject, "
             "GetObject, DeleteObject and ListBucket on it, or use another --out"
         )
-    if "INVALID_ACCESS_KEY" in text or "SIGNATURE" in text.upper() or "credentials" in text:
-        return (
-            f"{where} refuses these credentials ({text.splitlines()[0][:120]}); "
-            "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
-        )
-    first = text.splitlines()[0][:160] if text else type(exc).__name__
+    if "NO_SUCH_BUCKET" in text or "does not exist" in text:
+        return f"bucket {where} does not exist: create it (e.g. aws s3 mb {where}) or fix --out"
     return (
-        f"cannot write to {store.where()} ({first}); check the endpoint "
+        f"cannot write to {store.where()} ({_first_line(text, 160)}); check the endpoint "
         "(endpoint_override / AWS_ENDPOINT_URL), the network and the credentials"
     )
+
+
+def _first_line(text: str, limit: int) -> str:
+    """pyarrow's error code (``AWS Error INVALID_ACCESS_KEY_ID``) if there is one, else the
+    start of the message."""
+    code = re.search(r"AWS Error [A-Z_]+", text)
+    if code:
+        return code.group(0)
+    return text.splitlines()[0][:limit] if text else "no message"
 
 
 def is_uri(out: str | Path) -> bool:
