@@ -290,3 +290,85 @@ def test_tickets_from_the_bucket_are_verified_before_use(s3, reference, monkeypa
     with pytest.raises(CorruptArtifactError, match="sha256"):
         fetch_ticket(paths, key, 1)
     assert not again.exists(), "a corrupt download entered the ticket cache"
+
+
+TRAIN_WORKERS = REPO / "tests" / "sweeps" / "train_workers.yaml"  # 1 generation, workers: 2
+
+
+def _train_worker_pids(root: int) -> list[int]:
+    import psutil
+
+    found = []
+    for child in psutil.Process(root).children(recursive=True):
+        try:
+            if "RayTrainWorker" in " ".join(child.cmdline()):
+                found.append(child.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_ray_train_generation_on_s3_resumes_from_the_bucket(s3, tmp_path: Path) -> None:
+    """``workers: 2`` on a bucket: each rank mirrors the trial in its own directory, rank 0
+    writes to the bucket, and a worker killed mid-level makes Ray Train restart the group,
+    which resumes from the epoch checkpoint in the bucket (its epochs are kept, not redone)."""
+    import io
+
+    import torch
+
+    log = tmp_path / "driver.log"
+    command = ["run", str(TRAIN_WORKERS), "--out", s3.uri("train"), "--num-cpus", "2"]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ltsweep", *command],
+            env=s3.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline, keys = time.time() + 600, {}
+        while time.time() < deadline and proc.poll() is None:
+            keys = s3.keys("train")
+            if any(k.endswith("level_01/checkpoint.pt") for k in keys):
+                break
+            time.sleep(0.2)
+        ckpt = next((k for k in keys if k.endswith("level_01/checkpoint.pt")), None)
+        assert ckpt, f"no level-1 checkpoint reached the bucket:\n{log.read_text()[-3000:]}"
+        trial = ckpt.split("/")[2]
+        saved = torch.load(io.BytesIO(s3.read(ckpt)), map_location="cpu", weights_only=True)
+        level0 = f"train/trials/{trial}/level_00/result.json"
+        level0_written = keys[level0]
+        workers = _train_worker_pids(proc.pid)
+        assert len(workers) == 2, f"expected 2 Ray Train workers, found {workers}"
+        os.kill(workers[-1], signal.SIGKILL)
+        assert f"train/trials/{trial}/level_01/result.json" not in s3.keys("train"), (
+            "level 1 finished before the kill: nothing was resumed"
+        )
+        proc.wait(timeout=900)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, log.read_text()[-3000:]
+    after = s3.keys("train")
+    assert after[level0] == level0_written, "the restarted group retrained the finished level 0"
+    result = json.loads(s3.read(f"train/trials/{trial}/level_01/result.json"))
+    kept = saved["history"]
+    assert result["history"][: len(kept)] == kept, (
+        "level 1 did not resume from the bucket's checkpoint: its first epochs were redone"
+    )
+    assert [m["epoch"] for m in result["history"]] == [1, 2, 3], result["history"]
+    nodes = [json.loads(s3.read(k)) for k in sorted(after) if "/nodes/rank_" in k]
+    dirs = {n["workdir"] for n in nodes}
+    assert len(nodes) == 2 and len(dirs) == 2, f"ranks shared a working directory: {nodes}"
+    assert not any(Path(d).exists() for d in dirs), f"rank mirrors left behind: {dirs}"
+    done = json.loads(s3.read(f"train/trials/{trial}/done.json"))
+    assert len(done["train_nodes"]) == 2, done
+    assert not [k for k in after if k.endswith("checkpoint.pt")], "checkpoints left after done"
+    import hashlib
+
+    for level in (0, 1):
+        info = f"train/trials/{trial}/tickets/level_{level:02d}/ticket.json"
+        weights = s3.read(info.replace("ticket.json", "weights.safetensors"))
+        expected = json.loads(s3.read(info))["sha256"]
+        assert hashlib.sha256(weights).hexdigest() == expected, f"{info}: sha256 mismatch"
+    assert any(k.startswith("train/ray_train/") for k in after), "Ray Train's state is not there"

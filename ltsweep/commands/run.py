@@ -20,7 +20,6 @@ def run(args: argparse.Namespace) -> int:
     from ltsweep.sweep.context import check_data, load_context
     from ltsweep.sweep.runner import (
         INTERRUPTED,
-        check_remote_plan,
         check_tracking_uri,
         check_writable,
         connect_ray,
@@ -31,7 +30,6 @@ def run(args: argparse.Namespace) -> int:
     ctx = load_context(args)
     check_data(ctx)
     check_tracking_uri(ctx.tracking_uri)
-    check_remote_plan(ctx.plan, ctx.paths)
     check_writable(ctx.paths)
     with sweep_lock(ctx.paths):
         tracker = Tracker(ctx.tracking_uri, ctx.config.name, ctx.paths.artifacts)

@@ -44,6 +44,11 @@ class SweepPaths:
         """The trial's local work directory (on the store itself for a local sweep)."""
         return self.trials / key
 
+    def rank_dir(self, key: str, rank: int) -> Path:
+        """A Ray Train worker's own mirror of a trial on an object-store sweep: ranks never share
+        a local directory, even when several run on one node."""
+        return self.out / "ranks" / key / f"rank_{rank:03d}"
+
     @staticmethod
     def trial_rel(key: str) -> str:
         """The trial's directory relative to the store's root."""

@@ -34,11 +34,14 @@ def _local_files(root: Path) -> dict[str, tuple[int, int]]:
 
 
 class TrialStage:
-    """One trial's local work directory, kept in step with its directory on the store."""
+    """One trial's local work directory, kept in step with its directory on the store.
 
-    def __init__(self, paths: SweepPaths, key: str) -> None:
+    ``local`` overrides the directory: each Ray Train worker of an object-store sweep mirrors
+    the trial into its own (``SweepPaths.rank_dir``), never one shared with another rank."""
+
+    def __init__(self, paths: SweepPaths, key: str, local: Path | None = None) -> None:
         self.paths, self.key = paths, key
-        self.local = paths.trial_dir(key)
+        self.local = local or paths.trial_dir(key)
         self.rel = paths.trial_rel(key)
         self._synced: dict[str, tuple[int, int]] = {}
 
@@ -52,6 +55,17 @@ class TrialStage:
             self._synced = _local_files(self.local) if self.local.exists() else {}
         self.local.mkdir(parents=True, exist_ok=True)
         return self.local
+
+    def refresh(self) -> None:
+        """Download what the store has and this copy lacks (a reader rank after its writer
+        finished a level: levels, tickets and the late-reset weights are written once)."""
+        if not self.paths.remote:
+            return
+        store, have = self.paths.store, _local_files(self.local)
+        for rel in store.files(self.rel):
+            if rel not in have:
+                store.get_file(f"{self.rel}/{rel}", self.local / rel)
+        self._synced = _local_files(self.local)
 
     def push(self) -> None:
         """Upload new and changed files (markers last); delete those removed locally."""

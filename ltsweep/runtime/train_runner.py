@@ -7,13 +7,23 @@ data; ``nccl`` is used on GPUs and ``gloo`` on CPUs (``TorchConfig``'s default).
 
 **Where the resumable state lives.** ``IMPRun`` is resumable from its working directory alone:
 finished levels (``result.json``), tickets, the late-reset weights and an epoch-boundary
-checkpoint of the level in progress. Rank 0 writes them; every rank reads them. So ``workdir``
-must be storage that every worker sees (a shared file system on a cluster — EFS/FSx/NFS — or a
-local path on one machine). The checkpoint each epoch's ``ray.train.report`` carries is only a
+checkpoint of the level in progress. Rank 0 writes them; every rank reads them. Two layouts:
+
+- *A directory every worker sees* (a shared file system on a cluster, or a local path on one
+  machine): all ranks run in ``workdir`` itself.
+- *An object-store sweep* (``stage`` given): no rank shares a local directory. Each worker pulls
+  the trial's directory from the store into its own ``SweepPaths.rank_dir`` (so a restarted
+  group resumes from the store's last epoch checkpoint, whatever node it lands on); rank 0
+  pushes at every epoch boundary (before the report) and every finished level; after each level
+  a barrier, then the other ranks download what rank 0 added. Only rank 0 writes the trial's
+  files to the store; each rank writes its own ``nodes/rank_RRR.json``. The driver pulls the
+  result into ``workdir`` after ``fit()``.
+
+The checkpoint each epoch's ``ray.train.report`` carries is only a
 small reference (``progress.json``: workdir, level, epoch) so that Ray Train's own bookkeeping,
 ``get_checkpoint()`` and the Train run directory show where a run stands. When a worker dies,
 Ray Train restarts the whole worker group (``FailureConfig(max_failures=...)``); the new workers
-build ``IMPRun`` on the same workdir, which skips finished levels and resumes the level in
+build ``IMPRun`` on the same files, which skips finished levels and resumes the level in
 progress from its last finished epoch. A driver killed and started again with the same
 ``(storage_path, name)`` resumes the same way.
 """
@@ -101,6 +111,19 @@ def _describe(checkpoint) -> str:
         return "previous checkpoint unreadable; the workdir says where to go on"
 
 
+def _worker_stage(config: dict[str, Any], rank: int):
+    """This rank's own mirror of an object-store trial, pulled from the store (else None)."""
+    if not config.get("uri"):
+        return None
+    from ltsweep.runtime.paths import SweepPaths
+    from ltsweep.runtime.staging import TrialStage
+
+    paths = SweepPaths.for_uri(config["uri"])
+    stage = TrialStage(paths, config["key"], local=paths.rank_dir(config["key"], rank))
+    stage.pull()
+    return stage
+
+
 def _worker_loop(config: dict[str, Any]) -> None:
     """Runs in every Ray Train worker: the same IMP loop, DDP-wrapped, on this rank's shard."""
     import ray.train
@@ -108,11 +131,12 @@ def _worker_loop(config: dict[str, Any]) -> None:
     import torch.distributed as dist
 
     job: GenerationJob = config["job"]
-    workdir = Path(config["workdir"])
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     device = ray.train.torch.get_device()
-    _write_worker_node(workdir, rank)
+    stage = _worker_stage(config, rank)
+    workdir = stage.local if stage is not None else Path(config["workdir"])
+    _write_worker_node(workdir, rank, stage)
     previous = ray.train.get_checkpoint()
     if previous is not None and rank == 0:  # informational: the workdir decides what is redone
         print(f"ltsweep: resuming {workdir} ({_describe(previous)})", flush=True)
@@ -120,8 +144,13 @@ def _worker_loop(config: dict[str, Any]) -> None:
     run = IMPRun(job, workdir, str(device), rank, world, wrap_model=wrap)
     if world > 1:
         run.test_loader = _full_test_loader(job, str(device))
+    writer = stage if stage is not None and rank == 0 else None
+    if writer is not None:
+        run.on_ticket = lambda level: writer.push()  # transfers may start on another node
 
     def on_epoch(level: int, state) -> None:
+        if writer is not None:
+            writer.push()  # the epoch's checkpoint on the store before Train hears of it
         last = state.history[-1].as_dict()
         metrics = {"level": level, **last, "next_epoch": state.next_epoch}
         with tempfile.TemporaryDirectory() as tmp:
@@ -132,17 +161,34 @@ def _worker_loop(config: dict[str, Any]) -> None:
 
     def on_level(result) -> None:
         # Rank 0 has written this level's files; the next level reads them on every rank.
+        if writer is not None:
+            writer.push()
         if world > 1 and dist.is_initialized():
             dist.barrier(device_ids=[device.index] if device.type == "cuda" else None)
+        if stage is not None and rank != 0:
+            stage.refresh()  # the level rank 0 just pushed: final weights, ticket, rewind
 
     run.run(on_level=on_level, on_epoch=on_epoch)
+    if stage is not None:  # everything is on the store: this rank's mirror is not needed
+        import contextlib
+        import shutil
+
+        shutil.rmtree(stage.local, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the trial's ranks/ folder, once the last is gone
+            stage.local.parent.rmdir()
 
 
-def _write_worker_node(workdir: Path, rank: int) -> None:
+def _write_worker_node(workdir: Path, rank: int, stage=None) -> None:
+    """Which node ran ``rank`` and in which directory; on an object store, its own key."""
     from ltsweep.fsio import write_json
     from ltsweep.runtime.trial import node_label
 
-    write_json(workdir / "nodes" / f"rank_{rank:03d}.json", {"rank": rank, "node": node_label()})
+    rel = f"nodes/rank_{rank:03d}.json"
+    record = {"rank": rank, "node": node_label(), "workdir": str(workdir)}
+    if stage is None:
+        write_json(workdir / rel, record)
+    else:
+        stage.paths.store.write_json(f"{stage.rel}/{rel}", record)
 
 
 def read_worker_nodes(workdir: Path) -> list[str]:
@@ -172,6 +218,8 @@ def run_generation_distributed(
     resources_per_worker: dict[str, float] | None = None,
     max_failures: int = 3,
     callbacks: list | None = None,
+    stage=None,
+    storage_filesystem=None,
 ) -> list[dict[str, Any]]:
     """Run (or finish) IMP for ``job`` on ``workers`` Ray Train workers; one dict per level.
 
@@ -188,6 +236,9 @@ def run_generation_distributed(
         max_failures: worker-group restarts before the run fails (each resumes from workdir).
         callbacks: Ray Train ``UserCallback``s, e.g. Tune's ``TuneReportCallback`` when called
             from a Tune trial.
+        stage: the trial's ``TrialStage`` on an object-store sweep: workers then mirror the
+            store in their own directories and ``workdir`` is refreshed from it after ``fit()``.
+        storage_filesystem: the ``pyarrow.fs`` filesystem of ``storage_path`` (object stores).
 
     Returns:
         The ``LevelResult`` fields of levels 0..L, read from ``workdir``.
@@ -197,19 +248,26 @@ def run_generation_distributed(
 
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    remote = stage is not None and stage.paths.remote
+    loop_config = {"job": job, "workdir": str(workdir)}
+    if remote:
+        loop_config.update(uri=stage.paths.uri, key=stage.key)
     trainer = TorchTrainer(
         _worker_loop,
-        train_loop_config={"job": job, "workdir": str(workdir)},
+        train_loop_config=loop_config,
         scaling_config=ray.train.ScalingConfig(
             num_workers=workers, use_gpu=use_gpu, resources_per_worker=resources_per_worker
         ),
         run_config=ray.train.RunConfig(
             name=name,
             storage_path=storage_path,
+            storage_filesystem=storage_filesystem,
             failure_config=ray.train.FailureConfig(max_failures=max_failures),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
             callbacks=callbacks,
         ),
     )
     trainer.fit()
+    if remote:
+        stage.pull()  # what rank 0 pushed: levels, tickets, the ranks' node records
     return read_results(job, workdir)

@@ -74,25 +74,7 @@ def _generate(trial: Trial, stage: TrialStage, device: str, emit, paths) -> dict
     job, tdir = trial.job, stage.local
     assert isinstance(job, GenerationJob)
     if trial.resources.workers > 1:
-        from ltsweep.runtime.train_runner import run_generation_distributed
-
-        levels = run_generation_distributed(
-            job,
-            tdir,
-            workers=trial.resources.workers,
-            use_gpu=trial.resources.gpu > 0,
-            storage_path=str(paths.out.resolve() / "ray_train"),
-            name=trial.key,
-            resources_per_worker={"CPU": trial.resources.cpu, "GPU": trial.resources.gpu}
-            if trial.resources.gpu > 0
-            else {"CPU": trial.resources.cpu},
-        )
-        from ltsweep.runtime.train_runner import read_worker_nodes
-
-        return {
-            "levels": [lv if isinstance(lv, dict) else lv.__dict__ for lv in levels],
-            "train_nodes": read_worker_nodes(tdir),
-        }
+        return _generate_distributed(trial, stage, paths)
 
     epochs = job.train.epochs
 
@@ -105,6 +87,35 @@ def _generate(trial: Trial, stage: TrialStage, device: str, emit, paths) -> dict
     run.on_ticket = lambda level: stage.push()  # transfers may start on another node at once
     results: list[LevelResult] = run.run(on_epoch=on_epoch)
     return {"levels": [r.__dict__ for r in results]}
+
+
+def _generate_distributed(trial: Trial, stage: TrialStage, paths: SweepPaths) -> dict[str, Any]:
+    """IMP on a Ray Train worker group; on an object store each rank mirrors the trial in its
+    own directory and only rank 0 writes to the store (``train_runner``)."""
+    from ltsweep.runtime.train_runner import read_worker_nodes, run_generation_distributed
+
+    r = trial.resources
+    if paths.remote:
+        storage = {
+            "storage_path": paths.store.path("ray_train"),
+            "storage_filesystem": paths.store.fs,
+        }
+    else:
+        storage = {"storage_path": str(paths.out.resolve() / "ray_train")}
+    levels = run_generation_distributed(
+        trial.job,
+        stage.local,
+        workers=r.workers,
+        use_gpu=r.gpu > 0,
+        name=trial.key,
+        resources_per_worker={"CPU": r.cpu, "GPU": r.gpu} if r.gpu > 0 else {"CPU": r.cpu},
+        stage=stage,
+        **storage,
+    )
+    return {
+        "levels": [lv if isinstance(lv, dict) else lv.__dict__ for lv in levels],
+        "train_nodes": read_worker_nodes(stage.local),
+    }
 
 
 def _transfer(trial: Trial, stage: TrialStage, device: str, emit, paths) -> dict[str, Any]:

@@ -215,17 +215,6 @@ def check_writable(paths: SweepPaths) -> None:
         paths.out.mkdir(parents=True, exist_ok=True)  # this machine's working copy
 
 
-def check_remote_plan(plan: Plan, paths: SweepPaths) -> None:
-    """What an object-store sweep cannot do yet, refused before anything starts."""
-    distributed = [t.key for t in plan.generation if t.resources.workers > 1]
-    if paths.remote and distributed:
-        raise UserError(
-            f"{len(distributed)} generation trials use Ray Train (resources.generate.workers > 1), "
-            f"whose workers share IMP's directory: that needs a shared file system, not "
-            f"{paths.where}; pass --out on a shared directory (EFS/NFS) or set workers: 1"
-        )
-
-
 def check_tracking_uri(uri: str, timeout: float = 3.0) -> None:
     """Fail fast on a tracking server nobody answers (MLflow's client would retry for minutes)."""
     import socket
