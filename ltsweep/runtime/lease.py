@@ -9,7 +9,7 @@ and may be taken over, at once when its holder is a dead pid on the taker's own 
 whose renewal fails (another driver took an expired lease, e.g. after a long network outage)
 stops itself with SIGINT, the same clean stop as Ctrl-C. Expiry compares wall clocks: hosts
 must agree within a few seconds (NTP). pyarrow has no conditional writes, so this uses boto3;
-``gs://`` sweeps are refused by ``sweep_lock`` until a GCS generation-match lease exists.
+``gcs_lease.py`` runs the same protocol on GCS's generation preconditions.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class S3Lease:
     """The lease object ``<prefix>/.lock``: its JSON names the holder and when it expires."""
 
     def __init__(self, store: Store) -> None:
-        self.client = s3_client(store)
+        self.client = self._client(store)
         self.bucket, _, prefix = store.base.partition("/")
         self.key = f"{prefix}/.lock" if prefix else ".lock"
         self.where = store.where(".lock")
@@ -83,6 +83,10 @@ class S3Lease:
             "token": uuid.uuid4().hex,
         }
         self.etag: str | None = None
+
+    @staticmethod
+    def _client(store: Store):
+        return s3_client(store)
 
     def _body(self) -> bytes:
         return json.dumps({**self.me, "expires": time.time() + LEASE_S}).encode()
@@ -149,10 +153,19 @@ def _in_use(where: str, holder: dict[str, Any]) -> str:
     )
 
 
+def lease_for(store: Store) -> S3Lease:
+    """The lease of the store's kind (S3 conditional writes, GCS generation preconditions)."""
+    if store.scheme == "s3":
+        return S3Lease(store)
+    from ltsweep.runtime.gcs_lease import GcsLease
+
+    return GcsLease(store)
+
+
 @contextlib.contextmanager
 def lease_lock(store: Store) -> Iterator[None]:
     """Hold the sweep's lease for the duration, renewing it in a daemon thread."""
-    lease = S3Lease(store)
+    lease = lease_for(store)
     lease.acquire()
     stop = threading.Event()
 

@@ -62,14 +62,9 @@ def output_lock(path: Path) -> Iterator[None]:
 
 
 def sweep_lock(paths: SweepPaths) -> contextlib.AbstractContextManager[None]:
-    """The sweep's one-writer lock: a lock file on disk, a conditional-write lease on S3."""
+    """The sweep's one-writer lock: a lock file on disk, a conditional-write lease on S3/GCS."""
     if not paths.remote:
         return output_lock(paths.lock)
-    if paths.store.scheme != "s3":
-        raise UserError(
-            f"the one-writer lock on {paths.store.scheme}:// is not built yet (it needs the "
-            "store's conditional writes): use s3://BUCKET/PREFIX or a shared directory"
-        )
     from ltsweep.runtime.lease import lease_lock
 
     return lease_lock(paths.store)

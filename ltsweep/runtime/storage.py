@@ -210,7 +210,7 @@ def open_store(out: str | Path) -> Store:
     from pyarrow.fs import FileSystem
 
     try:
-        fs, base = FileSystem.from_uri(text)
+        fs, base = _gcs_anonymous(parts) or FileSystem.from_uri(text)
     except (ArrowInvalid, ValueError) as exc:
         raise UserError(f"--out {text!r} is a malformed URI ({exc}); {_FIX}") from None
     except OSError as exc:  # e.g. a GCS client without credentials
@@ -218,6 +218,21 @@ def open_store(out: str | Path) -> Store:
             f"--out {text!r}: cannot open the store ({exc}); check credentials"
         ) from None
     return Store(text, fs, base.rstrip("/"))
+
+
+def _gcs_anonymous(parts) -> tuple[Any, str] | None:
+    """``gs://…?anonymous=true`` (an emulator, a public bucket): pyarrow's ``from_uri`` has no
+    such key, and without it the GCS client would ask the metadata server for credentials."""
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    if parts.scheme.lower() not in ("gs", "gcs") or query.pop("anonymous", "") != "true":
+        return None
+    unknown = set(query) - {"endpoint_override", "scheme"}
+    if unknown:
+        raise ValueError(f"unexpected query keys {sorted(unknown)} with anonymous=true")
+    from pyarrow.fs import GcsFileSystem
+
+    fs = GcsFileSystem(anonymous=True, **query)
+    return fs, f"{parts.netloc}{parts.path}"
 
 
 def _require_aws_credentials(uri: str, query: dict[str, list[str]]) -> None:
