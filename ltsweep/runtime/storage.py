@@ -148,6 +148,13 @@ def _probe_local(out: Path) -> None:
         ) from None
 
 
+_GRANTS = {  # what a sweep needs of its bucket, in each store's own words
+    "s3": "s3:PutObject, GetObject, DeleteObject and ListBucket",
+    "gs": "storage.objects.create, get, delete and list (roles/storage.objectAdmin)",
+}
+_GRANTS["gcs"] = _GRANTS["gs"]
+
+
 def _explain(store: Store, exc: OSError) -> str:
     """One line for what the store said. Credential errors are checked first: S3's
     "access key ... does not exist in our records" is not a missing bucket."""
@@ -160,9 +167,10 @@ def _explain(store: Store, exc: OSError) -> str:
             "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
         )
     if "ACCESS_DENIED" in text or "AccessDenied" in text or "403" in text or "Forbidden" in text:
+        grant = _GRANTS.get(store.scheme, _GRANTS["s3"])
         return (
-            f"{store.where()} denies writes to these credentials: grant them s3:PutObject, "
-            "GetObject, DeleteObject and ListBucket on it, or use another --out"
+            f"{store.where()} denies writes to these credentials: grant them {grant} on it, "
+            "or use another --out"
         )
     if "NO_SUCH_BUCKET" in text or "does not exist" in text:
         return f"bucket {where} does not exist: create it (e.g. aws s3 mb {where}) or fix --out"
