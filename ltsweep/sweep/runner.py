@@ -99,16 +99,14 @@ def _sync_done(
 def run_trials(
     plan: Plan, paths: SweepPaths, tracker, parent_id: str, trainable_fn=None
 ) -> list[StageOutcome]:
-    """Both stages in one Tune experiment, gated by ticket existence (see ``gate.py``).
+    """Both stages in one Tune experiment, gated by ticket existence (see ``gate.py``); then
+    the trials Tune gave up on by counting one worker death twice, again (``retry.py``).
 
     ``trainable_fn`` replaces ``tune_trainable`` (same signature) for bench/bench_driver.py,
     which times the driver around trials whose training costs nothing.
     """
-    from ray import tune
-
     from ltsweep.runtime.outbox import Outbox
-    from ltsweep.runtime.trial import tune_trainable
-    from ltsweep.sweep.gate import TicketGate
+    from ltsweep.sweep.retry import settle
 
     gen = StageOutcome(GENERATE, len(plan.generation))
     xfer = StageOutcome(TRANSFER, len(plan.transfer))
@@ -119,43 +117,84 @@ def run_trials(
     by_key = {t.key: t for t in gen_todo + xfer_todo}
     progress = Progress(plan.trials, {t.key for t in plan.trials if t.key not in by_key})
     progress.show()
-    gate = TicketGate(gen_todo, xfer_todo, paths)
     outcomes = {GENERATE: gen, TRANSFER: xfer}
-    outbox = Outbox()
-    trainable = tune.with_resources(
-        tune.with_parameters(
-            trainable_fn or tune_trainable,
-            trials=by_key,
-            out=str(paths.out.resolve()),
-            uri=paths.uri,
-        ),
-        _placement(by_key),
-    )
-    tuner = tune.Tuner(
-        trainable,
-        tune_config=tune.TuneConfig(
-            search_alg=gate,
-            num_samples=len(by_key),
-            reuse_actors=True,
-            max_concurrent_trials=plan.sweep.max_concurrent_trials,
-        ),
-        run_config=tune.RunConfig(
-            name=f"sweep-{config_key(sorted(by_key))}",
-            **tune_storage(paths),
-            verbose=0,
-            failure_config=tune.FailureConfig(max_failures=plan.sweep.retries),
-            callbacks=[
-                make_callback(tracker, parent_id, by_key, paths, progress, outcomes, outbox)
-            ],
-        ),
-    )
+    driver = _Driver(plan, paths, tracker, parent_id, progress, outcomes, Outbox(), trainable_fn)
     try:
-        tuner.fit()
+        first = driver.tune_pass(gen_todo, xfer_todo, plan.sweep.retries, 0)
+
+        def failed(key: str) -> bool:
+            return key in outcomes[by_key[key].stage].failed
+
+        xfer.blocked = settle(first, driver.tune_pass, by_key, plan.sweep.retries, paths, failed)
     finally:
         progress.close()  # the live line, if any, ends before the summary prints
-    xfer.blocked = list(gate.blocked)
-    _flush_tracking(outbox)
+    _flush_tracking(driver.outbox)
     return [gen, xfer]
+
+
+@dataclass
+class _Driver:
+    """What every Tune experiment of one ``ltsweep run`` shares (progress, MLflow outbox)."""
+
+    plan: Plan
+    paths: SweepPaths
+    tracker: object
+    parent_id: str
+    progress: Progress
+    outcomes: dict[str, StageOutcome]
+    outbox: object
+    trainable_fn: object = None
+
+    def tune_pass(self, gen_todo: list[Trial], xfer_todo: list[Trial], retries: int, number: int):
+        """One Tune experiment over these trials with ``max_failures=retries``."""
+        from ray import tune
+
+        from ltsweep.runtime.trial import tune_trainable
+        from ltsweep.sweep.gate import TicketGate
+        from ltsweep.sweep.retry import Ledger, PassResult
+
+        paths, plan = self.paths, self.plan
+        by_key = {t.key: t for t in gen_todo + xfer_todo}
+        gate = TicketGate(gen_todo, xfer_todo, paths)
+        ledger = Ledger()
+        trainable = tune.with_resources(
+            tune.with_parameters(
+                self.trainable_fn or tune_trainable,
+                trials=by_key,
+                out=str(paths.out.resolve()),
+                uri=paths.uri,
+            ),
+            _placement(by_key),
+        )
+        name = f"sweep-{config_key(sorted(by_key))}" + (f"-retry{number}" if number else "")
+        callback = make_callback(
+            self.tracker,
+            self.parent_id,
+            by_key,
+            paths,
+            self.progress,
+            self.outcomes,
+            self.outbox,
+            ledger,
+        )
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(
+                search_alg=gate,
+                num_samples=len(by_key),
+                reuse_actors=True,
+                max_concurrent_trials=plan.sweep.max_concurrent_trials,
+            ),
+            run_config=tune.RunConfig(
+                name=name,
+                **tune_storage(paths),
+                verbose=0,
+                failure_config=tune.FailureConfig(max_failures=retries),
+                callbacks=[callback],
+            ),
+        )
+        tuner.fit()
+        return PassResult(list(by_key), dict(ledger.owed), list(gate.blocked))
 
 
 def _flush_tracking(outbox) -> None:
