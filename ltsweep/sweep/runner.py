@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
+from functools import partial
 
 from ltsweep.errors import UserError
 from ltsweep.hashing import config_key
@@ -120,19 +121,20 @@ def run_trials(
     outcomes = {GENERATE: gen, TRANSFER: xfer}
     driver = _Driver(plan, paths, tracker, parent_id, progress, outcomes, Outbox(), trainable_fn)
     try:
-        first = driver.tune_pass(gen_todo, xfer_todo, plan.sweep.retries, 0)
+        run_pass = partial(_tune_pass, driver)
+        first = run_pass(gen_todo, xfer_todo, plan.sweep.retries, 0)
 
         def failed(key: str) -> bool:
             return key in outcomes[by_key[key].stage].failed
 
-        xfer.blocked = settle(first, driver.tune_pass, by_key, plan.sweep.retries, paths, failed)
+        xfer.blocked = settle(first, run_pass, by_key, plan.sweep.retries, paths, failed)
     finally:
         progress.close()  # the live line, if any, ends before the summary prints
     _flush_tracking(driver.outbox)
     return [gen, xfer]
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Driver:
     """What every Tune experiment of one ``ltsweep run`` shares (progress, MLflow outbox)."""
 
@@ -145,56 +147,50 @@ class _Driver:
     outbox: object
     trainable_fn: object = None
 
-    def tune_pass(self, gen_todo: list[Trial], xfer_todo: list[Trial], retries: int, number: int):
-        """One Tune experiment over these trials with ``max_failures=retries``."""
-        from ray import tune
 
-        from ltsweep.runtime.trial import tune_trainable
-        from ltsweep.sweep.gate import TicketGate
-        from ltsweep.sweep.retry import Ledger, PassResult
+def _tune_pass(
+    d: _Driver, gen_todo: list[Trial], xfer_todo: list[Trial], retries: int, number: int
+):
+    """One Tune experiment over these trials with ``max_failures=retries`` (``retry.RunPass``)."""
+    from ray import tune
 
-        paths, plan = self.paths, self.plan
-        by_key = {t.key: t for t in gen_todo + xfer_todo}
-        gate = TicketGate(gen_todo, xfer_todo, paths)
-        ledger = Ledger()
-        trainable = tune.with_resources(
-            tune.with_parameters(
-                self.trainable_fn or tune_trainable,
-                trials=by_key,
-                out=str(paths.out.resolve()),
-                uri=paths.uri,
-            ),
-            _placement(by_key),
-        )
-        name = f"sweep-{config_key(sorted(by_key))}" + (f"-retry{number}" if number else "")
-        callback = make_callback(
-            self.tracker,
-            self.parent_id,
-            by_key,
-            paths,
-            self.progress,
-            self.outcomes,
-            self.outbox,
-            ledger,
-        )
-        tuner = tune.Tuner(
-            trainable,
-            tune_config=tune.TuneConfig(
-                search_alg=gate,
-                num_samples=len(by_key),
-                reuse_actors=True,
-                max_concurrent_trials=plan.sweep.max_concurrent_trials,
-            ),
-            run_config=tune.RunConfig(
-                name=name,
-                **tune_storage(paths),
-                verbose=0,
-                failure_config=tune.FailureConfig(max_failures=retries),
-                callbacks=[callback],
-            ),
-        )
-        tuner.fit()
-        return PassResult(list(by_key), dict(ledger.owed), list(gate.blocked))
+    from ltsweep.runtime.trial import tune_trainable
+    from ltsweep.sweep.gate import TicketGate
+    from ltsweep.sweep.retry import Ledger, PassResult
+
+    plan, paths, tracker, parent_id = d.plan, d.paths, d.tracker, d.parent_id
+    progress, outcomes, outbox, ledger = d.progress, d.outcomes, d.outbox, Ledger()
+    by_key = {t.key: t for t in gen_todo + xfer_todo}
+    gate = TicketGate(gen_todo, xfer_todo, paths)
+    trainable = tune.with_resources(
+        tune.with_parameters(
+            d.trainable_fn or tune_trainable,
+            trials=by_key,
+            out=str(paths.out.resolve()),
+            uri=paths.uri,
+        ),
+        _placement(by_key),
+    )
+    tuner = tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            search_alg=gate,
+            num_samples=len(by_key),
+            reuse_actors=True,
+            max_concurrent_trials=plan.sweep.max_concurrent_trials,
+        ),
+        run_config=tune.RunConfig(
+            name=f"sweep-{config_key(sorted(by_key))}" + (f"-retry{number}" if number else ""),
+            **tune_storage(paths),
+            verbose=0,
+            failure_config=tune.FailureConfig(max_failures=retries),
+            callbacks=[
+                make_callback(tracker, parent_id, by_key, paths, progress, outcomes, outbox, ledger)
+            ],
+        ),
+    )
+    tuner.fit()
+    return PassResult(list(by_key), dict(ledger.owed), list(gate.blocked))
 
 
 def _flush_tracking(outbox) -> None:
