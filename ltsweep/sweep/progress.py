@@ -169,9 +169,13 @@ def make_callback(
     progress: Progress,
     outcomes: dict,
     outbox=None,
+    ledger=None,
 ):
     """The recorder callback: the driver's MLflow writes go through ``outbox``, which holds them
-    while the tracking server is unreachable and sends them, in order, once it is back."""
+    while the tracking server is unreachable and sends them, in order, once it is back.
+
+    ``ledger`` (``retry.Ledger``) counts recoveries and takes the errors Tune makes by counting
+    one worker death twice: those trials are neither FAILED nor counted failed; they run again."""
     from ray.tune import Callback
 
     from ltsweep.runtime import recording
@@ -209,9 +213,15 @@ def make_callback(
             outcomes[t.stage].finished += 1
             progress.finished(t.key)
 
+        def on_trial_recover(self, iteration, trials, trial, **info):
+            if ledger is not None:
+                ledger.recovered(trial.config["key"], iteration)
+
         def on_trial_error(self, iteration, trials, trial, **info):
             t = by_key[trial.config["key"]]
             progress.running = _count_running(trials, trial)
+            if ledger is not None and ledger.given_up_by_mistake(t.key, iteration):
+                return
             failed = read_failed(paths, t.key)
             reason = failed["reason"] if failed else _error_line(trial)
             box.send(t.key, lambda retry: recording.fail_trial(tracker, t, parent_id, reason))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
+from functools import partial
 
 from ltsweep.errors import UserError
 from ltsweep.hashing import config_key
@@ -99,16 +100,14 @@ def _sync_done(
 def run_trials(
     plan: Plan, paths: SweepPaths, tracker, parent_id: str, trainable_fn=None
 ) -> list[StageOutcome]:
-    """Both stages in one Tune experiment, gated by ticket existence (see ``gate.py``).
+    """Both stages in one Tune experiment, gated by ticket existence (see ``gate.py``); then
+    the trials Tune gave up on by counting one worker death twice, again (``retry.py``).
 
     ``trainable_fn`` replaces ``tune_trainable`` (same signature) for bench/bench_driver.py,
     which times the driver around trials whose training costs nothing.
     """
-    from ray import tune
-
     from ltsweep.runtime.outbox import Outbox
-    from ltsweep.runtime.trial import tune_trainable
-    from ltsweep.sweep.gate import TicketGate
+    from ltsweep.sweep.retry import settle
 
     gen = StageOutcome(GENERATE, len(plan.generation))
     xfer = StageOutcome(TRANSFER, len(plan.transfer))
@@ -119,12 +118,53 @@ def run_trials(
     by_key = {t.key: t for t in gen_todo + xfer_todo}
     progress = Progress(plan.trials, {t.key for t in plan.trials if t.key not in by_key})
     progress.show()
-    gate = TicketGate(gen_todo, xfer_todo, paths)
     outcomes = {GENERATE: gen, TRANSFER: xfer}
-    outbox = Outbox()
+    driver = _Driver(plan, paths, tracker, parent_id, progress, outcomes, Outbox(), trainable_fn)
+    try:
+        run_pass = partial(_tune_pass, driver)
+        first = run_pass(gen_todo, xfer_todo, plan.sweep.retries, 0)
+
+        def failed(key: str) -> bool:
+            return key in outcomes[by_key[key].stage].failed
+
+        xfer.blocked = settle(first, run_pass, by_key, plan.sweep.retries, paths, failed)
+    finally:
+        progress.close()  # the live line, if any, ends before the summary prints
+    _flush_tracking(driver.outbox)
+    return [gen, xfer]
+
+
+@dataclass(frozen=True)
+class _Driver:
+    """What every Tune experiment of one ``ltsweep run`` shares (progress, MLflow outbox)."""
+
+    plan: Plan
+    paths: SweepPaths
+    tracker: object
+    parent_id: str
+    progress: Progress
+    outcomes: dict[str, StageOutcome]
+    outbox: object
+    trainable_fn: object = None
+
+
+def _tune_pass(
+    d: _Driver, gen_todo: list[Trial], xfer_todo: list[Trial], retries: int, number: int
+):
+    """One Tune experiment over these trials with ``max_failures=retries`` (``retry.RunPass``)."""
+    from ray import tune
+
+    from ltsweep.runtime.trial import tune_trainable
+    from ltsweep.sweep.gate import TicketGate
+    from ltsweep.sweep.retry import Ledger, PassResult
+
+    plan, paths, tracker, parent_id = d.plan, d.paths, d.tracker, d.parent_id
+    progress, outcomes, outbox, ledger = d.progress, d.outcomes, d.outbox, Ledger()
+    by_key = {t.key: t for t in gen_todo + xfer_todo}
+    gate = TicketGate(gen_todo, xfer_todo, paths)
     trainable = tune.with_resources(
         tune.with_parameters(
-            trainable_fn or tune_trainable,
+            d.trainable_fn or tune_trainable,
             trials=by_key,
             out=str(paths.out.resolve()),
             uri=paths.uri,
@@ -140,22 +180,17 @@ def run_trials(
             max_concurrent_trials=plan.sweep.max_concurrent_trials,
         ),
         run_config=tune.RunConfig(
-            name=f"sweep-{config_key(sorted(by_key))}",
+            name=f"sweep-{config_key(sorted(by_key))}" + (f"-retry{number}" if number else ""),
             **tune_storage(paths),
             verbose=0,
-            failure_config=tune.FailureConfig(max_failures=plan.sweep.retries),
+            failure_config=tune.FailureConfig(max_failures=retries),
             callbacks=[
-                make_callback(tracker, parent_id, by_key, paths, progress, outcomes, outbox)
+                make_callback(tracker, parent_id, by_key, paths, progress, outcomes, outbox, ledger)
             ],
         ),
     )
-    try:
-        tuner.fit()
-    finally:
-        progress.close()  # the live line, if any, ends before the summary prints
-    xfer.blocked = list(gate.blocked)
-    _flush_tracking(outbox)
-    return [gen, xfer]
+    tuner.fit()
+    return PassResult(list(by_key), dict(ledger.owed), list(gate.blocked))
 
 
 def _flush_tracking(outbox) -> None:
