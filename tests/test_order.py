@@ -48,3 +48,12 @@ def test_gate_hands_out_ready_transfers_costliest_first(tmp_path: Path) -> None:
         costs.append(trial_cost(by_key[got["key"]]))
     assert len(costs) == len(plan.transfer), f"{len(costs)} of {len(plan.transfer)} handed out"
     assert costs == sorted(costs, reverse=True), "ready transfers not handed out costliest first"
+
+
+def test_timeline_counts_idle_cores_between_and_around_trials() -> None:
+    """bench/timeline.py: two cores, one trial 0-10 s, another 2-6 s: 2 + 4 idle core-seconds."""
+    from bench.timeline import idle_core_seconds
+
+    records = [{"started_at": 0.0, "ended_at": 10.0}, {"started_at": 2.0, "ended_at": 6.0}]
+    idle = idle_core_seconds(records, cores=2)
+    assert abs(idle - 6.0) < 1e-9, f"idle core-seconds {idle}, expected 6 (0-2 s and 6-10 s)"
