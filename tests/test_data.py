@@ -60,6 +60,28 @@ def test_digits_split_sizes_and_partition() -> None:
     assert torch.equal(read_digits(None, "test", 8).labels, test.labels)
 
 
+def test_digits_read_without_importing_sklearn_equal_load_digits() -> None:
+    """Trial processes read sklearn's digits file directly (importing sklearn costs each >1 s):
+    the arrays must be exactly what load_digits returns, and sklearn must stay unimported."""
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits
+
+    from ltsweep.core.data.embedded import digits_arrays
+
+    pixels, labels = digits_arrays()
+    bunch = load_digits()
+    assert np.array_equal(pixels, bunch.images), "digits pixels differ from load_digits"
+    assert np.array_equal(labels, bunch.target), "digits labels differ from load_digits"
+    code = (
+        "import sys; from ltsweep.core.data.embedded import read_digits; "
+        "read_digits(None, 'train', 16); print('sklearn' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.stdout.strip() == "False", f"reading digits imported sklearn: {out.stderr[-500:]}"
+
+
 def test_digits_upsampled_to_registered_size_and_gray_replicated() -> None:
     data = load_split("digits", "train")
     assert data.images.shape[-1] == 16

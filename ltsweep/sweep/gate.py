@@ -1,5 +1,6 @@
 """A Ray Tune searcher that overlaps the two stages: it hands out every generation trial first,
-then each transfer trial as soon as the ticket it trains exists on disk.
+then each transfer trial as soon as the ticket it trains exists on disk; each in the order of
+``order.py`` (ticket makers first, costliest first).
 
 Tune has no trial-to-trial dependencies (SPEC.md); ``suggest`` returning ``None`` means "nothing
 yet, ask again", so no slot idles on the slowest generation trial and nothing waits while
@@ -9,6 +10,7 @@ ends. Transfers whose source failed for good are dropped and reported as blocked
 
 from __future__ import annotations
 
+import heapq
 import json
 import time
 from collections import OrderedDict, deque
@@ -18,6 +20,7 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from ltsweep.core.imp import ticket_dir
+from ltsweep.sweep.order import generation_order, trial_cost
 from ltsweep.sweep.paths import SweepPaths
 from ltsweep.sweep.plan import Trial
 
@@ -33,11 +36,13 @@ class TicketGate(Searcher):
         super().__init__()
         self.paths = paths
         self.poll_seconds = poll_seconds
-        self.generation = deque(t.key for t in generation)
+        self.generation = deque(t.key for t in generation_order(generation, transfer))
         self.waiting: OrderedDict[tuple[str, int], deque[str]] = OrderedDict()
         for t in transfer:
             self.waiting.setdefault((t.source_key, t.level), deque()).append(t.key)
-        self.ready: deque[str] = deque()
+        # Ready transfers, costliest first: a heap of (-cost, plan position, key).
+        self.rank = {t.key: (-trial_cost(t), i) for i, t in enumerate(transfer)}
+        self.ready: list[tuple[float, int, str]] = []
         self.by_trial_id: dict[str, str] = {}
         self.failed_sources: set[str] = set()
         self.blocked: list[str] = []
@@ -61,7 +66,8 @@ class TicketGate(Searcher):
                 self.blocked += keys
                 del self.waiting[(source, level)]
             elif self._ticket_exists(source, level):
-                self.ready += keys
+                for key in keys:
+                    heapq.heappush(self.ready, (*self.rank[key], key))
                 del self.waiting[(source, level)]
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
@@ -72,7 +78,7 @@ class TicketGate(Searcher):
                 self._poll()
             if not self.ready:
                 return Searcher.FINISHED if not self.waiting else None
-            key = self.ready.popleft()
+            key = heapq.heappop(self.ready)[-1]
         self.by_trial_id[trial_id] = key
         return {"key": key}
 
@@ -89,7 +95,7 @@ class TicketGate(Searcher):
         # decide what is done), but the snapshot stays plain JSON, never pickle.
         state = {
             "generation": list(self.generation),
-            "ready": list(self.ready),
+            "ready": [key for *_, key in sorted(self.ready)],
             "waiting": [[s, lv, list(keys)] for (s, lv), keys in self.waiting.items()],
             "by_trial_id": self.by_trial_id,
             "failed_sources": sorted(self.failed_sources),
@@ -99,7 +105,9 @@ class TicketGate(Searcher):
 
     def restore(self, checkpoint_path: str) -> None:
         state = json.loads(Path(checkpoint_path).read_text())
-        self.generation, self.ready = deque(state["generation"]), deque(state["ready"])
+        self.generation = deque(state["generation"])
+        self.ready = [(*self.rank.get(k, (0.0, 0)), k) for k in state["ready"]]
+        heapq.heapify(self.ready)
         self.waiting = OrderedDict(((s, lv), deque(k)) for s, lv, k in state["waiting"])
         self.by_trial_id, self.blocked = state["by_trial_id"], state["blocked"]
         self.failed_sources = set(state["failed_sources"])
