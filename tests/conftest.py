@@ -46,3 +46,20 @@ def tiny_imp(tmp_path_factory: pytest.TempPathFactory):
     workdir = tmp_path_factory.mktemp("imp")
     results = IMPRun(job, workdir).run()
     return job, workdir, results
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep(tmp_path_factory: pytest.TempPathFactory):
+    """tests/sweeps/tiny.yaml run once, uninterrupted, by the real CLI on a private 2-CPU Ray:
+    ``(out, the CompletedProcess, seconds)``. The uninterrupted results that the kill/resume
+    tests on disk and on S3 compare against (one run for the session: a sweep is ~a minute)."""
+    import time
+
+    from tests.cli_helpers import REPO, ltsweep
+
+    out = tmp_path_factory.mktemp("tiny") / "out"
+    started = time.time()
+    tiny = REPO / "tests" / "sweeps" / "tiny.yaml"
+    result = ltsweep("run", str(tiny), "--out", str(out), "--num-cpus", "2", timeout=1800)
+    assert result.returncode == 0, f"the reference run failed: {result.stdout}{result.stderr}"
+    return out, result, time.time() - started

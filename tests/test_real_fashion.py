@@ -100,7 +100,10 @@ class SmallCNN(nn.Module):
 
 @pytest.mark.slow
 def test_short_training_reaches_the_small_cnn_band() -> None:
-    """zalando's table: small CNNs at 0.90-0.93; 4 epochs on 1 thread must reach 0.88."""
+    """zalando's table: small CNNs at 0.90-0.93; 3 epochs on 1 thread must reach 0.88.
+
+    3 epochs, lr /10 for the last: 0.8861 here (4 epochs reached 0.8911 but cost a third more;
+    2 epochs reach only 0.873, and 20,000 or 30,000 images in 3 or 2 epochs 0.857 or 0.854)."""
     from ltsweep.core.data.loaders import LoaderOptions, make_loader
     from ltsweep.core.optim import OptimizerConfig
     from ltsweep.core.train import TrainConfig, train
@@ -108,8 +111,8 @@ def test_short_training_reaches_the_small_cnn_band() -> None:
     opts = dict(image_size=28, workers=0, seed=0)
     train_loader = make_loader("fashion_mnist", LoaderOptions(batch_size=128, train=True, **opts))
     test_loader = make_loader("fashion_mnist", LoaderOptions(batch_size=1000, train=False, **opts))
-    config = TrainConfig(4, 128, OptimizerConfig("adam", 2e-3, weight_decay=0.0), (3,))
+    config = TrainConfig(3, 128, OptimizerConfig("adam", 2e-3, weight_decay=0.0), (2,))
     state = train(SmallCNN(), train_loader, test_loader, config)
     accuracy = state.history[-1].test_accuracy
-    print(f"real Fashion-MNIST, small CNN, 4 epochs: test accuracy {accuracy:.4f}")
+    print(f"real Fashion-MNIST, small CNN, 3 epochs: test accuracy {accuracy:.4f}")
     assert accuracy >= 0.88, f"test accuracy {accuracy:.4f} < 0.88: data or loader broken?"

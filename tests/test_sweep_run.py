@@ -88,12 +88,9 @@ def assert_store_complete(out: Path, sweep_file: Path, sweep: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tiny") / "out"
-    started = time.time()
-    result = ltsweep("run", str(TINY), "--out", str(out), "--num-cpus", "2", timeout=RERUN)
-    assert result.returncode == 0, f"the reference run failed: {result.stdout}{result.stderr}"
-    return out, result, time.time() - started
+def finished(tiny_sweep):
+    """The uninterrupted reference run (conftest.py: one per session, shared with S3's tests)."""
+    return tiny_sweep
 
 
 def test_run_records_every_trial_once(finished) -> None:
@@ -153,23 +150,44 @@ def test_rerun_does_no_training_and_status_reports_done(finished) -> None:
     }
 
 
-def test_sigkill_then_resume_matches_uninterrupted(finished, tmp_path: Path) -> None:
+def test_ctrl_c_then_sigkill_then_resume_matches_uninterrupted(finished, tmp_path: Path) -> None:
+    """One sweep interrupted twice, then finished: Ctrl-C once a generation trial is done (a
+    clean stop, exit 130), the same command again SIGKILLed (the driver and its Ray) once one
+    more trial is done, then the same command to the end: its results equal an uninterrupted
+    run's. (One sweep takes both interruptions: each rerun to the end costs a sweep.)"""
     reference_out, _, _ = finished
-    sweep = Sweep(TINY, tmp_path / "out", tmp_path / "sweep.log")
+    out = tmp_path / "out"
+    stopped = Sweep(TINY, out, tmp_path / "ctrl-c.log")
     try:
-        sweep.wait_for(
-            "a generation trial finishes before the kill",
-            lambda: list(sweep.out.glob("trials/g-*/done.json")),
+        stopped.wait_for(
+            "a generation trial finishes before Ctrl-C",
+            lambda: list(out.glob("trials/g-*/done.json")),
+        )
+        stopped.proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        code = stopped.finish("the sweep stops after Ctrl-C")
+    finally:
+        stopped.kill_all()
+    output = stopped.output()
+    assert code == 130, f"Ctrl-C: want exit 130, got {code}: {output}"
+    assert "run the same command again" in output and "Traceback" not in output, output
+    _, runs = store_runs(out, "tiny")
+    assert runs, f"the interrupted driver had recorded nothing in MLflow: {output}"
+    assert not [r for r in runs if r.info.status == "RUNNING"], "Ctrl-C left a run RUNNING"
+
+    done_at_ctrl_c = len(list(out.glob("trials/*/done.json")))
+    killed = Sweep(TINY, out, tmp_path / "sigkill.log")
+    try:
+        killed.wait_for(
+            "one more trial finishes before the SIGKILL",
+            lambda: len(list(out.glob("trials/*/done.json"))) > done_at_ctrl_c,
         )
     finally:
-        sweep.kill_all()  # the driver and its Ray processes, mid-sweep
-    _, runs = store_runs(sweep.out, "tiny")
-    assert runs, f"the killed driver had recorded nothing in MLflow: {sweep.output()}"
-    rerun = ltsweep("run", str(TINY), "--out", str(sweep.out), "--num-cpus", "2", timeout=RERUN)
+        killed.kill_all()  # the driver and its Ray processes, mid-sweep
+    rerun = ltsweep("run", str(TINY), "--out", str(out), "--num-cpus", "2", timeout=RERUN)
     assert rerun.returncode == 0, f"the resumed run failed: {rerun.stdout}{rerun.stderr}"
-    assert_store_complete(sweep.out, TINY, "tiny")
-    assert final_accuracies(sweep.out) == final_accuracies(reference_out), (
-        "results after SIGKILL + resume differ from an uninterrupted run"
+    assert_store_complete(out, TINY, "tiny")
+    assert final_accuracies(out) == final_accuracies(reference_out), (
+        "results after Ctrl-C, SIGKILL and resume differ from an uninterrupted run"
     )
 
 
@@ -376,29 +394,4 @@ def test_killed_trial_worker_is_retried_from_its_checkpoint(finished, tmp_path: 
     assert_store_complete(sweep.out, TINY, "tiny")
     assert final_accuracies(sweep.out) == final_accuracies(reference_out), (
         f"results differ from an uninterrupted run after killing {killed}"
-    )
-
-
-def test_ctrl_c_stops_cleanly_then_resumes(finished, tmp_path: Path) -> None:
-    reference_out, _, _ = finished
-    sweep = Sweep(TINY, tmp_path / "out", tmp_path / "sweep.log")
-    try:
-        sweep.wait_for(
-            "a generation trial finishes before Ctrl-C",
-            lambda: list(sweep.out.glob("trials/g-*/done.json")),
-        )
-        sweep.proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
-        code = sweep.finish("the sweep stops after Ctrl-C")
-    finally:
-        sweep.kill_all()
-    output = sweep.output()
-    assert code == 130, f"Ctrl-C: want exit 130, got {code}: {output}"
-    assert "run the same command again" in output and "Traceback" not in output, output
-    _, runs = store_runs(sweep.out, "tiny")
-    assert not [r for r in runs if r.info.status == "RUNNING"], "Ctrl-C left a run RUNNING"
-    rerun = ltsweep("run", str(TINY), "--out", str(sweep.out), "--num-cpus", "2", timeout=RERUN)
-    assert rerun.returncode == 0, f"the resumed run failed: {rerun.stdout}{rerun.stderr}"
-    assert_store_complete(sweep.out, TINY, "tiny")
-    assert final_accuracies(sweep.out) == final_accuracies(reference_out), (
-        "results after Ctrl-C + resume differ from an uninterrupted run"
     )
