@@ -63,3 +63,81 @@ def test_compatible_iff_trunk_shapes_match(name: str) -> None:
             f"{'compatible' if _compatible(a, b) else 'incompatible'}, but their trunk shapes "
             f"{'match' if same_shapes else 'differ'}"
         )
+
+
+def _recorded_trials(tmp_path):
+    """One generation trial and one of its transfers, done on disk by the benchmark's
+    no-training body (real tickets and done records), in a fresh SQLite store."""
+    from bench.bench_driver import null_execute, sweep_yaml
+    from ltsweep.runtime.paths import SweepPaths
+    from ltsweep.runtime.records import read_done
+
+    sweep = tmp_path / "scale.yaml"
+    sweep.write_text(sweep_yaml(42))
+    plan = build_plan(load_sweep(sweep))
+    gen = plan.generation[0]
+    xfer = next(t for t in plan.transfer if t.source_key == gen.key)
+    paths = SweepPaths(tmp_path / "out")
+    for trial in (gen, xfer):
+        null_execute(trial, paths)
+    return paths, [(t, read_done(paths, t.key)) for t in (gen, xfer)]
+
+
+class _Counting:
+    """The real MlflowClient, counting the calls that write to the store."""
+
+    WRITES = ("create_run", "log_batch", "update_run", "set_terminated", "log_artifacts")
+
+    def __init__(self, client) -> None:
+        self.client, self.calls = client, []
+
+    def __getattr__(self, name):
+        if name in self.WRITES:
+            self.calls.append(name)
+        return getattr(self.client, name)
+
+
+def test_recording_is_complete_idempotent_and_batched(tmp_path) -> None:
+    from ltsweep.runtime import recording
+    from ltsweep.runtime import schema as S
+    from ltsweep.runtime.staging import record_dir
+    from ltsweep.runtime.tracking import Tracker
+
+    paths, done = _recorded_trials(tmp_path)
+    (gen, gen_record), (xfer, xfer_record) = done
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = Tracker(uri, "scale")
+    parent = tracker.find_or_create("sweep:scale", "sweep", {})
+    recording.finish_trial(tracker, gen, gen_record, parent, record_dir(paths, gen))
+    counting = tracker.client = _Counting(tracker.client)
+    recording.start_trial(tracker, xfer, parent)
+    recording.log_live(tracker, xfer, {**xfer_record["history"][0], "step": 0})
+    recording.finish_trial(tracker, xfer, xfer_record, parent, record_dir(paths, xfer))
+    assert len(counting.calls) <= 5, (
+        f"one transfer trial took {len(counting.calls)} store writes ({counting.calls}); "
+        "the batched path takes 5 (create, params, live epoch, final batch, terminate)"
+    )
+    # A second driver (nothing cached) records the same trials again: nothing may double.
+    again = Tracker(uri, "scale")
+    for trial, record in done:
+        recording.finish_trial(again, trial, record, parent, record_dir(paths, trial))
+    client = again.client
+    statuses = again.statuses()
+    levels = gen.job.imp.levels + 1
+    keys = [gen.key, xfer.key] + [f"{gen.key}/L{lv:02d}" for lv in range(levels)]
+    assert all(statuses.get(k) == "FINISHED" for k in keys), f"not all FINISHED: {statuses}"
+    for key in keys[1:]:
+        run_id = again.find(key).info.run_id
+        for metric in (*S.EPOCH_METRICS, S.FINAL_ACCURACY, S.BEST_ACCURACY):
+            points = client.get_metric_history(run_id, metric)
+            assert len(points) == 1, f"{key}: {metric} has {len(points)} points, want 1"
+    gen_run = client.get_run(again.find(gen.key).info.run_id)
+    shas = [t for t in gen_run.data.tags if t.startswith(S.PREFIX + "ticket_sha256.level_")]
+    assert len(shas) == levels, f"generation run has {len(shas)} ticket tags of {levels}"
+    arts = [a.path for a in client.list_artifacts(gen_run.info.run_id, "tickets")]
+    assert len(arts) == levels, f"generation run has {len(arts)} ticket artifacts of {levels}"
+    xfer_tags = client.get_run(again.find(xfer.key).info.run_id).data.tags
+    assert xfer_tags.get(S.PREFIX + "ticket_sha256") == xfer_record["ticket_sha256"], (
+        "the transfer run lost its ticket hash tag"
+    )
+    assert S.TAG_DEVICE in xfer_tags, "the transfer run lost its where/when tags"
