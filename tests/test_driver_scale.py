@@ -106,7 +106,7 @@ def test_recording_is_complete_idempotent_and_batched(tmp_path) -> None:
     paths, done = _recorded_trials(tmp_path)
     (gen, gen_record), (xfer, xfer_record) = done
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    tracker = Tracker(uri, "scale")
+    tracker = Tracker(uri, "scale", tmp_path / "artifacts")  # not ./mlruns
     parent = tracker.find_or_create("sweep:scale", "sweep", {})
     recording.finish_trial(tracker, gen, gen_record, parent, record_dir(paths, gen))
     counting = tracker.client = _Counting(tracker.client)
@@ -118,7 +118,7 @@ def test_recording_is_complete_idempotent_and_batched(tmp_path) -> None:
         "the batched path takes 5 (create, params, live epoch, final batch, terminate)"
     )
     # A second driver (nothing cached) records the same trials again: nothing may double.
-    again = Tracker(uri, "scale")
+    again = Tracker(uri, "scale", tmp_path / "artifacts")
     for trial, record in done:
         recording.finish_trial(again, trial, record, parent, record_dir(paths, trial))
     client = again.client
