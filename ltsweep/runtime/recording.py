@@ -87,39 +87,42 @@ def _final_metrics(history: list[dict[str, float]]) -> list[tuple[str, float, in
 def finish_trial(
     tracker: Tracker, trial: Trial, record: dict[str, Any], parent_id: str, trial_dir: Path
 ) -> None:
-    """Record a done trial in full: result runs, metrics, ticket artifacts; then FINISHED."""
+    """Record a done trial in full: result runs, metrics, ticket artifacts; then FINISHED.
+
+    A trial's metrics and tags go in one batch (a run's tags and metrics in one call each cost
+    the driver a store transaction per call, thousands in a grid)."""
     run_id = start_trial(tracker, trial, parent_id)
-    tracker.set_tags(run_id, where_tags(record))
+    tags = where_tags(record)
     if trial.stage == GENERATE:
         assert isinstance(trial.job, GenerationJob)
         for level in record["levels"]:
-            _finish_level(tracker, trial, level, run_id, trial_dir)
+            tags.update(_finish_level(tracker, trial, level, run_id, trial_dir))
+        tracker.write(run_id, tags=tags)
     else:
         history = record["history"]
-        tracker.log_history(run_id, history)
-        tracker.log_metrics(run_id, _final_metrics(history), once=True)
-        tracker.set_tags(
-            run_id,
-            {
-                S.TAG_WEIGHTS_REMAINING: f"{record['weights_remaining']:.6g}",
-                S.PREFIX + "ticket_sha256": record["ticket_sha256"],
-            },
-        )
+        rows = tracker.history_rows(run_id, history)
+        rows += tracker.unlogged(run_id, _final_metrics(history), S.FINAL_ACCURACY)
+        tags[S.TAG_WEIGHTS_REMAINING] = f"{record['weights_remaining']:.6g}"
+        tags[S.PREFIX + "ticket_sha256"] = record["ticket_sha256"]
+        tracker.write(run_id, rows, tags)
     tracker.set_status(run_id, "FINISHED")
 
 
 def _finish_level(
     tracker: Tracker, trial: Trial, level: dict[str, Any], gen_run: str, trial_dir: Path
-) -> None:
-    lv = int(level["level"])
-    key = f"{trial.key}/L{lv:02d}"
-    existing = tracker.find(key)
-    if existing is not None and tracker.status(key) == "FINISHED":
-        return
+) -> dict[str, str]:
+    """One IMP level's result run; returns the generation run's tag for its ticket (set by the
+    caller with the others, also for a level recorded before)."""
     from ltsweep.core.tickets import read_info
 
+    lv = int(level["level"])
+    key = f"{trial.key}/L{lv:02d}"
     tdir = trial_dir / "tickets" / f"level_{lv:02d}"
     sha = read_info(tdir).sha256
+    gen_tag = {f"{S.PREFIX}ticket_sha256.level_{lv:02d}": sha}
+    existing = tracker.find(key)
+    if existing is not None and tracker.status(key) == "FINISHED":
+        return gen_tag
     kind, t = ("dense" if lv == 0 else "same"), trial.tags
     overrides = {
         "kind": kind,
@@ -133,11 +136,12 @@ def _finish_level(
     tags[S.PREFIX + "ticket_sha256"] = sha
     name = f"{kind} {t['target_dataset']}/{t['target_optimizer']} L{lv} s{t['seed']}"
     run_id = tracker.find_or_create(key, name, tags, trial_params(trial), gen_run)
-    tracker.log_history(run_id, level["history"])
-    tracker.log_metrics(run_id, _final_metrics(level["history"]), once=True)
+    rows = tracker.history_rows(run_id, level["history"])
+    rows += tracker.unlogged(run_id, _final_metrics(level["history"]), S.FINAL_ACCURACY)
+    tracker.write(run_id, rows)
     tracker.log_artifacts(gen_run, tdir, f"tickets/level_{lv:02d}")
-    tracker.set_tags(gen_run, {f"{S.PREFIX}ticket_sha256.level_{lv:02d}": sha})
     tracker.set_status(run_id, "FINISHED")
+    return gen_tag
 
 
 def fail_trial(tracker: Tracker, trial: Trial, parent_id: str, reason: str) -> None:

@@ -31,11 +31,36 @@ def _quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL journal, fsync at checkpoints only: a commit no longer waits for the disk (it was
+    most of the driver's wall time per trial on a busy disk). A killed process loses nothing;
+    a power cut may lose the last commits, which the next run re-derives from the done records
+    (the store is derived from them, never the other way round)."""
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def _fast_sqlite(uri: str) -> None:
+    if not uri.startswith("sqlite:"):
+        return
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not event.contains(Engine, "connect", _sqlite_pragmas):
+        event.listen(Engine, "connect", _sqlite_pragmas)
+
+
 class Tracker:
     """The MLflow store of one sweep: its experiment, its parent run, and one run per trial key."""
 
     def __init__(self, uri: str, sweep: str, artifact_root: Path | None = None) -> None:
         _quiet_mlflow()
+        _fast_sqlite(uri)
         from mlflow import MlflowClient
 
         self.uri, self.sweep = uri, sweep
@@ -64,6 +89,11 @@ class Tracker:
         self._runs: dict[str, Any] = {}
         self._status: dict[str, str] = {}  # run id -> status this driver last wrote or read
         self._all_cached = False  # _runs holds every run of the experiment (after statuses())
+        # Runs this tracker created, with the steps it logged per metric: while every write to
+        # such a run succeeded, the store holds exactly that, so "what is logged" needs no query
+        # (two per trial were a large part of the driver's cost). A failed write may still have
+        # reached the store: the run then leaves this map and the store is asked again.
+        self._fresh: dict[str, dict[str, set[int]]] = {}
 
     # -- lookup -----------------------------------------------------------------------------
     def runs(self, filter_string: str = "") -> list[Any]:
@@ -104,13 +134,14 @@ class Tracker:
             all_tags[S.TAG_PARENT] = parent_id
         run = self.client.create_run(self.experiment_id, tags=all_tags, run_name=name)
         self._status[run.info.run_id] = run.info.status
+        self._runs[key] = run
+        self._fresh[run.info.run_id] = {}
         if params:
             from mlflow.entities import Param
 
             items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
             for i in range(0, len(items), 100):
-                self.client.log_batch(run.info.run_id, params=items[i : i + 100])
-        self._runs[key] = run
+                self._batch(run.info.run_id, params=items[i : i + 100])
         return run.info.run_id
 
     def statuses(self) -> dict[str, str]:
@@ -144,43 +175,80 @@ class Tracker:
             self.client.set_terminated(run_id, status=status, end_time=int(time.time() * 1000))
         self._status[run_id] = status
 
-    def log_metrics(
-        self, run_id: str, rows: Iterable[tuple[str, float, int]], once: bool = False
+    def _batch(self, run_id: str, **entities: Any) -> None:
+        """One ``log_batch``; a failure (which may have reached the store) ends what this
+        tracker knows about the run's contents."""
+        try:
+            self.client.log_batch(run_id, **entities)
+        except BaseException:
+            self._fresh.pop(run_id, None)
+            raise
+
+    def write(
+        self,
+        run_id: str,
+        rows: Iterable[tuple[str, float, int]] = (),
+        tags: dict[str, str] | None = None,
+        once: bool = False,
     ) -> None:
-        """Log (key, value, step) rows; ``once`` skips steps already stored, so a retried write
-        (the first attempt may have reached the server) never doubles a point. One batch is
-        stored whole or not at all, so the first key's steps stand for every key's."""
-        from mlflow.entities import Metric
+        """Log (key, value, step) rows and tags in as few ``log_batch`` calls as MLflow allows
+        (one for a trial's final record). ``once`` skips steps already stored, so a retried
+        write (the first attempt may have reached the server) never doubles a point. One batch
+        is stored whole or not at all, so the first key's steps stand for every key's."""
+        from mlflow.entities import Metric, RunTag
 
         rows = list(rows)
         if once and rows:
-            have = self.logged_steps(run_id, rows[0][0])
-            rows = [r for r in rows if int(r[2]) not in have]
+            rows = self.unlogged(run_id, rows, rows[0][0])
         now = int(time.time() * 1000)
         metrics = [Metric(k, float(v), now, int(step)) for k, v, step in rows]
-        for i in range(0, len(metrics), 500):
-            self.client.log_batch(run_id, metrics=metrics[i : i + 500])
+        tag_list = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
+        first = True
+        for i in range(0, max(len(metrics), 1), 500):
+            chunk = metrics[i : i + 500]
+            extra = tag_list if first else []
+            first = False
+            if not chunk and not extra:
+                continue
+            self._batch(run_id, metrics=chunk, tags=extra)
+            known = self._fresh.get(run_id)
+            if known is not None:
+                for m in chunk:
+                    known.setdefault(m.key, set()).add(m.step)
+
+    def log_metrics(
+        self, run_id: str, rows: Iterable[tuple[str, float, int]], once: bool = False
+    ) -> None:
+        self.write(run_id, rows, once=once)
 
     def logged_steps(self, run_id: str, metric: str) -> set[int]:
+        known = self._fresh.get(run_id)
+        if known is not None:
+            return set(known.get(metric, ()))
         return {m.step for m in self.client.get_metric_history(run_id, metric)}
+
+    def unlogged(
+        self, run_id: str, rows: list[tuple[str, float, int]], lead: str
+    ) -> list[tuple[str, float, int]]:
+        """The rows whose step has no point of ``lead`` yet (rows are logged in whole batches,
+        so one metric's steps stand for its batch)."""
+        have = self.logged_steps(run_id, lead)
+        return [r for r in rows if int(r[2]) not in have]
 
     def log_history(
         self, run_id: str, history: list[dict[str, float]], step_offset: int = 0
     ) -> None:
         """Per-epoch metrics (step = epoch), skipping steps already logged live."""
-        done = self.logged_steps(run_id, "test_accuracy")
-        rows = [
-            (k, h[k], step_offset + int(h["epoch"]))
-            for h in history
-            for k in S.EPOCH_METRICS
-            if int(h["epoch"]) + step_offset not in done
-        ]
-        self.log_metrics(run_id, rows)
+        self.write(run_id, self.history_rows(run_id, history, step_offset))
+
+    def history_rows(
+        self, run_id: str, history: list[dict[str, float]], step_offset: int = 0
+    ) -> list[tuple[str, float, int]]:
+        rows = [(k, h[k], step_offset + int(h["epoch"])) for h in history for k in S.EPOCH_METRICS]
+        return self.unlogged(run_id, rows, "test_accuracy")
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
-        from mlflow.entities import RunTag
-
-        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        self.write(run_id, tags=tags)
 
     def log_artifacts(self, run_id: str, directory: Path, artifact_path: str) -> None:
         self.client.log_artifacts(run_id, str(directory), artifact_path)
@@ -192,5 +260,6 @@ class Tracker:
             self.client.set_terminated(run.info.run_id, status="KILLED")
         self._runs.clear()
         self._status.clear()
+        self._fresh.clear()
         self._all_cached = False
         return len(stale)

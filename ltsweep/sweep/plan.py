@@ -20,7 +20,7 @@ from ltsweep.core.optim import OptimizerConfig
 from ltsweep.core.pruning import PruneConfig
 from ltsweep.core.train import TrainConfig
 from ltsweep.errors import UserError
-from ltsweep.hashing import Memo, canonical_json, config_key
+from ltsweep.hashing import Memo, config_key
 from ltsweep.runtime.trials import GENERATE, TRANSFER, Resources, Trial
 from ltsweep.sweep.config import Configuration, ModelSettings, SweepConfig
 
@@ -122,28 +122,19 @@ def _seeds(sweep: SweepConfig, dataset: str) -> tuple[int, ...]:
     return sweep.datasets[dataset].seeds or sweep.seeds
 
 
-_SHAPES: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {}
-
-
-def _trunk_shapes(model: ModelConfig) -> tuple[tuple[str, tuple[int, ...]], ...]:
-    """Parameter names and shapes of a model, built once per model on 'meta': a grid asks for
-    every (source, target) pair, and building ResNet50 192 times was most of ``plan``'s time."""
-    cache_key = canonical_json(model)
-    if cache_key in _SHAPES:
-        return _SHAPES[cache_key]
-    import torch
-
-    from ltsweep.core.models import create_model
-
-    with torch.device("meta"):
-        net = create_model(model.name, 10, **model.kwargs)
-    _SHAPES[cache_key] = tuple((k, tuple(v.shape)) for k, v in net.state_dict().items())
-    return _SHAPES[cache_key]
-
-
 def _compatible(source: ModelConfig, target: ModelConfig) -> bool:
-    """Trunks match when every non-output parameter has the same shape (checked on 'meta')."""
-    return source == target or _trunk_shapes(source) == _trunk_shapes(target)
+    """Trunks match when the resolved options match: every model option (today ResNet's ``stem``)
+    shapes the trunk, so equal options <=> equal trunk parameter shapes, which
+    tests/test_driver_scale.py proves by building every registered model with every option value.
+    Building the models here instead, even on 'meta', cost ``plan`` seconds: their weight init
+    imports torch's compiler stack."""
+    from ltsweep.core.models import resolved_options
+
+    if source == target:
+        return True
+    return source.name == target.name and resolved_options(
+        source.name, source.kwargs
+    ) == resolved_options(target.name, target.kwargs)
 
 
 def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:

@@ -6,6 +6,9 @@ else is the trunk. That split is what lets a ticket move to a dataset with anoth
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 import torch.nn as nn
 
 from ltsweep.core.models.registry import MODELS
@@ -22,6 +25,18 @@ def model_names() -> list[str]:
     from ltsweep.core.models import resnet, vgg  # noqa: F401
 
     return MODELS.names()
+
+
+def resolved_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """A model's options with the factory's defaults filled in (``num_classes`` aside)."""
+    model_names()
+    params = inspect.signature(MODELS.get(name)).parameters
+    defaults = {
+        k: p.default
+        for k, p in params.items()
+        if k != "num_classes" and p.default is not inspect.Parameter.empty
+    }
+    return {**defaults, **options}
 
 
 def output_layer(model: nn.Module) -> nn.Linear:

@@ -1,0 +1,143 @@
+"""What made ``plan``/``status`` and the driver fast at grid scale must not change what they mean:
+grid_full's trial keys stay byte-identical, and the option-based trunk check agrees with the
+parameter shapes of the models themselves."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import itertools
+
+import pytest
+import torch
+
+from ltsweep.core.jobs import ModelConfig
+from ltsweep.core.models import MODELS, create_model, model_names, output_layer
+from ltsweep.core.models.resnet import STEMS
+from ltsweep.sweep.config import load_sweep
+from ltsweep.sweep.paths import resolve_sweep_file
+from ltsweep.sweep.plan import _compatible, build_plan
+
+# sha256 of grid_full's trial keys, one per line in plan order, before the driver-scale work.
+GRID_FULL_KEYS_SHA256 = "bde47fcba54b01313f8c70bfc481b2acbf7787e970668450ddfc81e4b96ec419"
+# Every value each model option can take; a new option must be listed here to be checked.
+OPTION_VALUES = {"stem": STEMS}
+
+
+def test_grid_full_trial_keys_are_unchanged() -> None:
+    plan = build_plan(load_sweep(resolve_sweep_file("grid_full")))
+    digest = hashlib.sha256("\n".join(t.key for t in plan.trials).encode()).hexdigest()
+    assert (len(plan.trials), plan.skipped_incompatible) == (11352, 2496), (
+        f"grid_full now plans {len(plan.trials)} trials ({plan.skipped_incompatible} skipped as "
+        "incompatible); it planned 11352 (2496 skipped)"
+    )
+    assert digest == GRID_FULL_KEYS_SHA256, (
+        "grid_full's trial keys changed: every finished trial of an existing sweep would rerun"
+    )
+
+
+def _variants(name: str) -> list[ModelConfig]:
+    params = [p for p in inspect.signature(MODELS.get(name)).parameters if p != "num_classes"]
+    missing = [p for p in params if p not in OPTION_VALUES]
+    assert not missing, f"model {name} has options {missing} without values in OPTION_VALUES"
+    combos = itertools.product(*(OPTION_VALUES[p] for p in params))
+    return [ModelConfig(name)] + [ModelConfig(name, tuple(zip(params, c))) for c in combos]
+
+
+def _trunk(model: ModelConfig) -> list[tuple[str, tuple[int, ...]]]:
+    with torch.device("meta"):
+        net = create_model(model.name, 10, **model.kwargs)
+    head = output_layer(net)
+    skip = {id(head.weight), id(head.bias)}
+    return [(k, tuple(v.shape)) for k, v in net.named_parameters() if id(v) not in skip]
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_compatible_iff_trunk_shapes_match(name: str) -> None:
+    variants = _variants(name)
+    trunks = {v: _trunk(v) for v in variants}
+    for a, b in itertools.product(variants, repeat=2):
+        same_shapes = trunks[a] == trunks[b]
+        assert _compatible(a, b) == same_shapes, (
+            f"{name}: plan calls {dict(a.options)} -> {dict(b.options)} "
+            f"{'compatible' if _compatible(a, b) else 'incompatible'}, but their trunk shapes "
+            f"{'match' if same_shapes else 'differ'}"
+        )
+
+
+def _recorded_trials(tmp_path):
+    """One generation trial and one of its transfers, done on disk by the benchmark's
+    no-training body (real tickets and done records), in a fresh SQLite store."""
+    from bench.bench_driver import null_execute, sweep_yaml
+    from ltsweep.runtime.paths import SweepPaths
+    from ltsweep.runtime.records import read_done
+
+    sweep = tmp_path / "scale.yaml"
+    sweep.write_text(sweep_yaml(42))
+    plan = build_plan(load_sweep(sweep))
+    gen = plan.generation[0]
+    xfer = next(t for t in plan.transfer if t.source_key == gen.key)
+    paths = SweepPaths(tmp_path / "out")
+    for trial in (gen, xfer):
+        null_execute(trial, paths)
+    return paths, [(t, read_done(paths, t.key)) for t in (gen, xfer)]
+
+
+class _Counting:
+    """The real MlflowClient, counting the calls that write to the store."""
+
+    WRITES = ("create_run", "log_batch", "update_run", "set_terminated", "log_artifacts")
+
+    def __init__(self, client) -> None:
+        self.client, self.calls = client, []
+
+    def __getattr__(self, name):
+        if name in self.WRITES:
+            self.calls.append(name)
+        return getattr(self.client, name)
+
+
+def test_recording_is_complete_idempotent_and_batched(tmp_path) -> None:
+    from ltsweep.runtime import recording
+    from ltsweep.runtime import schema as S
+    from ltsweep.runtime.staging import record_dir
+    from ltsweep.runtime.tracking import Tracker
+
+    paths, done = _recorded_trials(tmp_path)
+    (gen, gen_record), (xfer, xfer_record) = done
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = Tracker(uri, "scale", tmp_path / "artifacts")  # not ./mlruns
+    parent = tracker.find_or_create("sweep:scale", "sweep", {})
+    recording.finish_trial(tracker, gen, gen_record, parent, record_dir(paths, gen))
+    counting = tracker.client = _Counting(tracker.client)
+    recording.start_trial(tracker, xfer, parent)
+    recording.log_live(tracker, xfer, {**xfer_record["history"][0], "step": 0})
+    recording.finish_trial(tracker, xfer, xfer_record, parent, record_dir(paths, xfer))
+    assert len(counting.calls) <= 5, (
+        f"one transfer trial took {len(counting.calls)} store writes ({counting.calls}); "
+        "the batched path takes 5 (create, params, live epoch, final batch, terminate)"
+    )
+    # A second driver (nothing cached) records the same trials again: nothing may double.
+    again = Tracker(uri, "scale", tmp_path / "artifacts")
+    for trial, record in done:
+        recording.finish_trial(again, trial, record, parent, record_dir(paths, trial))
+    client = again.client
+    statuses = again.statuses()
+    levels = gen.job.imp.levels + 1
+    keys = [gen.key, xfer.key] + [f"{gen.key}/L{lv:02d}" for lv in range(levels)]
+    assert all(statuses.get(k) == "FINISHED" for k in keys), f"not all FINISHED: {statuses}"
+    for key in keys[1:]:
+        run_id = again.find(key).info.run_id
+        for metric in (*S.EPOCH_METRICS, S.FINAL_ACCURACY, S.BEST_ACCURACY):
+            points = client.get_metric_history(run_id, metric)
+            assert len(points) == 1, f"{key}: {metric} has {len(points)} points, want 1"
+    gen_run = client.get_run(again.find(gen.key).info.run_id)
+    shas = [t for t in gen_run.data.tags if t.startswith(S.PREFIX + "ticket_sha256.level_")]
+    assert len(shas) == levels, f"generation run has {len(shas)} ticket tags of {levels}"
+    arts = [a.path for a in client.list_artifacts(gen_run.info.run_id, "tickets")]
+    assert len(arts) == levels, f"generation run has {len(arts)} ticket artifacts of {levels}"
+    xfer_tags = client.get_run(again.find(xfer.key).info.run_id).data.tags
+    assert xfer_tags.get(S.PREFIX + "ticket_sha256") == xfer_record["ticket_sha256"], (
+        "the transfer run lost its ticket hash tag"
+    )
+    assert S.TAG_DEVICE in xfer_tags, "the transfer run lost its where/when tags"
