@@ -1,11 +1,9 @@
 """A multi-node Ray cluster and an MLflow server on loopback, inside a network namespace.
 
 On Linux Ray rewrites 127.0.0.1 to the host's own address for multi-node clusters, so a test
-module re-executes its tests, all in one inner pytest, under ``unshare -n`` with only ``lo`` up:
-there Ray falls back to 127.0.0.1, nothing can reach another address, and no other Ray on the host
-sees these nodes; one run lets the tests share one cluster and server (their start-up is most of
-a short test's time). Every process is started here and stopped here by its pid (never
-``ray stop``).
+re-executes itself under ``unshare -n`` with only ``lo`` up: there Ray falls back to 127.0.0.1,
+nothing can reach another address, and no other Ray on the host sees these nodes. Every process
+is started here and stopped here by its pid (never ``ray stop``).
 """
 
 from __future__ import annotations
@@ -21,7 +19,6 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from xml.etree import ElementTree
 
 import pytest
 
@@ -34,52 +31,23 @@ def in_netns() -> bool:
 
 
 def reexec(request: pytest.FixtureRequest, timeout: float = 900) -> bool:
-    """Outside the namespace: run this module's selected tests once, together, inside a new
-    namespace (so they can share one cluster and server), and assert that this test passed
-    there (True: the caller returns). Inside: False, the caller runs the test body.
-
-    ``timeout`` is per test: the inner session gets ``timeout`` times the number of tests."""
+    """Outside the namespace: run this very test inside a new one and assert it passed (True:
+    the caller returns). Inside: False, the caller runs the test body."""
     if in_netns():
         return False
     if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None:
         reason = "needs root, unshare and ip to make a network namespace (CI runs as root)"
         print(f"SKIP: {reason}")
         pytest.skip(reason)
-    module = request.node.path
-    if module not in _INNER:
-        _INNER[module] = _run_inner(request, timeout)
-    outcome, text, output = _INNER[module].get(request.node.name, (None, "", ""))
-    print(output)
-    if outcome is None:
-        log = _INNER[module].get("", (None, "", ""))[2]
-        pytest.fail(f"{request.node.nodeid} has no result from its network namespace:\n{log}")
-    if outcome == "skipped":
-        print(f"SKIP: {text}")
-        pytest.skip(text)
-    assert outcome == "passed", (
-        f"{request.node.nodeid} failed inside its network namespace:\n{text}"
-    )
-    return True
-
-
-_INNER: dict[Path, dict[str, tuple[str | None, str, str]]] = {}
-
-
-def _run_inner(request: pytest.FixtureRequest, timeout: float) -> dict:
-    """One inner pytest over this module's selected tests; test name -> (outcome, failure
-    text, captured output), read from its JUnit XML ("" holds the session's own output)."""
-    module = request.node.path
-    names = [i.nodeid for i in request.session.items if i.path == module]
+    nodeid = request.node.nodeid
     root = Path(request.config.rootpath)
     # its own basetemp: pytest prunes old numbered temp dirs that other sessions may still use
-    here = request.getfixturevalue("tmp_path_factory").mktemp("netns")
-    report = here / "inner.xml"
-    quoted = " ".join(f"'{n}'" for n in names)
+    basetemp = request.getfixturevalue("tmp_path") / "inner"
     inner = (
-        f"{sys.executable} -m pytest -q -p no:cacheprovider -o junit_logging=all "
-        f"--junitxml='{report}' --basetemp='{here / 'inner'}' {quoted}"
+        f"{sys.executable} -m pytest -q -x -p no:cacheprovider -s "
+        f"--basetemp='{basetemp}' '{nodeid}'"
     )
-    # Ray's session files and "current cluster" file in a directory of this run's own (short:
+    # Ray's session files and "current cluster" file in a directory of this test's own (short:
     # Unix socket paths are limited), so no Ray elsewhere on the host ever reads them.
     ray_tmp = tempfile.mkdtemp(prefix="ltsweep-ray-", dir="/tmp")
     env = {**os.environ, NETNS_ENV: "1", "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1"}
@@ -93,30 +61,14 @@ def _run_inner(request: pytest.FixtureRequest, timeout: float) -> dict:
             env=env,
             capture_output=True,
             text=True,
-            timeout=timeout * len(names),
+            timeout=timeout,
         )
-        log = (proc.stdout + proc.stderr)[-8000:]
-    except subprocess.TimeoutExpired as exc:
-        log = f"the inner session ran past {exc.timeout:.0f} s"
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
-    results: dict[str, tuple[str | None, str, str]] = {"": (None, "", log)}
-    if report.exists():
-        for case in ElementTree.parse(report).iter("testcase"):
-            results[case.get("name", "")] = _outcome(case)
-    return results
-
-
-def _outcome(case: ElementTree.Element) -> tuple[str, str, str]:
-    output = "\n".join((e.text or "") for e in case if e.tag in ("system-out", "system-err"))
-    for tag in ("failure", "error"):
-        bad = case.find(tag)
-        if bad is not None:
-            return "failed", f"{bad.get('message', '')}\n{bad.text or ''}"[-8000:], output[-8000:]
-    skipped = case.find("skipped")
-    if skipped is not None:
-        return "skipped", skipped.get("message", ""), output[-8000:]
-    return "passed", "", output[-8000:]
+    out = (proc.stdout + proc.stderr)[-8000:]
+    print(out)
+    assert proc.returncode == 0, f"{nodeid} failed inside its network namespace:\n{out}"
+    return True
 
 
 def free_port() -> int:

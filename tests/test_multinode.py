@@ -2,8 +2,7 @@
 GPU), an MLflow server, and ``ltsweep run`` joining through ``RAY_ADDRESS``; then the faults a
 cluster has (a lost node, the tracking server restarted, the driver killed).
 
-The module's tests re-execute, together, inside one network namespace
-(``netns_cluster.reexec``), where they share one cluster and one MLflow server.
+Each test re-executes itself inside its own network namespace (``netns_cluster.reexec``).
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from tests.netns_cluster import (
     VENV_BIN,
     MlflowServer,
     RayCluster,
-    in_netns,
     kill_children,
     reexec,
     start_cluster,
@@ -93,14 +91,11 @@ def final_accuracies(client, runs) -> dict[str, float]:
     }
 
 
-def local_run_beside(
-    sweep_file: Path, out: Path, cluster: RayCluster, num_cpus: int = 2
-) -> dict[str, float]:
+def local_run_beside(sweep_file: Path, out: Path, cluster: RayCluster) -> dict[str, float]:
     """The same sweep run uninterrupted by a local ``ltsweep run`` (no ``RAY_ADDRESS``) while
     the cluster runs beside it in the same namespace: it must start a private Ray, not join or
     crash on the cluster. Returns its final accuracies, keyed as in MLflow."""
-    cpus = str(num_cpus)
-    done = ltsweep("run", str(sweep_file), "--out", str(out), "--num-cpus", cpus, timeout=900)
+    done = ltsweep("run", str(sweep_file), "--out", str(out), "--num-cpus", "2", timeout=900)
     assert done.returncode == 0, f"a local run beside a cluster failed:\n{done.stderr[-3000:]}"
     cluster_nodes = {cluster.head_id, cluster.gpu_node.node_id, cluster.cpu_node.node_id}
     acc = {}
@@ -155,31 +150,25 @@ def done_count(out: Path) -> int:
     return len(list((out / "trials").glob("*/done.json")))
 
 
-@pytest.fixture(scope="module")
-def cluster_env(tmp_path_factory: pytest.TempPathFactory):
-    """One MLflow server and one 3-node Ray cluster (2 CPUs per worker node, the job API on),
-    started on a test's first call and shared by the module's tests (their start-up is a third
-    of a short test); stopped, by pid, when the module ends. The fault test, which kills a node
-    and the server, runs last."""
+@pytest.fixture
+def cluster_env(tmp_path: Path):
+    """Start an MLflow server and a 3-node Ray cluster (``cpus`` per worker node); both are
+    stopped, by pid, when the test ends."""
     started: list = []
-    shared: list = []
 
-    def start() -> tuple[RayCluster, MlflowServer]:
-        if not shared:
-            server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
-            started.append(server.kill)
-            cluster = start_cluster(cpus_per_node=2, dashboard=True)
-            started.append(cluster.shutdown)
-            shared.extend([cluster, server])
-        return shared[0], shared[1]
+    def start(cpus: float = 2, dashboard: bool = False) -> tuple[RayCluster, MlflowServer]:
+        server = MlflowServer(tmp_path).start()
+        started.append(server.kill)
+        cluster = start_cluster(cpus_per_node=cpus, dashboard=dashboard)
+        started.append(cluster.shutdown)
+        return cluster, server
 
     try:
         yield start
     finally:
         for stop in reversed(started):
             stop()
-        if in_netns():  # (outside, the re-exec started nothing to clean up)
-            kill_children()  # anything of ours a failed start left behind
+        kill_children()  # anything of ours a failed start left behind
 
 
 # -- the cluster path ------------------------------------------------------------------------
@@ -191,7 +180,7 @@ def test_sweep_on_a_three_node_cluster_through_an_mlflow_server(
     pytest.importorskip("ffcv", reason="FFCV is not installed (scripts/setup.sh installs it)")
     from ltsweep.core.data.ffcv_convert import convert_dataset
 
-    cluster, server = cluster_env()
+    cluster, server = cluster_env(2)
     convert_dataset("digits", tmp_path / "ffcv", image_size=8, workers=1)
     sweep = sweep_copy(CLUSTER_SWEEP, tmp_path, ffcv_dir=str(tmp_path / "ffcv"))
     log = tmp_path / "run.log"
@@ -237,6 +226,68 @@ def test_sweep_on_a_three_node_cluster_through_an_mlflow_server(
     assert gen.data.tags["ltsweep.ticket_sha256.level_01"][:12] in shown.stdout + shown.stderr
 
 
+# -- faults ----------------------------------------------------------------------------------
+def test_lost_node_server_restart_and_killed_driver(request, tmp_path: Path, cluster_env) -> None:
+    """One small sweep takes all three faults in turn: SIGKILL the CPU worker node while it
+    trains, SIGKILL the driver and run the same command again, and during that rerun SIGKILL
+    the MLflow server and start it again 15 s later.
+    The uninterrupted reference is a local run beside the cluster (issue 12, item 5)."""
+    if reexec(request):
+        return
+    cluster, server = cluster_env(1)  # one trial per node at a time
+    sweep = sweep_copy(TINY, tmp_path, retries=3, name="faults")
+    out, log = tmp_path / "out", tmp_path / "run.log"
+    proc = start_run(sweep, out, cluster, server, log)
+    try:
+        # 1. the CPU node dies while a trial is on it: the trial runs again on the GPU node.
+        ckpts = lambda: list(out.glob("trials/**/checkpoint.pt"))  # noqa: E731
+        wait_for(ckpts, "a trial checkpoint", 900)
+        in_flight = {p.relative_to(out / "trials").parts[0] for p in ckpts()}
+        killed_at = time.time()
+        cluster.kill_node(cluster.cpu_node)
+        # 2. the driver is killed mid-sweep ...
+        wait_for(lambda: done_count(out) >= 2 or proc.poll() is not None, "two done trials", 900)
+        assert proc.poll() is None, f"the sweep ended early:\n{log.read_text()[-3000:]}"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    # ... and the same command run again, during which 3. the tracking server goes away for
+    # a while and comes back on the same port.
+    mark = len(log.read_text())
+    rerun = start_run(sweep, out, cluster, server, log)
+    try:
+        wait_for(lambda: "[trials]" in log.read_text()[mark:], "the rerun to start trials", 900)
+        server.kill()
+        time.sleep(15)
+        assert rerun.poll() is None, f"the sweep died with the server:\n{log.read_text()[-3000:]}"
+        server.start()
+        assert rerun.wait(timeout=900) == 0, f"the rerun failed:\n{log.read_text()[-4000:]}"
+    finally:
+        if rerun.poll() is None:
+            os.killpg(rerun.pid, signal.SIGKILL)
+    text = log.read_text()[mark:]
+    assert "unreachable" in text, "the outage went unnoticed: was the server really down?"
+    assert "Traceback" not in text, f"a traceback in the rerun:\n{text[-4000:]}"
+    client, runs, _ = assert_complete(server.uri, sweep)
+    expected = local_run_beside(sweep, tmp_path / "reference", cluster)
+    gpu = cluster.gpu_node.node_id
+    for r in runs:
+        tags = r.data.tags
+        started = float(tags.get("ltsweep.started_at", 0))
+        if tags.get("ltsweep.role", "").startswith("trial") and started > killed_at:
+            where = node_id(tags["ltsweep.node"])
+            assert where == gpu, f"a trial ran on the killed node after the kill: {where}"
+    retried = [k for k in in_flight if float(store_tag(runs, k, "ltsweep.started_at")) > killed_at]
+    print(f"in flight at the kill: {sorted(in_flight)}; ran again after it: {sorted(retried)}")
+    got = final_accuracies(client, runs)
+    missing = sorted(set(expected) - set(got))
+    assert not missing, f"final accuracies missing for {missing}"
+    differ = {k: (got[k], v) for k, v in expected.items() if got[k] != v}
+    assert not differ, f"final accuracies differ from an uninterrupted run: {differ}"
+
+
 # -- ray job submit --------------------------------------------------------------------------
 def test_ray_job_submit_status_while_it_runs_and_stop_leaves_it_resumable(
     request, tmp_path: Path, cluster_env
@@ -244,7 +295,7 @@ def test_ray_job_submit_status_while_it_runs_and_stop_leaves_it_resumable(
     if reexec(request):
         return
     pytest.importorskip("aiohttp_cors", reason="the job API needs ray[default] (the dev extra)")
-    cluster, server = cluster_env()
+    cluster, server = cluster_env(2, dashboard=True)
     job_dir = tmp_path / "job"  # what --working-dir uploads: the package and the sweep
     shutil.copytree(
         REPO / "ltsweep", job_dir / "ltsweep", ignore=shutil.ignore_patterns("__pycache__")
@@ -323,67 +374,3 @@ def ltsweep_status(sweep: Path, out: Path, server: MlflowServer) -> dict:
     )
     assert got.returncode == 0, got.stderr
     return json.loads(got.stdout)
-
-
-# -- faults ----------------------------------------------------------------------------------
-def test_lost_node_server_restart_and_killed_driver(request, tmp_path: Path, cluster_env) -> None:
-    """One small sweep takes all three faults in turn: SIGKILL the CPU worker node while it
-    trains, SIGKILL the driver and run the same command again, and during that rerun SIGKILL
-    the MLflow server and start it again 15 s later. Its trials take 1.5 of a node's 2 CPUs:
-    one trial per node at a time, so a trial is on the CPU node when it dies.
-    The uninterrupted reference is a local run beside the cluster (issue 12, item 5)."""
-    if reexec(request):
-        return
-    cluster, server = cluster_env()
-    one_per_node = {"generate": {"cpu": 1.5}, "transfer": {"cpu": 1.5}}  # (one torch thread)
-    sweep = sweep_copy(TINY, tmp_path, retries=3, name="faults", resources=one_per_node)
-    out, log = tmp_path / "out", tmp_path / "run.log"
-    proc = start_run(sweep, out, cluster, server, log)
-    try:
-        # 1. the CPU node dies while a trial is on it: the trial runs again on the GPU node.
-        ckpts = lambda: list(out.glob("trials/**/checkpoint.pt"))  # noqa: E731
-        wait_for(ckpts, "a trial checkpoint", 900)
-        in_flight = {p.relative_to(out / "trials").parts[0] for p in ckpts()}
-        killed_at = time.time()
-        cluster.kill_node(cluster.cpu_node)
-        # 2. the driver is killed mid-sweep ...
-        wait_for(lambda: done_count(out) >= 2 or proc.poll() is not None, "two done trials", 900)
-        assert proc.poll() is None, f"the sweep ended early:\n{log.read_text()[-3000:]}"
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    # ... and the same command run again, during which 3. the tracking server goes away for
-    # a while and comes back on the same port.
-    mark = len(log.read_text())
-    rerun = start_run(sweep, out, cluster, server, log)
-    try:
-        wait_for(lambda: "[trials]" in log.read_text()[mark:], "the rerun to start trials", 900)
-        server.kill()
-        time.sleep(15)
-        assert rerun.poll() is None, f"the sweep died with the server:\n{log.read_text()[-3000:]}"
-        server.start()
-        assert rerun.wait(timeout=900) == 0, f"the rerun failed:\n{log.read_text()[-4000:]}"
-    finally:
-        if rerun.poll() is None:
-            os.killpg(rerun.pid, signal.SIGKILL)
-    text = log.read_text()[mark:]
-    assert "unreachable" in text, "the outage went unnoticed: was the server really down?"
-    assert "Traceback" not in text, f"a traceback in the rerun:\n{text[-4000:]}"
-    client, runs, _ = assert_complete(server.uri, sweep)
-    expected = local_run_beside(sweep, tmp_path / "reference", cluster, num_cpus=3)
-    gpu = cluster.gpu_node.node_id
-    for r in runs:
-        tags = r.data.tags
-        started = float(tags.get("ltsweep.started_at", 0))
-        if tags.get("ltsweep.role", "").startswith("trial") and started > killed_at:
-            where = node_id(tags["ltsweep.node"])
-            assert where == gpu, f"a trial ran on the killed node after the kill: {where}"
-    retried = [k for k in in_flight if float(store_tag(runs, k, "ltsweep.started_at")) > killed_at]
-    print(f"in flight at the kill: {sorted(in_flight)}; ran again after it: {sorted(retried)}")
-    got = final_accuracies(client, runs)
-    missing = sorted(set(expected) - set(got))
-    assert not missing, f"final accuracies missing for {missing}"
-    differ = {k: (got[k], v) for k, v in expected.items() if got[k] != v}
-    assert not differ, f"final accuracies differ from an uninterrupted run: {differ}"
