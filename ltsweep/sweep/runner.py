@@ -42,14 +42,35 @@ class StageOutcome:
         return self.total - self.already_done - self.finished - len(self.failed) - len(self.blocked)
 
 
+# What the driver imports after it joins Ray, imported before. A Ray job's driver runs from the
+# job's unpacked working_dir; where nodes share one disk (a one-machine cluster: `ray start`
+# twice, Ray's test Cluster) each node's runtime-env agent deletes and unpacks that same
+# directory again as the job starts (Ray 2.60 working_dir.py, create(overwrite=True)), and an
+# import in that moment fails: ModuleNotFoundError, the job dead (tests/test_multinode.py).
+DRIVER_MODULES = (
+    "ray.tune",
+    "ltsweep.core.tickets",
+    "ltsweep.runtime.mlflow_view",
+    "ltsweep.runtime.outbox",
+    "ltsweep.runtime.recording",
+    "ltsweep.runtime.trial",
+    "ltsweep.sweep.gate",
+    "ltsweep.sweep.retry",
+)
+
+
 def connect_ray(num_cpus: int | None = None) -> str:
     """Join the cluster named by ``RAY_ADDRESS`` (``auto`` on a ``ray up`` head node, see
     cluster.yaml), else start a private local Ray. Never join a stray local instance by accident:
     another process's ``ray.init`` would otherwise capture this sweep and take it down with it."""
+    import importlib
+
     import ray
 
     if ray.is_initialized():
         return "existing"
+    for name in DRIVER_MODULES:
+        importlib.import_module(name)
     address = os.environ.get("RAY_ADDRESS")
     kwargs = dict(log_to_driver=False, logging_level="ERROR", configure_logging=True)
     if address:
