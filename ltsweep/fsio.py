@@ -51,15 +51,26 @@ def write_with(final: Path, writer: Callable[[Path], None]) -> None:
 
 @contextlib.contextmanager
 def atomic_dir(final: Path) -> Iterator[Path]:
-    """Build a directory under a temporary name and rename it into place whole."""
+    """Build a directory under a temporary name and rename it into place whole.
+
+    An existing directory is renamed aside before the new one takes its name, and deleted only
+    then: deleting it in place, file by file, left a half directory under the final name when
+    the writer was killed mid-way (tests/test_crash_safety.py caught a ticket without its
+    ticket.json). A kill between the two renames leaves no directory, never a partial one."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    old = tmp.with_suffix(".old")
     try:
         yield tmp
         if final.exists():
-            shutil.rmtree(final)
+            os.replace(final, old)
         os.replace(tmp, final)
+    except BaseException:
+        if old.exists() and not final.exists():
+            os.replace(old, final)  # failed between the renames: the previous one stays
+        raise
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        for leftover in (tmp, old):
+            if leftover.exists():
+                shutil.rmtree(leftover, ignore_errors=True)

@@ -88,12 +88,12 @@ def fetch_ticket(paths: SweepPaths, source_key: str, level: int) -> Path:
     if not paths.remote:
         return ticket_dir(paths.trial_dir(source_key), level)
     final = ticket_dir(paths.cached_trial(source_key), level)
-    if (final / INFO_FILE).exists():
+    if final.exists():
         try:
             verify_ticket(final)
             return final
-        except CorruptArtifactError:
-            shutil.rmtree(final, ignore_errors=True)  # a damaged cache entry: fetch it again
+        except UserError:  # damaged or half deleted (CorruptArtifactError is one): fetch again
+            shutil.rmtree(final, ignore_errors=True)
     rel = ticket_dir(Path(paths.trial_rel(source_key)), level).as_posix()
     tmp = final.parent / f".{final.name}.{os.getpid()}.tmp"
     final.parent.mkdir(parents=True, exist_ok=True)
