@@ -8,7 +8,7 @@ demo: setup
 	.venv/bin/ltsweep run demo
 
 test: setup
-	.venv/bin/python -m pytest -q
+	.venv/bin/python -m pytest -q -n 2 --dist loadfile
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
