@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-util = pytest.importorskip("ray.autoscaler._private.util")
-pytest.importorskip("jsonschema")
+util = pytest.importorskip(
+    "ray.autoscaler._private.util", reason="Ray's autoscaler validates cluster.yaml"
+)
+pytest.importorskip("jsonschema", reason="Ray's cluster.yaml schema check needs jsonschema")
 
 CLUSTER = Path(__file__).resolve().parent.parent / "cluster.yaml"
 

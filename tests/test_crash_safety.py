@@ -99,9 +99,10 @@ def test_replacing_a_directory_killed_at_any_moment_leaves_one_whole_version(
         final = out / "ticket"
         if not final.exists():
             continue  # killed between the two renames: no version, never a partial one
-        names = sorted(p.name for p in final.iterdir())
-        assert len(names) == files + 1, (
-            f"kill {attempt}: {final} holds {len(names)} of {files + 1} files: a partial directory"
+        contents = [p.read_text() for p in final.iterdir()]
+        assert len(contents) == files + 1, (
+            f"kill {attempt}: {final} holds {len(contents)} of {files + 1} files: a partial "
+            "directory"
         )
-        versions = {p.read_text() for p in final.iterdir()}
+        versions = set(contents)
         assert len(versions) == 1, f"kill {attempt}: {final} mixes versions {sorted(versions)}"

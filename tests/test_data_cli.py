@@ -31,7 +31,7 @@ def test_list_without_data_root(capsys, monkeypatch) -> None:
 
 
 def test_convert_then_skip(capsys, tmp_path: Path) -> None:
-    pytest.importorskip("ffcv")
+    pytest.importorskip("ffcv", reason="FFCV is not installed (scripts/setup.sh installs it)")
     args = [
         "data",
         "convert",
@@ -69,7 +69,9 @@ def test_convert_then_skip(capsys, tmp_path: Path) -> None:
 )
 def test_convert_errors_are_one_line_exit_2(capsys, tmp_path, argv, message) -> None:
     if "cifar10" in argv:
-        pytest.importorskip("ffcv")  # without FFCV, that is the error reported first
+        pytest.importorskip(  # without FFCV, that is the error reported first
+            "ffcv", reason="FFCV is not installed (scripts/setup.sh installs it)"
+        )
     argv = [str(tmp_path / a) if a == "X" else a for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def ray_address():
-    ray = pytest.importorskip("ray")
+    ray = pytest.importorskip("ray", reason="Ray Train needs ray (a main dependency)")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RAY_AUTH_MODE", "disabled")
         mp.setenv("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5")  # reports are paced by this poll
@@ -63,7 +63,7 @@ def test_tune_trial_generates_tickets_like_single_process(ray_address: str, tmp_
 
     from ltsweep.core.data.ffcv_convert import convert_dataset
 
-    pytest.importorskip("ffcv")
+    pytest.importorskip("ffcv", reason="FFCV is not installed (scripts/setup.sh installs it)")
     convert_dataset("digits", tmp_path / "ffcv", image_size=8, workers=1)
     job = tiny_generation_job(levels=2, epochs=2)
     data = dataclasses.replace(job.data, loader="ffcv", ffcv_dir=str(tmp_path / "ffcv"), workers=1)
