@@ -8,7 +8,7 @@ demo: setup
 	.venv/bin/ltsweep run demo
 
 test: setup
-	.venv/bin/python -m pytest -q -n 2 --dist loadfile
+	.venv/bin/python -m pytest -q -n 2 --dist loadgroup --no-loadscope-reorder
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

@@ -18,19 +18,35 @@ def ltsweep(
     prefix: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess:
     """``prefix`` runs the CLI under another command (e.g. ``setpriv`` dropping capabilities)."""
-    full_env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1", **(env or {})}
-    for inherited in ("MLFLOW_TRACKING_URI", "RAY_ADDRESS"):
-        if inherited not in (env or {}):
-            full_env.pop(inherited, None)
     return subprocess.run(
         [*prefix, sys.executable, "-m", "ltsweep", *args],
         cwd=cwd,
-        env=full_env,
+        env=_cli_env(env),
         capture_output=True,
         text=True,
         timeout=timeout,
     )
 
 
+def _cli_env(env: dict | None) -> dict:
+    """This process's environment plus ``env``; a stray tracking URI or Ray address is dropped."""
+    full_env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1", **(env or {})}
+    for inherited in ("MLFLOW_TRACKING_URI", "RAY_ADDRESS"):
+        if inherited not in (env or {}):
+            full_env.pop(inherited, None)
+    return full_env
+
+
 def tree(path: Path) -> set[str]:
     return {str(p.relative_to(path)) for p in path.rglob("*")}
+
+
+def ltsweep_quick(
+    *args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """``ltsweep`` for a command expected to stop early (bad input): the same entry point and
+    exit rules as ``ltsweep()``, forked from a process that has imported torch already
+    (``tests/cli_forkserver.py``), so a case costs a fraction of a second instead of seconds."""
+    from tests.cli_forkserver import run_cli
+
+    return run_cli(args, cwd, _cli_env(env), timeout)

@@ -63,3 +63,50 @@ def tiny_sweep(tmp_path_factory: pytest.TempPathFactory):
     result = ltsweep("run", str(tiny), "--out", str(out), "--num-cpus", "2", timeout=1800)
     assert result.returncode == 0, f"the reference run failed: {result.stdout}{result.stderr}"
     return out, result, time.time() - started
+
+
+# -- scheduling on xdist workers (``make test``: ``-n 2 --dist loadgroup --no-loadscope-reorder``)
+# A module is one unit of work (its module fixtures run once), except that the modules sharing
+# the session's ``tiny_sweep`` reference go to one worker (it is computed once there), and the
+# cluster tests, each re-executed in a namespace of its own, are units of their own. Units start
+# longest first, so that no long unit starts last and runs alone on an idle machine.
+SHARED_GROUPS = {
+    "tests/test_sweep_run.py": "tiny-sweep",
+    "tests/test_storage_s3.py": "tiny-sweep",
+    "tests/test_multinode.py::test_lost_node_server_restart_and_killed_driver": "tiny-sweep",
+}
+SPLIT_MODULES = ("tests/test_multinode.py",)
+# Seconds per unit under ``make test`` on a 2-core machine (pytest --durations, 2026-12-02);
+# only their order matters, and units not listed start after these, in file order.
+UNIT_SECONDS = {
+    "tiny-sweep": 700,
+    "tests/test_multinode.py::test_sweep_on_a_three_node_cluster_through_an_mlflow_server": 180,
+    "tests/test_train_runner.py": 155,
+    "tests/test_multinode.py::test_ray_job_submit_status_while_it_runs_and_stop_leaves_it_resumable": 99,
+    "tests/test_real_fashion.py": 99,
+    "tests/test_sweep_load.py": 60,
+    "tests/test_report.py": 51,
+    "tests/test_ffcv.py": 49,
+    "tests/test_science.py": 44,
+    "tests/test_tune_retry.py": 42,
+    "tests/test_bad_input.py": 40,
+    "tests/test_bench.py": 50,
+    "tests/test_storage_gcs.py": 31,
+    "tests/test_crash_safety.py": 29,
+    "tests/test_ui_browser.py": 25,
+}
+
+
+def _unit(item: pytest.Item) -> str:
+    module, _, rest = item.nodeid.partition("::")
+    test = f"{module}::{rest.split('[')[0]}"
+    if test in SHARED_GROUPS or module in SHARED_GROUPS:
+        return SHARED_GROUPS.get(test) or SHARED_GROUPS[module]
+    return test if module in SPLIT_MODULES else module
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_unit(item)))
+    items.sort(key=lambda item: -UNIT_SECONDS.get(_unit(item), 0))  # stable: file order kept

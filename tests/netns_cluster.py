@@ -30,9 +30,12 @@ def in_netns() -> bool:
     return os.environ.get(NETNS_ENV) == "1"
 
 
-def reexec(request: pytest.FixtureRequest, timeout: float = 900) -> bool:
+def reexec(
+    request: pytest.FixtureRequest, timeout: float = 900, env: dict[str, str] | None = None
+) -> bool:
     """Outside the namespace: run this very test inside a new one and assert it passed (True:
-    the caller returns). Inside: False, the caller runs the test body."""
+    the caller returns). Inside: False, the caller runs the test body. ``env`` reaches the
+    inner run (what the outer session computed once, e.g. a shared reference sweep)."""
     if in_netns():
         return False
     if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None:
@@ -50,7 +53,9 @@ def reexec(request: pytest.FixtureRequest, timeout: float = 900) -> bool:
     # Ray's session files and "current cluster" file in a directory of this test's own (short:
     # Unix socket paths are limited), so no Ray elsewhere on the host ever reads them.
     ray_tmp = tempfile.mkdtemp(prefix="ltsweep-ray-", dir="/tmp")
+    extra = env or {}
     env = {**os.environ, NETNS_ENV: "1", "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1"}
+    env.update(extra)
     env["RAY_TMPDIR"] = ray_tmp
     for inherited in ("RAY_ADDRESS", "MLFLOW_TRACKING_URI"):
         env.pop(inherited, None)

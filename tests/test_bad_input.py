@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.cli_helpers import REPO, ltsweep, tree
+from tests.cli_helpers import REPO, ltsweep, ltsweep_quick, tree
 
 TINY = REPO / "tests" / "sweeps" / "tiny.yaml"
 
@@ -222,7 +222,7 @@ def test_bad_sweep_input_is_one_line_exit_2_nothing_written(case: str, tmp_path:
     sweep = make(tmp_path)
     before = tree(work)
     args = [a.replace("{tmp}", str(tmp_path)) for a in extra]
-    result = ltsweep("run", str(sweep), *args, cwd=work)
+    result = ltsweep_quick("run", str(sweep), *args, cwd=work)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -275,14 +275,14 @@ def test_corrupt_ticket_is_one_line(tmp_path: Path) -> None:
     data = bytearray((tmp_path / "t" / "weights.safetensors").read_bytes())
     data[-1] ^= 0xFF
     (tmp_path / "t" / "weights.safetensors").write_bytes(bytes(data))
-    result = ltsweep("ticket", "show", str(tmp_path / "t"))
+    result = ltsweep_quick("ticket", "show", str(tmp_path / "t"))
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "sha256" in result.stderr and "weights.safetensors" in result.stderr
 
 
 def test_bad_cli_usage_is_one_line(tmp_path: Path) -> None:
-    result = ltsweep("run", cwd=tmp_path)
+    result = ltsweep_quick("run", cwd=tmp_path)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
 
@@ -296,12 +296,22 @@ def test_plan_refuses_incompatible_transfer(tmp_path: Path) -> None:
     cfg["sources"].append({"dataset": "shapes", "optimizer": "sgd"})
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    result = ltsweep("plan", str(path), cwd=tmp_path)
+    result = ltsweep_quick("plan", str(path), cwd=tmp_path)
     assert result.returncode == 2 and "skip_incompatible" in result.stderr
     cfg["transfer"] = {"skip_incompatible": True}
     path.write_text(yaml.safe_dump(cfg))
-    result = ltsweep("plan", str(path), "--json", cwd=tmp_path)
+    result = ltsweep_quick("plan", str(path), "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     # targets digits/sgd and digits/adam each lose shapes/sgd's 2 levels x 1 seed
     assert '"skipped_incompatible": 4' in result.stdout
     shutil.rmtree(tmp_path / "runs", ignore_errors=True)
+
+
+def test_quick_cli_answers_as_the_real_entry_point_does(tmp_path: Path) -> None:
+    """The fork server behind ``ltsweep_quick`` must not change what a user sees: the same exit
+    code, stdout and stderr as ``python -m ltsweep`` for a good and a bad command."""
+    bad = raw("models: [{name: nope}]\n")(tmp_path)
+    for args in (("plan", str(TINY)), ("plan", str(bad)), ("run",)):
+        quick, real = ltsweep_quick(*args, cwd=tmp_path), ltsweep(*args, cwd=tmp_path)
+        got = (quick.returncode, quick.stdout, quick.stderr)
+        assert got == (real.returncode, real.stdout, real.stderr), f"{args}: {got} != {real}"

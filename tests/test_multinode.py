@@ -24,6 +24,7 @@ from tests.netns_cluster import (
     VENV_BIN,
     MlflowServer,
     RayCluster,
+    in_netns,
     kill_children,
     reexec,
     start_cluster,
@@ -33,6 +34,8 @@ from tests.netns_cluster import (
 pytestmark = pytest.mark.slow
 CLUSTER_SWEEP = REPO / "tests" / "sweeps" / "cluster.yaml"
 TINY = REPO / "tests" / "sweeps" / "tiny.yaml"
+ONE_GENERATION = REPO / "tests" / "sweeps" / "one_generation.yaml"
+REFERENCE_ENV = "LTSWEEP_TEST_REFERENCE_OUT"  # the outer session's uninterrupted tiny sweep
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -91,17 +94,23 @@ def final_accuracies(client, runs) -> dict[str, float]:
     }
 
 
-def local_run_beside(sweep_file: Path, out: Path, cluster: RayCluster) -> dict[str, float]:
-    """The same sweep run uninterrupted by a local ``ltsweep run`` (no ``RAY_ADDRESS``) while
-    the cluster runs beside it in the same namespace: it must start a private Ray, not join or
-    crash on the cluster. Returns its final accuracies, keyed as in MLflow."""
+def local_run_beside(sweep_file: Path, out: Path, cluster: RayCluster) -> None:
+    """A local ``ltsweep run`` (no ``RAY_ADDRESS``) while the cluster runs beside it in the same
+    namespace: it must start a private Ray, not join or crash on the cluster (issue 12, item 5)."""
     done = ltsweep("run", str(sweep_file), "--out", str(out), "--num-cpus", "2", timeout=900)
     assert done.returncode == 0, f"a local run beside a cluster failed:\n{done.stderr[-3000:]}"
     cluster_nodes = {cluster.head_id, cluster.gpu_node.node_id, cluster.cpu_node.node_id}
+    records = [json.loads(p.read_text()) for p in (out / "trials").glob("*/done.json")]
+    assert records, f"the local run beside the cluster finished no trial:\n{done.stdout}"
+    for record in records:
+        assert node_id(record["node"]) not in cluster_nodes, "the local run joined the cluster"
+
+
+def accuracies_on_disk(out: Path) -> dict[str, float]:
+    """Final accuracies of a finished sweep directory, keyed as in MLflow."""
     acc = {}
     for path in (out / "trials").glob("*/done.json"):
         record = json.loads(path.read_text())
-        assert node_id(record["node"]) not in cluster_nodes, "the local run joined the cluster"
         key = path.parent.name
         for lv in record.get("levels", []):
             acc[f"{key}/L{int(lv['level']):02d}"] = lv["history"][-1]["test_accuracy"]
@@ -230,9 +239,12 @@ def test_sweep_on_a_three_node_cluster_through_an_mlflow_server(
 def test_lost_node_server_restart_and_killed_driver(request, tmp_path: Path, cluster_env) -> None:
     """One small sweep takes all three faults in turn: SIGKILL the CPU worker node while it
     trains, SIGKILL the driver and run the same command again, and during that rerun SIGKILL
-    the MLflow server and start it again 15 s later.
-    The uninterrupted reference is a local run beside the cluster (issue 12, item 5)."""
-    if reexec(request):
+    the MLflow server and start it again 15 s later. The uninterrupted reference is the
+    session's local run of the same sweep (conftest ``tiny_sweep``, shared with the other
+    kill/resume tests); a one-trial local run beside the cluster checks issue 12, item 5."""
+    if not in_netns():  # outside: the reference, computed (or reused) by this session
+        reference = str(request.getfixturevalue("tiny_sweep")[0])
+        assert reexec(request, env={REFERENCE_ENV: reference})
         return
     cluster, server = cluster_env(1)  # one trial per node at a time
     sweep = sweep_copy(TINY, tmp_path, retries=3, name="faults")
@@ -271,7 +283,9 @@ def test_lost_node_server_restart_and_killed_driver(request, tmp_path: Path, clu
     assert "unreachable" in text, "the outage went unnoticed: was the server really down?"
     assert "Traceback" not in text, f"a traceback in the rerun:\n{text[-4000:]}"
     client, runs, _ = assert_complete(server.uri, sweep)
-    expected = local_run_beside(sweep, tmp_path / "reference", cluster)
+    local_run_beside(ONE_GENERATION, tmp_path / "beside", cluster)
+    expected = accuracies_on_disk(Path(os.environ[REFERENCE_ENV]))
+    assert expected, f"no reference accuracies under {os.environ[REFERENCE_ENV]}"
     gpu = cluster.gpu_node.node_id
     for r in runs:
         tags = r.data.tags

@@ -16,7 +16,7 @@ import pytest
 
 from ltsweep.core.data import find_dataset, get_spec, load_split
 from ltsweep.core.data.safe_pickle import UnsafePickleError, load_data_pickle
-from tests.cli_helpers import ltsweep
+from tests.cli_helpers import ltsweep_quick
 from tests.test_data import _write_idx, make_cifar10, make_cifar100
 
 
@@ -59,7 +59,7 @@ def test_fashion_search_order_prefers_torchvision_layout(tmp_path: Path) -> None
 
 
 def _cli_error(*args: str) -> str:
-    result = ltsweep(*args)
+    result = ltsweep_quick(*args)
     assert result.returncode == 2, f"expected exit 2, got {result.returncode}: {result.stderr}"
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, f"not one line: {result.stderr}"

@@ -87,6 +87,12 @@ class S3:
             timeout=900,
         )
 
+    def quick(self, *args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
+        """``run`` for a command expected to stop early: forked, torch already imported."""
+        from tests.cli_forkserver import run_cli
+
+        return run_cli(args, cwd, env, timeout=120)
+
     def popen(self, *args: str) -> subprocess.Popen:
         return subprocess.Popen(
             [sys.executable, "-m", "ltsweep", *args],
@@ -255,7 +261,7 @@ def test_bad_out_uri_is_one_line_exit_2_before_anything(s3, tmp_path: Path, case
         env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "none")
     cwd = tmp_path / "cwd"
     cwd.mkdir()
-    result = s3.run("run", str(TINY), "--out", out, env=env, cwd=cwd)
+    result = s3.quick("run", str(TINY), "--out", out, env=env, cwd=cwd)
     assert result.returncode == 2, f"{case}: exit {result.returncode}\n{result.stderr}"
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, f"{case}: expected one line, got {lines}"

@@ -16,7 +16,7 @@ from ltsweep.core.data import Cut, load_split
 from ltsweep.core.data.subsets import balanced_indices
 from ltsweep.sweep.config import load_sweep
 from ltsweep.sweep.plan import build_plan
-from tests.cli_helpers import REPO, ltsweep
+from tests.cli_helpers import REPO, ltsweep_quick
 
 TINY = REPO / "tests" / "sweeps" / "tiny.yaml"
 
@@ -96,7 +96,7 @@ def test_half_and_subset_are_in_the_job_and_the_trial_key(tmp_path: Path) -> Non
     ],
 )
 def test_bad_cut_is_one_line_exit_2_at_plan(tmp_path: Path, cut: dict, expected: list) -> None:
-    result = ltsweep("plan", str(_sweep(tmp_path, digits_a=cut)), cwd=tmp_path)
+    result = ltsweep_quick("plan", str(_sweep(tmp_path, digits_a=cut)), cwd=tmp_path)
     assert result.returncode == 2, f"exit {result.returncode}: {result.stderr}"
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
