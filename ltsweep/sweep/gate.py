@@ -20,6 +20,7 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from ltsweep.core.imp import ticket_dir
+from ltsweep.runtime.trial_table import trial_config
 from ltsweep.sweep.order import generation_order, trial_cost
 from ltsweep.sweep.paths import SweepPaths
 from ltsweep.sweep.plan import Trial
@@ -43,6 +44,7 @@ class TicketGate(Searcher):
         # Ready transfers, costliest first: a heap of (-cost, plan position, key).
         self.rank = {t.key: (-trial_cost(t), i) for i, t in enumerate(transfer)}
         self.ready: list[tuple[float, int, str]] = []
+        self.configs = {t.key: trial_config(t) for t in [*generation, *transfer]}
         self.by_trial_id: dict[str, str] = {}
         self.failed_sources: set[str] = set()
         self.blocked: list[str] = []
@@ -80,7 +82,7 @@ class TicketGate(Searcher):
                 return Searcher.FINISHED if not self.waiting else None
             key = heapq.heappop(self.ready)[-1]
         self.by_trial_id[trial_id] = key
-        return {"key": key}
+        return dict(self.configs[key])
 
     def on_trial_complete(
         self, trial_id: str, result: dict | None = None, error: bool = False

@@ -161,6 +161,9 @@ def _fmt(seconds: float) -> str:
     return f"{m}m{s:02d}s"
 
 
+RECOUNT_S = 0.5  # how often the recorder counts Tune's running trials
+
+
 def make_callback(
     tracker,
     parent_id: str,
@@ -186,9 +189,16 @@ def make_callback(
     class MlflowRecorder(Callback):
         """Runs in the driver: the only process that writes to the tracking store."""
 
+        counted_at = -RECOUNT_S
+
         def on_step_end(self, iteration, trials, **info):
-            # Tune's trial list is the truth for "running" (reused actors skip on_trial_start).
-            progress.set_running(sum(1 for t in trials if t.status == "RUNNING"))
+            # Tune's trial list is the truth for "running" (reused actors skip on_trial_start);
+            # it holds every trial of the pass, so it is walked at most every RECOUNT_S, not on
+            # each of Tune's steps (thousands of steps times thousands of trials on a grid).
+            now = time.monotonic()
+            if now - self.counted_at >= RECOUNT_S:
+                self.counted_at = now
+                progress.set_running(sum(1 for t in trials if t.status == "RUNNING"))
 
         def on_trial_start(self, iteration, trials, trial, **info):
             t = by_key[trial.config["key"]]
@@ -203,7 +213,7 @@ def make_callback(
         def on_trial_complete(self, iteration, trials, trial, **info):
             t = by_key[trial.config["key"]]
             record = read_done(paths, t.key)
-            progress.running = _count_running(trials, trial)
+            progress.running = max(progress.running - 1, 0)  # the next recount corrects it
             if record is None:
                 return
             tdir = record_dir(paths, t)
@@ -219,7 +229,7 @@ def make_callback(
 
         def on_trial_error(self, iteration, trials, trial, **info):
             t = by_key[trial.config["key"]]
-            progress.running = _count_running(trials, trial)
+            progress.running = max(progress.running - 1, 0)
             if ledger is not None and ledger.given_up_by_mistake(t.key, iteration):
                 return
             failed = read_failed(paths, t.key)
@@ -232,10 +242,6 @@ def make_callback(
             progress.close()
 
     return MlflowRecorder()
-
-
-def _count_running(trials, finished) -> int:
-    return sum(1 for t in trials if t.status == "RUNNING" and t is not finished)
 
 
 def _error_line(trial) -> str:

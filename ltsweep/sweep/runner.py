@@ -54,6 +54,7 @@ DRIVER_MODULES = (
     "ltsweep.runtime.outbox",
     "ltsweep.runtime.recording",
     "ltsweep.runtime.trial",
+    "ltsweep.runtime.trial_table",
     "ltsweep.sweep.gate",
     "ltsweep.sweep.retry",
 )
@@ -82,21 +83,6 @@ def connect_ray(num_cpus: int | None = None) -> str:
         address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, **kwargs
     )
     return f"local ({num_cpus or os.cpu_count()} CPUs)"
-
-
-def _placement(trials: dict[str, Trial]):
-    from ray.tune import PlacementGroupFactory
-
-    def resources(config: dict) -> PlacementGroupFactory:
-        r = trials[config["key"]].resources
-        if r.workers > 1:  # a Ray Train driver: its workers reserve their own resources
-            return PlacementGroupFactory([{"CPU": 0.1}])
-        bundle = {"CPU": r.cpu}
-        if r.gpu:
-            bundle["GPU"] = r.gpu
-        return PlacementGroupFactory([bundle])
-
-    return resources
 
 
 def _sync_done(
@@ -176,6 +162,7 @@ def _tune_pass(
     from ray import tune
 
     from ltsweep.runtime.trial import tune_trainable
+    from ltsweep.runtime.trial_table import TrialTable, placement
     from ltsweep.sweep.gate import TicketGate
     from ltsweep.sweep.retry import Ledger, PassResult
 
@@ -186,11 +173,11 @@ def _tune_pass(
     trainable = tune.with_resources(
         tune.with_parameters(
             d.trainable_fn or tune_trainable,
-            trials=by_key,
+            trials=TrialTable.put(by_key),
             out=str(paths.out.resolve()),
             uri=paths.uri,
         ),
-        _placement(by_key),
+        placement,
     )
     tuner = tune.Tuner(
         trainable,
