@@ -367,7 +367,29 @@ def test_ray_job_submit_status_while_it_runs_and_stop_leaves_it_resumable(
         busy = sum(c["running"] for c in status.values())
         return status if busy else None
 
-    status = wait_for(running, "`ltsweep status` to report running trials of the job", 600, 2)
+    def job_said(job_id: str) -> str:
+        info = ray_job("status", "--address", cluster.dashboard_url, job_id)
+        logs = ray_job("logs", "--address", cluster.dashboard_url, job_id)
+        return (
+            f"job status: {(info.stdout + info.stderr)[-1500:]}\njob logs:\n{logs.stdout[-6000:]}"
+        )
+
+    polls = iter(range(10**6))
+
+    def running_or_ended() -> dict | None:
+        status = running()
+        if status is None and next(polls) % 10 == 9:  # a dead job must not wait out the deadline
+            info = ray_job("status", "--address", cluster.dashboard_url, "sweep-1")
+            if any(w in info.stdout + info.stderr for w in ("FAILED", "SUCCEEDED", "STOPPED")):
+                raise AssertionError(f"the job ended before any trial ran\n{job_said('sweep-1')}")
+        return status
+
+    try:
+        status = wait_for(
+            running_or_ended, "`ltsweep status` to report running trials of the job", 600, 2
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{job_said('sweep-1')}") from None
     print(f"ltsweep status while the job runs: {status}")
     stop = ray_job("stop", "--address", cluster.dashboard_url, "sweep-1")
     assert stop.returncode == 0, f"ray job stop failed: {stop.stdout}{stop.stderr}"
