@@ -204,3 +204,33 @@ def test_what_tune_pickles_per_trial_does_not_grow_with_the_plan(tmp_path) -> No
         )
     finally:
         ray.shutdown()
+
+
+def test_a_tracker_uses_the_experiment_another_process_created_since_it_looked(
+    tmp_path, monkeypatch
+) -> None:
+    """`ltsweep status` polled while a `ray job submit` sweep started: both found no experiment,
+    both created it, and the driver died on MLflow's RESOURCE_ALREADY_EXISTS (test_multinode's
+    job test, 1 run in 2). Here the other process's create lands between look-up and create."""
+    from mlflow import MlflowClient
+
+    from ltsweep.runtime import schema as S
+    from ltsweep.runtime.tracking import Tracker
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    name = S.experiment_name("race")
+    real_lookup = MlflowClient.get_experiment_by_name
+    raced = []
+
+    def lookup_then_lose_the_race(self, wanted):
+        found = real_lookup(self, wanted)
+        if found is None and not raced:  # the other process creates it right after we looked
+            raced.append(MlflowClient(tracking_uri=uri).create_experiment(wanted))
+        return found
+
+    monkeypatch.setattr(MlflowClient, "get_experiment_by_name", lookup_then_lose_the_race)
+    tracker = Tracker(uri, "race", tmp_path / "artifacts")
+    assert raced, "the race was not staged: the experiment existed before the tracker looked"
+    assert tracker.experiment_id == raced[0] == real_lookup(tracker.client, name).experiment_id, (
+        "the tracker did not take the experiment the other process created"
+    )

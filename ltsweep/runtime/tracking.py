@@ -73,9 +73,7 @@ class Tracker:
                     location = artifact_root.resolve().as_uri() if artifact_root else None
                     from ltsweep.runtime.mlflow_view import experiment_tags
 
-                    self.experiment_id = self.client.create_experiment(
-                        name, location, tags=experiment_tags()
-                    )
+                    self.experiment_id = self._create_experiment(name, location, experiment_tags())
                 else:
                     self.experiment_id = exp.experiment_id
         except UserError:
@@ -94,6 +92,18 @@ class Tracker:
         # (two per trial were a large part of the driver's cost). A failed write may still have
         # reached the store: the run then leaves this map and the store is asked again.
         self._fresh: dict[str, dict[str, set[int]]] = {}
+
+    def _create_experiment(self, name: str, location: str | None, tags: dict) -> str:
+        """Create the sweep's experiment; if another process (a driver, `ltsweep status`)
+        created it since we looked, use theirs: MLflow refuses the second with
+        RESOURCE_ALREADY_EXISTS, which once killed a `ray job submit` sweep at its start."""
+        try:
+            return self.client.create_experiment(name, location, tags=tags)
+        except Exception:
+            exp = self.client.get_experiment_by_name(name)
+            if exp is None:
+                raise
+            return exp.experiment_id
 
     # -- lookup -----------------------------------------------------------------------------
     def runs(self, filter_string: str = "") -> list[Any]:
