@@ -93,6 +93,10 @@ def wait_for(check, what: str, timeout: float = 300, every: float = 0.5):
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+# as cluster.yaml starts it: no job runner (three huey consumer processes MLflow would start)
+SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
 class MlflowServer:
     """``mlflow server`` as cluster.yaml starts it (SQLite backend, served artifacts)."""
 
@@ -120,7 +124,13 @@ class MlflowServer:
         ]
         with open(self.log, "a") as log:
             # its own session: the server's worker processes share its process group id
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                env={**os.environ, **SERVER_ENV},
+            )
         _SERVERS.append(self.proc.pid)
         wait_for(self._healthy, f"the MLflow server on port {self.port} (log {self.log})")
         return self
