@@ -274,6 +274,10 @@ def test_lost_node_server_restart_and_killed_driver(request, tmp_path: Path, clu
         wait_for(lambda: "[trials]" in log.read_text()[mark:], "the rerun to start trials", 900)
         server.kill()
         time.sleep(15)
+        # down until the sweep has met the outage (a write failed): on a loaded machine 15 s
+        # may pass without a single tracking write, and the fault would not be tested
+        noticed = lambda: "unreachable" in log.read_text()[mark:] or rerun.poll() is not None  # noqa: E731
+        wait_for(noticed, "the sweep to meet the server's outage", 900)
         assert rerun.poll() is None, f"the sweep died with the server:\n{log.read_text()[-3000:]}"
         server.start()
         assert rerun.wait(timeout=900) == 0, f"the rerun failed:\n{log.read_text()[-4000:]}"
