@@ -118,7 +118,7 @@ def wait_for(check, what: str, timeout: float = 300, every: float = 0.5):
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-# as cluster.yaml starts it: no job runner (three huey consumer processes MLflow would start)
+# as cluster.yaml starts it: no job runner (eight processes MLflow would start beside it)
 SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 
