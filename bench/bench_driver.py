@@ -7,9 +7,7 @@ reports one epoch and writes its done record. It runs in a fresh process on a pr
 (2 CPUs, ``cpu: 1`` trials) and SQLite; Ray's start-up is excluded (timed apart).
 Baseline: the same trial bodies, one after another in a plain loop in a fresh process: no Ray,
 no MLflow. Driver overhead per trial = (candidate wall - baseline wall) / N; the driver
-process's own CPU seconds per trial are reported too (less sensitive to a shared machine), and
-those of its MLflow writer process (``runtime/tracking_writer.py``), which makes the MLflow
-writes beside the driver: work moved off Tune's loop, not work saved.
+process's own CPU seconds per trial are reported too (less sensitive to a shared machine).
 
 Sizes: 100, 500, 1000 and 5000 trials by default (the grid is 11,352), one pair each (a 5,000
 trial pair takes minutes); ``BENCH_DRIVER_SIZES=100,5000`` chooses them, ``--quick`` runs 42 and
@@ -173,8 +171,8 @@ def _plan(trials: int, out: Path):
     return build_plan(load_sweep(sweep))
 
 
-def _cpu(who: int = resource.RUSAGE_SELF) -> float:
-    usage = resource.getrusage(who)
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
@@ -205,11 +203,9 @@ def tune_process(trials: int, out: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     connect_ray(2)
     ray_start = time.perf_counter() - t0
-    started, cpu, reaped = time.perf_counter(), _cpu(), _cpu(resource.RUSAGE_CHILDREN)
+    started, cpu = time.perf_counter(), _cpu()
     outcomes = run_trials(plan, paths, tracker, parent, trainable_fn=null_trainable)
     wall, cpu = time.perf_counter() - started, _cpu() - cpu
-    # the children that ended meanwhile: the MLflow writer process (Ray's own run on)
-    writer_cpu = _cpu(resource.RUSAGE_CHILDREN) - reaped
     finished = sum(o.finished for o in outcomes)
     statuses = tracker.statuses()
     recorded = sum(1 for t in plan.trials if statuses.get(t.key) == "FINISHED")
@@ -218,13 +214,7 @@ def tune_process(trials: int, out: Path) -> dict[str, Any]:
             f"driver benchmark: {finished} trials finished and {recorded} recorded FINISHED "
             f"in MLflow, of {len(plan.trials)}"
         )
-    return {
-        "trials": len(plan.trials),
-        "wall": wall,
-        "cpu": cpu,
-        "writer_cpu": writer_cpu,
-        "ray_start": ray_start,
-    }
+    return {"trials": len(plan.trials), "wall": wall, "cpu": cpu, "ray_start": ray_start}
 
 
 def _measure_process(flag: str, trials: int, work: Path, log: Path) -> dict[str, Any]:
@@ -265,14 +255,12 @@ def measure(trials: int, pairs: int, work: Path, log: Path) -> tuple[dict[str, A
     loop_ms = [1000 * b["wall"] / n for b, _ in runs]
     over_ms = [1000 * (c["wall"] - b["wall"]) / n for b, c in runs]
     cpu_ms = sorted(1000 * c["cpu"] / n for _, c in runs)
-    writer_ms = sorted(1000 * c.get("writer_cpu", 0.0) / n for _, c in runs)
     ray_s = sorted(c["ray_start"] for _, c in runs)
     load = os.getloadavg()[0]
     notes = (
         f"{n} trials ({seeds_for(trials)} seeds x (2 generation + {4 * LEVELS} transfer)), "
         f"{pairs} pair(s); per trial: driver wall overhead = (Tune run - plain loop) / N, "
-        f"driver process CPU {cpu_ms[len(cpu_ms) // 2]:.1f} ms, its MLflow writer process's "
-        f"CPU {writer_ms[len(writer_ms) // 2]:.1f} ms; Ray start-up "
+        f"driver process CPU {cpu_ms[len(cpu_ms) // 2]:.1f} ms; Ray start-up "
         f"{ray_s[len(ray_s) // 2]:.1f} s excluded; private local Ray, 2 CPUs, SQLite; load "
         f"average {load:.1f} after (shared machine)"
     )

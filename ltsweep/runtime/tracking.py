@@ -1,6 +1,5 @@
 """A thin layer over ``mlflow.MlflowClient``: find-or-create runs by trial key, so a resumed sweep
-never opens a second run for a trial. One process writes at a time (SQLite allows one writer):
-the driver, and while trials run its writer process (``tracking_writer.py``).
+never opens a second run for a trial. Only the driver process writes (SQLite allows one writer).
 """
 
 from __future__ import annotations
@@ -269,12 +268,8 @@ class Tracker:
         stale = self.runs("attributes.status = 'RUNNING'")
         for run in stale:
             self.client.set_terminated(run.info.run_id, status="KILLED")
-        self.forget()
-        return len(stale)
-
-    def forget(self) -> None:
-        """Drop what this tracker knows of the store (another process wrote to it since)."""
         self._runs.clear()
         self._status.clear()
         self._fresh.clear()
         self._all_cached = False
+        return len(stale)

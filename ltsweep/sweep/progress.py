@@ -165,23 +165,29 @@ RECOUNT_S = 0.5  # how often the recorder counts Tune's running trials
 
 
 def make_callback(
-    writer,
+    tracker,
+    parent_id: str,
     by_key: dict[str, Trial],
     paths: SweepPaths,
     progress: Progress,
     outcomes: dict,
+    outbox=None,
     ledger=None,
 ):
-    """The recorder callback: each MLflow write goes to ``writer``
-    (``runtime.tracking_writer.TrackingWriter``), which makes it in a process of its own, in
-    order, holding writes back while the tracking server is unreachable.
+    """The recorder callback: the driver's MLflow writes go through ``outbox``, which holds them
+    while the tracking server is unreachable and sends them, in order, once it is back.
 
     ``ledger`` (``retry.Ledger``) counts recoveries and takes the errors Tune makes by counting
     one worker death twice: those trials are neither FAILED nor counted failed; they run again."""
     from ray.tune import Callback
 
+    from ltsweep.runtime import recording
+    from ltsweep.runtime.outbox import Outbox
+
+    box = outbox if outbox is not None else Outbox()
+
     class MlflowRecorder(Callback):
-        """Runs in the driver, which hands every write to the writer process."""
+        """Runs in the driver: the only process that writes to the tracking store."""
 
         counted_at = -RECOUNT_S
 
@@ -195,12 +201,13 @@ def make_callback(
                 progress.set_running(sum(1 for t in trials if t.status == "RUNNING"))
 
         def on_trial_start(self, iteration, trials, trial, **info):
-            writer.send("start", by_key[trial.config["key"]])
+            t = by_key[trial.config["key"]]
+            box.send(t.key, lambda retry: recording.start_trial(tracker, t, parent_id))
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
             if not result.get("final"):
-                t = by_key[trial.config["key"]]
-                writer.send("live", t, dict(result))
+                t, metrics = by_key[trial.config["key"]], dict(result)
+                box.send(t.key, lambda retry: recording.log_live(tracker, t, metrics, retry))
                 progress.epoch(t.key, int(result.get("step", result.get("epoch", 0))))
 
         def on_trial_complete(self, iteration, trials, trial, **info):
@@ -209,7 +216,10 @@ def make_callback(
             progress.running = max(progress.running - 1, 0)  # the next recount corrects it
             if record is None:
                 return
-            writer.send("finish", t, record, str(record_dir(paths, t)))
+            tdir = record_dir(paths, t)
+            box.send(
+                t.key, lambda retry: recording.finish_trial(tracker, t, record, parent_id, tdir)
+            )
             outcomes[t.stage].finished += 1
             progress.finished(t.key)
 
@@ -224,7 +234,7 @@ def make_callback(
                 return
             failed = read_failed(paths, t.key)
             reason = failed["reason"] if failed else _error_line(trial)
-            writer.send("fail", t, reason)
+            box.send(t.key, lambda retry: recording.fail_trial(tracker, t, parent_id, reason))
             outcomes[t.stage].failed[t.key] = reason
             progress.failed_trial(t.key)
 

@@ -55,7 +55,6 @@ DRIVER_MODULES = (
     "ltsweep.runtime.recording",
     "ltsweep.runtime.trial",
     "ltsweep.runtime.trial_table",
-    "ltsweep.runtime.tracking_writer",
     "ltsweep.sweep.gate",
     "ltsweep.sweep.retry",
 )
@@ -114,7 +113,7 @@ def run_trials(
     ``trainable_fn`` replaces ``tune_trainable`` (same signature) for bench/bench_driver.py,
     which times the driver around trials whose training costs nothing.
     """
-    from ltsweep.runtime.tracking_writer import TrackingWriter, WriterSetup
+    from ltsweep.runtime.outbox import Outbox
     from ltsweep.sweep.retry import settle
 
     gen = StageOutcome(GENERATE, len(plan.generation))
@@ -127,9 +126,7 @@ def run_trials(
     progress = Progress(plan.trials, {t.key for t in plan.trials if t.key not in by_key})
     progress.show()
     outcomes = {GENERATE: gen, TRANSFER: xfer}
-    # From here until it is closed the writer process is the store's only writer.
-    writer = TrackingWriter(WriterSetup(tracker.uri, tracker.sweep, parent_id))
-    driver = _Driver(plan, paths, parent_id, progress, outcomes, writer, trainable_fn)
+    driver = _Driver(plan, paths, tracker, parent_id, progress, outcomes, Outbox(), trainable_fn)
     try:
         run_pass = partial(_tune_pass, driver)
         first = run_pass(gen_todo, xfer_todo, plan.sweep.retries, 0)
@@ -138,25 +135,23 @@ def run_trials(
             return key in outcomes[by_key[key].stage].failed
 
         xfer.blocked = settle(first, run_pass, by_key, plan.sweep.retries, paths, failed)
-    except BaseException:
-        _close_writer(writer, tracker, wait_s=0.0, failing=True)
-        raise
     finally:
         progress.close()  # the live line, if any, ends before the summary prints
-    _close_writer(writer, tracker, float(os.environ.get("LTSWEEP_TRACKING_WAIT_S", "300")))
+    _flush_tracking(driver.outbox)
     return [gen, xfer]
 
 
 @dataclass(frozen=True)
 class _Driver:
-    """What every Tune experiment of one ``ltsweep run`` shares (progress, the MLflow writer)."""
+    """What every Tune experiment of one ``ltsweep run`` shares (progress, MLflow outbox)."""
 
     plan: Plan
     paths: SweepPaths
+    tracker: object
     parent_id: str
     progress: Progress
     outcomes: dict[str, StageOutcome]
-    writer: object  # runtime.tracking_writer.TrackingWriter
+    outbox: object
     trainable_fn: object = None
 
 
@@ -171,7 +166,8 @@ def _tune_pass(
     from ltsweep.sweep.gate import TicketGate
     from ltsweep.sweep.retry import Ledger, PassResult
 
-    plan, paths, progress, outcomes, ledger = d.plan, d.paths, d.progress, d.outcomes, Ledger()
+    plan, paths, tracker, parent_id = d.plan, d.paths, d.tracker, d.parent_id
+    progress, outcomes, outbox, ledger = d.progress, d.outcomes, d.outbox, Ledger()
     by_key = {t.key: t for t in gen_todo + xfer_todo}
     gate = TicketGate(gen_todo, xfer_todo, paths)
     trainable = tune.with_resources(
@@ -196,32 +192,26 @@ def _tune_pass(
             **tune_storage(paths),
             verbose=0,
             failure_config=tune.FailureConfig(max_failures=retries),
-            callbacks=[make_callback(d.writer, by_key, paths, progress, outcomes, ledger)],
+            callbacks=[
+                make_callback(tracker, parent_id, by_key, paths, progress, outcomes, outbox, ledger)
+            ],
         ),
     )
     tuner.fit()
     return PassResult(list(by_key), dict(ledger.owed), list(gate.blocked))
 
 
-def _close_writer(writer, tracker, wait_s: float, failing: bool = False) -> None:
-    """Let the writer process make what it was sent, then stop it. What a tracking outage
-    still holds back after ``wait_s`` is not lost: the trials are done on disk and the next run
-    records them (``_sync_done``). ``failing``: the run is ending on an error already, which
-    this must not hide."""
-    try:
-        pending = writer.close(wait_s)
-    except Exception:
-        if failing:
-            return
-        raise
-    finally:
-        tracker.forget()  # the writer changed the store behind this process's caches
-    if pending and not failing:
-        raise UserError(
-            f"the MLflow tracking server stayed unreachable for {wait_s:.0f} s after the last "
-            f"trial; {pending} records are not sent yet (the trials are done on disk): start "
-            "the server and run the same command again to record them"
-        )
+def _flush_tracking(outbox) -> None:
+    """Send what a tracking outage held back; if the server stays away, the trials are still
+    done on disk and the next run records them (``_sync_done``)."""
+    wait = float(os.environ.get("LTSWEEP_TRACKING_WAIT_S", "300"))
+    if outbox.flush(wait_s=wait):
+        return
+    raise UserError(
+        f"the MLflow tracking server stayed unreachable for {wait:.0f} s after the last trial; "
+        f"{len(outbox.pending)} records are not sent yet (the trials are done on disk): start "
+        "the server and run the same command again to record them"
+    )
 
 
 def tune_storage(paths: SweepPaths) -> dict:
