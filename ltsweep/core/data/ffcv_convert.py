@@ -148,14 +148,23 @@ def _fields(spec: DatasetSpec) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _locked(out_dir: Path) -> Iterator[None]:
-    """One convert per output directory at a time; then leftover temp files are stale."""
+    """One convert per output directory at a time; then leftover temp files are stale.
+
+    Unlocked explicitly at the end: FFCV's writer forks its worker processes during the convert,
+    and they share the lock (flock belongs to the open file, which a fork shares); one that
+    outlives the convert by a moment keeps it held. The likely cause of the one time the suite
+    saw the next convert into the same directory, in the same process, refused as "another
+    convert" (tests/test_ffcv.py, a loaded machine)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / ".convert.lock", "w") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise UserError(f"another `ltsweep data convert` is writing to {out_dir}") from None
-        yield
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
