@@ -113,9 +113,10 @@ def test_recording_is_complete_idempotent_and_batched(tmp_path) -> None:
     recording.start_trial(tracker, xfer, parent)
     recording.log_live(tracker, xfer, {**xfer_record["history"][0], "step": 0})
     recording.finish_trial(tracker, xfer, xfer_record, parent, record_dir(paths, xfer))
-    assert len(counting.calls) <= 5, (
-        f"one transfer trial took {len(counting.calls)} store writes ({counting.calls}); "
-        "the batched path takes 5 (create, params, live epoch, final batch, terminate)"
+    assert counting.calls == ["create_run", "log_batch", "set_terminated"], (
+        f"a transfer trial that ends within the flush interval took {len(counting.calls)} store "
+        f"writes ({counting.calls}); its params and live epoch should go with the final batch: "
+        "create, one batch, terminate"
     )
     # A second driver (nothing cached) records the same trials again: nothing may double.
     again = Tracker(uri, "scale", tmp_path / "artifacts")
@@ -234,3 +235,75 @@ def test_a_tracker_uses_the_experiment_another_process_created_since_it_looked(
     assert tracker.experiment_id == raced[0] == real_lookup(tracker.client, name).experiment_id, (
         "the tracker did not take the experiment the other process created"
     )
+
+
+def test_held_params_and_live_epochs_reach_the_store_once_flushed(tmp_path) -> None:
+    """A long trial: its params and live epochs are held at most a flush interval, then sent
+    in one batch; its final record later adds nothing twice."""
+    from ltsweep.runtime import recording
+    from ltsweep.runtime import schema as S
+    from ltsweep.runtime.staging import record_dir
+    from ltsweep.runtime.tracking import Tracker
+
+    paths, done = _recorded_trials(tmp_path)
+    (gen, gen_record), (xfer, xfer_record) = done
+    tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "held", tmp_path / "artifacts")
+    parent = tracker.find_or_create("sweep:held", "sweep", {})
+    recording.finish_trial(tracker, gen, gen_record, parent, record_dir(paths, gen))
+    run_id = recording.start_trial(tracker, xfer, parent)
+    recording.log_live(tracker, xfer, {**xfer_record["history"][0], "step": 0})
+    stored = tracker.client.get_run(run_id).data
+    assert not stored.params and not stored.metrics, (
+        f"held writes reached the store before a flush: {stored.params} {stored.metrics}"
+    )
+    assert not tracker.holds(3600.0) and tracker.holds(0.0), "holds() ignores the writes' age"
+    counting = tracker.client = _Counting(tracker.client)
+    assert tracker.flush_held(0.0) == 1 and counting.calls == ["log_batch"], (
+        f"the flush sent {counting.calls}, want one log_batch"
+    )
+    stored = tracker.client.get_run(run_id).data
+    assert stored.params.get("ticket.source_key") == gen.key, f"params not sent: {stored.params}"
+    assert "test_accuracy" in stored.metrics, f"live epoch not sent: {stored.metrics}"
+    recording.finish_trial(tracker, xfer, xfer_record, parent, record_dir(paths, xfer))
+    for metric in (*S.EPOCH_METRICS, S.FINAL_ACCURACY):
+        points = tracker.client.get_metric_history(run_id, metric)
+        assert len(points) == 1, f"{metric}: {len(points)} points after flush + finish, want 1"
+    assert tracker.status(xfer.key) == "FINISHED"
+
+
+class _FailingOnce(_Counting):
+    """The real client, whose next ``log_batch`` fails as a dropped connection would."""
+
+    def __init__(self, client, reached: bool) -> None:
+        super().__init__(client)
+        self.reached, self.armed = reached, True
+
+    def log_batch(self, run_id, **entities):
+        if self.armed:
+            self.armed = False
+            if self.reached:  # the server stored it, then the answer was lost
+                self.client.log_batch(run_id, **entities)
+            raise ConnectionError("Connection aborted")
+        return self.client.log_batch(run_id, **entities)
+
+
+@pytest.mark.parametrize("reached", [False, True], ids=["lost", "stored-answer-lost"])
+def test_a_failed_flush_keeps_the_held_writes_and_the_retry_doubles_nothing(
+    tmp_path, reached: bool
+) -> None:
+    from ltsweep.runtime.tracking import Tracker
+
+    tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "held")
+    run_id = tracker.find_or_create("k", "k", {}, {"lr": 0.1}, hold=True)
+    tracker.log_metrics(run_id, [("test_accuracy", 0.5, 0), ("lr", 0.1, 0)], hold=True)
+    tracker.log_metrics(run_id, [("test_accuracy", 0.6, 1), ("lr", 0.1, 1)], hold=True)
+    tracker.client = _FailingOnce(tracker.client, reached)
+    with pytest.raises(ConnectionError):
+        tracker.flush_held()
+    assert tracker.holds(), "a failed flush dropped the held writes"
+    tracker.write(run_id, [("final_test_accuracy", 0.6, 1)], once=True)  # the outbox's retry
+    for metric, want in (("test_accuracy", [0, 1]), ("lr", [0, 1]), ("final_test_accuracy", [1])):
+        steps = sorted(m.step for m in tracker.client.get_metric_history(run_id, metric))
+        assert steps == want, f"{metric}: steps {steps} after a failed flush and its retry"
+    assert tracker.client.get_run(run_id).data.params == {"lr": "0.1"}
+    assert not tracker.holds(), "held writes left after a successful retry"

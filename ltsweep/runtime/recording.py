@@ -54,9 +54,16 @@ def run_name(trial: Trial) -> str:
 
 
 def start_trial(tracker: Tracker, trial: Trial, parent_id: str) -> str:
+    """The trial's run, RUNNING; its params are held for the run's next write (the recorder
+    flushes held writes within ``LIVE_FLUSH_S``, see ``progress.py``)."""
     role = S.ROLE_TRIAL if trial.stage == GENERATE else f"{S.ROLE_TRIAL},{S.ROLE_RESULT}"
     run_id = tracker.find_or_create(
-        trial.key, run_name(trial), axis_tags(trial.tags, role), trial_params(trial), parent_id
+        trial.key,
+        run_name(trial),
+        axis_tags(trial.tags, role),
+        trial_params(trial),
+        parent_id,
+        hold=True,
     )
     tracker.set_status(run_id, "RUNNING")
     return run_id
@@ -135,7 +142,7 @@ def _finish_level(
     tags = axis_tags(t, S.ROLE_RESULT, **overrides)
     tags[S.PREFIX + "ticket_sha256"] = sha
     name = f"{kind} {t['target_dataset']}/{t['target_optimizer']} L{lv} s{t['seed']}"
-    run_id = tracker.find_or_create(key, name, tags, trial_params(trial), gen_run)
+    run_id = tracker.find_or_create(key, name, tags, trial_params(trial), gen_run, hold=True)
     rows = tracker.history_rows(run_id, level["history"])
     rows += tracker.unlogged(run_id, _final_metrics(level["history"]), S.FINAL_ACCURACY)
     tracker.write(run_id, rows)
@@ -151,7 +158,9 @@ def fail_trial(tracker: Tracker, trial: Trial, parent_id: str, reason: str) -> N
 
 
 def log_live(tracker: Tracker, trial: Trial, metrics: dict[str, Any], once: bool = False) -> None:
-    """Per-epoch metrics while a trial runs (generation: step = level * epochs + epoch).
+    """Per-epoch metrics while a trial runs (generation: step = level * epochs + epoch), held
+    for the run's next write: a trial that ends within the flush interval sends them with its
+    final record, one store write instead of one per epoch.
 
     ``once``: skip steps already in the store (a retry after a tracking error)."""
     run = tracker.find(trial.key)
@@ -161,4 +170,4 @@ def log_live(tracker: Tracker, trial: Trial, metrics: dict[str, Any], once: bool
     rows = [(k, metrics[k], step) for k in S.EPOCH_METRICS if k in metrics]
     if "level" in metrics:
         rows.append(("level", metrics["level"], step))
-    tracker.log_metrics(run.info.run_id, rows, once=once)
+    tracker.log_metrics(run.info.run_id, rows, once=once, hold=True)

@@ -9,7 +9,8 @@ import io
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,35 @@ def _fast_sqlite(uri: str) -> None:
         event.listen(Engine, "connect", _sqlite_pragmas)
 
 
+# MLflow's log_batch limits (mlflow.utils.validation): 100 params, 100 tags and 1,000 entities
+# a call; metrics go 500 a call to stay well under the server's request-size limit.
+PARAMS_PER_BATCH = TAGS_PER_BATCH = 100
+METRICS_PER_BATCH = 500
+
+
+@dataclass
+class Held:
+    """Writes to one run held back to go with its next write (see ``Tracker.write``)."""
+
+    since: float = field(default_factory=time.monotonic)
+    params: list = field(default_factory=list)
+    rows: list[tuple[str, float, int]] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def steps(self, metric: str) -> set[int]:
+        return {int(step) for key, _, step in self.rows if key == metric}
+
+
+def batches(metrics: list, params: list, tags: list) -> Iterator[tuple[list, list, list]]:
+    """(metrics, params, tags) chunks within MLflow's per-call limits; tags go with the first."""
+    first = True
+    while first or metrics or params or tags:
+        first = False
+        yield metrics[:METRICS_PER_BATCH], params[:PARAMS_PER_BATCH], tags[:TAGS_PER_BATCH]
+        metrics = metrics[METRICS_PER_BATCH:]
+        params, tags = params[PARAMS_PER_BATCH:], tags[TAGS_PER_BATCH:]
+
+
 class Tracker:
     """The MLflow store of one sweep: its experiment, its parent run, and one run per trial key."""
 
@@ -92,6 +122,11 @@ class Tracker:
         # (two per trial were a large part of the driver's cost). A failed write may still have
         # reached the store: the run then leaves this map and the store is asked again.
         self._fresh: dict[str, dict[str, set[int]]] = {}
+        # Params and live metrics held back (``hold=True``) until the run's next write or
+        # ``flush_held``: a trial that ends within a second of its start costs three store
+        # writes (create, one batch, terminate) instead of five; held writes are never older
+        # than the recorder's flush interval while Tune runs.
+        self._held: dict[str, Held] = {}
 
     def _create_experiment(self, name: str, location: str | None, tags: dict) -> str:
         """Create the sweep's experiment; if another process (a driver, `ltsweep status`)
@@ -135,7 +170,10 @@ class Tracker:
         tags: dict[str, str],
         params: dict[str, Any] | None = None,
         parent_id: str | None = None,
+        hold: bool = False,
     ) -> str:
+        """The run of trial ``key``, created with its tags if it has none. ``hold``: its params
+        go with the run's next write (``write``, ``set_status`` or ``flush_held``)."""
         run = self.find(key)
         if run is not None:
             return run.info.run_id
@@ -150,8 +188,9 @@ class Tracker:
             from mlflow.entities import Param
 
             items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
-            for i in range(0, len(items), 100):
-                self._batch(run.info.run_id, params=items[i : i + 100])
+            self._held.setdefault(run.info.run_id, Held()).params += items
+            if not hold:
+                self.write(run.info.run_id)
         return run.info.run_id
 
     def statuses(self) -> dict[str, str]:
@@ -176,6 +215,8 @@ class Tracker:
     # -- writing ----------------------------------------------------------------------------
     def set_status(self, run_id: str, status: str) -> None:
         # Only this driver writes the store, so the status it last wrote is the store's.
+        if status != "RUNNING" and run_id in self._held:
+            self.write(run_id)  # what was held goes in before the run ends
         known = self._status.get(run_id) or self.client.get_run(run_id).info.status
         if known == status:
             return
@@ -200,42 +241,92 @@ class Tracker:
         rows: Iterable[tuple[str, float, int]] = (),
         tags: dict[str, str] | None = None,
         once: bool = False,
+        hold: bool = False,
     ) -> None:
         """Log (key, value, step) rows and tags in as few ``log_batch`` calls as MLflow allows
-        (one for a trial's final record). ``once`` skips steps already stored, so a retried
-        write (the first attempt may have reached the server) never doubles a point. One batch
-        is stored whole or not at all, so the first key's steps stand for every key's."""
-        from mlflow.entities import Metric, RunTag
-
+        (one for a trial's final record), together with what was held for the run. ``once``
+        skips steps already stored, so a retried write (the first attempt may have reached the
+        server) never doubles a point. One batch is stored whole or not at all, so the first
+        key's steps stand for every key's. ``hold``: keep it for the run's next write instead."""
         rows = list(rows)
         if once and rows:
             rows = self.unlogged(run_id, rows, rows[0][0])
+        if hold:
+            held = self._held.setdefault(run_id, Held())
+            held.rows += rows
+            held.tags.update(tags or {})
+            return
+        held = self._held.pop(run_id, None)
+        try:
+            self._send(run_id, rows, tags or {}, held)
+        except BaseException:
+            if held is not None:  # kept for the retry, which asks the store what it has
+                self._held[run_id] = held
+            raise
+
+    def _send(
+        self, run_id: str, rows: list[tuple[str, float, int]], tags: dict, held: Held | None
+    ) -> None:
+        from mlflow.entities import Metric, RunTag
+
+        params = []
+        if held is not None:
+            params = held.params
+            held_rows = held.rows if run_id in self._fresh else self._not_stored(run_id, held.rows)
+            rows = held_rows + rows
+            tags = {**held.tags, **tags}
         now = int(time.time() * 1000)
         metrics = [Metric(k, float(v), now, int(step)) for k, v, step in rows]
-        tag_list = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
-        first = True
-        for i in range(0, max(len(metrics), 1), 500):
-            chunk = metrics[i : i + 500]
-            extra = tag_list if first else []
-            first = False
-            if not chunk and not extra:
+        tag_list = [RunTag(k, str(v)) for k, v in tags.items()]
+        for chunk, param_chunk, tag_chunk in batches(metrics, params, tag_list):
+            if not (chunk or param_chunk or tag_chunk):
                 continue
-            self._batch(run_id, metrics=chunk, tags=extra)
+            self._batch(run_id, metrics=chunk, params=param_chunk, tags=tag_chunk)
             known = self._fresh.get(run_id)
             if known is not None:
                 for m in chunk:
                     known.setdefault(m.key, set()).add(m.step)
 
+    def _not_stored(
+        self, run_id: str, rows: list[tuple[str, float, int]]
+    ) -> list[tuple[str, float, int]]:
+        """Rows whose (metric, step) the store lacks: after a failed write that may have
+        reached it, held rows of several metrics are checked one metric at a time."""
+        stored = {
+            key: {m.step for m in self.client.get_metric_history(run_id, key)}
+            for key in {r[0] for r in rows}
+        }
+        return [r for r in rows if int(r[2]) not in stored[r[0]]]
+
+    def flush_held(self, older_than_s: float = 0.0) -> int:
+        """Send what has been held longer than ``older_than_s``; returns how many runs."""
+        now = time.monotonic()
+        due = [run_id for run_id, h in self._held.items() if now - h.since >= older_than_s]
+        for run_id in due:
+            self.write(run_id)
+        return len(due)
+
+    def holds(self, older_than_s: float = 0.0) -> bool:
+        now = time.monotonic()
+        return any(now - h.since >= older_than_s for h in self._held.values())
+
     def log_metrics(
-        self, run_id: str, rows: Iterable[tuple[str, float, int]], once: bool = False
+        self,
+        run_id: str,
+        rows: Iterable[tuple[str, float, int]],
+        once: bool = False,
+        hold: bool = False,
     ) -> None:
-        self.write(run_id, rows, once=once)
+        self.write(run_id, rows, once=once, hold=hold)
 
     def logged_steps(self, run_id: str, metric: str) -> set[int]:
+        """Steps of ``metric`` the store has, or will have with the run's held rows."""
+        held = self._held.get(run_id)
+        pending = held.steps(metric) if held is not None else set()
         known = self._fresh.get(run_id)
         if known is not None:
-            return set(known.get(metric, ()))
-        return {m.step for m in self.client.get_metric_history(run_id, metric)}
+            return set(known.get(metric, ())) | pending
+        return {m.step for m in self.client.get_metric_history(run_id, metric)} | pending
 
     def unlogged(
         self, run_id: str, rows: list[tuple[str, float, int]], lead: str
@@ -271,5 +362,6 @@ class Tracker:
         self._runs.clear()
         self._status.clear()
         self._fresh.clear()
+        self._held.clear()
         self._all_cached = False
         return len(stale)

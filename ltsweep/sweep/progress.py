@@ -162,6 +162,7 @@ def _fmt(seconds: float) -> str:
 
 
 RECOUNT_S = 0.5  # how often the recorder counts Tune's running trials
+LIVE_FLUSH_S = 1.0  # the oldest a held tracking write (params, live epochs) gets while Tune runs
 
 
 def make_callback(
@@ -196,6 +197,9 @@ def make_callback(
             # it holds every trial of the pass, so it is walked at most every RECOUNT_S, not on
             # each of Tune's steps (thousands of steps times thousands of trials on a grid).
             now = time.monotonic()
+            # Held writes wait while the outbox holds writes for a server that is away.
+            if not box.pending and tracker.holds(LIVE_FLUSH_S):
+                box.send("held", lambda retry: tracker.flush_held(LIVE_FLUSH_S))
             if now - self.counted_at >= RECOUNT_S:
                 self.counted_at = now
                 progress.set_running(sum(1 for t in trials if t.status == "RUNNING"))
@@ -239,6 +243,7 @@ def make_callback(
             progress.failed_trial(t.key)
 
         def on_experiment_end(self, trials, **info):
+            box.send("held", lambda retry: tracker.flush_held())
             progress.close()
 
     return MlflowRecorder()

@@ -137,6 +137,7 @@ def run_trials(
         xfer.blocked = settle(first, run_pass, by_key, plan.sweep.retries, paths, failed)
     finally:
         progress.close()  # the live line, if any, ends before the summary prints
+    driver.outbox.send("held", lambda retry: tracker.flush_held())
     _flush_tracking(driver.outbox)
     return [gen, xfer]
 
