@@ -13,7 +13,14 @@ another on 2 cores) for one pair per three of those (1 by default). ``--quick``:
 to 1 IMP level and 3 epochs, one pair, no demo. ``BENCH_SWEEP=<name or path>``: that sweep only,
 ``repeats`` pairs.
 
-``python -m bench.bench_orchestration --sequential SWEEP OUT`` is the baseline process.
+Floor: ``BENCH_FLOOR=1`` adds a third process per pair, the same trials on ``nproc`` plain
+worker processes without Ray or MLflow, handed out in the ticket gate's order (generation trials
+first, each transfer once its ticket file exists, costliest first). What this machine's cores
+give in parallel at best: ``floor / sequential`` is the hardware's own parallel efficiency, and
+``ltsweep run / floor`` what orchestration (Ray, Tune, MLflow, the driver) adds beyond it.
+
+``python -m bench.bench_orchestration --sequential SWEEP OUT`` is the baseline process;
+``--parallel SWEEP OUT`` the floor.
 """
 
 from __future__ import annotations
@@ -63,6 +70,56 @@ def sequential(sweep: Path, out: Path) -> None:
         execute(trial, paths)
 
 
+def _run_one(trial, out: str) -> str:
+    from ltsweep.runtime.trial import execute
+    from ltsweep.sweep.paths import SweepPaths
+
+    execute(trial, SweepPaths(Path(out)))
+    return trial.key
+
+
+def parallel(sweep: Path, out: Path, workers: int | None = None) -> None:
+    """Every trial on ``workers`` plain processes (default: one per core), no Ray or MLflow,
+    in the ticket gate's order: generation first, then each transfer once its ticket exists."""
+    import heapq
+    import multiprocessing
+    import time
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    from ltsweep.core.imp import ticket_dir
+    from ltsweep.sweep.config import load_sweep
+    from ltsweep.sweep.order import generation_order, trial_cost
+    from ltsweep.sweep.paths import SweepPaths
+    from ltsweep.sweep.plan import build_plan
+
+    plan = build_plan(load_sweep(sweep))
+    paths = SweepPaths(out)
+    queue = list(generation_order(plan.generation, plan.transfer))
+    waiting = [(-trial_cost(t), i, t) for i, t in enumerate(plan.transfer)]
+    ready: list = []
+    slots = workers or os.cpu_count() or 1
+    with ProcessPoolExecutor(slots, mp_context=multiprocessing.get_context("spawn")) as pool:
+        running: set = set()
+        while queue or waiting or ready or running:
+            still = []
+            for item in waiting:
+                t = item[2]
+                if (ticket_dir(paths.trial_dir(t.source_key), t.level) / "ticket.json").exists():
+                    heapq.heappush(ready, item)
+                else:
+                    still.append(item)
+            waiting = still
+            while len(running) < slots and (queue or ready):
+                trial = queue.pop(0) if queue else heapq.heappop(ready)[2]
+                running.add(pool.submit(_run_one, trial, str(out)))
+            if running:
+                done, running = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    future.result()  # a failed trial fails the benchmark
+            elif waiting:
+                time.sleep(0.2)
+
+
 def _count_trials(sweep: Path) -> tuple[int, int]:
     from ltsweep.sweep.config import load_sweep
     from ltsweep.sweep.plan import build_plan
@@ -95,12 +152,29 @@ def measure(sweep: Path, pairs: int, why: str, work: Path) -> dict[str, Any]:
             "tune", lambda out: procs.run_cli(["run", str(sweep), "--out", str(out)], log)
         )
 
+    floors: list[float] = []
+
+    def floor() -> float:
+        return timed_into(
+            "parallel",
+            lambda out: procs.run_python(
+                ["-m", "bench.bench_orchestration", "--parallel", str(sweep), str(out)], log
+            ),
+        )
+
+    def candidate_then_floor() -> float:
+        seconds = candidate()
+        if with_floor:
+            floors.append(floor())
+        return seconds
+
     # Warm-up: the imports both sides pay (page cache, .pyc), not a whole sweep each.
     procs.run_python(["-c", "import torch, ray.tune, mlflow, ltsweep.runtime.trial"], log)
     procs.run_cli(["plan", str(sweep)], log)
     gen, transfer = _count_trials(sweep)
     print(f"  {sweep.name}: {gen} + {transfer} trials, {pairs} pair(s)")
-    base, cand = interleave(baseline, candidate, pairs, warmup=0, log=print)
+    with_floor = bool(os.environ.get("BENCH_FLOOR"))
+    base, cand = interleave(baseline, candidate_then_floor, pairs, warmup=0, log=print)
     cores = os.cpu_count()
     load_after = os.getloadavg()
     shown = sweep.relative_to(REPO_ROOT) if sweep.is_relative_to(REPO_ROOT) else sweep.name
@@ -114,24 +188,58 @@ def measure(sweep: Path, pairs: int, why: str, work: Path) -> dict[str, Any]:
     )
     if pairs == 1:
         notes += "; one pair: min = max = median"
-    return make_row(
-        f"{NAME}: ltsweep run ({sweep.stem})",
-        "sweep wall time",
-        "s",
-        "same trials sequential, one process, no Ray/MLflow",
-        base,
-        "ltsweep run (Ray Tune + MLflow)",
-        cand,
-        "<= 1.25",
-        notes,
-    )
+    rows = [
+        make_row(
+            f"{NAME}: ltsweep run ({sweep.stem})",
+            "sweep wall time",
+            "s",
+            "same trials sequential, one process, no Ray/MLflow",
+            base,
+            "ltsweep run (Ray Tune + MLflow)",
+            cand,
+            "<= 1.25",
+            notes,
+        )
+    ]
+    if floors:
+        print(f"  floor ({cores} plain processes): " + ", ".join(f"{f:.1f} s" for f in floors))
+        rows.append(
+            make_row(
+                f"{NAME}: {cores} plain processes ({sweep.stem}), the machine's floor",
+                "sweep wall time",
+                "s",
+                "same trials sequential, one process",
+                base,
+                f"same trials on {cores} plain processes, gate order, no Ray/MLflow",
+                floors,
+                f"{1 / cores:.2f} if {cores} cores scaled perfectly",
+                "the hardware's own parallel efficiency on this sweep; run right after each "
+                "candidate (sequential, ltsweep run, floor, ...)",
+            )
+        )
+        rows.append(
+            make_row(
+                f"{NAME}: ltsweep run vs the floor ({sweep.stem})",
+                "sweep wall time",
+                "s",
+                f"same trials on {cores} plain processes (the floor)",
+                floors,
+                "ltsweep run (Ray Tune + MLflow)",
+                cand,
+                "what orchestration adds beyond the cores' own scaling",
+                "ratio = ltsweep run / floor, pair by pair",
+            )
+        )
+    return rows
 
 
 def run(repeats: int = DEFAULT_PAIRS, quick: bool = False) -> list[dict[str, Any]]:
     work = Path(tempfile.mkdtemp(prefix="ltsweep-bench-orch-"))
     try:
         return [
-            measure(sweep, pairs, why, work) for sweep, pairs, why in sweeps(repeats, quick, work)
+            row
+            for sweep, pairs, why in sweeps(repeats, quick, work)
+            for row in measure(sweep, pairs, why, work)
         ]
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -139,15 +247,24 @@ def run(repeats: int = DEFAULT_PAIRS, quick: bool = False) -> list[dict[str, Any
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_orchestration")
-    parser.add_argument(
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument(
         "--sequential",
         nargs=2,
         metavar=("SWEEP", "OUT"),
-        required=True,
         help="run every trial of SWEEP into OUT without Ray (the baseline)",
     )
+    group.add_argument(
+        "--parallel",
+        nargs=2,
+        metavar=("SWEEP", "OUT"),
+        help="the same on one plain process per core, in the gate's order (the floor)",
+    )
     args = parser.parse_args(argv)
-    sequential(Path(args.sequential[0]), Path(args.sequential[1]))
+    if args.sequential:
+        sequential(Path(args.sequential[0]), Path(args.sequential[1]))
+    else:
+        parallel(Path(args.parallel[0]), Path(args.parallel[1]))
     return 0
 
 

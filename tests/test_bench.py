@@ -171,3 +171,28 @@ def test_driver_benchmark_runs_end_to_end(tmp_path, monkeypatch):
     (row,) = json.loads((tmp_path / "latest.json").read_text())["rows"]
     assert row["name"] == "driver: 42 trials" and row["candidate"] is not None
     assert row["baseline"] > 0, f"plain loop took no time per trial: {row}"
+
+
+def test_orchestration_floor_runs_every_trial_after_its_ticket(tmp_path):
+    """The floor (plain processes, gate order) trains every trial, each transfer only once the
+    ticket it trains was on disk: else its time would not be the same work as the sweep's."""
+    from bench.bench_orchestration import SMALL_SWEEP, parallel
+    from bench.procs import quick_variant
+    from ltsweep.core.imp import ticket_dir
+    from ltsweep.runtime.paths import SweepPaths
+    from ltsweep.runtime.records import read_done
+    from ltsweep.sweep.config import load_sweep
+    from ltsweep.sweep.plan import build_plan
+
+    sweep = quick_variant(SMALL_SWEEP, tmp_path)
+    out = tmp_path / "floor"
+    parallel(sweep, out, workers=2)
+    plan, paths = build_plan(load_sweep(sweep)), SweepPaths(out)
+    records = {t.key: read_done(paths, t.key) for t in plan.trials}
+    missing = [k for k, r in records.items() if r is None]
+    assert not missing, f"the floor left {len(missing)} trials without a done record: {missing}"
+    for t in plan.transfer:
+        ticket = ticket_dir(paths.trial_dir(t.source_key), t.level) / "ticket.json"
+        assert records[t.key]["started_at"] >= ticket.stat().st_mtime - 1.0, (
+            f"{t.key} started before its ticket {ticket} was written"
+        )
