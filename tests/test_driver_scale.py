@@ -307,3 +307,24 @@ def test_a_failed_flush_keeps_the_held_writes_and_the_retry_doubles_nothing(
         assert steps == want, f"{metric}: steps {steps} after a failed flush and its retry"
     assert tracker.client.get_run(run_id).data.params == {"lr": "0.1"}
     assert not tracker.holds(), "held writes left after a successful retry"
+
+
+def test_params_held_by_a_killed_driver_reach_the_run_on_resume(tmp_path) -> None:
+    """A driver killed within the flush interval of a trial's start took the trial's params
+    with it: the next driver finds the run without params and sends them with its next write."""
+    from ltsweep.runtime.tracking import Tracker
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    killed = Tracker(uri, "resume")
+    run_id = killed.find_or_create("k", "k", {}, {"lr": 0.1, "seed": 3}, hold=True)
+    assert not killed.client.get_run(run_id).data.params, "params were not held"
+    del killed  # SIGKILL: nothing flushed
+    again = Tracker(uri, "resume")
+    again.statuses()  # what a resumed run does first: every run, from one query
+    assert again.find_or_create("k", "k", {}, {"lr": 0.1, "seed": 3}, hold=True) == run_id
+    again.write(run_id, [("test_accuracy", 0.5, 0)])
+    params = again.client.get_run(run_id).data.params
+    assert params == {"lr": "0.1", "seed": "3"}, f"the resumed run's params: {params}"
+    third = Tracker(uri, "resume")  # a run that has its params gets nothing held again
+    third.find_or_create("k", "k", {}, {"lr": 0.1, "seed": 3}, hold=True)
+    assert not third.holds(), "params held again for a run that has them"

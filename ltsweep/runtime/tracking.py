@@ -127,6 +127,7 @@ class Tracker:
         # writes (create, one batch, terminate) instead of five; held writes are never older
         # than the recorder's flush interval while Tune runs.
         self._held: dict[str, Held] = {}
+        self._with_params: set[str] = set()  # runs whose params this tracker sent or holds
 
     def _create_experiment(self, name: str, location: str | None, tags: dict) -> str:
         """Create the sweep's experiment; if another process (a driver, `ltsweep status`)
@@ -176,7 +177,11 @@ class Tracker:
         go with the run's next write (``write``, ``set_status`` or ``flush_held``)."""
         run = self.find(key)
         if run is not None:
-            return run.info.run_id
+            run_id = run.info.run_id
+            if params and not run.data.params and run_id not in self._with_params:
+                # A driver killed while it held them: they go with this run's next write.
+                self._hold_params(run_id, params)
+            return run_id
         all_tags = {S.TAG_TRIAL_KEY: key, S.TAG_SWEEP: self.sweep, S.TAG_RUN_NAME: name, **tags}
         if parent_id:
             all_tags[S.TAG_PARENT] = parent_id
@@ -185,13 +190,17 @@ class Tracker:
         self._runs[key] = run
         self._fresh[run.info.run_id] = {}
         if params:
-            from mlflow.entities import Param
-
-            items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
-            self._held.setdefault(run.info.run_id, Held()).params += items
+            self._hold_params(run.info.run_id, params)
             if not hold:
                 self.write(run.info.run_id)
         return run.info.run_id
+
+    def _hold_params(self, run_id: str, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
+        self._held.setdefault(run_id, Held()).params += items
+        self._with_params.add(run_id)
 
     def statuses(self) -> dict[str, str]:
         """Trial key -> run status for the whole experiment, in one query; it also fills the
@@ -355,7 +364,9 @@ class Tracker:
         self.client.log_artifacts(run_id, str(directory), artifact_path)
 
     def kill_stale(self) -> int:
-        """Runs left RUNNING by a dead driver become KILLED (the caller holds the sweep lock)."""
+        """Runs left RUNNING by a dead driver become KILLED (the caller holds the sweep lock);
+        what this tracker still holds is sent first."""
+        self.flush_held()
         stale = self.runs("attributes.status = 'RUNNING'")
         for run in stale:
             self.client.set_terminated(run.info.run_id, status="KILLED")
@@ -363,5 +374,6 @@ class Tracker:
         self._status.clear()
         self._fresh.clear()
         self._held.clear()
+        self._with_params.clear()
         self._all_cached = False
         return len(stale)
