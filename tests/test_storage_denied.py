@@ -26,7 +26,9 @@ READ_ONLY = {
     "Statement": [
         {
             "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:ListBucket"],
+            # Read actions by wildcard: moto 5.2.6 no longer maps ListObjectsV2 to
+            # s3:ListBucket (its evaluation denied the reader its own listing); still no write.
+            "Action": ["s3:Get*", "s3:List*", "s3:Head*"],
             "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"],
         }
     ],
