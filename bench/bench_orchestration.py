@@ -83,7 +83,6 @@ def parallel(sweep: Path, out: Path, workers: int | None = None) -> None:
     in the ticket gate's order: generation first, then each transfer once its ticket exists."""
     import heapq
     import multiprocessing
-    import time
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     from ltsweep.core.imp import ticket_dir
@@ -116,8 +115,11 @@ def parallel(sweep: Path, out: Path, workers: int | None = None) -> None:
                 done, running = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
                     future.result()  # a failed trial fails the benchmark
-            elif waiting:
-                time.sleep(0.2)
+            elif waiting and not queue and not ready:
+                raise RuntimeError(
+                    f"floor: {len(waiting)} transfer trials wait on tickets that every "
+                    f"generation trial finished without, e.g. {waiting[0][2].key}"
+                )
 
 
 def _count_trials(sweep: Path) -> tuple[int, int]:
@@ -128,7 +130,7 @@ def _count_trials(sweep: Path) -> tuple[int, int]:
     return len(plan.generation), len(plan.transfer)
 
 
-def measure(sweep: Path, pairs: int, why: str, work: Path) -> dict[str, Any]:
+def measure(sweep: Path, pairs: int, why: str, work: Path) -> list[dict[str, Any]]:
     log = work / "log.txt"
     load_before = os.getloadavg()
 

@@ -328,3 +328,82 @@ def test_params_held_by_a_killed_driver_reach_the_run_on_resume(tmp_path) -> Non
     third = Tracker(uri, "resume")  # a run that has its params gets nothing held again
     third.find_or_create("k", "k", {}, {"lr": 0.1, "seed": 3}, hold=True)
     assert not third.holds(), "params held again for a run that has them"
+
+
+def test_batches_keep_within_mlflow_limits_and_lose_nothing() -> None:
+    from mlflow.utils.validation import (
+        MAX_ENTITIES_PER_BATCH,
+        MAX_METRICS_PER_BATCH,
+        MAX_PARAMS_TAGS_PER_BATCH,
+    )
+
+    from ltsweep.runtime.tracking import batches
+
+    metrics, params, tags = list(range(1201)), list(range(101)), list(range(205))
+    out = list(batches(metrics, params, tags))
+    for m, p, t in out:
+        assert len(m) <= MAX_METRICS_PER_BATCH and len(m) + len(p) + len(t) <= (
+            MAX_ENTITIES_PER_BATCH
+        ), f"a batch of {len(m)} metrics, {len(p)} params, {len(t)} tags exceeds MLflow's limits"
+        assert max(len(p), len(t)) <= MAX_PARAMS_TAGS_PER_BATCH, (
+            f"a batch of {len(p)} params / {len(t)} tags exceeds MLflow's limit"
+        )
+    joined = [[x for b in out for x in b[i]] for i in range(3)]
+    assert joined == [metrics, params, tags], "batches dropped, reordered or doubled entities"
+    assert list(batches([], [], [])) == [([], [], [])], "an empty write is one empty batch"
+
+
+def test_a_resumed_driver_flushes_held_rows_without_reading_the_store(tmp_path) -> None:
+    """A run found (not created) by this driver: its held live epochs were never sent, so a
+    flush is one write and no read (reading every metric's history per flush grew with it)."""
+    from ltsweep.runtime.tracking import Tracker
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    first = Tracker(uri, "resumed")
+    run_id = first.find_or_create("k", "k", {}, {"lr": 0.1})
+    first.log_metrics(run_id, [("test_accuracy", 0.5, 0)])
+    again = Tracker(uri, "resumed")
+    again.statuses()
+    again.find_or_create("k", "k", {}, {"lr": 0.1}, hold=True)
+    again.log_metrics(run_id, [("test_accuracy", 0.6, 1), ("lr", 0.1, 1)], hold=True)
+    reads = []
+    client = again.client
+
+    class Reading(_Counting):
+        def get_metric_history(self, *args, **kwargs):
+            reads.append(args)
+            return client.get_metric_history(*args, **kwargs)
+
+    again.client = Reading(client)
+    again.flush_held()
+    assert again.client.calls == ["log_batch"] and not reads, (
+        f"a resumed driver's flush made {again.client.calls} writes and {len(reads)} reads"
+    )
+    steps = sorted(m.step for m in client.get_metric_history(run_id, "test_accuracy"))
+    assert steps == [0, 1], f"test_accuracy steps after the resumed flush: {steps}"
+
+
+def test_an_interrupt_after_a_stored_batch_doubles_nothing(tmp_path) -> None:
+    """Ctrl-C lands after MLflow stored the batch but before the tracker knew: closing the
+    runs sends what is held again, and the store must skip what it has."""
+    from ltsweep.runtime.tracking import Tracker
+
+    tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "interrupt")
+    run_id = tracker.find_or_create("k", "k", {}, {"lr": 0.1}, hold=True)
+    tracker.log_metrics(run_id, [("test_accuracy", 0.5, 0), ("lr", 0.1, 0)], hold=True)
+    client = tracker.client
+
+    class Interrupted(_Counting):
+        def log_batch(self, run_id, **entities):
+            client.log_batch(run_id, **entities)
+            raise KeyboardInterrupt
+
+    tracker.client = Interrupted(client)
+    with pytest.raises(KeyboardInterrupt):
+        tracker.flush_held()
+    tracker.client = client
+    tracker.kill_stale()  # what `ltsweep run` does on its way out
+    for metric in ("test_accuracy", "lr"):
+        points = client.get_metric_history(run_id, metric)
+        assert len(points) == 1, f"{metric}: {len(points)} points after interrupt + close"
+    assert client.get_run(run_id).info.status == "KILLED"

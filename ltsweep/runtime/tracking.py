@@ -70,6 +70,9 @@ class Held:
     params: list = field(default_factory=list)
     rows: list[tuple[str, float, int]] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
+    # Set when a write that carried these failed: it may have reached the store, so the next
+    # send asks the store which points it has (else held rows were never sent: no query).
+    maybe_stored: bool = False
 
     def steps(self, metric: str) -> set[int]:
         return {int(step) for key, _, step in self.rows if key == metric}
@@ -178,9 +181,12 @@ class Tracker:
         run = self.find(key)
         if run is not None:
             run_id = run.info.run_id
-            if params and not run.data.params and run_id not in self._with_params:
+            missing = {k: v for k, v in (params or {}).items() if k not in run.data.params}
+            if missing and run_id not in self._with_params:
                 # A driver killed while it held them: they go with this run's next write.
-                self._hold_params(run_id, params)
+                self._hold_params(run_id, missing)
+                if not hold:
+                    self.write(run_id)
             return run_id
         all_tags = {S.TAG_TRIAL_KEY: key, S.TAG_SWEEP: self.sweep, S.TAG_RUN_NAME: name, **tags}
         if parent_id:
@@ -265,13 +271,16 @@ class Tracker:
             held.rows += rows
             held.tags.update(tags or {})
             return
-        held = self._held.pop(run_id, None)
+        held = self._held.get(run_id)
         try:
             self._send(run_id, rows, tags or {}, held)
-        except BaseException:
+        except BaseException:  # an interrupt too: a batch may have been stored before it
+            self._fresh.pop(run_id, None)
             if held is not None:  # kept for the retry, which asks the store what it has
-                self._held[run_id] = held
+                held.maybe_stored = True
             raise
+        if held is not None and self._held.get(run_id) is held:
+            del self._held[run_id]
 
     def _send(
         self, run_id: str, rows: list[tuple[str, float, int]], tags: dict, held: Held | None
@@ -281,7 +290,7 @@ class Tracker:
         params = []
         if held is not None:
             params = held.params
-            held_rows = held.rows if run_id in self._fresh else self._not_stored(run_id, held.rows)
+            held_rows = self._not_stored(run_id, held.rows) if held.maybe_stored else held.rows
             rows = held_rows + rows
             tags = {**held.tags, **tags}
         now = int(time.time() * 1000)
@@ -299,7 +308,7 @@ class Tracker:
     def _not_stored(
         self, run_id: str, rows: list[tuple[str, float, int]]
     ) -> list[tuple[str, float, int]]:
-        """Rows whose (metric, step) the store lacks: after a failed write that may have
+        """Rows whose (metric, step) the store lacks: only after a failed write that may have
         reached it, held rows of several metrics are checked one metric at a time."""
         stored = {
             key: {m.step for m in self.client.get_metric_history(run_id, key)}
@@ -365,8 +374,19 @@ class Tracker:
 
     def kill_stale(self) -> int:
         """Runs left RUNNING by a dead driver become KILLED (the caller holds the sweep lock);
-        what this tracker still holds is sent first."""
-        self.flush_held()
+        what this tracker still holds is sent first (a run the store refuses, e.g. deleted in
+        the UI, is dropped with a warning, not left to stop the others being closed)."""
+        from ltsweep.runtime.outbox import is_transient
+
+        for run_id in list(self._held):
+            try:
+                self.write(run_id)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                self._held.pop(run_id, None)
+                first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+                print(f"ltsweep: MLflow refused held records of run {run_id}: {first}")
         stale = self.runs("attributes.status = 'RUNNING'")
         for run in stale:
             self.client.set_terminated(run.info.run_id, status="KILLED")
