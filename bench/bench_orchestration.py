@@ -141,13 +141,17 @@ def measure(sweep: Path, pairs: int, why: str, work: Path) -> list[dict[str, Any
         shutil.rmtree(out, ignore_errors=True)
         return seconds
 
-    def baseline() -> float:
+    def plain(mode: str) -> float:
+        """The sweep without Ray or MLflow: ``sequential`` (baseline) or ``parallel`` (floor)."""
         return timed_into(
-            "sequential",
+            mode,
             lambda out: procs.run_python(
-                ["-m", "bench.bench_orchestration", "--sequential", str(sweep), str(out)], log
+                ["-m", "bench.bench_orchestration", f"--{mode}", str(sweep), str(out)], log
             ),
         )
+
+    def baseline() -> float:
+        return plain("sequential")
 
     def candidate() -> float:
         return timed_into(
@@ -157,12 +161,7 @@ def measure(sweep: Path, pairs: int, why: str, work: Path) -> list[dict[str, Any
     floors: list[float] = []
 
     def floor() -> float:
-        return timed_into(
-            "parallel",
-            lambda out: procs.run_python(
-                ["-m", "bench.bench_orchestration", "--parallel", str(sweep), str(out)], log
-            ),
-        )
+        return plain("parallel")
 
     def candidate_then_floor() -> float:
         seconds = candidate()
