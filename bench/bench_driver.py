@@ -193,6 +193,7 @@ def loop_process(trials: int, out: Path) -> dict[str, Any]:
 
 def tune_process(trials: int, out: Path) -> dict[str, Any]:
     from ltsweep.runtime.tracking import Tracker
+    from ltsweep.runtime.writer import start_writer
     from ltsweep.sweep.paths import SweepPaths, tracking_uri
     from ltsweep.sweep.runner import connect_ray, run_trials
 
@@ -200,11 +201,14 @@ def tune_process(trials: int, out: Path) -> dict[str, Any]:
     paths = SweepPaths(out)
     tracker = Tracker(tracking_uri(paths), plan.sweep.name, paths.artifacts)
     parent = tracker.find_or_create("sweep:bench", "sweep bench", {})
+    recorder = start_writer(tracker, parent, plan.trials)  # as `ltsweep run` does
     t0 = time.perf_counter()
     connect_ray(2)
     ray_start = time.perf_counter() - t0
     started, cpu = time.perf_counter(), _cpu()
-    outcomes = run_trials(plan, paths, tracker, parent, trainable_fn=null_trainable)
+    outcomes = run_trials(
+        plan, paths, tracker, parent, trainable_fn=null_trainable, recorder=recorder
+    )
     wall, cpu = time.perf_counter() - started, _cpu() - cpu
     finished = sum(o.finished for o in outcomes)
     statuses = tracker.statuses()

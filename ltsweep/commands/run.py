@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from ltsweep.sweep.context import add_sweep_arguments
@@ -17,6 +18,7 @@ def run(args: argparse.Namespace) -> int:
     from ltsweep.runtime.lock import sweep_lock
     from ltsweep.runtime.records import read_done
     from ltsweep.runtime.tracking import Tracker
+    from ltsweep.runtime.writer import start_writer
     from ltsweep.sweep.context import check_data, load_context
     from ltsweep.sweep.runner import (
         INTERRUPTED,
@@ -55,13 +57,17 @@ def run(args: argparse.Namespace) -> int:
                 f"{ctx.paths.where}: set tracking_uri (or MLFLOW_TRACKING_URI) to share it"
             )
         outcomes = []
+        # Before Ray starts: the writer is forked from this process (see writer.py).
+        recorder = start_writer(tracker, parent, ctx.plan.trials)
         try:
             needs_ray = any(read_done(ctx.paths, t.key) is None for t in ctx.plan.trials)
             if needs_ray:
                 where = connect_ray(args.num_cpus)
                 print(f"ltsweep: Ray: {where}")
-            outcomes = run_trials(ctx.plan, ctx.paths, tracker, parent)
+            outcomes = run_trials(ctx.plan, ctx.paths, tracker, parent, recorder=recorder)
         finally:
+            with contextlib.suppress(Exception):
+                recorder.close(wait_s=0.0)  # closed already unless Ray or Tune failed to start
             code = summarize(outcomes) if len(outcomes) == 2 else INTERRUPTED
             _close_runs(tracker, parent, code)
         print(

@@ -55,7 +55,7 @@ def run_name(trial: Trial) -> str:
 
 def start_trial(tracker: Tracker, trial: Trial, parent_id: str) -> str:
     """The trial's run, RUNNING; its params are held for the run's next write (the recorder
-    flushes held writes within ``LIVE_FLUSH_S``, see ``progress.py``)."""
+    flushes held writes within ``LIVE_FLUSH_S``, see ``writer.py``)."""
     role = S.ROLE_TRIAL if trial.stage == GENERATE else f"{S.ROLE_TRIAL},{S.ROLE_RESULT}"
     run_id = tracker.find_or_create(
         trial.key,

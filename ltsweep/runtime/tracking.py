@@ -20,6 +20,9 @@ from ltsweep.runtime import schema as S
 
 def _quiet_mlflow() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # MLflow's usage telemetry: a thread per process and a wrapper on every client call, for
+    # reports that a cluster without internet cannot send. Set it to false to keep it.
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     # On a tracking server MLflow prints "View run ... / View experiment ..." at every
     # set_terminated: two lines per trial. The links are in `ltsweep ui` and the final message.
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")

@@ -162,33 +162,28 @@ def _fmt(seconds: float) -> str:
 
 
 RECOUNT_S = 0.5  # how often the recorder counts Tune's running trials
-LIVE_FLUSH_S = 1.0  # the oldest a held tracking write (params, live epochs) gets while Tune runs
 
 
 def make_callback(
-    tracker,
-    parent_id: str,
+    recorder,
     by_key: dict[str, Trial],
     paths: SweepPaths,
     progress: Progress,
     outcomes: dict,
-    outbox=None,
     ledger=None,
 ):
-    """The recorder callback: the driver's MLflow writes go through ``outbox``, which holds them
-    while the tracking server is unreachable and sends them, in order, once it is back.
+    """The recorder callback: the driver's MLflow writes go to ``recorder`` (``writer.py``: a
+    writer process, or the driver itself through an outbox that holds them while the tracking
+    server is unreachable); every call returns at once.
 
     ``ledger`` (``retry.Ledger``) counts recoveries and takes the errors Tune makes by counting
     one worker death twice: those trials are neither FAILED nor counted failed; they run again."""
     from ray.tune import Callback
 
-    from ltsweep.runtime import recording
-    from ltsweep.runtime.outbox import Outbox
-
-    box = outbox if outbox is not None else Outbox()
+    from ltsweep.runtime.writer import live_metrics
 
     class MlflowRecorder(Callback):
-        """Runs in the driver: the only process that writes to the tracking store."""
+        """Runs in the driver, which alone decides what is recorded."""
 
         counted_at = -RECOUNT_S
 
@@ -197,21 +192,18 @@ def make_callback(
             # it holds every trial of the pass, so it is walked at most every RECOUNT_S, not on
             # each of Tune's steps (thousands of steps times thousands of trials on a grid).
             now = time.monotonic()
-            # Held writes wait while the outbox holds writes for a server that is away.
-            if not box.pending and tracker.holds(LIVE_FLUSH_S):
-                box.send("held", lambda retry: tracker.flush_held(LIVE_FLUSH_S))
+            recorder.tick()
             if now - self.counted_at >= RECOUNT_S:
                 self.counted_at = now
                 progress.set_running(sum(1 for t in trials if t.status == "RUNNING"))
 
         def on_trial_start(self, iteration, trials, trial, **info):
-            t = by_key[trial.config["key"]]
-            box.send(t.key, lambda retry: recording.start_trial(tracker, t, parent_id))
+            recorder.start(by_key[trial.config["key"]])
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
             if not result.get("final"):
-                t, metrics = by_key[trial.config["key"]], dict(result)
-                box.send(t.key, lambda retry: recording.log_live(tracker, t, metrics, retry))
+                t = by_key[trial.config["key"]]
+                recorder.live(t, live_metrics(result))
                 progress.epoch(t.key, int(result.get("step", result.get("epoch", 0))))
 
         def on_trial_complete(self, iteration, trials, trial, **info):
@@ -220,10 +212,7 @@ def make_callback(
             progress.running = max(progress.running - 1, 0)  # the next recount corrects it
             if record is None:
                 return
-            tdir = record_dir(paths, t)
-            box.send(
-                t.key, lambda retry: recording.finish_trial(tracker, t, record, parent_id, tdir)
-            )
+            recorder.finish(t, record, record_dir(paths, t))
             outcomes[t.stage].finished += 1
             progress.finished(t.key)
 
@@ -238,12 +227,11 @@ def make_callback(
                 return
             failed = read_failed(paths, t.key)
             reason = failed["reason"] if failed else _error_line(trial)
-            box.send(t.key, lambda retry: recording.fail_trial(tracker, t, parent_id, reason))
+            recorder.fail(t, reason)
             outcomes[t.stage].failed[t.key] = reason
             progress.failed_trial(t.key)
 
         def on_experiment_end(self, trials, **info):
-            box.send("held", lambda retry: tracker.flush_held())
             progress.close()
 
     return MlflowRecorder()

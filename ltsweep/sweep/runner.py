@@ -8,6 +8,7 @@ its own checkpoints. That is what makes Ctrl-C, kill -9 and a changed sweep file
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ DRIVER_MODULES = (
     "ltsweep.core.tickets",
     "ltsweep.runtime.mlflow_view",
     "ltsweep.runtime.outbox",
+    "ltsweep.runtime.writer",
     "ltsweep.runtime.recording",
     "ltsweep.runtime.trial",
     "ltsweep.runtime.trial_table",
@@ -86,12 +88,9 @@ def connect_ray(num_cpus: int | None = None) -> str:
 
 
 def _sync_done(
-    trials: list[Trial], paths: SweepPaths, tracker, parent_id: str, outcome: StageOutcome
+    trials: list[Trial], paths: SweepPaths, statuses: dict[str, str], recorder, outcome
 ) -> list[Trial]:
     """Trials not done yet; done ones missing from MLflow (a kill in between) are recorded."""
-    from ltsweep.runtime import recording
-
-    statuses = tracker.statuses()
     todo = []
     for t in trials:
         if not has_done(paths, t.key):
@@ -100,33 +99,48 @@ def _sync_done(
         outcome.already_done += 1
         if statuses.get(t.key) != "FINISHED":
             record = read_done(paths, t.key)
-            recording.finish_trial(tracker, t, record, parent_id, record_dir(paths, t))
+            recorder.finish(t, record, record_dir(paths, t))
     return todo
 
 
 def run_trials(
-    plan: Plan, paths: SweepPaths, tracker, parent_id: str, trainable_fn=None
+    plan: Plan, paths: SweepPaths, tracker, parent_id: str, trainable_fn=None, recorder=None
 ) -> list[StageOutcome]:
     """Both stages in one Tune experiment, gated by ticket existence (see ``gate.py``); then
     the trials Tune gave up on by counting one worker death twice, again (``retry.py``).
 
+    ``recorder`` takes every MLflow write from here on and is closed here: a writer process
+    (``writer.start_writer``, started before Ray) or, by default, this process itself.
     ``trainable_fn`` replaces ``tune_trainable`` (same signature) for bench/bench_driver.py,
     which times the driver around trials whose training costs nothing.
     """
-    from ltsweep.runtime.outbox import Outbox
+    from ltsweep.runtime.writer import InlineRecorder
+
+    recorder = recorder or InlineRecorder(tracker, parent_id)
+    try:
+        outcomes = _run_passes(plan, paths, tracker.statuses(), recorder, trainable_fn)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            recorder.close(wait_s=0.0)  # what it holds is sent; the error is the news
+        raise
+    _flush_tracking(recorder)
+    return outcomes
+
+
+def _run_passes(plan: Plan, paths: SweepPaths, statuses, recorder, trainable_fn):
     from ltsweep.sweep.retry import settle
 
     gen = StageOutcome(GENERATE, len(plan.generation))
     xfer = StageOutcome(TRANSFER, len(plan.transfer))
-    gen_todo = _sync_done(list(plan.generation), paths, tracker, parent_id, gen)
-    xfer_todo = _sync_done(list(plan.transfer), paths, tracker, parent_id, xfer)
+    gen_todo = _sync_done(list(plan.generation), paths, statuses, recorder, gen)
+    xfer_todo = _sync_done(list(plan.transfer), paths, statuses, recorder, xfer)
     if not gen_todo and not xfer_todo:
         return [gen, xfer]
     by_key = {t.key: t for t in gen_todo + xfer_todo}
     progress = Progress(plan.trials, {t.key for t in plan.trials if t.key not in by_key})
     progress.show()
     outcomes = {GENERATE: gen, TRANSFER: xfer}
-    driver = _Driver(plan, paths, tracker, parent_id, progress, outcomes, Outbox(), trainable_fn)
+    driver = _Driver(plan, paths, recorder, progress, outcomes, trainable_fn)
     try:
         run_pass = partial(_tune_pass, driver)
         first = run_pass(gen_todo, xfer_todo, plan.sweep.retries, 0)
@@ -137,22 +151,18 @@ def run_trials(
         xfer.blocked = settle(first, run_pass, by_key, plan.sweep.retries, paths, failed)
     finally:
         progress.close()  # the live line, if any, ends before the summary prints
-    driver.outbox.send("held", lambda retry: tracker.flush_held())
-    _flush_tracking(driver.outbox)
     return [gen, xfer]
 
 
 @dataclass(frozen=True)
 class _Driver:
-    """What every Tune experiment of one ``ltsweep run`` shares (progress, MLflow outbox)."""
+    """What every Tune experiment of one ``ltsweep run`` shares (progress, MLflow recorder)."""
 
     plan: Plan
     paths: SweepPaths
-    tracker: object
-    parent_id: str
+    recorder: object
     progress: Progress
     outcomes: dict[str, StageOutcome]
-    outbox: object
     trainable_fn: object = None
 
 
@@ -167,8 +177,7 @@ def _tune_pass(
     from ltsweep.sweep.gate import TicketGate
     from ltsweep.sweep.retry import Ledger, PassResult
 
-    plan, paths, tracker, parent_id = d.plan, d.paths, d.tracker, d.parent_id
-    progress, outcomes, outbox, ledger = d.progress, d.outcomes, d.outbox, Ledger()
+    plan, paths, ledger = d.plan, d.paths, Ledger()
     by_key = {t.key: t for t in gen_todo + xfer_todo}
     gate = TicketGate(gen_todo, xfer_todo, paths)
     trainable = tune.with_resources(
@@ -193,24 +202,23 @@ def _tune_pass(
             **tune_storage(paths),
             verbose=0,
             failure_config=tune.FailureConfig(max_failures=retries),
-            callbacks=[
-                make_callback(tracker, parent_id, by_key, paths, progress, outcomes, outbox, ledger)
-            ],
+            callbacks=[make_callback(d.recorder, by_key, paths, d.progress, d.outcomes, ledger)],
         ),
     )
     tuner.fit()
     return PassResult(list(by_key), dict(ledger.owed), list(gate.blocked))
 
 
-def _flush_tracking(outbox) -> None:
+def _flush_tracking(recorder) -> None:
     """Send what a tracking outage held back; if the server stays away, the trials are still
     done on disk and the next run records them (``_sync_done``)."""
     wait = float(os.environ.get("LTSWEEP_TRACKING_WAIT_S", "300"))
-    if outbox.flush(wait_s=wait):
+    pending = recorder.close(wait_s=wait)
+    if not pending:
         return
     raise UserError(
         f"the MLflow tracking server stayed unreachable for {wait:.0f} s after the last trial; "
-        f"{len(outbox.pending)} records are not sent yet (the trials are done on disk): start "
+        f"{pending} records are not sent yet (the trials are done on disk): start "
         "the server and run the same command again to record them"
     )
 

@@ -1,0 +1,285 @@
+"""Who writes the MLflow store while Tune runs: the driver itself (``InlineRecorder``), or one
+writer process of its own (``WriterProcess``), so that Tune's loop never waits on a store write.
+
+Measured (bench/bench_driver.py, null trials, SQLite): the store's writes were three quarters of
+the driver's CPU per trial (MLflow's SQLAlchemy store: create, one batch, terminate, ~20 ms a
+run), all of it in series with Tune's scheduling. In a process of its own they overlap with it.
+
+The driver sends small JSON messages (a trial key, its done record, live metrics) down a pipe;
+the writer holds the sweep's trials (it is forked from the driver, before Ray starts, so it
+inherits them and imports nothing) and turns each message into the same idempotent
+``recording.py`` calls, through the same ``Outbox`` (a tracking server that is away holds
+writes, it does not stop the sweep). It dies with the driver (PR_SET_PDEATHSIG): what it had not
+written yet is re-derived from the done records by the next run, as for an in-process write.
+Only one process writes at a time: the driver does not touch the store between ``start_writer``
+and ``close``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Protocol
+
+from ltsweep.runtime import schema as S
+from ltsweep.runtime.outbox import Outbox
+from ltsweep.runtime.trials import Trial
+
+LIVE_FLUSH_S = 1.0  # the oldest a held tracking write (params, live epochs) gets while Tune runs
+LIVE_KEYS = ("step", "epoch", "level", *S.EPOCH_METRICS)
+
+
+class Recorder(Protocol):
+    """The driver's side of tracking during ``run_trials``: every call returns at once."""
+
+    def start(self, trial: Trial) -> None: ...
+    def live(self, trial: Trial, metrics: dict[str, Any]) -> None: ...
+    def finish(self, trial: Trial, record: dict[str, Any], trial_dir: Path) -> None: ...
+    def fail(self, trial: Trial, reason: str) -> None: ...
+    def tick(self) -> None: ...
+    def close(self, wait_s: float) -> int: ...
+
+
+def live_metrics(result: dict[str, Any]) -> dict[str, float]:
+    """What ``recording.log_live`` uses of a Tune result (plain floats: they cross a pipe)."""
+    return {k: float(result[k]) for k in LIVE_KEYS if isinstance(result.get(k), (int, float))}
+
+
+class InlineRecorder:
+    """Writes in the calling process, through an ``Outbox``."""
+
+    def __init__(self, tracker, parent_id: str, out=None) -> None:
+        self.tracker, self.parent_id = tracker, parent_id
+        self.outbox = Outbox(out=out)
+
+    def start(self, trial: Trial) -> None:
+        from ltsweep.runtime import recording
+
+        self.outbox.send(
+            trial.key, lambda retry: recording.start_trial(self.tracker, trial, self.parent_id)
+        )
+
+    def live(self, trial: Trial, metrics: dict[str, Any]) -> None:
+        from ltsweep.runtime import recording
+
+        self.outbox.send(
+            trial.key, lambda retry: recording.log_live(self.tracker, trial, metrics, retry)
+        )
+
+    def finish(self, trial: Trial, record: dict[str, Any], trial_dir: Path) -> None:
+        from ltsweep.runtime import recording
+
+        self.outbox.send(
+            trial.key,
+            lambda retry: recording.finish_trial(
+                self.tracker, trial, record, self.parent_id, trial_dir
+            ),
+        )
+
+    def fail(self, trial: Trial, reason: str) -> None:
+        from ltsweep.runtime import recording
+
+        self.outbox.send(
+            trial.key,
+            lambda retry: recording.fail_trial(self.tracker, trial, self.parent_id, reason),
+        )
+
+    def tick(self) -> None:
+        """Send held writes older than ``LIVE_FLUSH_S`` (they wait while the server is away)."""
+        if not self.outbox.pending and self.tracker.holds(LIVE_FLUSH_S):
+            self.outbox.send("held", lambda retry: self.tracker.flush_held(LIVE_FLUSH_S))
+        else:
+            self.outbox.flush()
+
+    def close(self, wait_s: float) -> int:
+        """Send everything held, trying up to ``wait_s`` while the server is away; returns how
+        many writes are still not sent (the next run derives them from the done records)."""
+        self.outbox.send("held", lambda retry: self.tracker.flush_held())
+        self.outbox.flush(wait_s=wait_s)
+        return len(self.outbox.pending)
+
+
+# -- the writer process --------------------------------------------------------------------------
+class WriterError(RuntimeError):
+    """The writer process stopped on an error it could not hold for later (its traceback is on
+    stderr)."""
+
+
+def start_writer(tracker, parent_id: str, trials: list[Trial]) -> Recorder:
+    """A ``WriterProcess`` over ``tracker``'s store; ``InlineRecorder`` where a fork is not safe
+    (not Linux, or Ray already started in this process: a fork of its threads may deadlock)."""
+    ray = sys.modules.get("ray")
+    if sys.platform != "linux" or (ray is not None and ray.is_initialized()):
+        return InlineRecorder(tracker, parent_id)
+    by_key = {t.key: t for t in trials}
+    ops_read, ops_write = os.pipe()
+    back_read, back_write = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    driver = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # the writer: never returns
+        code = 1
+        try:
+            os.close(ops_write)
+            os.close(back_read)
+            _serve(InlineRecorder(tracker, parent_id), by_key, ops_read, back_write, driver)
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    os.close(ops_read)
+    os.close(back_write)
+    return WriterProcess(pid, ops_write, back_read)
+
+
+class WriterProcess:
+    """The driver's end of the writer: ``send`` blocks only while the pipe is full (the writer
+    is behind by ~64 KiB of messages), which keeps memory bounded on a grid."""
+
+    def __init__(self, pid: int, ops_fd: int, back_fd: int) -> None:
+        self.pid, self._ops, self._back = pid, ops_fd, back_fd
+        self._closed = False
+
+    def start(self, trial: Trial) -> None:
+        self._send({"op": "start", "key": trial.key})
+
+    def live(self, trial: Trial, metrics: dict[str, Any]) -> None:
+        self._send({"op": "live", "key": trial.key, "metrics": live_metrics(metrics)})
+
+    def finish(self, trial: Trial, record: dict[str, Any], trial_dir: Path) -> None:
+        self._send({"op": "finish", "key": trial.key, "record": record, "dir": str(trial_dir)})
+
+    def fail(self, trial: Trial, reason: str) -> None:
+        self._send({"op": "fail", "key": trial.key, "reason": reason})
+
+    def tick(self) -> None:
+        """The writer flushes held writes on its own clock; here only its health is checked."""
+        if select.select([self._back], [], [], 0)[0]:
+            self._raise_reply()
+
+    def close(self, wait_s: float) -> int:
+        """Wait for the writer to send everything (up to ``wait_s`` more while the tracking
+        server is away); returns how many writes are still not sent."""
+        if self._closed:
+            return 0
+        self._send({"op": "close", "wait_s": wait_s})
+        reply = self._reply()
+        if "error" in reply:
+            raise WriterError(reply["error"])
+        return int(reply["pending"])
+
+    def _send(self, message: dict[str, Any]) -> None:
+        data = (json.dumps(message) + "\n").encode()
+        try:
+            while data:
+                data = data[os.write(self._ops, data) :]
+        except BrokenPipeError:
+            self._raise_reply()
+
+    def _reply(self) -> dict[str, Any]:
+        """The writer's one reply (it exits after it), or an error if it died without one."""
+        chunks: list[bytes] = []
+        while not chunks or not chunks[-1].endswith(b"\n"):
+            chunk = os.read(self._back, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        status = self._reap()
+        text = b"".join(chunks).decode()
+        if not text:
+            raise WriterError(
+                f"the MLflow writer process stopped ({_exit_text(status)}) before it finished; "
+                "the next `ltsweep run` records what it had not written"
+            )
+        return json.loads(text.splitlines()[0])
+
+    def _reap(self) -> int:
+        self._closed = True
+        os.close(self._ops)
+        os.close(self._back)
+        return os.waitpid(self.pid, 0)[1]
+
+    def _raise_reply(self) -> None:
+        reply = self._reply()
+        raise WriterError(reply.get("error", f"unexpected reply from the writer: {reply}"))
+
+
+def _exit_text(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit code {os.waitstatus_to_exitcode(status)}"
+
+
+def _die_with(driver: int) -> None:
+    """SIGKILL when the driver dies, whatever kills it (a writer alone would race the rerun)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != driver:  # it died before prctl took effect
+        os._exit(1)
+
+
+def _fresh_connections(tracker) -> None:
+    """The driver's pooled store connections stay the driver's: the writer opens its own."""
+    store = getattr(getattr(tracker.client, "_tracking_client", None), "store", None)
+    engine = getattr(store, "engine", None)
+    if engine is not None:
+        engine.dispose(close=False)
+
+
+def _serve(rec: InlineRecorder, by_key: dict[str, Trial], ops: int, back: int, driver: int) -> None:
+    _die_with(driver)
+    # Ctrl-C reaches the whole process group; the driver decides when the writer stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _fresh_connections(rec.tracker)
+    rec.tracker.statuses()  # every run in one query: ``find`` then needs none per trial
+    buffer = b""
+    while True:
+        ready = select.select([ops], [], [], LIVE_FLUSH_S / 2)[0]
+        if not ready:
+            rec.tick()
+            continue
+        chunk = os.read(ops, 1 << 16)
+        if not chunk:
+            return  # the driver closed the pipe without ``close``: it is going away
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            message = json.loads(line)
+            try:
+                if message["op"] == "close":
+                    pending = rec.close(float(message["wait_s"]))
+                    os.write(back, (json.dumps({"pending": pending}) + "\n").encode())
+                    return
+                _apply(rec, by_key, message)
+            except Exception:
+                text = traceback.format_exc()
+                print(text, file=sys.stderr, flush=True)
+                os.write(
+                    back, (json.dumps({"error": text.strip().splitlines()[-1]}) + "\n").encode()
+                )
+                return
+        rec.tick()
+
+
+_OPS = {
+    "start": lambda rec, trial, m: rec.start(trial),
+    "live": lambda rec, trial, m: rec.live(trial, m["metrics"]),
+    "finish": lambda rec, trial, m: rec.finish(trial, m["record"], Path(m["dir"])),
+    "fail": lambda rec, trial, m: rec.fail(trial, m["reason"]),
+}
+
+
+def _apply(rec: InlineRecorder, by_key: dict[str, Trial], message: dict[str, Any]) -> None:
+    _OPS[message["op"]](rec, by_key[message["key"]], message)
