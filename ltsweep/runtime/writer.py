@@ -122,20 +122,27 @@ def start_writer(tracker, parent_id: str, trials: list[Trial]) -> Recorder:
     sys.stdout.flush()
     sys.stderr.flush()
     driver = os.getpid()
-    pid = os.fork()
-    if pid == 0:  # the writer: never returns
-        code = 1
-        try:
-            os.close(ops_write)
-            os.close(back_read)
-            _serve(InlineRecorder(tracker, parent_id), by_key, ops_read, back_write, driver)
-            code = 0
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+    # Ctrl-C between the fork and the child's SIG_IGN would kill the writer: SIGINT waits.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pid = os.fork()
+        if pid == 0:  # the writer: never returns
+            code = 1
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides when it stops
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+                os.close(ops_write)
+                os.close(back_read)
+                _serve(InlineRecorder(tracker, parent_id), by_key, ops_read, back_write, driver)
+                code = 0
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     os.close(ops_read)
     os.close(back_write)
     return WriterProcess(pid, ops_write, back_read)
@@ -240,8 +247,6 @@ def _fresh_connections(tracker) -> None:
 
 def _serve(rec: InlineRecorder, by_key: dict[str, Trial], ops: int, back: int, driver: int) -> None:
     _die_with(driver)
-    # Ctrl-C reaches the whole process group; the driver decides when the writer stops.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _fresh_connections(rec.tracker)
     rec.tracker.statuses()  # every run in one query: ``find`` then needs none per trial
     buffer = b""
