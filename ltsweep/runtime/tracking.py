@@ -1,5 +1,6 @@
 """A thin layer over ``mlflow.MlflowClient``: find-or-create runs by trial key, so a resumed sweep
-never opens a second run for a trial. Only the driver process writes (SQLite allows one writer).
+never opens a second run for a trial. One process writes at a time (SQLite allows one writer): the
+driver, or while Tune runs its writer process (``writer.py``).
 """
 
 from __future__ import annotations

@@ -59,6 +59,7 @@ DRIVER_MODULES = (
     "ltsweep.runtime.trial_table",
     "ltsweep.sweep.gate",
     "ltsweep.sweep.retry",
+    "ltsweep.sweep.schedule",
 )
 
 
@@ -176,6 +177,7 @@ def _tune_pass(
     from ltsweep.runtime.trial_table import TrialTable, placement
     from ltsweep.sweep.gate import TicketGate
     from ltsweep.sweep.retry import Ledger, PassResult
+    from ltsweep.sweep.schedule import OldestWithoutStartingActor, set_pending_window
 
     plan, paths, ledger = d.plan, d.paths, Ledger()
     by_key = {t.key: t for t in gen_todo + xfer_todo}
@@ -189,10 +191,12 @@ def _tune_pass(
         ),
         placement,
     )
+    set_pending_window(plan.sweep.max_concurrent_trials)
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
             search_alg=gate,
+            scheduler=OldestWithoutStartingActor(),
             num_samples=len(by_key),
             reuse_actors=True,
             max_concurrent_trials=plan.sweep.max_concurrent_trials,
