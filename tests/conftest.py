@@ -93,6 +93,7 @@ UNIT_SECONDS = {
     "tests/test_bench.py": 50,
     "tests/test_storage_gcs.py": 31,
     "tests/test_crash_safety.py": 29,
+    "tests/test_schedule.py": 25,
     "tests/test_ui_browser.py": 25,
 }
 

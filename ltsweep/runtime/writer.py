@@ -17,6 +17,7 @@ and ``close``.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import select
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ltsweep.runtime import schema as S
-from ltsweep.runtime.outbox import Outbox
+from ltsweep.runtime.outbox import Outbox, is_transient
 from ltsweep.runtime.trials import Trial
 
 LIVE_FLUSH_S = 1.0  # the oldest a held tracking write (params, live epochs) gets while Tune runs
@@ -116,6 +117,11 @@ def start_writer(tracker, parent_id: str, trials: list[Trial]) -> Recorder:
     ray = sys.modules.get("ray")
     if sys.platform != "linux" or (ray is not None and ray.is_initialized()):
         return InlineRecorder(tracker, parent_id)
+    # What the writer runs, imported here: a Ray job's working_dir (where ltsweep lives) may be
+    # re-unpacked while the job starts, and an import in that moment fails (runner.py).
+    for name in ("ltsweep.runtime.recording", "ltsweep.core.tickets"):  # tickets: hashes
+        importlib.import_module(name)
+
     by_key = {t.key: t for t in trials}
     ops_read, ops_write = os.pipe()
     back_read, back_write = os.pipe()
@@ -248,7 +254,11 @@ def _fresh_connections(tracker) -> None:
 def _serve(rec: InlineRecorder, by_key: dict[str, Trial], ops: int, back: int, driver: int) -> None:
     _die_with(driver)
     _fresh_connections(rec.tracker)
-    rec.tracker.statuses()  # every run in one query: ``find`` then needs none per trial
+    try:
+        rec.tracker.statuses()  # every run in one query: ``find`` then needs none per trial
+    except Exception as exc:  # a server away now: ``find`` asks per run, through the outbox
+        if not is_transient(exc):
+            raise
     buffer = b""
     while True:
         ready = select.select([ops], [], [], LIVE_FLUSH_S / 2)[0]
