@@ -17,12 +17,14 @@ and ``close``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
 import select
 import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import Any, Protocol
@@ -112,15 +114,17 @@ class WriterError(RuntimeError):
 
 
 def start_writer(tracker, parent_id: str, trials: list[Trial]) -> Recorder:
-    """A ``WriterProcess`` over ``tracker``'s store; ``InlineRecorder`` where a fork is not safe
-    (not Linux, or Ray already started in this process: a fork of its threads may deadlock)."""
-    ray = sys.modules.get("ray")
-    if sys.platform != "linux" or (ray is not None and ray.is_initialized()):
+    """A ``WriterProcess`` over ``tracker``'s store; ``InlineRecorder`` where a fork is not safe:
+    not Linux, or other threads running (Ray's, a storage lease's renewal): a lock one of them
+    holds at the fork would stay locked in the writer. Call it from the main thread (the writer
+    dies with the thread that forked it)."""
+    if sys.platform != "linux" or threading.active_count() > 1:
         return InlineRecorder(tracker, parent_id)
     # What the writer runs, imported here: a Ray job's working_dir (where ltsweep lives) may be
     # re-unpacked while the job starts, and an import in that moment fails (runner.py).
     for name in ("ltsweep.runtime.recording", "ltsweep.core.tickets"):  # tickets: hashes
         importlib.import_module(name)
+    _close_connections(tracker)  # no open store connection crosses the fork
 
     by_key = {t.key: t for t in trials}
     ops_read, ops_write = os.pipe()
@@ -129,14 +133,14 @@ def start_writer(tracker, parent_id: str, trials: list[Trial]) -> Recorder:
     sys.stderr.flush()
     driver = os.getpid()
     # Ctrl-C between the fork and the child's SIG_IGN would kill the writer: SIGINT waits.
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         pid = os.fork()
         if pid == 0:  # the writer: never returns
             code = 1
             try:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides when it stops
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
                 os.close(ops_write)
                 os.close(back_read)
                 _serve(InlineRecorder(tracker, parent_id), by_key, ops_read, back_write, driver)
@@ -147,11 +151,12 @@ def start_writer(tracker, parent_id: str, trials: list[Trial]) -> Recorder:
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)
+        os.close(ops_read)
+        os.close(back_write)
+        writer = WriterProcess(pid, ops_write, back_read)
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    os.close(ops_read)
-    os.close(back_write)
-    return WriterProcess(pid, ops_write, back_read)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    return writer
 
 
 class WriterProcess:
@@ -160,7 +165,7 @@ class WriterProcess:
 
     def __init__(self, pid: int, ops_fd: int, back_fd: int) -> None:
         self.pid, self._ops, self._back = pid, ops_fd, back_fd
-        self._closed = False
+        self._closed = self._interrupted = False
 
     def start(self, trial: Trial) -> None:
         self._send({"op": "start", "key": trial.key})
@@ -176,13 +181,16 @@ class WriterProcess:
 
     def tick(self) -> None:
         """The writer flushes held writes on its own clock; here only its health is checked."""
-        if select.select([self._back], [], [], 0)[0]:
+        if not self._closed and select.select([self._back], [], [], 0)[0]:
             self._raise_reply()
 
     def close(self, wait_s: float) -> int:
         """Wait for the writer to send everything (up to ``wait_s`` more while the tracking
         server is away); returns how many writes are still not sent."""
         if self._closed:
+            return 0
+        if self._interrupted:  # a Ctrl-C stopped the last wait: do not wait again
+            self._kill()
             return 0
         self._send({"op": "close", "wait_s": wait_s})
         reply = self._reply()
@@ -191,21 +199,31 @@ class WriterProcess:
         return int(reply["pending"])
 
     def _send(self, message: dict[str, Any]) -> None:
+        if self._closed:
+            raise WriterError("the MLflow writer process has stopped")
         data = (json.dumps(message) + "\n").encode()
         try:
             while data:
                 data = data[os.write(self._ops, data) :]
         except BrokenPipeError:
             self._raise_reply()
+        except BaseException:  # Ctrl-C mid-message: the pipe holds half a line, end it
+            self._interrupted = True
+            self._kill()
+            raise
 
     def _reply(self) -> dict[str, Any]:
         """The writer's one reply (it exits after it), or an error if it died without one."""
         chunks: list[bytes] = []
-        while not chunks or not chunks[-1].endswith(b"\n"):
-            chunk = os.read(self._back, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
+        try:
+            while not chunks or not chunks[-1].endswith(b"\n"):
+                chunk = os.read(self._back, 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except BaseException:  # Ctrl-C while waiting for the writer: the next close kills it
+            self._interrupted = True
+            raise
         status = self._reap()
         text = b"".join(chunks).decode()
         if not text:
@@ -220,6 +238,14 @@ class WriterProcess:
         os.close(self._ops)
         os.close(self._back)
         return os.waitpid(self.pid, 0)[1]
+
+    def _kill(self) -> None:
+        """Stop the writer now; what it had not written, the next run records."""
+        if self._closed:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        self._reap()
 
     def _raise_reply(self) -> None:
         reply = self._reply()
@@ -243,10 +269,22 @@ def _die_with(driver: int) -> None:
         os._exit(1)
 
 
-def _fresh_connections(tracker) -> None:
-    """The driver's pooled store connections stay the driver's: the writer opens its own."""
+def _engine(tracker):
     store = getattr(getattr(tracker.client, "_tracking_client", None), "store", None)
-    engine = getattr(store, "engine", None)
+    return getattr(store, "engine", None)
+
+
+def _close_connections(tracker) -> None:
+    """Before the fork: a SQLite connection open in both processes shares one set of file locks
+    (SQLite's own bookkeeping is per process), so none may cross; the driver reopens on use."""
+    engine = _engine(tracker)
+    if engine is not None:
+        engine.dispose()
+
+
+def _fresh_connections(tracker) -> None:
+    """In the writer: whatever the pool still references stays the driver's."""
+    engine = _engine(tracker)
     if engine is not None:
         engine.dispose(close=False)
 
@@ -254,6 +292,16 @@ def _fresh_connections(tracker) -> None:
 def _serve(rec: InlineRecorder, by_key: dict[str, Trial], ops: int, back: int, driver: int) -> None:
     _die_with(driver)
     _fresh_connections(rec.tracker)
+    try:
+        _loop(rec, by_key, ops, back)
+    except Exception:
+        text = traceback.format_exc()
+        print(text, file=sys.stderr, flush=True)
+        last = text.strip().splitlines()[-1][:2000]  # a reply the pipe takes whole
+        os.write(back, (json.dumps({"error": last}) + "\n").encode())
+
+
+def _loop(rec: InlineRecorder, by_key: dict[str, Trial], ops: int, back: int) -> None:
     try:
         rec.tracker.statuses()  # every run in one query: ``find`` then needs none per trial
     except Exception as exc:  # a server away now: ``find`` asks per run, through the outbox
@@ -272,19 +320,11 @@ def _serve(rec: InlineRecorder, by_key: dict[str, Trial], ops: int, back: int, d
         *lines, buffer = buffer.split(b"\n")
         for line in lines:
             message = json.loads(line)
-            try:
-                if message["op"] == "close":
-                    pending = rec.close(float(message["wait_s"]))
-                    os.write(back, (json.dumps({"pending": pending}) + "\n").encode())
-                    return
-                _apply(rec, by_key, message)
-            except Exception:
-                text = traceback.format_exc()
-                print(text, file=sys.stderr, flush=True)
-                os.write(
-                    back, (json.dumps({"error": text.strip().splitlines()[-1]}) + "\n").encode()
-                )
+            if message["op"] == "close":
+                pending = rec.close(float(message["wait_s"]))
+                os.write(back, (json.dumps({"pending": pending}) + "\n").encode())
                 return
+            _apply(rec, by_key, message)
         rec.tick()
 
 

@@ -50,6 +50,9 @@ class OldestWithoutStartingActor(FIFOScheduler):
     def on_trial_remove(self, tune_controller, trial: Trial) -> None:
         self._order.pop(trial, None)
 
+    def on_trial_error(self, tune_controller, trial: Trial) -> None:
+        self._order.pop(trial, None)  # a trial Tune retries is added again
+
     def choose_trial_to_run(self, tune_controller) -> Trial | None:
         controller = getattr(tune_controller, "_tune_controller", tune_controller)
         pending = [t for t in controller.get_live_trials() if t.status == Trial.PENDING]
@@ -65,8 +68,8 @@ class OldestWithoutStartingActor(FIFOScheduler):
 def actor_starting(controller, trial: Trial) -> bool:
     """Whether ``trial`` (pending) has an actor of its own that holds resources: it is starting."""
     trial_to_actor = getattr(controller, "_trial_to_actor", None)
-    manager = getattr(controller, "_actor_manager", None)
-    if trial_to_actor is None or manager is None:
+    started = getattr(getattr(controller, "_actor_manager", None), "is_actor_started", None)
+    if trial_to_actor is None or started is None:
         return False
     actor = trial_to_actor.get(trial)
-    return actor is not None and manager.is_actor_started(actor)
+    return actor is not None and started(actor)
