@@ -1,5 +1,5 @@
 """Who writes the MLflow store while Tune runs: the driver itself (``InlineRecorder``), or one
-writer process of its own (``WriterProcess``), so that Tune's loop never waits on a store write.
+writer process of its own (``WriterProcess``), so that Tune's loop does not wait on store writes.
 
 Measured (bench/bench_driver.py, null trials, SQLite): the store's writes were three quarters of
 the driver's CPU per trial (MLflow's SQLAlchemy store: create, one batch, terminate, ~20 ms a
