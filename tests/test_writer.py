@@ -31,7 +31,7 @@ def _store(tmp_path: Path) -> tuple[str, Tracker, str]:
     return uri, tracker, tracker.find_or_create("sweep:writer", "sweep", {})
 
 
-def test_writer_process_records_like_the_driver(tmp_path) -> None:
+def records_like_the_driver(tmp_path: Path) -> None:
     paths, done = _recorded_trials(tmp_path)
     (gen, gen_record), (xfer, xfer_record) = done
     uri, tracker, parent = _store(tmp_path)
@@ -62,7 +62,7 @@ def test_writer_process_records_like_the_driver(tmp_path) -> None:
     assert run.data.params, "the transfer run has no params"
 
 
-def test_writer_error_reaches_the_driver(tmp_path) -> None:
+def error_reaches_the_driver(tmp_path: Path) -> None:
     paths, done = _recorded_trials(tmp_path)
     (gen, _), (xfer, xfer_record) = done
     _, tracker, parent = _store(tmp_path)
@@ -72,6 +72,27 @@ def test_writer_error_reaches_the_driver(tmp_path) -> None:
     with pytest.raises(WriterError, match="weights_remaining"):
         recorder.close(wait_s=0.0)
     assert recorder.close(wait_s=0.0) == 0, "a second close of a failed writer must not hang"
+
+
+def _in_a_fresh_process(body: str, tmp_path: Path) -> None:
+    """Run ``body`` in a process with one thread, as ``ltsweep run`` has when it forks the
+    writer (a test process may hold threads of earlier tests: then no writer is forked)."""
+    code = (
+        f"import sys; from pathlib import Path; sys.path.insert(0, {str(ROOT)!r}); "
+        f"from tests.test_writer import {body}; {body}(Path({str(tmp_path)!r}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, f"{body} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+
+
+def test_writer_process_records_like_the_driver(tmp_path) -> None:
+    _in_a_fresh_process("records_like_the_driver", tmp_path)
+
+
+def test_writer_error_reaches_the_driver(tmp_path) -> None:
+    _in_a_fresh_process("error_reaches_the_driver", tmp_path)
 
 
 def test_no_fork_while_other_threads_run(tmp_path) -> None:
