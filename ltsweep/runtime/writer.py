@@ -171,7 +171,7 @@ class WriterProcess:
         self._send({"op": "start", "key": trial.key})
 
     def live(self, trial: Trial, metrics: dict[str, Any]) -> None:
-        self._send({"op": "live", "key": trial.key, "metrics": live_metrics(metrics)})
+        self._send({"op": "live", "key": trial.key, "metrics": metrics})
 
     def finish(self, trial: Trial, record: dict[str, Any], trial_dir: Path) -> None:
         self._send({"op": "finish", "key": trial.key, "record": record, "dir": str(trial_dir)})
