@@ -100,8 +100,8 @@ def null_execute(trial, paths) -> dict[str, Any]:
     from ltsweep.core.imp import ticket_dir
     from ltsweep.core.masks import Mask
     from ltsweep.core.tickets import TicketInfo, read_info, save_ticket
-    from ltsweep.runtime.records import read_done, write_done
-    from ltsweep.runtime.trials import GENERATE
+    from ltsweep.storage.done import read_done, write_done
+    from ltsweep.sweep.trial import GENERATE
 
     tdir = paths.trial_dir(trial.key)
     done = read_done(paths, trial.key)
@@ -152,7 +152,7 @@ def null_trainable(config: dict[str, Any], trials: dict, out: str, uri: str | No
     """``tune_trainable`` with ``null_execute``: one epoch report, then the final one."""
     from ray import tune
 
-    from ltsweep.runtime.paths import SweepPaths
+    from ltsweep.storage.paths import SweepPaths
 
     trial = trials[config["key"]]
     record = null_execute(trial, SweepPaths(Path(out)))
@@ -178,7 +178,7 @@ def _cpu(who: int = resource.RUSAGE_SELF) -> float:
 
 
 def loop_process(trials: int, out: Path) -> dict[str, Any]:
-    from ltsweep.sweep.paths import SweepPaths
+    from ltsweep.sweep.files import SweepPaths
 
     plan = _plan(trials, out)
     paths = SweepPaths(out)
@@ -193,10 +193,10 @@ def loop_process(trials: int, out: Path) -> dict[str, Any]:
 
 
 def tune_process(trials: int, out: Path) -> dict[str, Any]:
-    from ltsweep.runtime.tracking import Tracker
-    from ltsweep.runtime.writer import start_writer
-    from ltsweep.sweep.paths import SweepPaths, tracking_uri
-    from ltsweep.sweep.runner import connect_ray, run_trials
+    from ltsweep.sweep.files import SweepPaths, tracking_uri
+    from ltsweep.tracking.client import Tracker
+    from ltsweep.tracking.writer import start_writer
+    from ltsweep.tune.driver import connect_ray, run_trials
 
     plan = _plan(trials, out)
     paths = SweepPaths(out)
@@ -316,7 +316,7 @@ def fake_done(sweep: str, out: Path, every: int = 2) -> int:
     """Done records (a 160-epoch history each) for every ``every``-th trial of ``sweep``, so that
     ``ltsweep status`` has a half-finished grid to count; returns how many."""
     from ltsweep.sweep.config import load_sweep
-    from ltsweep.sweep.paths import SweepPaths, resolve_sweep_file
+    from ltsweep.sweep.files import SweepPaths, resolve_sweep_file
     from ltsweep.sweep.plan import build_plan
 
     plan = build_plan(load_sweep(resolve_sweep_file(sweep)))

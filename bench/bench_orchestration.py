@@ -2,7 +2,7 @@
 
 Candidate: the real CLI, ``ltsweep run <sweep> --out <fresh dir>``, in a subprocess: Ray Tune
 stages, MLflow recording, the lock, everything. On 2 cores Tune runs 2 ``cpu: 1`` trials at once.
-Baseline: a fresh ``python`` process that calls ``ltsweep.runtime.trial.execute`` for every trial
+Baseline: a fresh ``python`` process that calls ``ltsweep.tune.trainable.execute`` for every trial
 of ``build_plan(load_sweep(file))`` in order (generation first), without Ray or MLflow;
 ``execute`` sets the same per-trial thread count (``torch.set_num_threads(cpu)``) as under Tune.
 Both include process start-up. Figure: wall seconds; target ratio <= 1.25 on 2 cores.
@@ -44,7 +44,7 @@ DEMO = "demo"
 
 def sweeps(repeats: int, quick: bool, work: Path) -> list[tuple[Path, int, str]]:
     """(sweep file, pairs, how it was chosen) to measure."""
-    from ltsweep.sweep.paths import resolve_sweep_file
+    from ltsweep.sweep.files import resolve_sweep_file
 
     chosen = os.environ.get("BENCH_SWEEP")
     if chosen:
@@ -59,10 +59,10 @@ def sweeps(repeats: int, quick: bool, work: Path) -> list[tuple[Path, int, str]]
 
 def sequential(sweep: Path, out: Path) -> None:
     """Every trial of the sweep in plan order, in this process, without Ray or MLflow."""
-    from ltsweep.runtime.trial import execute
     from ltsweep.sweep.config import load_sweep
-    from ltsweep.sweep.paths import SweepPaths
+    from ltsweep.sweep.files import SweepPaths
     from ltsweep.sweep.plan import build_plan
+    from ltsweep.tune.trainable import execute
 
     plan = build_plan(load_sweep(sweep))
     paths = SweepPaths(out)
@@ -71,8 +71,8 @@ def sequential(sweep: Path, out: Path) -> None:
 
 
 def _run_one(trial, out: str) -> str:
-    from ltsweep.runtime.trial import execute
-    from ltsweep.sweep.paths import SweepPaths
+    from ltsweep.sweep.files import SweepPaths
+    from ltsweep.tune.trainable import execute
 
     execute(trial, SweepPaths(Path(out)))
     return trial.key
@@ -87,8 +87,8 @@ def parallel(sweep: Path, out: Path, workers: int | None = None) -> None:
 
     from ltsweep.core.imp import ticket_dir
     from ltsweep.sweep.config import load_sweep
+    from ltsweep.sweep.files import SweepPaths
     from ltsweep.sweep.order import generation_order, trial_cost
-    from ltsweep.sweep.paths import SweepPaths
     from ltsweep.sweep.plan import build_plan
 
     plan = build_plan(load_sweep(sweep))
@@ -170,7 +170,7 @@ def measure(sweep: Path, pairs: int, why: str, work: Path) -> list[dict[str, Any
         return seconds
 
     # Warm-up: the imports both sides pay (page cache, .pyc), not a whole sweep each.
-    procs.run_python(["-c", "import torch, ray.tune, mlflow, ltsweep.runtime.trial"], log)
+    procs.run_python(["-c", "import torch, ray.tune, mlflow, ltsweep.tune.trainable"], log)
     procs.run_cli(["plan", str(sweep)], log)
     gen, transfer = _count_trials(sweep)
     print(f"  {sweep.name}: {gen} + {transfer} trials, {pairs} pair(s)")

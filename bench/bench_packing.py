@@ -62,10 +62,10 @@ def sweep_dict(
 
 def generate(sweep: Path, out: Path) -> None:
     """Train the sweep's generation trials (the tickets) in this process, without Ray."""
-    from ltsweep.runtime.trial import execute
     from ltsweep.sweep.config import load_sweep
-    from ltsweep.sweep.paths import SweepPaths
+    from ltsweep.sweep.files import SweepPaths
     from ltsweep.sweep.plan import build_plan
+    from ltsweep.tune.trainable import execute
 
     plan = build_plan(load_sweep(sweep))
     for trial in plan.generation:

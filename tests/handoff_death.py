@@ -28,7 +28,7 @@ def dies_at_handoff(config: dict[str, Any], trials: dict, out: str, uri: str = "
     """
     from ray import tune
 
-    from ltsweep.runtime.trial import tune_trainable
+    from ltsweep.tune.trainable import tune_trainable
 
     tune_trainable(config, trials, out, uri)
     try:
@@ -44,11 +44,11 @@ def dies_at_handoff(config: dict[str, Any], trials: dict, out: str, uri: str = "
 
 
 def main(sweep_file: str, out: str, result: str) -> int:
-    from ltsweep.runtime.tracking import Tracker
     from ltsweep.sweep.config import load_sweep
-    from ltsweep.sweep.paths import SweepPaths, tracking_uri
+    from ltsweep.sweep.files import SweepPaths, tracking_uri
     from ltsweep.sweep.plan import build_plan
-    from ltsweep.sweep.runner import connect_ray, run_trials
+    from ltsweep.tracking.client import Tracker
+    from ltsweep.tune.driver import connect_ray, run_trials
 
     plan = build_plan(load_sweep(Path(sweep_file)))
     paths = SweepPaths(Path(out))

@@ -131,9 +131,9 @@ def test_driver_benchmark_null_trials_leave_real_records(tmp_path):
     from bench.bench_driver import loop_process
     from ltsweep.core.imp import ticket_dir
     from ltsweep.core.tickets import load_ticket
-    from ltsweep.runtime.records import read_done
+    from ltsweep.storage.done import read_done
     from ltsweep.sweep.config import load_sweep
-    from ltsweep.sweep.paths import SweepPaths
+    from ltsweep.sweep.files import SweepPaths
     from ltsweep.sweep.plan import build_plan
 
     result = loop_process(42, tmp_path)
@@ -179,8 +179,8 @@ def test_orchestration_floor_runs_every_trial_after_its_ticket(tmp_path):
     from bench.bench_orchestration import SMALL_SWEEP, parallel
     from bench.procs import quick_variant
     from ltsweep.core.imp import ticket_dir
-    from ltsweep.runtime.paths import SweepPaths
-    from ltsweep.runtime.records import read_done
+    from ltsweep.storage.done import read_done
+    from ltsweep.storage.paths import SweepPaths
     from ltsweep.sweep.config import load_sweep
     from ltsweep.sweep.plan import build_plan
 

@@ -15,7 +15,7 @@ from ltsweep.core.jobs import ModelConfig
 from ltsweep.core.models import MODELS, create_model, model_names, output_layer
 from ltsweep.core.models.resnet import STEMS
 from ltsweep.sweep.config import load_sweep
-from ltsweep.sweep.paths import resolve_sweep_file
+from ltsweep.sweep.files import resolve_sweep_file
 from ltsweep.sweep.plan import _compatible, build_plan
 
 # sha256 of grid_full's trial keys, one per line in plan order, before the driver-scale work.
@@ -69,8 +69,8 @@ def _recorded_trials(tmp_path):
     """One generation trial and one of its transfers, done on disk by the benchmark's
     no-training body (real tickets and done records), in a fresh SQLite store."""
     from bench.bench_driver import null_execute, sweep_yaml
-    from ltsweep.runtime.paths import SweepPaths
-    from ltsweep.runtime.records import read_done
+    from ltsweep.storage.done import read_done
+    from ltsweep.storage.paths import SweepPaths
 
     sweep = tmp_path / "scale.yaml"
     sweep.write_text(sweep_yaml(42))
@@ -98,10 +98,10 @@ class _Counting:
 
 
 def test_recording_is_complete_idempotent_and_batched(tmp_path) -> None:
-    from ltsweep.runtime import recording
-    from ltsweep.runtime import schema as S
-    from ltsweep.runtime.staging import record_dir
-    from ltsweep.runtime.tracking import Tracker
+    from ltsweep.storage.staging import record_dir
+    from ltsweep.tracking import schema as S
+    from ltsweep.tracking import trial_runs as recording
+    from ltsweep.tracking.client import Tracker
 
     paths, done = _recorded_trials(tmp_path)
     (gen, gen_record), (xfer, xfer_record) = done
@@ -147,7 +147,7 @@ def test_recording_is_complete_idempotent_and_batched(tmp_path) -> None:
 def test_tune_configs_carry_each_trials_resources() -> None:
     """The placement Tune asks for comes from the trial's config alone, and matches the plan:
     fractional GPUs, Ray Train drivers (their workers reserve their own) and CPU-only trials."""
-    from ltsweep.runtime.trial_table import placement, trial_config
+    from ltsweep.tune.trial_table import placement, trial_config
 
     plan = build_plan(load_sweep(resolve_sweep_file("grid_full")))
     seen = {}
@@ -177,7 +177,7 @@ def test_what_tune_pickles_per_trial_does_not_grow_with_the_plan(tmp_path) -> No
     from ray.tune.trainable import wrap_function
 
     from bench.bench_driver import null_trainable, sweep_yaml
-    from ltsweep.runtime.trial_table import TrialTable, placement
+    from ltsweep.tune.trial_table import TrialTable, placement
 
     plans = {}
     for n in (42, 1008):
@@ -215,8 +215,8 @@ def test_a_tracker_uses_the_experiment_another_process_created_since_it_looked(
     job test, 1 run in 2). Here the other process's create lands between look-up and create."""
     from mlflow import MlflowClient
 
-    from ltsweep.runtime import schema as S
-    from ltsweep.runtime.tracking import Tracker
+    from ltsweep.tracking import schema as S
+    from ltsweep.tracking.client import Tracker
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     name = S.experiment_name("race")
@@ -240,10 +240,10 @@ def test_a_tracker_uses_the_experiment_another_process_created_since_it_looked(
 def test_held_params_and_live_epochs_reach_the_store_once_flushed(tmp_path) -> None:
     """A long trial: its params and live epochs are held at most a flush interval, then sent
     in one batch; its final record later adds nothing twice."""
-    from ltsweep.runtime import recording
-    from ltsweep.runtime import schema as S
-    from ltsweep.runtime.staging import record_dir
-    from ltsweep.runtime.tracking import Tracker
+    from ltsweep.storage.staging import record_dir
+    from ltsweep.tracking import schema as S
+    from ltsweep.tracking import trial_runs as recording
+    from ltsweep.tracking.client import Tracker
 
     paths, done = _recorded_trials(tmp_path)
     (gen, gen_record), (xfer, xfer_record) = done
@@ -291,7 +291,7 @@ class _FailingOnce(_Counting):
 def test_a_failed_flush_keeps_the_held_writes_and_the_retry_doubles_nothing(
     tmp_path, reached: bool
 ) -> None:
-    from ltsweep.runtime.tracking import Tracker
+    from ltsweep.tracking.client import Tracker
 
     tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "held")
     run_id = tracker.find_or_create("k", "k", {}, {"lr": 0.1}, hold=True)
@@ -312,7 +312,7 @@ def test_a_failed_flush_keeps_the_held_writes_and_the_retry_doubles_nothing(
 def test_params_held_by_a_killed_driver_reach_the_run_on_resume(tmp_path) -> None:
     """A driver killed within the flush interval of a trial's start took the trial's params
     with it: the next driver finds the run without params and sends them with its next write."""
-    from ltsweep.runtime.tracking import Tracker
+    from ltsweep.tracking.client import Tracker
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     killed = Tracker(uri, "resume")
@@ -337,7 +337,7 @@ def test_batches_keep_within_mlflow_limits_and_lose_nothing() -> None:
         MAX_PARAMS_TAGS_PER_BATCH,
     )
 
-    from ltsweep.runtime.tracking import batches
+    from ltsweep.tracking.client import batches
 
     metrics, params, tags = list(range(1201)), list(range(101)), list(range(205))
     out = list(batches(metrics, params, tags))
@@ -356,7 +356,7 @@ def test_batches_keep_within_mlflow_limits_and_lose_nothing() -> None:
 def test_a_resumed_driver_flushes_held_rows_without_reading_the_store(tmp_path) -> None:
     """A run found (not created) by this driver: its held live epochs were never sent, so a
     flush is one write and no read (reading every metric's history per flush grew with it)."""
-    from ltsweep.runtime.tracking import Tracker
+    from ltsweep.tracking.client import Tracker
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     first = Tracker(uri, "resumed")
@@ -386,7 +386,7 @@ def test_a_resumed_driver_flushes_held_rows_without_reading_the_store(tmp_path) 
 def test_an_interrupt_after_a_stored_batch_doubles_nothing(tmp_path) -> None:
     """Ctrl-C lands after MLflow stored the batch but before the tracker knew: closing the
     runs sends what is held again, and the store must skip what it has."""
-    from ltsweep.runtime.tracking import Tracker
+    from ltsweep.tracking.client import Tracker
 
     tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "interrupt")
     run_id = tracker.find_or_create("k", "k", {}, {"lr": 0.1}, hold=True)

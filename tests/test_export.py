@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from ltsweep.report import store
 from ltsweep.report.export import export
+from ltsweep.tracking import sweep_store as store
 from tests.test_report import NAME, known  # noqa: F401  (the module-scoped store fixture)
 
 EPOCHS = 3  # tests/test_report.py logs three epochs (steps 0-2) per result run

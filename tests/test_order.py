@@ -6,10 +6,10 @@ from pathlib import Path
 
 from ltsweep.core.imp import ticket_dir
 from ltsweep.sweep.config import load_sweep
-from ltsweep.sweep.gate import TicketGate
+from ltsweep.sweep.files import SweepPaths, resolve_sweep_file
 from ltsweep.sweep.order import generation_order, trial_cost
-from ltsweep.sweep.paths import SweepPaths, resolve_sweep_file
 from ltsweep.sweep.plan import build_plan
+from ltsweep.tune.gate import TicketGate
 
 
 def _demo():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ltsweep.runtime.outbox import Outbox, is_transient
+from ltsweep.tracking.outbox import Outbox, is_transient
 
 
 class Server:
@@ -71,7 +71,7 @@ def test_a_bad_request_is_not_buffered() -> None:
 
 
 def test_a_retried_metric_write_never_doubles_a_point(tmp_path: Path) -> None:
-    from ltsweep.runtime.tracking import Tracker
+    from ltsweep.tracking.client import Tracker
 
     tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "outbox")
     run = tracker.find_or_create("k", "k", {})

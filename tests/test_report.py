@@ -1,6 +1,6 @@
 """`ltsweep report` against an MLflow store whose values are known.
 
-The store follows ``ltsweep.runtime.schema``: one model, three configurations (digits/sgd,
+The store follows ``ltsweep.tracking.schema``: one model, three configurations (digits/sgd,
 digits/adam, shapes/sgd) that are both sources and targets, three levels, two seeds, the
 ``same`` / ``random`` / ``dense`` controls, one FAILED and one RUNNING run, one point missing
 entirely (shapes/sgd -> digits/sgd at level 2) and one with a single seed.
@@ -22,8 +22,8 @@ import pytest
 from ltsweep import cli
 from ltsweep.errors import UserError
 from ltsweep.report.build import build_report
-from ltsweep.report.store import locate
-from ltsweep.runtime import schema
+from ltsweep.tracking import schema
+from ltsweep.tracking.sweep_store import locate
 
 NAME = "known"
 MODEL = "vgg_tiny"

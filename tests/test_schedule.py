@@ -14,7 +14,7 @@ ray = pytest.importorskip("ray", reason="the scheduler is a Ray Tune scheduler")
 from ray import tune  # noqa: E402
 from ray.tune.search import Searcher  # noqa: E402
 
-from ltsweep.sweep.schedule import PENDING_ENV, OldestWithoutStartingActor  # noqa: E402
+from ltsweep.tune.schedule import PENDING_ENV, OldestWithoutStartingActor  # noqa: E402
 
 TRIALS = 30
 

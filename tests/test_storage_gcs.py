@@ -101,8 +101,8 @@ def gcs(tmp_path_factory):
 
 
 def test_gcs_lease_four_drivers_racing_exactly_one_wins(gcs) -> None:
-    from ltsweep.runtime.lease import lease_for
-    from ltsweep.runtime.storage import open_store
+    from ltsweep.storage.lease import lease_for
+    from ltsweep.storage.store import open_store
 
     store = open_store(gcs.uri("race"))
     won, lost = race([lease_for(store) for _ in range(4)])

@@ -111,7 +111,7 @@ def s3(tmp_path_factory):
 
 
 def cache_of(s3: S3, prefix: str) -> Path:
-    from ltsweep.runtime.storage import cache_dir
+    from ltsweep.storage.store import cache_dir
 
     return Path(s3.env["LTSWEEP_CACHE"]) / "stores" / cache_dir(s3.uri(prefix)).name
 
@@ -225,8 +225,8 @@ def test_lease_lock_on_s3_refuses_a_live_holder_and_takes_over_an_expired_one(
 def test_two_drivers_racing_for_the_lease_exactly_one_wins(s3, monkeypatch) -> None:
     for name, value in CREDENTIALS.items():
         monkeypatch.setenv(name, value)
-    from ltsweep.runtime.lease import S3Lease
-    from ltsweep.runtime.storage import open_store
+    from ltsweep.storage.lease import S3Lease
+    from ltsweep.storage.store import open_store
 
     store = open_store(s3.uri("race"))
     won, lost = race([S3Lease(store) for _ in range(4)])
@@ -276,8 +276,8 @@ def test_tickets_from_the_bucket_are_verified_before_use(s3, reference, monkeypa
     for name, value in {**CREDENTIALS, "LTSWEEP_CACHE": s3.env["LTSWEEP_CACHE"]}.items():
         monkeypatch.setenv(name, value)
     from ltsweep.errors import CorruptArtifactError
-    from ltsweep.runtime.paths import SweepPaths
-    from ltsweep.runtime.staging import fetch_ticket
+    from ltsweep.storage.paths import SweepPaths
+    from ltsweep.storage.staging import fetch_ticket
 
     paths = SweepPaths.for_uri(s3.uri("ref"))
     info = next(k for k in s3.keys("ref") if k.endswith("tickets/level_01/ticket.json"))

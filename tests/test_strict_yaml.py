@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ltsweep.errors import UserError
-from ltsweep.strict_yaml import load_yaml
+from ltsweep.yaml_files import load_yaml
 
 SHARED = """\
 base: &base {epochs: 2, gamma: 0.1}

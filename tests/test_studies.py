@@ -4,7 +4,7 @@ study and the demo's within-domain pair beside its cross-domain one."""
 from __future__ import annotations
 
 from ltsweep.sweep.config import load_sweep
-from ltsweep.sweep.paths import resolve_sweep_file
+from ltsweep.sweep.files import resolve_sweep_file
 from ltsweep.sweep.plan import build_plan
 
 

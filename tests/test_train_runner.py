@@ -23,7 +23,7 @@ import pytest
 
 from ltsweep.core.imp import IMPRun, level_dir, ticket_dir
 from ltsweep.core.tickets import load_ticket
-from ltsweep.runtime.train_runner import run_generation_distributed
+from ltsweep.tune.train_runner import run_generation_distributed
 from tests.common import tiny_generation_job
 
 pytestmark = pytest.mark.slow
@@ -91,7 +91,7 @@ DRIVER = textwrap.dedent("""
     import json, os, sys
     from pathlib import Path
     import ray
-    from ltsweep.runtime.train_runner import run_generation_distributed
+    from ltsweep.tune.train_runner import run_generation_distributed
     from tests.common import tiny_generation_job
     ray.init(address=os.environ["LTSWEEP_TEST_RAY"], configure_logging=False)
     job = tiny_generation_job(levels=2, epochs=3)

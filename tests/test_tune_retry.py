@@ -94,8 +94,8 @@ class Passes:
         self.failed: set[str] = set()
 
     def __call__(self, gens, xfers, budget, number):
-        from ltsweep.runtime.records import write_done
-        from ltsweep.sweep.retry import PassResult
+        from ltsweep.storage.done import write_done
+        from ltsweep.tune.retry import PassResult
 
         keys = [t.key for t in gens + xfers]
         self.calls.append((keys, budget))
@@ -119,7 +119,7 @@ def make_tickets(paths, key: str) -> None:
 @pytest.fixture
 def handoff(tmp_path: Path):
     from ltsweep.sweep.config import load_sweep
-    from ltsweep.sweep.paths import SweepPaths
+    from ltsweep.sweep.files import SweepPaths
     from ltsweep.sweep.plan import build_plan
 
     plan = build_plan(load_sweep(SWEEP))
@@ -128,7 +128,7 @@ def handoff(tmp_path: Path):
 
 
 def _settle(paths, trials, first, script, retries=2):
-    from ltsweep.sweep.retry import settle
+    from ltsweep.tune.retry import settle
 
     passes = Passes(paths, trials, script)
     blocked = settle(first, passes, trials, retries, paths, lambda k: k in passes.failed)
@@ -136,7 +136,7 @@ def _settle(paths, trials, first, script, retries=2):
 
 
 def test_settle_runs_the_source_again_then_its_waiting_transfer(handoff) -> None:
-    from ltsweep.sweep.retry import PassResult
+    from ltsweep.tune.retry import PassResult
 
     paths, trials, gen, xfer = handoff
     first = PassResult([gen, xfer], {gen: 1}, [xfer])  # gen: one death, counted twice
@@ -149,7 +149,7 @@ def test_settle_runs_the_source_again_then_its_waiting_transfer(handoff) -> None
 
 
 def test_settle_keeps_retries_the_bound(handoff) -> None:
-    from ltsweep.sweep.retry import PassResult
+    from ltsweep.tune.retry import PassResult
 
     paths, trials, gen, xfer = handoff
     first = PassResult([gen, xfer], {gen: 1}, [xfer])
@@ -163,7 +163,7 @@ def test_settle_keeps_retries_the_bound(handoff) -> None:
 
 
 def test_settle_runs_nothing_after_an_interrupted_pass(handoff) -> None:
-    from ltsweep.sweep.retry import PassResult
+    from ltsweep.tune.retry import PassResult
 
     paths, trials, gen, xfer = handoff
     # xfer is neither done, failed, owed nor blocked: Ctrl-C stopped the pass
@@ -173,7 +173,7 @@ def test_settle_runs_nothing_after_an_interrupted_pass(handoff) -> None:
 
 
 def test_ledger_tells_a_double_count_from_a_second_death() -> None:
-    from ltsweep.sweep.retry import Ledger
+    from ltsweep.tune.retry import Ledger
 
     ledger = Ledger()
     ledger.recovered("g-a", iteration=7)

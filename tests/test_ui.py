@@ -15,7 +15,7 @@ import pytest
 
 from ltsweep import cli
 from ltsweep.commands import ui
-from ltsweep.runtime import schema
+from ltsweep.tracking import schema
 
 NAME = "uitest"
 WAIT = 600  # seconds for the server to answer or stop: generous, a loaded 2-core box is slow

@@ -13,8 +13,8 @@ import urllib.request
 
 import pytest
 
-from ltsweep.runtime import mlflow_view
-from ltsweep.runtime import schema as S
+from ltsweep.tracking import schema as S
+from ltsweep.tracking import ui_view as mlflow_view
 from tests.test_report import NAME, known  # noqa: F401  (the store of known values)
 from tests.test_ui import _free_port
 

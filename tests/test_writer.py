@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from ltsweep.runtime import schema as S
-from ltsweep.runtime.staging import record_dir
-from ltsweep.runtime.tracking import Tracker
-from ltsweep.runtime.writer import InlineRecorder, WriterError, WriterProcess, start_writer
+from ltsweep.storage.staging import record_dir
+from ltsweep.tracking import schema as S
+from ltsweep.tracking.client import Tracker
+from ltsweep.tracking.writer import InlineRecorder, WriterError, WriterProcess, start_writer
 from tests.test_driver_scale import _recorded_trials
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,8 +114,8 @@ DRIVER = textwrap.dedent(
     """
     import os, sys, time
     sys.path.insert(0, {root!r})
-    from ltsweep.runtime.tracking import Tracker
-    from ltsweep.runtime.writer import start_writer
+    from ltsweep.tracking.client import Tracker
+    from ltsweep.tracking.writer import start_writer
     tracker = Tracker({uri!r}, "writer")
     recorder = start_writer(tracker, tracker.find_or_create("sweep:w", "w", {{}}), [])
     print(recorder.pid, flush=True)

@@ -48,8 +48,8 @@ def _format(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ltsweep.report import store
     from ltsweep.report.export import FORMATS, export
+    from ltsweep.tracking import sweep_store as store
 
     fmt = _format(args)
     where = store.locate(args.sweep, args.out, args.tracking_uri)

@@ -15,12 +15,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ltsweep.runtime.lock import sweep_lock
-    from ltsweep.runtime.records import read_done
-    from ltsweep.runtime.tracking import Tracker
-    from ltsweep.runtime.writer import start_writer
+    from ltsweep.storage.done import read_done
+    from ltsweep.storage.lock import sweep_lock
     from ltsweep.sweep.context import check_data, load_context
-    from ltsweep.sweep.runner import (
+    from ltsweep.tracking.client import Tracker
+    from ltsweep.tracking.writer import start_writer
+    from ltsweep.tune.driver import (
         INTERRUPTED,
         check_tracking_uri,
         check_writable,
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         stale = tracker.kill_stale()
         if stale:
             print(f"ltsweep: marked {stale} runs left RUNNING by a dead driver as KILLED")
-        from ltsweep.runtime import schema as S
+        from ltsweep.tracking import schema as S
 
         parent = tracker.find_or_create(
             f"sweep:{ctx.config.name}",
@@ -80,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
 def _close_runs(tracker, parent: str, code: int) -> None:
     """Trials stopped mid-way become KILLED, never RUNNING forever; with the tracking server
     away, the next run does it (it marks what a dead driver left RUNNING)."""
-    from ltsweep.runtime.outbox import is_transient
-    from ltsweep.sweep.runner import INTERRUPTED
+    from ltsweep.tracking.outbox import is_transient
+    from ltsweep.tune.driver import INTERRUPTED
 
     try:
         tracker.kill_stale()

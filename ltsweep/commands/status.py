@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def sweep_status(ctx) -> dict[str, dict[str, int]]:
-    from ltsweep.runtime.records import has_done, read_failed
+    from ltsweep.storage.done import has_done, read_failed
 
     running = _running_keys(ctx)
     out = {}
@@ -35,14 +35,14 @@ def sweep_status(ctx) -> dict[str, dict[str, int]]:
 
 def _running_keys(ctx) -> set[str]:
     """Trials MLflow shows RUNNING while a live driver holds the sweep's lock."""
-    from ltsweep.runtime.lock import live_holder
+    from ltsweep.storage.lock import live_holder
 
     if live_holder(ctx.paths) is None:
         return set()  # no live driver: nothing can be running
     if ctx.tracking_uri.startswith("sqlite") and not ctx.paths.mlflow_db.exists():
         return set()
-    from ltsweep.runtime import schema as S
-    from ltsweep.runtime.tracking import Tracker
+    from ltsweep.tracking import schema as S
+    from ltsweep.tracking.client import Tracker
 
     tracker = Tracker(ctx.tracking_uri, ctx.config.name)
     return {

@@ -107,8 +107,8 @@ def _open_when_up(url: str, base: str, proc: subprocess.Popen, timeout: float = 
 
 
 def run(args: argparse.Namespace) -> int:
-    from ltsweep.report import store
-    from ltsweep.runtime import mlflow_view
+    from ltsweep.tracking import sweep_store as store
+    from ltsweep.tracking import ui_view as mlflow_view
 
     where = store.locate(args.sweep, args.out, args.tracking_uri)
     name, uri = where.name, where.tracking_uri

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 from ltsweep import fsio
 from ltsweep.errors import UserError
-from ltsweep.report import claims, collect, figures, html, matrix, optimizers, stats, store
+from ltsweep.report import claims, collect, figures, html, matrix, optimizers, stats
 from ltsweep.report import differences as D
-from ltsweep.runtime import schema
+from ltsweep.tracking import schema
+from ltsweep.tracking import sweep_store as store
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -262,7 +263,7 @@ def build_report(
         log_to_mlflow: also log the files to the sweep's parent run under ``report/``.
         sweep_out: the sweep's output directory if ``ltsweep run`` was given ``--out``.
     """
-    from ltsweep.sweep.paths import SweepPaths
+    from ltsweep.sweep.files import SweepPaths
 
     where = store.locate(sweep, sweep_out, tracking_uri)
     name, uri = where.name, where.tracking_uri

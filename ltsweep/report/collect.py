@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ltsweep.runtime import schema
+from ltsweep.tracking import schema
 
 if TYPE_CHECKING:
     import mlflow

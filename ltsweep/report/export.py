@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ltsweep import fsio
 from ltsweep.errors import UserError
 from ltsweep.report import collect
-from ltsweep.runtime import schema
+from ltsweep.tracking import schema
 
 if TYPE_CHECKING:
     import mlflow

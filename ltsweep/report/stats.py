@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from ltsweep.runtime import schema
+from ltsweep.tracking import schema
 
 if TYPE_CHECKING:
     import pandas as pd

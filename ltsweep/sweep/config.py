@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from ltsweep.errors import UserError
-from ltsweep.runtime.trials import Resources
 from ltsweep.strict import Loader, check, non_negative, one_of, open_unit, positive
-from ltsweep.strict_yaml import load_yaml
+from ltsweep.sweep.trial import Resources
+from ltsweep.yaml_files import load_yaml
 
 KINDS = ("transferred", "same", "random", "dense")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ltsweep.sweep.config import SweepConfig, load_sweep
-from ltsweep.sweep.paths import SweepPaths, resolve_sweep_file, sweep_paths, tracking_uri
+from ltsweep.sweep.files import SweepPaths, resolve_sweep_file, sweep_paths, tracking_uri
 from ltsweep.sweep.plan import Plan, build_plan
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from ltsweep.core.data import get_spec
 from ltsweep.core.data.subsets import Cut, cut_size
 from ltsweep.errors import UserError
-from ltsweep.runtime.trials import Trial
+from ltsweep.sweep.trial import Trial
 
 
 def trial_cost(trial: Trial) -> float:

@@ -21,8 +21,8 @@ from ltsweep.core.pruning import PruneConfig
 from ltsweep.core.train import TrainConfig
 from ltsweep.errors import UserError
 from ltsweep.hashing import Memo, config_key
-from ltsweep.runtime.trials import GENERATE, TRANSFER, Resources, Trial
 from ltsweep.sweep.config import Configuration, ModelSettings, SweepConfig
+from ltsweep.sweep.trial import GENERATE, TRANSFER, Resources, Trial
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,9 @@ import traceback
 from pathlib import Path
 from typing import Any, Protocol
 
-from ltsweep.runtime import schema as S
-from ltsweep.runtime.outbox import Outbox, is_transient
-from ltsweep.runtime.trials import Trial
+from ltsweep.sweep.trial import Trial
+from ltsweep.tracking import schema as S
+from ltsweep.tracking.outbox import Outbox, is_transient
 
 LIVE_FLUSH_S = 1.0  # the oldest a held tracking write (params, live epochs) gets while Tune runs
 LIVE_KEYS = ("step", "epoch", "level", *S.EPOCH_METRICS)
@@ -61,21 +61,21 @@ class InlineRecorder:
         self.outbox = Outbox(out=out)
 
     def start(self, trial: Trial) -> None:
-        from ltsweep.runtime import recording
+        from ltsweep.tracking import trial_runs as recording
 
         self.outbox.send(
             trial.key, lambda retry: recording.start_trial(self.tracker, trial, self.parent_id)
         )
 
     def live(self, trial: Trial, metrics: dict[str, Any]) -> None:
-        from ltsweep.runtime import recording
+        from ltsweep.tracking import trial_runs as recording
 
         self.outbox.send(
             trial.key, lambda retry: recording.log_live(self.tracker, trial, metrics, retry)
         )
 
     def finish(self, trial: Trial, record: dict[str, Any], trial_dir: Path) -> None:
-        from ltsweep.runtime import recording
+        from ltsweep.tracking import trial_runs as recording
 
         self.outbox.send(
             trial.key,
@@ -85,7 +85,7 @@ class InlineRecorder:
         )
 
     def fail(self, trial: Trial, reason: str) -> None:
-        from ltsweep.runtime import recording
+        from ltsweep.tracking import trial_runs as recording
 
         self.outbox.send(
             trial.key,
@@ -122,7 +122,7 @@ def start_writer(tracker, parent_id: str, trials: list[Trial]) -> Recorder:
         return InlineRecorder(tracker, parent_id)
     # What the writer runs, imported here: a Ray job's working_dir (where ltsweep lives) may be
     # re-unpacked while the job starts, and an import in that moment fails (runner.py).
-    for name in ("ltsweep.runtime.recording", "ltsweep.core.tickets"):  # tickets: hashes
+    for name in ("ltsweep.tracking.trial_runs", "ltsweep.core.tickets"):  # tickets: hashes
         importlib.import_module(name)
     _close_connections(tracker)  # no open store connection crosses the fork
 

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ltsweep.errors import UserError
-from ltsweep.runtime.lease import pid_alive as _alive
-from ltsweep.runtime.paths import SweepPaths
+from ltsweep.storage.lease import pid_alive as _alive
+from ltsweep.storage.paths import SweepPaths
 
 
 def _holder(path: Path) -> dict | None:
@@ -65,7 +65,7 @@ def sweep_lock(paths: SweepPaths) -> contextlib.AbstractContextManager[None]:
     """The sweep's one-writer lock: a lock file on disk, a conditional-write lease on S3/GCS."""
     if not paths.remote:
         return output_lock(paths.lock)
-    from ltsweep.runtime.lease import lease_lock
+    from ltsweep.storage.lease import lease_lock
 
     return lease_lock(paths.store)
 
@@ -75,7 +75,7 @@ def live_holder(paths: SweepPaths) -> dict | None:
     if not paths.remote:
         holder = _holder(paths.lock)
         return holder if holder and _alive(int(holder["pid"])) else None
-    from ltsweep.runtime.lease import holder_live
+    from ltsweep.storage.lease import holder_live
 
     holder = paths.store.read_json(".lock")
     return holder if holder and holder_live(holder) else None

@@ -11,9 +11,9 @@ from typing import Any
 
 from ltsweep.core.jobs import GenerationJob
 from ltsweep.hashing import to_jsonable
-from ltsweep.runtime import schema as S
-from ltsweep.runtime.tracking import Tracker
-from ltsweep.runtime.trials import GENERATE, Trial
+from ltsweep.sweep.trial import GENERATE, Trial
+from ltsweep.tracking import schema as S
+from ltsweep.tracking.client import Tracker
 
 
 def axis_tags(tags: dict[str, str], role: str, **overrides: str) -> dict[str, str]:

@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ltsweep.errors import UserError
-from ltsweep.runtime.storage import Store
+from ltsweep.storage.store import Store
 
 LEASE_S, RENEW_S = 60.0, 15.0
 
@@ -157,7 +157,7 @@ def lease_for(store: Store) -> S3Lease:
     """The lease of the store's kind (S3 conditional writes, GCS generation preconditions)."""
     if store.scheme == "s3":
         return S3Lease(store)
-    from ltsweep.runtime.gcs_lease import GcsLease
+    from ltsweep.storage.gcs_lease import GcsLease
 
     return GcsLease(store)
 

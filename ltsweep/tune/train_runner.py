@@ -115,8 +115,8 @@ def _worker_stage(config: dict[str, Any], rank: int):
     """This rank's own mirror of an object-store trial, pulled from the store (else None)."""
     if not config.get("uri"):
         return None
-    from ltsweep.runtime.paths import SweepPaths
-    from ltsweep.runtime.staging import TrialStage
+    from ltsweep.storage.paths import SweepPaths
+    from ltsweep.storage.staging import TrialStage
 
     paths = SweepPaths.for_uri(config["uri"])
     stage = TrialStage(paths, config["key"], local=paths.rank_dir(config["key"], rank))
@@ -181,7 +181,7 @@ def _worker_loop(config: dict[str, Any]) -> None:
 def _write_worker_node(workdir: Path, rank: int, stage=None) -> None:
     """Which node ran ``rank`` and in which directory; on an object store, its own key."""
     from ltsweep.fsio import write_json
-    from ltsweep.runtime.trial import node_label
+    from ltsweep.tune.trainable import node_label
 
     rel = f"nodes/rank_{rank:03d}.json"
     record = {"rank": rank, "node": node_label(), "workdir": str(workdir)}

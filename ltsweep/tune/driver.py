@@ -16,11 +16,11 @@ from functools import partial
 
 from ltsweep.errors import UserError
 from ltsweep.hashing import config_key
-from ltsweep.runtime.records import has_done, read_done
-from ltsweep.runtime.staging import record_dir
-from ltsweep.sweep.paths import SweepPaths
+from ltsweep.storage.done import has_done, read_done
+from ltsweep.storage.staging import record_dir
+from ltsweep.sweep.files import SweepPaths
 from ltsweep.sweep.plan import GENERATE, TRANSFER, Plan, Trial
-from ltsweep.sweep.progress import Progress, make_callback
+from ltsweep.tune.progress import Progress, make_callback
 
 # Tune's experiment-state snapshots are not what we resume from (a run never restores a Tune
 # experiment): each one serializes every trial, so every 5 s they grew with the grid. Hourly.
@@ -51,15 +51,15 @@ class StageOutcome:
 DRIVER_MODULES = (
     "ray.tune",
     "ltsweep.core.tickets",
-    "ltsweep.runtime.mlflow_view",
-    "ltsweep.runtime.outbox",
-    "ltsweep.runtime.writer",
-    "ltsweep.runtime.recording",
-    "ltsweep.runtime.trial",
-    "ltsweep.runtime.trial_table",
-    "ltsweep.sweep.gate",
-    "ltsweep.sweep.retry",
-    "ltsweep.sweep.schedule",
+    "ltsweep.tracking.ui_view",
+    "ltsweep.tracking.outbox",
+    "ltsweep.tracking.writer",
+    "ltsweep.tracking.trial_runs",
+    "ltsweep.tune.trainable",
+    "ltsweep.tune.trial_table",
+    "ltsweep.tune.gate",
+    "ltsweep.tune.retry",
+    "ltsweep.tune.schedule",
 )
 
 
@@ -115,7 +115,7 @@ def run_trials(
     ``trainable_fn`` replaces ``tune_trainable`` (same signature) for bench/bench_driver.py,
     which times the driver around trials whose training costs nothing.
     """
-    from ltsweep.runtime.writer import InlineRecorder
+    from ltsweep.tracking.writer import InlineRecorder
 
     recorder = recorder or InlineRecorder(tracker, parent_id)
     try:
@@ -129,7 +129,7 @@ def run_trials(
 
 
 def _run_passes(plan: Plan, paths: SweepPaths, statuses, recorder, trainable_fn):
-    from ltsweep.sweep.retry import settle
+    from ltsweep.tune.retry import settle
 
     gen = StageOutcome(GENERATE, len(plan.generation))
     xfer = StageOutcome(TRANSFER, len(plan.transfer))
@@ -173,11 +173,11 @@ def _tune_pass(
     """One Tune experiment over these trials with ``max_failures=retries`` (``retry.RunPass``)."""
     from ray import tune
 
-    from ltsweep.runtime.trial import tune_trainable
-    from ltsweep.runtime.trial_table import TrialTable, placement
-    from ltsweep.sweep.gate import TicketGate
-    from ltsweep.sweep.retry import Ledger, PassResult
-    from ltsweep.sweep.schedule import OldestWithoutStartingActor, set_pending_window
+    from ltsweep.tune.gate import TicketGate
+    from ltsweep.tune.retry import Ledger, PassResult
+    from ltsweep.tune.schedule import OldestWithoutStartingActor, set_pending_window
+    from ltsweep.tune.trainable import tune_trainable
+    from ltsweep.tune.trial_table import TrialTable, placement
 
     plan, paths, ledger = d.plan, d.paths, Ledger()
     by_key = {t.key: t for t in gen_todo + xfer_todo}

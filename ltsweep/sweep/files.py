@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 from ltsweep.errors import UserError
-from ltsweep.runtime.paths import SweepPaths
-from ltsweep.runtime.storage import is_uri
-from ltsweep.strict_yaml import read_text
+from ltsweep.storage.paths import SweepPaths
+from ltsweep.storage.store import is_uri
+from ltsweep.yaml_files import read_text
 
 SEARCH_SPACES = "search_spaces"
 

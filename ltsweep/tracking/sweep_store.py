@@ -1,6 +1,6 @@
 """Where a sweep's MLflow store lives, and opening it without creating one by mistake.
 
-The paths and the URI precedence are the sweep engine's (``ltsweep.sweep.paths``); this module
+The paths and the URI precedence are the sweep engine's (``ltsweep.sweep.files``); this module
 adds an explicit ``--tracking-uri`` on top and refuses a SQLite file that does not exist.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ltsweep.errors import UserError
-from ltsweep.runtime import schema
+from ltsweep.tracking import schema
 
 if TYPE_CHECKING:
     import mlflow
@@ -33,14 +33,14 @@ class Located:
 def locate(
     sweep: str, sweep_out: Path | str | None = None, tracking_uri: str | None = None
 ) -> Located:
-    """Find a sweep's name and store the way ``ltsweep run`` does (``ltsweep.sweep.paths``).
+    """Find a sweep's name and store the way ``ltsweep run`` does (``ltsweep.sweep.files``).
 
     The sweep file, when it resolves, gives the name (its ``name`` key, else its stem) and its
     ``tracking_uri``; without one (a store copied from a cluster) the argument is the name, or the
     stem of a path. Precedence for the URI: ``tracking_uri`` here, ``MLFLOW_TRACKING_URI``, the
     sweep file's ``tracking_uri``, then ``<out>/mlflow.db``.
     """
-    from ltsweep.sweep import paths
+    from ltsweep.sweep import files as paths
 
     text = sweep.strip()
     if not text:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ltsweep.errors import UserError
-from ltsweep.runtime import schema as S
+from ltsweep.tracking import schema as S
 
 
 def _quiet_mlflow() -> None:
@@ -108,7 +108,7 @@ class Tracker:
                 exp = self.client.get_experiment_by_name(name)
                 if exp is None:
                     location = artifact_root.resolve().as_uri() if artifact_root else None
-                    from ltsweep.runtime.mlflow_view import experiment_tags
+                    from ltsweep.tracking.ui_view import experiment_tags
 
                     self.experiment_id = self._create_experiment(name, location, experiment_tags())
                 else:
@@ -380,7 +380,7 @@ class Tracker:
         """Runs left RUNNING by a dead driver become KILLED (the caller holds the sweep lock);
         what this tracker still holds is sent first (a run the store refuses, e.g. deleted in
         the UI, is dropped with a warning, not left to stop the others being closed)."""
-        from ltsweep.runtime.outbox import is_transient
+        from ltsweep.tracking.outbox import is_transient
 
         for run_id in list(self._held):
             try:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from ltsweep.runtime.storage import Store, cache_dir, open_store
+from ltsweep.storage.store import Store, cache_dir, open_store
 
 
 @dataclass(frozen=True)

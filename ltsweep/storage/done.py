@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ltsweep.runtime.paths import SweepPaths
+from ltsweep.storage.paths import SweepPaths
 
 DONE, FAILED = "done.json", "failed.json"
 

@@ -21,8 +21,8 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from ltsweep.errors import UserError
-from ltsweep.runtime.lease import S3Lease
-from ltsweep.runtime.storage import Store
+from ltsweep.storage.lease import S3Lease
+from ltsweep.storage.store import Store
 
 GCS = "https://storage.googleapis.com"
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from ltsweep.core.imp import ticket_dir
 from ltsweep.core.tickets import INFO_FILE, TENSORS_FILE, verify_ticket
 from ltsweep.errors import CorruptArtifactError, UserError
-from ltsweep.runtime.paths import SweepPaths
-from ltsweep.runtime.trials import GENERATE, Trial
+from ltsweep.storage.paths import SweepPaths
+from ltsweep.sweep.trial import GENERATE, Trial
 
 MARKERS = (INFO_FILE, "result.json")  # written after the files they vouch for
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ltsweep.core.imp import ticket_dir
-from ltsweep.runtime.records import has_done
-from ltsweep.sweep.paths import SweepPaths
+from ltsweep.storage.done import has_done
+from ltsweep.sweep.files import SweepPaths
 from ltsweep.sweep.plan import GENERATE, Trial
 
 

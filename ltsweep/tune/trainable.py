@@ -21,10 +21,10 @@ from ltsweep.core.jobs import GenerationJob
 from ltsweep.core.train import TrainState
 from ltsweep.core.transfer import run_transfer
 from ltsweep.errors import TrainingDivergedError, UserError
-from ltsweep.runtime.paths import SweepPaths
-from ltsweep.runtime.records import read_done, write_done, write_failed
-from ltsweep.runtime.staging import TrialStage, fetch_ticket
-from ltsweep.runtime.trials import GENERATE, Trial
+from ltsweep.storage.done import read_done, write_done, write_failed
+from ltsweep.storage.paths import SweepPaths
+from ltsweep.storage.staging import TrialStage, fetch_ticket
+from ltsweep.sweep.trial import GENERATE, Trial
 
 
 def _device(trial: Trial) -> str:
@@ -92,7 +92,7 @@ def _generate(trial: Trial, stage: TrialStage, device: str, emit, paths) -> dict
 def _generate_distributed(trial: Trial, stage: TrialStage, paths: SweepPaths) -> dict[str, Any]:
     """IMP on a Ray Train worker group; on an object store each rank mirrors the trial in its
     own directory and only rank 0 writes to the store (``train_runner``)."""
-    from ltsweep.runtime.train_runner import read_worker_nodes, run_generation_distributed
+    from ltsweep.tune.train_runner import read_worker_nodes, run_generation_distributed
 
     r = trial.resources
     if paths.remote:

@@ -20,10 +20,10 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from ltsweep.core.imp import ticket_dir
-from ltsweep.runtime.trial_table import trial_config
+from ltsweep.sweep.files import SweepPaths
 from ltsweep.sweep.order import generation_order, trial_cost
-from ltsweep.sweep.paths import SweepPaths
 from ltsweep.sweep.plan import Trial
+from ltsweep.tune.trial_table import trial_config
 
 
 class TicketGate(Searcher):

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ltsweep.runtime.records import read_done, read_failed
-from ltsweep.runtime.staging import record_dir
-from ltsweep.sweep.paths import SweepPaths
+from ltsweep.storage.done import read_done, read_failed
+from ltsweep.storage.staging import record_dir
+from ltsweep.sweep.files import SweepPaths
 from ltsweep.sweep.plan import GENERATE, Trial
 
 
@@ -180,7 +180,7 @@ def make_callback(
     one worker death twice: those trials are neither FAILED nor counted failed; they run again."""
     from ray.tune import Callback
 
-    from ltsweep.runtime.writer import live_metrics
+    from ltsweep.tracking.writer import live_metrics
 
     class MlflowRecorder(Callback):
         """Runs in the driver, which alone decides what is recorded."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ltsweep.runtime.trials import Resources, Trial
+from ltsweep.sweep.trial import Resources, Trial
 
 # Per worker process: the table last fetched, by its object-store id (one sweep pass at a time).
 _FETCHED: dict[str, dict[str, Trial]] = {}

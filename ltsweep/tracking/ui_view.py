@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 
-from ltsweep.runtime import schema as S
+from ltsweep.tracking import schema as S
 
 KIND_TAG = "mlflow.experimentKind"
 KIND_TRAINING = "custom_model_development"
