@@ -178,7 +178,7 @@ def _cpu(who: int = resource.RUSAGE_SELF) -> float:
 
 
 def loop_process(trials: int, out: Path) -> dict[str, Any]:
-    from ltsweep.sweep.files import SweepPaths
+    from ltsweep.storage.paths import SweepPaths
 
     plan = _plan(trials, out)
     paths = SweepPaths(out)
@@ -193,7 +193,8 @@ def loop_process(trials: int, out: Path) -> dict[str, Any]:
 
 
 def tune_process(trials: int, out: Path) -> dict[str, Any]:
-    from ltsweep.sweep.files import SweepPaths, tracking_uri
+    from ltsweep.storage.paths import SweepPaths
+    from ltsweep.sweep.files import tracking_uri
     from ltsweep.tracking.client import Tracker
     from ltsweep.tracking.writer import start_writer
     from ltsweep.tune.driver import connect_ray, run_trials
@@ -315,8 +316,9 @@ def growth_row(per_trial: dict[int, float]) -> dict[str, Any] | None:
 def fake_done(sweep: str, out: Path, every: int = 2) -> int:
     """Done records (a 160-epoch history each) for every ``every``-th trial of ``sweep``, so that
     ``ltsweep status`` has a half-finished grid to count; returns how many."""
+    from ltsweep.storage.paths import SweepPaths
     from ltsweep.sweep.config import load_sweep
-    from ltsweep.sweep.files import SweepPaths, resolve_sweep_file
+    from ltsweep.sweep.files import resolve_sweep_file
     from ltsweep.sweep.plan import build_plan
 
     plan = build_plan(load_sweep(resolve_sweep_file(sweep)))

@@ -59,8 +59,8 @@ def sweeps(repeats: int, quick: bool, work: Path) -> list[tuple[Path, int, str]]
 
 def sequential(sweep: Path, out: Path) -> None:
     """Every trial of the sweep in plan order, in this process, without Ray or MLflow."""
+    from ltsweep.storage.paths import SweepPaths
     from ltsweep.sweep.config import load_sweep
-    from ltsweep.sweep.files import SweepPaths
     from ltsweep.sweep.plan import build_plan
     from ltsweep.tune.trainable import execute
 
@@ -71,7 +71,7 @@ def sequential(sweep: Path, out: Path) -> None:
 
 
 def _run_one(trial, out: str) -> str:
-    from ltsweep.sweep.files import SweepPaths
+    from ltsweep.storage.paths import SweepPaths
     from ltsweep.tune.trainable import execute
 
     execute(trial, SweepPaths(Path(out)))
@@ -86,8 +86,8 @@ def parallel(sweep: Path, out: Path, workers: int | None = None) -> None:
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     from ltsweep.core.imp import ticket_dir
+    from ltsweep.storage.paths import SweepPaths
     from ltsweep.sweep.config import load_sweep
-    from ltsweep.sweep.files import SweepPaths
     from ltsweep.sweep.order import generation_order, trial_cost
     from ltsweep.sweep.plan import build_plan
 

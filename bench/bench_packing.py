@@ -62,8 +62,8 @@ def sweep_dict(
 
 def generate(sweep: Path, out: Path) -> None:
     """Train the sweep's generation trials (the tickets) in this process, without Ray."""
+    from ltsweep.storage.paths import SweepPaths
     from ltsweep.sweep.config import load_sweep
-    from ltsweep.sweep.files import SweepPaths
     from ltsweep.sweep.plan import build_plan
     from ltsweep.tune.trainable import execute
 

@@ -44,8 +44,9 @@ def dies_at_handoff(config: dict[str, Any], trials: dict, out: str, uri: str = "
 
 
 def main(sweep_file: str, out: str, result: str) -> int:
+    from ltsweep.storage.paths import SweepPaths
     from ltsweep.sweep.config import load_sweep
-    from ltsweep.sweep.files import SweepPaths, tracking_uri
+    from ltsweep.sweep.files import tracking_uri
     from ltsweep.sweep.plan import build_plan
     from ltsweep.tracking.client import Tracker
     from ltsweep.tune.driver import connect_ray, run_trials

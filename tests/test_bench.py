@@ -132,8 +132,8 @@ def test_driver_benchmark_null_trials_leave_real_records(tmp_path):
     from ltsweep.core.imp import ticket_dir
     from ltsweep.core.tickets import load_ticket
     from ltsweep.storage.done import read_done
+    from ltsweep.storage.paths import SweepPaths
     from ltsweep.sweep.config import load_sweep
-    from ltsweep.sweep.files import SweepPaths
     from ltsweep.sweep.plan import build_plan
 
     result = loop_process(42, tmp_path)

@@ -13,7 +13,7 @@ import ltsweep
 
 CORE = Path(ltsweep.__file__).parent / "core"
 FORBIDDEN = ("ray", "mlflow")
-UPPER = ("runtime", "sweep", "commands", "cli", "report", "bench")  # layers above core
+UPPER = ("storage", "sweep", "tracking", "tune", "commands", "cli", "report", "bench")  # above core
 
 PROBE = """
 import json, sys

@@ -98,21 +98,21 @@ class _Counting:
 
 
 def test_recording_is_complete_idempotent_and_batched(tmp_path) -> None:
-    from ltsweep.storage.staging import record_dir
     from ltsweep.tracking import schema as S
-    from ltsweep.tracking import trial_runs as recording
+    from ltsweep.tracking import trial_runs
     from ltsweep.tracking.client import Tracker
+    from ltsweep.tracking.trial_runs import record_dir
 
     paths, done = _recorded_trials(tmp_path)
     (gen, gen_record), (xfer, xfer_record) = done
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     tracker = Tracker(uri, "scale", tmp_path / "artifacts")  # not ./mlruns
     parent = tracker.find_or_create("sweep:scale", "sweep", {})
-    recording.finish_trial(tracker, gen, gen_record, parent, record_dir(paths, gen))
+    trial_runs.finish_trial(tracker, gen, gen_record, parent, record_dir(paths, gen))
     counting = tracker.client = _Counting(tracker.client)
-    recording.start_trial(tracker, xfer, parent)
-    recording.log_live(tracker, xfer, {**xfer_record["history"][0], "step": 0})
-    recording.finish_trial(tracker, xfer, xfer_record, parent, record_dir(paths, xfer))
+    trial_runs.start_trial(tracker, xfer, parent)
+    trial_runs.log_live(tracker, xfer, {**xfer_record["history"][0], "step": 0})
+    trial_runs.finish_trial(tracker, xfer, xfer_record, parent, record_dir(paths, xfer))
     assert counting.calls == ["create_run", "log_batch", "set_terminated"], (
         f"a transfer trial that ends within the flush interval took {len(counting.calls)} store "
         f"writes ({counting.calls}); its params and live epoch should go with the final batch: "
@@ -121,7 +121,7 @@ def test_recording_is_complete_idempotent_and_batched(tmp_path) -> None:
     # A second driver (nothing cached) records the same trials again: nothing may double.
     again = Tracker(uri, "scale", tmp_path / "artifacts")
     for trial, record in done:
-        recording.finish_trial(again, trial, record, parent, record_dir(paths, trial))
+        trial_runs.finish_trial(again, trial, record, parent, record_dir(paths, trial))
     client = again.client
     statuses = again.statuses()
     levels = gen.job.imp.levels + 1
@@ -240,18 +240,18 @@ def test_a_tracker_uses_the_experiment_another_process_created_since_it_looked(
 def test_held_params_and_live_epochs_reach_the_store_once_flushed(tmp_path) -> None:
     """A long trial: its params and live epochs are held at most a flush interval, then sent
     in one batch; its final record later adds nothing twice."""
-    from ltsweep.storage.staging import record_dir
     from ltsweep.tracking import schema as S
-    from ltsweep.tracking import trial_runs as recording
+    from ltsweep.tracking import trial_runs
     from ltsweep.tracking.client import Tracker
+    from ltsweep.tracking.trial_runs import record_dir
 
     paths, done = _recorded_trials(tmp_path)
     (gen, gen_record), (xfer, xfer_record) = done
     tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "held", tmp_path / "artifacts")
     parent = tracker.find_or_create("sweep:held", "sweep", {})
-    recording.finish_trial(tracker, gen, gen_record, parent, record_dir(paths, gen))
-    run_id = recording.start_trial(tracker, xfer, parent)
-    recording.log_live(tracker, xfer, {**xfer_record["history"][0], "step": 0})
+    trial_runs.finish_trial(tracker, gen, gen_record, parent, record_dir(paths, gen))
+    run_id = trial_runs.start_trial(tracker, xfer, parent)
+    trial_runs.log_live(tracker, xfer, {**xfer_record["history"][0], "step": 0})
     stored = tracker.client.get_run(run_id).data
     assert not stored.params and not stored.metrics, (
         f"held writes reached the store before a flush: {stored.params} {stored.metrics}"
@@ -264,7 +264,7 @@ def test_held_params_and_live_epochs_reach_the_store_once_flushed(tmp_path) -> N
     stored = tracker.client.get_run(run_id).data
     assert stored.params.get("ticket.source_key") == gen.key, f"params not sent: {stored.params}"
     assert "test_accuracy" in stored.metrics, f"live epoch not sent: {stored.metrics}"
-    recording.finish_trial(tracker, xfer, xfer_record, parent, record_dir(paths, xfer))
+    trial_runs.finish_trial(tracker, xfer, xfer_record, parent, record_dir(paths, xfer))
     for metric in (*S.EPOCH_METRICS, S.FINAL_ACCURACY):
         points = tracker.client.get_metric_history(run_id, metric)
         assert len(points) == 1, f"{metric}: {len(points)} points after flush + finish, want 1"

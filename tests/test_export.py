@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from ltsweep.report.export import export
-from ltsweep.tracking import sweep_store as store
+from ltsweep.tracking import sweep_store
 from tests.test_report import NAME, known  # noqa: F401  (the module-scoped store fixture)
 
 EPOCHS = 3  # tests/test_report.py logs three epochs (steps 0-2) per result run
@@ -51,7 +51,7 @@ def test_csv_streams_in_pages(known: dict, tmp_path) -> None:  # noqa: F811
     import pandas as pd
     import pyarrow.parquet as pq
 
-    client, exp = store.open_experiment(known["uri"], NAME)
+    client, exp = sweep_store.open_experiment(known["uri"], NAME)
     n = len(known["planned"])
     paged = export(client, exp, tmp_path / "e.parquet", page_size=7)
     groups = pq.ParquetFile(paged.epochs).num_row_groups

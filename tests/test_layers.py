@@ -1,7 +1,9 @@
-"""Imports point down: cli -> sweep -> runtime -> core, and core has no import circle.
+"""The package layout, read from the source: imports point down, no import circle anywhere, Ray
+only inside ``ltsweep.tune`` and MLflow only inside ``ltsweep.tracking``.
 
-Read from the source (lazy imports inside functions count too), so a back-edge cannot hide
-behind a function-level import."""
+Lazy imports inside functions and ``TYPE_CHECKING`` blocks count too, so a back-edge cannot hide
+behind a function-level import.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +13,23 @@ from pathlib import Path
 import ltsweep
 
 PACKAGE = Path(ltsweep.__file__).parent
+# Bottom up. "base" is the package's top-level modules (errors, hashing, fsio, strict, ...).
+LAYERS = ("base", "core", "storage", "sweep", "tracking", "tune", "report", "commands", "cli")
+OWNERS = {"ray": "tune", "mlflow": "tracking"}  # third-party library -> the one package using it
 
 
 def _module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "base"
+    if parts[1] in ("cli", "__main__"):
+        return "cli"
+    return parts[1] if parts[1] in LAYERS else "base"
 
 
 def _imports(path: Path) -> set[str]:
@@ -26,25 +40,46 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
             found.update(f"{node.module}.{a.name}" for a in node.names)
-    return {name for name in found if name.startswith("ltsweep.")}
+    return found
 
 
-def _modules(layer: str) -> dict[str, set[str]]:
-    return {_module_name(p): _imports(p) for p in sorted((PACKAGE / layer).rglob("*.py"))}
+GRAPH = {_module_name(p): _imports(p) for p in sorted(PACKAGE.rglob("*.py"))}
 
 
-def test_runtime_and_core_never_import_the_planner_or_the_cli() -> None:
-    above = ("ltsweep.sweep", "ltsweep.cli", "ltsweep.commands", "ltsweep.report")
-    back_edges = [
-        f"{module} imports {name}"
-        for layer in ("runtime", "core")
-        for module, names in _modules(layer).items()
+def _edges() -> dict[str, set[str]]:
+    """Module -> the ltsweep modules it imports (names of packages count as the package)."""
+    return {m: {n for n in names if n in GRAPH and n != m} for m, names in GRAPH.items()}
+
+
+def test_the_graph_is_read_from_every_package() -> None:
+    layers = {_layer(m) for m in GRAPH}
+    assert layers == set(LAYERS), f"expected modules in every layer {LAYERS}, found {layers}"
+
+
+def test_imports_point_down() -> None:
+    rank = {layer: i for i, layer in enumerate(LAYERS)}
+    upward = [
+        f"{module} ({_layer(module)}) imports {name} ({_layer(name)})"
+        for module, names in _edges().items()
         for name in sorted(names)
-        if name.startswith(above)
+        if rank[_layer(name)] > rank[_layer(module)]
     ]
-    assert not back_edges, (
-        "imports must point down (cli -> sweep -> runtime -> core): " + "; ".join(back_edges)
+    assert not upward, "imports must point down (" + " <- ".join(LAYERS) + "): " + "; ".join(upward)
+
+
+def test_ray_and_mlflow_are_imported_only_in_their_own_packages() -> None:
+    strays = [
+        f"{module} imports {name}"
+        for module, names in GRAPH.items()
+        for name in sorted(names)
+        if name.split(".")[0] in OWNERS and _layer(module) != OWNERS[name.split(".")[0]]
+    ]
+    assert not strays, "Ray belongs in ltsweep.tune, MLflow in ltsweep.tracking: " + "; ".join(
+        strays
     )
+    for library, owner in OWNERS.items():
+        users = [m for m, names in GRAPH.items() if any(n.split(".")[0] == library for n in names)]
+        assert users, f"no module imports {library}: the check above means nothing ({owner})"
 
 
 def _reaches(edges: dict[str, set[str]], start: str, goal: str) -> list[str] | None:
@@ -66,12 +101,24 @@ def _reaches(edges: dict[str, set[str]], start: str, goal: str) -> list[str] | N
     return None
 
 
-def test_core_has_no_import_circle() -> None:
-    graph = _modules("core")
-    # ``from ltsweep.core.data import x`` names the package, ``from ltsweep.core.data.loaders
-    # import y`` the module: keep the names that are modules of core.
-    edges = {m: {n for n in names if n in graph and n != m} for m, names in graph.items()}
-    for a in sorted(edges):
-        for b in sorted(edges[a]):
-            back = _reaches(edges, b, a)
-            assert back is None, f"import circle in ltsweep/core: {a} -> {' -> '.join(back)}"
+def test_no_import_circle_anywhere() -> None:
+    edges = _edges()
+    for module in sorted(edges):
+        # a package's __init__ importing its own modules is not a circle through them
+        for name in sorted(edges[module]):
+            if name.startswith(module + "."):
+                continue
+            back = _reaches(
+                {m: {n for n in ns if not n.startswith(m + ".")} for m, ns in edges.items()},
+                name,
+                module,
+            )
+            assert back is None, f"import circle: {module} -> {' -> '.join(back)}"
+
+
+def test_every_package_says_what_belongs_in_it() -> None:
+    for init in sorted(PACKAGE.glob("*/__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text()))
+        assert doc and len(doc.split()) >= 12, (
+            f"{init.relative_to(PACKAGE.parent)} needs a docstring saying what belongs there"
+        )

@@ -101,7 +101,7 @@ def gcs(tmp_path_factory):
 
 
 def test_gcs_lease_four_drivers_racing_exactly_one_wins(gcs) -> None:
-    from ltsweep.storage.lease import lease_for
+    from ltsweep.storage.lock import lease_for
     from ltsweep.storage.store import open_store
 
     store = open_store(gcs.uri("race"))

@@ -118,8 +118,8 @@ def make_tickets(paths, key: str) -> None:
 
 @pytest.fixture
 def handoff(tmp_path: Path):
+    from ltsweep.storage.paths import SweepPaths
     from ltsweep.sweep.config import load_sweep
-    from ltsweep.sweep.files import SweepPaths
     from ltsweep.sweep.plan import build_plan
 
     plan = build_plan(load_sweep(SWEEP))

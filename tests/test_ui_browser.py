@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 
 from ltsweep.tracking import schema as S
-from ltsweep.tracking import ui_view as mlflow_view
+from ltsweep.tracking import ui_view
 from tests.test_report import NAME, known  # noqa: F401  (the store of known values)
 from tests.test_ui import _free_port
 
@@ -59,7 +59,7 @@ def test_printed_url_shows_trial_runs_with_axis_columns(known) -> None:  # noqa:
                 time.sleep(0.5)
         client = mlflow.MlflowClient(tracking_uri=known["uri"])
         exp = client.get_experiment_by_name(S.experiment_name(NAME))
-        assert exp.tags.get(mlflow_view.KIND_TAG) == mlflow_view.KIND_TRAINING, exp.tags
+        assert exp.tags.get(ui_view.KIND_TAG) == ui_view.KIND_TRAINING, exp.tags
         dom = _browser(url, "--dump-dom").stdout
     finally:
         proc.send_signal(signal.SIGTERM)

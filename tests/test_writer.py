@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from ltsweep.storage.staging import record_dir
 from ltsweep.tracking import schema as S
 from ltsweep.tracking.client import Tracker
+from ltsweep.tracking.trial_runs import record_dir
 from ltsweep.tracking.writer import InlineRecorder, WriterError, WriterProcess, start_writer
 from tests.test_driver_scale import _recorded_trials
 

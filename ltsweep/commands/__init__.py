@@ -1,4 +1,9 @@
-"""One module per ``ltsweep`` subcommand: ``add_arguments(parser)`` and ``run(args) -> int``."""
+"""The command line: one module per ``ltsweep`` subcommand, ``add_arguments(parser)`` and
+``run(args) -> int``, plus the arguments several commands share.
+
+Belongs here: parsing, messages and printing. Does not belong here: the work itself, which each
+command imports lazily from the package that owns it (so ``--help`` stays fast).
+"""
 
 from __future__ import annotations
 

@@ -49,13 +49,13 @@ def _format(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ltsweep.report.export import FORMATS, export
-    from ltsweep.tracking import sweep_store as store
+    from ltsweep.tracking import sweep_store
 
     fmt = _format(args)
-    where = store.locate(args.sweep, args.out, args.tracking_uri)
-    client, experiment_id = store.open_experiment(where.tracking_uri, where.name)
+    where = sweep_store.locate(args.sweep, args.out, args.tracking_uri)
+    client, experiment_id = sweep_store.open_experiment(where.tracking_uri, where.name)
     to = args.to or where.out / EXPORT_DIR / f"epochs{FORMATS[fmt]}"
-    with store.reading(where.tracking_uri):
+    with sweep_store.reading(where.tracking_uri):
         done = export(client, experiment_id, to, fmt)
     print(
         f"exported sweep {where.name}: {done.epochs} ({done.epoch_rows} rows, one per trial, "

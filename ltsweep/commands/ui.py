@@ -107,17 +107,16 @@ def _open_when_up(url: str, base: str, proc: subprocess.Popen, timeout: float = 
 
 
 def run(args: argparse.Namespace) -> int:
-    from ltsweep.tracking import sweep_store as store
-    from ltsweep.tracking import ui_view as mlflow_view
+    from ltsweep.tracking import sweep_store, ui_view
 
-    where = store.locate(args.sweep, args.out, args.tracking_uri)
+    where = sweep_store.locate(args.sweep, args.out, args.tracking_uri)
     name, uri = where.name, where.tracking_uri
-    client, experiment_id = store.open_experiment(uri, name)
-    with store.reading(uri):
-        mlflow_view.ensure_tags(client, experiment_id)  # stores made before the view existed
+    client, experiment_id = sweep_store.open_experiment(uri, name)
+    with sweep_store.reading(uri):
+        ui_view.ensure_tags(client, experiment_id)  # stores made before the view existed
     _check_port(args.host, args.port)
     argv = build_command(uri, args.host, args.port, args.workers)
-    url = mlflow_view.runs_url(address(args.host, args.port), experiment_id)
+    url = ui_view.runs_url(address(args.host, args.port), experiment_id)
     print(
         f"MLflow UI for sweep {name}: {url} (trial runs, axis columns; store {uri}); "
         "Ctrl-C to stop",

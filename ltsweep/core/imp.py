@@ -31,7 +31,7 @@ from ltsweep.core.masks import Mask
 from ltsweep.core.models import create_model, prunable_parameter_names
 from ltsweep.core.optim import build_optimizer
 from ltsweep.core.pruning import prune
-from ltsweep.core.tickets import TicketInfo, load_ticket, save_ticket
+from ltsweep.core.tickets import INFO_FILE, TicketInfo, load_ticket, save_ticket
 from ltsweep.core.train import TrainState, train
 from ltsweep.errors import UserError
 from ltsweep.fsio import write_json, write_with
@@ -145,7 +145,7 @@ class IMPRun:
         if level == 0:
             return Mask.ones_like(model, names)
         tdir = ticket_dir(self.workdir, level)
-        if (tdir / "ticket.json").exists():
+        if (tdir / INFO_FILE).exists():
             return load_ticket(tdir).mask
         previous = self._mask_for(level - 1, model)
         final = _load_tensors(level_dir(self.workdir, level - 1) / "final.safetensors")
@@ -153,7 +153,7 @@ class IMPRun:
 
     def _write_ticket(self, level: int, mask: Mask, model: torch.nn.Module) -> None:
         tdir = ticket_dir(self.workdir, level)
-        if not self.is_writer or (tdir / "ticket.json").exists():
+        if not self.is_writer or (tdir / INFO_FILE).exists():
             return
         info = TicketInfo(
             model=self.job.model.name,

@@ -1,9 +1,11 @@
-"""``ltsweep report`` and ``ltsweep ui``: read a sweep's MLflow store and show what is finished.
+"""``ltsweep report`` and ``ltsweep export``: read a sweep's MLflow store and show what is finished.
 
-Modules: ``store`` (where a sweep's store is, opening it), ``collect`` (finished result runs as a
-tidy DataFrame), ``stats`` (mean ± standard error over seeds), ``figures`` (accuracy against
-weights remaining), ``matrix`` (source × target transfer gaps), ``optimizers`` (SGD ↔ Adam
-tickets), ``html`` (the offline index page) and ``build`` (writes the report directory).
+Modules: ``collect`` (finished result runs as a tidy DataFrame), ``stats`` (mean ± standard
+error over seeds), ``differences`` and ``claims`` (paired comparisons and the verdicts they
+support), ``figures`` (accuracy against weights remaining), ``matrix`` (source × target transfer
+gaps), ``optimizers`` (SGD ↔ Adam tickets), ``html`` (the offline index page), ``build`` (writes
+the report directory) and ``export`` (per-epoch tables).
 
-Nothing here is imported by ``import ltsweep``: pandas, matplotlib and mlflow load on use.
+MLflow is read through ``ltsweep.tracking`` only. Does not belong here: writing runs, Ray.
+Nothing here is imported by ``import ltsweep``: pandas and matplotlib load on use.
 """

@@ -17,8 +17,7 @@ from ltsweep import fsio
 from ltsweep.errors import UserError
 from ltsweep.report import claims, collect, figures, html, matrix, optimizers, stats
 from ltsweep.report import differences as D
-from ltsweep.tracking import schema
-from ltsweep.tracking import sweep_store as store
+from ltsweep.tracking import schema, sweep_store
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -258,17 +257,17 @@ def build_report(
     Args:
         sweep: sweep name, or path to its YAML.
         out_dir: report directory; ``<sweep output>/report`` when None.
-        tracking_uri: the store; else as ``ltsweep run`` finds it (``store.locate``).
+        tracking_uri: the store; else as ``ltsweep run`` finds it (``sweep_store.locate``).
         sparsities: fractions of weights remaining for the transfer matrix (nearest levels).
         log_to_mlflow: also log the files to the sweep's parent run under ``report/``.
         sweep_out: the sweep's output directory if ``ltsweep run`` was given ``--out``.
     """
-    from ltsweep.sweep.files import SweepPaths
+    from ltsweep.storage.paths import SweepPaths
 
-    where = store.locate(sweep, sweep_out, tracking_uri)
+    where = sweep_store.locate(sweep, sweep_out, tracking_uri)
     name, uri = where.name, where.tracking_uri
-    client, experiment_id = store.open_experiment(uri, name)
-    with store.reading(uri):
+    client, experiment_id = sweep_store.open_experiment(uri, name)
+    with sweep_store.reading(uri):
         finished, not_finished = collect.collect(client, experiment_id)
     if finished.empty:
         raise UserError(

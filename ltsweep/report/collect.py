@@ -7,13 +7,12 @@ summary CSV must match it exactly.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ltsweep.tracking import schema
+from ltsweep.tracking.search import search_pages
 
 if TYPE_CHECKING:
-    import mlflow
     import pandas as pd
 
 # Column -> tag, in the order the summary shows them.
@@ -58,33 +57,7 @@ def is_result(role: str | None) -> bool:
     return schema.ROLE_RESULT in {part.strip() for part in (role or "").split(",")}
 
 
-def search_pages(
-    client: mlflow.MlflowClient,
-    experiment_id: str,
-    filter_string: str,
-    page_size: int = 5000,
-    order_by: list[str] | None = None,
-) -> Iterator[list[Any]]:
-    """Active runs matching ``filter_string``, one page at a time (MLflow caps a page)."""
-    from mlflow.entities import ViewType
-
-    token = None
-    while True:
-        page = client.search_runs(
-            [experiment_id],
-            filter_string=filter_string,
-            run_view_type=ViewType.ACTIVE_ONLY,
-            max_results=page_size,
-            page_token=token,
-            order_by=order_by,
-        )
-        yield list(page)
-        token = page.token
-        if not token:
-            return
-
-
-def _search(client: mlflow.MlflowClient, experiment_id: str, filter_string: str) -> list[Any]:
+def _search(client: Any, experiment_id: str, filter_string: str) -> list[Any]:
     return [run for page in search_pages(client, experiment_id, filter_string) for run in page]
 
 
@@ -112,7 +85,7 @@ def _frame(rows: list[dict[str, Any]], extra: tuple[str, ...] = ()) -> pd.DataFr
     return df.sort_values(list(SORT), kind="stable", na_position="last").reset_index(drop=True)
 
 
-def collect(client: mlflow.MlflowClient, experiment_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def collect(client: Any, experiment_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(finished, not_finished): result runs of the experiment, one row each.
 
     ``finished`` has exactly ``COLUMNS``; ``not_finished`` adds a ``status`` column.
@@ -125,7 +98,7 @@ def collect(client: mlflow.MlflowClient, experiment_id: str) -> tuple[pd.DataFra
     return _frame(done), _frame(rest, extra=("status",))
 
 
-def find_parent_run(client: mlflow.MlflowClient, experiment_id: str, name: str) -> str | None:
+def find_parent_run(client: Any, experiment_id: str, name: str) -> str | None:
     """The run id of the sweep's parent run (the newest if several), or None."""
     runs = _search(client, experiment_id, f"tags.`{schema.TAG_ROLE}` = '{schema.ROLE_SWEEP}'")
     mine = [r for r in runs if r.data.tags.get(schema.TAG_SWEEP) in (name, None)] or runs

@@ -22,9 +22,9 @@ from ltsweep import fsio
 from ltsweep.errors import UserError
 from ltsweep.report import collect
 from ltsweep.tracking import schema
+from ltsweep.tracking.search import metric_history, search_pages
 
 if TYPE_CHECKING:
-    import mlflow
     import pyarrow as pa
 
 FORMATS = {"parquet": ".parquet", "csv": ".csv"}
@@ -74,23 +74,20 @@ def _typed(row: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
 
 
 def finished_results(
-    client: mlflow.MlflowClient, experiment_id: str, page_size: int = PAGE_SIZE
+    client: Any, experiment_id: str, page_size: int = PAGE_SIZE
 ) -> Iterator[list[Any]]:
     """FINISHED result runs, one page at a time, in the store's order."""
     role = schema.TAG_ROLE
     query = f"tags.`{role}` LIKE '%{schema.ROLE_RESULT}%' and attributes.status = 'FINISHED'"
     order = ["attributes.start_time ASC", "attributes.run_id ASC"]
-    for page in collect.search_pages(client, experiment_id, query, page_size, order):
+    for page in search_pages(client, experiment_id, query, page_size, order):
         yield [r for r in page if collect.is_result(r.data.tags.get(role))]
 
 
-def epoch_rows(client: mlflow.MlflowClient, run: Any) -> list[dict[str, Any]]:
+def epoch_rows(client: Any, run: Any) -> list[dict[str, Any]]:
     """One row per epoch of one result run: its axes, ids and per-epoch metrics."""
     base = collect._row(run)
-    by_step: dict[int, dict[str, Any]] = {}
-    for key in schema.EPOCH_METRICS:
-        for m in client.get_metric_history(run.info.run_id, key):
-            by_step.setdefault(int(m.step), {})[key] = m.value
+    by_step = metric_history(client, run.info.run_id, schema.EPOCH_METRICS)
     return [{**base, "epoch": step, **by_step[step]} for step in sorted(by_step)]
 
 
@@ -124,7 +121,7 @@ class _Writer:
 
 
 def export(
-    client: mlflow.MlflowClient,
+    client: Any,
     experiment_id: str,
     epochs_file: Path,
     fmt: str = "parquet",

@@ -14,16 +14,11 @@ must agree within a few seconds (NTP). pyarrow has no conditional writes, so thi
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import socket
-import sys
-import threading
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -151,41 +146,3 @@ def _in_use(where: str, holder: dict[str, Any]) -> str:
         f"{holder.get('host', '?')} since {holder.get('since', '?')}; wait for it, or stop it "
         f"and run again (a dead holder's lease expires {LEASE_S:.0f} s after its last renewal)"
     )
-
-
-def lease_for(store: Store) -> S3Lease:
-    """The lease of the store's kind (S3 conditional writes, GCS generation preconditions)."""
-    if store.scheme == "s3":
-        return S3Lease(store)
-    from ltsweep.storage.gcs_lease import GcsLease
-
-    return GcsLease(store)
-
-
-@contextlib.contextmanager
-def lease_lock(store: Store) -> Iterator[None]:
-    """Hold the sweep's lease for the duration, renewing it in a daemon thread."""
-    lease = lease_for(store)
-    lease.acquire()
-    stop = threading.Event()
-
-    def renew() -> None:
-        while not stop.wait(RENEW_S):
-            try:
-                ok = lease.renew()
-            except Exception:  # a network blip: try again at the next tick, inside the lease
-                continue
-            if not ok:
-                print(f"ltsweep: lost the lock {lease.where}; stopping", file=sys.stderr)
-                os.kill(os.getpid(), signal.SIGINT)
-                return
-
-    thread = threading.Thread(target=renew, name="ltsweep-lease", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        with contextlib.suppress(Exception):
-            lease.release()

@@ -10,14 +10,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from ltsweep.errors import UserError
+from ltsweep.storage.gcs_lease import GcsLease
+from ltsweep.storage.lease import RENEW_S, S3Lease, holder_live
 from ltsweep.storage.lease import pid_alive as _alive
 from ltsweep.storage.paths import SweepPaths
+from ltsweep.storage.store import Store
 
 
 def _holder(path: Path) -> dict | None:
@@ -65,8 +71,6 @@ def sweep_lock(paths: SweepPaths) -> contextlib.AbstractContextManager[None]:
     """The sweep's one-writer lock: a lock file on disk, a conditional-write lease on S3/GCS."""
     if not paths.remote:
         return output_lock(paths.lock)
-    from ltsweep.storage.lease import lease_lock
-
     return lease_lock(paths.store)
 
 
@@ -75,7 +79,41 @@ def live_holder(paths: SweepPaths) -> dict | None:
     if not paths.remote:
         holder = _holder(paths.lock)
         return holder if holder and _alive(int(holder["pid"])) else None
-    from ltsweep.storage.lease import holder_live
-
     holder = paths.store.read_json(".lock")
     return holder if holder and holder_live(holder) else None
+
+
+def lease_for(store: Store) -> S3Lease:
+    """The lease of the store's kind (S3 conditional writes, GCS generation preconditions)."""
+    if store.scheme == "s3":
+        return S3Lease(store)
+    return GcsLease(store)
+
+
+@contextlib.contextmanager
+def lease_lock(store: Store) -> Iterator[None]:
+    """Hold the sweep's lease for the duration, renewing it in a daemon thread."""
+    lease = lease_for(store)
+    lease.acquire()
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(RENEW_S):
+            try:
+                ok = lease.renew()
+            except Exception:  # a network blip: try again at the next tick, inside the lease
+                continue
+            if not ok:
+                print(f"ltsweep: lost the lock {lease.where}; stopping", file=sys.stderr)
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+
+    thread = threading.Thread(target=renew, name="ltsweep-lease", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        with contextlib.suppress(Exception):
+            lease.release()

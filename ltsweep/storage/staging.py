@@ -17,7 +17,6 @@ from ltsweep.core.imp import ticket_dir
 from ltsweep.core.tickets import INFO_FILE, TENSORS_FILE, verify_ticket
 from ltsweep.errors import CorruptArtifactError, UserError
 from ltsweep.storage.paths import SweepPaths
-from ltsweep.sweep.trial import GENERATE, Trial
 
 MARKERS = (INFO_FILE, "result.json")  # written after the files they vouch for
 
@@ -82,6 +81,17 @@ class TrialStage:
         self._synced = now
 
 
+def ticket_exists(paths: SweepPaths, source_key: str, level: int) -> bool:
+    """Whether a generation trial's ticket at ``level`` is on the sweep's store: the one test
+    the gate, the retry pass and a transfer trial all ask (its ``ticket.json`` is written last)."""
+    return paths.store.exists(ticket_rel(paths, source_key, level) + f"/{INFO_FILE}")
+
+
+def ticket_rel(paths: SweepPaths, source_key: str, level: int) -> str:
+    """A ticket's directory relative to the store's root."""
+    return ticket_dir(Path(paths.trial_rel(source_key)), level).as_posix()
+
+
 def fetch_ticket(paths: SweepPaths, source_key: str, level: int) -> Path:
     """A local, verified copy of a ticket: the generation trial's own directory for a local
     sweep, else this machine's cache, downloaded once and checked against its sha256."""
@@ -94,7 +104,7 @@ def fetch_ticket(paths: SweepPaths, source_key: str, level: int) -> Path:
             return final
         except UserError:  # damaged or half deleted (CorruptArtifactError is one): fetch again
             shutil.rmtree(final, ignore_errors=True)
-    rel = ticket_dir(Path(paths.trial_rel(source_key)), level).as_posix()
+    rel = ticket_rel(paths, source_key, level)
     tmp = final.parent / f".{final.name}.{os.getpid()}.tmp"
     final.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(tmp, ignore_errors=True)
@@ -115,13 +125,3 @@ def fetch_ticket(paths: SweepPaths, source_key: str, level: int) -> Path:
     except OSError:  # another trial on this machine cached it first: use theirs
         shutil.rmtree(tmp, ignore_errors=True)
     return final
-
-
-def record_dir(paths: SweepPaths, trial: Trial) -> Path:
-    """A local directory with what the driver logs to MLflow for a done trial: a generation
-    trial's ``tickets/level_LL/`` (fetched and verified for an object-store sweep)."""
-    if not paths.remote or trial.stage != GENERATE:
-        return paths.trial_dir(trial.key)
-    for level in range(trial.trainings):
-        fetch_ticket(paths, trial.key, level)
-    return paths.cached_trial(trial.key)

@@ -1,1 +1,8 @@
-"""Sweeps: YAML files in ``search_spaces/`` -> typed configuration -> planned trials -> Ray Tune."""
+"""Planning a sweep, with no Ray and no MLflow: YAML file -> typed configuration -> trials.
+
+Belongs here: the strict sweep-file schema (``config``), expanding it into keyed trials
+(``plan``), what a trial is (``trial``), the order generation trials run in (``order``), finding
+sweep files and output directories (``files``) and the command-line context that loads them
+(``context``). Does not belong here: running trials (``ltsweep.tune``), recording them
+(``ltsweep.tracking``) or their files (``ltsweep.storage``).
+"""

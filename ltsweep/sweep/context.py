@@ -6,8 +6,9 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+from ltsweep.storage.paths import SweepPaths
 from ltsweep.sweep.config import SweepConfig, load_sweep
-from ltsweep.sweep.files import SweepPaths, resolve_sweep_file, sweep_paths, tracking_uri
+from ltsweep.sweep.files import resolve_sweep_file, sweep_paths, tracking_uri
 from ltsweep.sweep.plan import Plan, build_plan
 
 

@@ -63,7 +63,6 @@ def tracking_uri(paths: SweepPaths, configured: str | None = None) -> str:
 
 
 __all__ = [
-    "SweepPaths",
     "available_sweeps",
     "default_out",
     "resolve_sweep_file",

@@ -17,6 +17,7 @@ from typing import Any
 
 from ltsweep.errors import UserError
 from ltsweep.tracking import schema as S
+from ltsweep.tracking.search import search_pages
 
 
 def _quiet_mlflow() -> None:
@@ -150,15 +151,8 @@ class Tracker:
 
     # -- lookup -----------------------------------------------------------------------------
     def runs(self, filter_string: str = "") -> list[Any]:
-        out, token = [], None
-        while True:
-            page = self.client.search_runs(
-                [self.experiment_id], filter_string, max_results=5000, page_token=token
-            )
-            out += list(page)
-            token = page.token
-            if not token:
-                return out
+        pages = search_pages(self.client, self.experiment_id, filter_string)
+        return [run for page in pages for run in page]
 
     def find(self, key: str) -> Any | None:
         if key in self._runs:

@@ -40,13 +40,13 @@ def locate(
     stem of a path. Precedence for the URI: ``tracking_uri`` here, ``MLFLOW_TRACKING_URI``, the
     sweep file's ``tracking_uri``, then ``<out>/mlflow.db``.
     """
-    from ltsweep.sweep import files as paths
+    from ltsweep.sweep import files
 
     text = sweep.strip()
     if not text:
         raise UserError("empty sweep name: give a name from search_spaces/ or a path to a .yaml")
     try:
-        file: Path | None = paths.resolve_sweep_file(text)
+        file: Path | None = files.resolve_sweep_file(text)
     except UserError:
         file = None
     configured = None
@@ -59,8 +59,8 @@ def locate(
         name = Path(text).stem
     else:
         name = text
-    layout = paths.sweep_paths(name, sweep_out)
-    uri = tracking_uri or paths.tracking_uri(layout, configured)
+    layout = files.sweep_paths(name, sweep_out)
+    uri = tracking_uri or files.tracking_uri(layout, configured)
     return Located(name, layout.out, uri, file)
 
 

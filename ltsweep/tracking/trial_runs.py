@@ -11,6 +11,8 @@ from typing import Any
 
 from ltsweep.core.jobs import GenerationJob
 from ltsweep.hashing import to_jsonable
+from ltsweep.storage.paths import SweepPaths
+from ltsweep.storage.staging import fetch_ticket
 from ltsweep.sweep.trial import GENERATE, Trial
 from ltsweep.tracking import schema as S
 from ltsweep.tracking.client import Tracker
@@ -171,3 +173,13 @@ def log_live(tracker: Tracker, trial: Trial, metrics: dict[str, Any], once: bool
     if "level" in metrics:
         rows.append(("level", metrics["level"], step))
     tracker.log_metrics(run.info.run_id, rows, once=once, hold=True)
+
+
+def record_dir(paths: SweepPaths, trial: Trial) -> Path:
+    """A local directory with what the driver logs to MLflow for a done trial: a generation
+    trial's ``tickets/level_LL/`` (fetched and verified for an object-store sweep)."""
+    if not paths.remote or trial.stage != GENERATE:
+        return paths.trial_dir(trial.key)
+    for level in range(trial.trainings):
+        fetch_ticket(paths, trial.key, level)
+    return paths.cached_trial(trial.key)

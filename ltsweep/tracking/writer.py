@@ -8,7 +8,7 @@ run), all of it in series with Tune's scheduling. In a process of its own they o
 The driver sends small JSON messages (a trial key, its done record, live metrics) down a pipe;
 the writer holds the sweep's trials (it is forked from the driver, before Ray starts, so it
 inherits them and imports nothing) and turns each message into the same idempotent
-``recording.py`` calls, through the same ``Outbox`` (a tracking server that is away holds
+``trial_runs.py`` calls, through the same ``Outbox`` (a tracking server that is away holds
 writes, it does not stop the sweep). It dies with the driver (PR_SET_PDEATHSIG): what it had not
 written yet is re-derived from the done records by the next run, as for an in-process write.
 Only one process writes at a time: the driver does not touch the store between ``start_writer``
@@ -49,7 +49,7 @@ class Recorder(Protocol):
 
 
 def live_metrics(result: dict[str, Any]) -> dict[str, float]:
-    """What ``recording.log_live`` uses of a Tune result (plain floats: they cross a pipe)."""
+    """What ``trial_runs.log_live`` uses of a Tune result (plain floats: they cross a pipe)."""
     return {k: float(result[k]) for k in LIVE_KEYS if isinstance(result.get(k), (int, float))}
 
 
@@ -61,35 +61,35 @@ class InlineRecorder:
         self.outbox = Outbox(out=out)
 
     def start(self, trial: Trial) -> None:
-        from ltsweep.tracking import trial_runs as recording
+        from ltsweep.tracking import trial_runs
 
         self.outbox.send(
-            trial.key, lambda retry: recording.start_trial(self.tracker, trial, self.parent_id)
+            trial.key, lambda retry: trial_runs.start_trial(self.tracker, trial, self.parent_id)
         )
 
     def live(self, trial: Trial, metrics: dict[str, Any]) -> None:
-        from ltsweep.tracking import trial_runs as recording
+        from ltsweep.tracking import trial_runs
 
         self.outbox.send(
-            trial.key, lambda retry: recording.log_live(self.tracker, trial, metrics, retry)
+            trial.key, lambda retry: trial_runs.log_live(self.tracker, trial, metrics, retry)
         )
 
     def finish(self, trial: Trial, record: dict[str, Any], trial_dir: Path) -> None:
-        from ltsweep.tracking import trial_runs as recording
+        from ltsweep.tracking import trial_runs
 
         self.outbox.send(
             trial.key,
-            lambda retry: recording.finish_trial(
+            lambda retry: trial_runs.finish_trial(
                 self.tracker, trial, record, self.parent_id, trial_dir
             ),
         )
 
     def fail(self, trial: Trial, reason: str) -> None:
-        from ltsweep.tracking import trial_runs as recording
+        from ltsweep.tracking import trial_runs
 
         self.outbox.send(
             trial.key,
-            lambda retry: recording.fail_trial(self.tracker, trial, self.parent_id, reason),
+            lambda retry: trial_runs.fail_trial(self.tracker, trial, self.parent_id, reason),
         )
 
     def tick(self) -> None:

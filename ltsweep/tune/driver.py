@@ -17,9 +17,10 @@ from functools import partial
 from ltsweep.errors import UserError
 from ltsweep.hashing import config_key
 from ltsweep.storage.done import has_done, read_done
-from ltsweep.storage.staging import record_dir
-from ltsweep.sweep.files import SweepPaths
-from ltsweep.sweep.plan import GENERATE, TRANSFER, Plan, Trial
+from ltsweep.storage.paths import SweepPaths
+from ltsweep.sweep.plan import Plan
+from ltsweep.sweep.trial import GENERATE, TRANSFER, Trial
+from ltsweep.tracking.trial_runs import record_dir
 from ltsweep.tune.progress import Progress, make_callback
 
 # Tune's experiment-state snapshots are not what we resume from (a run never restores a Tune

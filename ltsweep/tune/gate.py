@@ -19,10 +19,10 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
-from ltsweep.core.imp import ticket_dir
-from ltsweep.sweep.files import SweepPaths
+from ltsweep.storage.paths import SweepPaths
+from ltsweep.storage.staging import ticket_exists
 from ltsweep.sweep.order import generation_order, trial_cost
-from ltsweep.sweep.plan import Trial
+from ltsweep.sweep.trial import Trial
 from ltsweep.tune.trial_table import trial_config
 
 
@@ -50,10 +50,6 @@ class TicketGate(Searcher):
         self.blocked: list[str] = []
         self._last_poll = 0.0
 
-    def _ticket_exists(self, source_key: str, level: int) -> bool:
-        rel = ticket_dir(Path(self.paths.trial_rel(source_key)), level) / "ticket.json"
-        return self.paths.store.exists(rel.as_posix())
-
     def _poll(self) -> None:
         """Move transfers whose ticket appeared to ``ready``; at most once per ``poll_seconds``,
         ready or not: Tune asks for a trial on every turn of its loop, and a grid waits on
@@ -64,10 +60,10 @@ class TicketGate(Searcher):
             return
         self._last_poll = now
         for (source, level), keys in list(self.waiting.items()):
-            if source in self.failed_sources and not self._ticket_exists(source, level):
+            if source in self.failed_sources and not ticket_exists(self.paths, source, level):
                 self.blocked += keys
                 del self.waiting[(source, level)]
-            elif self._ticket_exists(source, level):
+            elif ticket_exists(self.paths, source, level):
                 for key in keys:
                     heapq.heappush(self.ready, (*self.rank[key], key))
                 del self.waiting[(source, level)]

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ltsweep.storage.done import read_done, read_failed
-from ltsweep.storage.staging import record_dir
-from ltsweep.sweep.files import SweepPaths
-from ltsweep.sweep.plan import GENERATE, Trial
+from ltsweep.storage.paths import SweepPaths
+from ltsweep.sweep.trial import GENERATE, Trial
+from ltsweep.tracking.trial_runs import record_dir
 
 
 def trial_epochs(trial: Trial) -> int:

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from ltsweep.core.imp import ticket_dir
 from ltsweep.storage.done import has_done
-from ltsweep.sweep.files import SweepPaths
-from ltsweep.sweep.plan import GENERATE, Trial
+from ltsweep.storage.paths import SweepPaths
+from ltsweep.storage.staging import ticket_exists
+from ltsweep.sweep.trial import GENERATE, Trial
 
 
 @dataclass
@@ -82,7 +81,7 @@ def settle(
                 del owed[key]
             todo = [trials[k] for k in keys]
             if not gens:
-                never = [t.key for t in todo if not _ticket_exists(paths, t)]
+                never = [t.key for t in todo if not ticket_exists(paths, t.source_key, t.level)]
                 blocked.update(never)
                 todo = [t for t in todo if t.key not in never]
             if not todo:
@@ -112,11 +111,6 @@ def _by_budget(batch: dict[str, int], retries: int) -> list[tuple[int, list[str]
     for key, deaths in batch.items():
         groups.setdefault(max(retries - deaths, 0), []).append(key)
     return sorted(groups.items(), reverse=True)
-
-
-def _ticket_exists(paths: SweepPaths, trial: Trial) -> bool:
-    rel = ticket_dir(Path(paths.trial_rel(trial.source_key)), trial.level) / "ticket.json"
-    return paths.store.exists(rel.as_posix())
 
 
 def _interrupted(result: PassResult, paths: SweepPaths, failed: Callable[[str], bool]) -> bool:

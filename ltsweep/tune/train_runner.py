@@ -181,7 +181,7 @@ def _worker_loop(config: dict[str, Any]) -> None:
 def _write_worker_node(workdir: Path, rank: int, stage=None) -> None:
     """Which node ran ``rank`` and in which directory; on an object store, its own key."""
     from ltsweep.fsio import write_json
-    from ltsweep.tune.trainable import node_label
+    from ltsweep.tune.nodes import node_label
 
     rel = f"nodes/rank_{rank:03d}.json"
     record = {"rank": rank, "node": node_label(), "workdir": str(workdir)}

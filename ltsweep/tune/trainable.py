@@ -16,15 +16,16 @@ from typing import Any
 
 import torch
 
-from ltsweep.core.imp import IMPRun, LevelResult, ticket_dir
+from ltsweep.core.imp import IMPRun, LevelResult
 from ltsweep.core.jobs import GenerationJob
 from ltsweep.core.train import TrainState
 from ltsweep.core.transfer import run_transfer
 from ltsweep.errors import TrainingDivergedError, UserError
 from ltsweep.storage.done import read_done, write_done, write_failed
 from ltsweep.storage.paths import SweepPaths
-from ltsweep.storage.staging import TrialStage, fetch_ticket
+from ltsweep.storage.staging import TrialStage, fetch_ticket, ticket_exists, ticket_rel
 from ltsweep.sweep.trial import GENERATE, Trial
+from ltsweep.tune.nodes import node_label
 
 
 def _device(trial: Trial) -> str:
@@ -119,8 +120,8 @@ def _generate_distributed(trial: Trial, stage: TrialStage, paths: SweepPaths) ->
 
 
 def _transfer(trial: Trial, stage: TrialStage, device: str, emit, paths) -> dict[str, Any]:
-    rel = ticket_dir(Path(paths.trial_rel(trial.source_key)), trial.level).as_posix()
-    if not paths.store.exists(f"{rel}/ticket.json"):
+    if not ticket_exists(paths, trial.source_key, trial.level):
+        rel = ticket_rel(paths, trial.source_key, trial.level)
         raise UserError(
             f"ticket {paths.store.where(rel)} does not exist: its generation trial "
             f"{trial.source_key} has not finished"
@@ -156,15 +157,3 @@ def tune_trainable(
     where = {"node": node_label()}
     record = execute(trial, paths, report=lambda m: tune.report({**m, "final": 0}), where=where)
     tune.report({"final": 1, "seconds": record.get("seconds", 0.0)})
-
-
-def node_label() -> str:
-    """This process's Ray node (id and IP: on one host, nodes differ only by id), else host."""
-    import socket
-
-    import ray
-
-    if not ray.is_initialized():
-        return socket.gethostname()
-    ctx = ray.get_runtime_context()
-    return f"{ctx.get_node_id()}@{ray.util.get_node_ip_address()}"
