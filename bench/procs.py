@@ -24,7 +24,7 @@ LTSWEEP = Path(sys.executable).with_name("ltsweep")
 
 # Why each variable is set or removed (see bench/README.md):
 # RAY_AUTH_MODE=disabled: each run starts its own throwaway local Ray; token auth (on by default
-#   from Ray 2.59) would only add a warning and write ~/.ray/auth_token (SPEC.md).
+#   from Ray 2.59) would only add a warning and write ~/.ray/auth_token (docs/design.md#ray-facts).
 # RAY_ADDRESS removed: `ltsweep run` joins a cluster only when it is set; a benchmark times a
 #   private local Ray, never a cluster the caller's shell happens to point at.
 # MLFLOW_TRACKING_URI removed: every run records into SQLite in its own fresh output directory.

@@ -170,7 +170,7 @@ def test_tune_configs_carry_each_trials_resources() -> None:
 
 def test_what_tune_pickles_per_trial_does_not_grow_with_the_plan(tmp_path) -> None:
     """Tune unpickles a trainable (with its resource function) twice per trial on the driver;
-    when that pickle held every trial, each trial cost O(plan): 19 ms at 1,008 trials. The
+    when that pickle held every trial, each trial cost O(plan). The
     shared trial table pickles as an object id, and a worker deserializes it once."""
     ray = pytest.importorskip("ray", reason="the trial table lives in Ray's object store")
     from ray import cloudpickle, tune

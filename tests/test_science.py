@@ -1,12 +1,13 @@
-"""The effect the study rests on, measured on the embedded data: at high sparsity, IMP tickets
-beat random tickets of the same per-layer sparsity (SPEC.md, "random tickets fall behind").
+"""The effect the study rests on, measured on the embedded data: at high sparsity, IMP tickets beat
+random tickets of the same per-layer sparsity (docs/design.md#the-study: "random tickets fall
+behind").
 
-Honest settings (SPEC.md's embedded prototype, with a faster pruning rate to reach ~7.8% of the
-weights in 5 levels): vgg_tiny on digits at 16 px, SGD lr 0.05, batch 64, 8 epochs with lr /10 at
-epochs 4 and 6, global magnitude pruning of 40% per level, late reset at 1 epoch. "same" is the
-IMP level's own test accuracy (DESIGN.md: the generation trial is that baseline); "random" is a
-random ticket (per-layer permuted mask, fresh initial weights) trained on the same data with the
-same schedule. Averaged over 2 seeds.
+Honest settings (the embedded data of docs/design.md#datasets, with a faster pruning rate to reach
+~7.8% of the weights in 5 levels): vgg_tiny on digits at 16 px, SGD lr 0.05, batch 64, 8 epochs with
+lr /10 at epochs 4 and 6, global magnitude pruning of 40% per level, late reset at 1 epoch. "same"
+is the IMP level's own test accuracy (docs/design.md#ticket-kinds: the generation trial is that
+baseline); "random" is a random ticket (per-layer permuted mask, fresh initial weights) trained on
+the same data with the same schedule. Averaged over 2 seeds.
 """
 
 from __future__ import annotations

@@ -36,8 +36,9 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class IMPConfig:
-    """IMP with late resetting. ``rewind_epochs`` None means the dataset's default (SPEC.md:
-    1 epoch for 32x32 data, 3 for ImageNet/Places365); 0 rewinds to the initialization."""
+    """IMP with late resetting. ``rewind_epochs`` None means the dataset's default
+    (docs/design.md#imp-protocol: 1 epoch for 32x32 data, 3 for ImageNet/Places365); 0 rewinds to
+    the initialization."""
 
     levels: int
     prune: PruneConfig = field(default_factory=PruneConfig)

@@ -1,4 +1,4 @@
-"""Optimizers (registry) and the step-wise learning-rate schedule of SPEC.md."""
+"""Optimizers (registry) and the step-wise lr schedule (docs/design.md#training-defaults)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ltsweep.registry import Registry
 
 @dataclass(frozen=True)
 class OptimizerConfig:
-    """SGD defaults from SPEC.md; use ``adam_defaults()`` for Adam's (lr 3e-4)."""
+    """SGD defaults (docs/design.md#training-defaults); ``adam_defaults()`` gives Adam's."""
 
     name: str = "sgd"
     lr: float = 0.1

@@ -21,7 +21,7 @@ PRUNERS: Registry[Pruner] = Registry("pruning strategy")
 
 @dataclass(frozen=True)
 class PruneConfig:
-    """SPEC.md defaults: global magnitude pruning of 20% of what remains, output layer kept."""
+    """Global magnitude pruning, 20% of what remains, output kept (docs/design.md#imp-protocol)."""
 
     strategy: str = "global"
     rate: float = 0.2
@@ -72,7 +72,7 @@ def prune(weights: Mapping[str, torch.Tensor], mask: Mask, config: PruneConfig) 
 
 
 def random_mask_like(mask: Mask, generator: torch.Generator) -> Mask:
-    """Same per-layer sparsity, positions permuted within each layer (SPEC.md random ticket)."""
+    """Same per-layer sparsity, positions permuted within layers (docs/design.md#ticket-kinds)."""
     out = Mask()
     for n, m in mask.items():
         flat = m.flatten().cpu()

@@ -26,7 +26,7 @@ from ltsweep.errors import TrainingDivergedError
 @dataclass(frozen=True)
 class TrainConfig:
     """Schedule of one training run. ``milestones`` are epochs where the lr is multiplied by
-    ``gamma`` (SPEC.md: VGG19 80 and 120 of 160)."""
+    ``gamma`` (docs/design.md#training-defaults: VGG19 80 and 120 of 160)."""
 
     epochs: int
     batch_size: int

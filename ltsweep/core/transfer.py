@@ -2,10 +2,11 @@
 
 Ticket kinds (registry): ``transferred`` and ``same`` load the ticket's trunk weights and masks;
 ``random`` keeps only the per-layer sparsity (positions permuted within each layer, fresh initial
-weights: SPEC.md); ``dense`` is the unpruned network from a fresh initialization. When the target
-dataset differs from the ticket's source, the output layer is replaced by a freshly initialized,
-dense one of the target's class count (SPEC.md); on the source dataset itself (an optimizer-only
-transfer) the ticket's own output layer is kept.
+weights: docs/design.md#ticket-kinds); ``dense`` is the unpruned network from a fresh
+initialization. When the target dataset differs from the ticket's source, the output layer is
+replaced by a freshly initialized, dense one of the target's class count
+(docs/design.md#ticket-kinds); on the source dataset itself (an optimizer-only transfer) the
+ticket's own output layer is kept.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The paper's claims, each with its evidence in this sweep: one line per claim for index.html.
 
-Each claim picks its comparisons from the paired differences (``differences.py``) at every
-target's sparsest level with at most ``HIGH_SPARSITY`` of the weights left (the paper's region of
-interest; SPEC.md), and counts those whose 95% interval supports it. A claim the sweep cannot test
-says so; one whose comparisons all lack a second seed says "not enough seeds".
+Each claim picks its comparisons from the paired differences (``differences.py``) at every target's
+sparsest level with at most ``HIGH_SPARSITY`` of the weights left (the paper's region of interest;
+docs/design.md#the-study), and counts those whose 95% interval supports it. A claim the sweep cannot
+test says so; one whose comparisons all lack a second seed says "not enough seeds".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Aggregation over seeds (mean ± standard error, as SPEC.md asks) and the labels the report uses."""
+"""Aggregation over seeds (mean ± SE: docs/design.md#the-study) and the report's labels."""
 
 from __future__ import annotations
 

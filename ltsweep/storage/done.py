@@ -1,8 +1,8 @@
 """Per-trial records on the sweep's storage: ``done.json`` and ``failed.json``.
 
 These, not Ray Tune's experiment state, decide what is done: Tune's own state may be up to
-``TUNE_GLOBAL_CHECKPOINT_S`` stale after a kill (SPEC.md), a done record never is (atomic write
-after the last byte of the trial's outputs reached the store).
+``TUNE_GLOBAL_CHECKPOINT_S`` stale after a kill (docs/design.md#resume), a done record never is
+(atomic write after the last byte of the trial's outputs reached the store).
 """
 
 from __future__ import annotations

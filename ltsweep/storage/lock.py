@@ -2,7 +2,7 @@
 store, a lease: ``lease.py``).
 
 Two drivers on one directory would start two Ray instances running the same trials into the same
-files (SPEC.md). A lock whose holder is dead (same host, pid gone) is taken over.
+files (docs/design.md#ray-facts). A lock whose holder is dead (same host, pid gone) is taken over.
 """
 
 from __future__ import annotations

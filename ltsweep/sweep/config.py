@@ -48,7 +48,8 @@ class DatasetSettings:
     workers: int = check(non_negative, 2)
     resources: StageResources | None = None  # overrides the sweep-wide resources
     epoch_gpu_seconds: dict[str, float] = field(default_factory=dict)  # model -> s/epoch, 1 GPU
-    seeds: tuple[int, ...] | None = None  # overrides the sweep's seeds (SPEC: 3 for ImageNet)
+    # overrides the sweep's seeds (3 for ImageNet: docs/design.md#the-study)
+    seeds: tuple[int, ...] | None = None
     # The registered dataset this entry reads (default: the entry's own name), so that one
     # dataset can appear twice, e.g. ``fashion_a: {dataset: fashion_mnist, half: a}``.
     dataset: str | None = None

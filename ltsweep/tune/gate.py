@@ -2,9 +2,9 @@
 then each transfer trial as soon as the ticket it trains exists on disk; each in the order of
 ``order.py`` (ticket makers first, costliest first).
 
-Tune has no trial-to-trial dependencies (SPEC.md); ``suggest`` returning ``None`` means "nothing
-yet, ask again", so no slot idles on the slowest generation trial and nothing waits while
-holding resources. A level-L ticket is written after level L-1 trains, long before its IMP run
+Tune has no trial-to-trial dependencies (docs/design.md#ray-facts); ``suggest`` returning ``None``
+means "nothing yet, ask again", so no slot idles on the slowest generation trial and nothing waits
+while holding resources. A level-L ticket is written after level L-1 trains, long before its IMP run
 ends. Transfers whose source failed for good are dropped and reported as blocked.
 """
 

@@ -4,10 +4,10 @@ actor is already starting.
 Tune's FIFO scheduler hands a freed, reused actor to the oldest pending trial, and if that trial
 has an actor of its own starting on a free CPU, Tune kills that one (TuneController
 ``_maybe_reuse_cached_actor``, "Removing ORIGINAL ACTOR"). With trials shorter than an actor's
-start-up (a worker process importing torch: ~2.5 s of CPU here) the second slot's actor is
-killed again and again and never runs a trial: measured with bench/bench_driver.py's null trials
-on 2 CPUs, 503 of 504 actors started were killed and one trial ran at a time. Here the freed
-actor goes to the oldest pending trial *without* a starting actor, and the starting one lives.
+start-up (a worker process importing torch) the second slot's actor is killed again and again
+and never runs a trial: nearly every actor started is killed and one trial runs at a time
+(bench/bench_driver.py's null trials show it; figures in bench/HISTORY.md). Here the freed actor
+goes to the oldest pending trial *without* a starting actor, and the starting one lives.
 FIFO's scan of every trial of the experiment at each of Tune's steps (O(trials) per step on a
 grid) becomes a scan of the live ones.
 

@@ -1,8 +1,8 @@
 """The Ray Tune trainable: a plain function of (trial, out) that calls the core engine.
 
 Idempotent: a trial with a done record reports it and returns at once (Tune may relaunch finished
-trials after a kill, SPEC.md). In-flight trials resume from their own checkpoints in the trial
-directory. Per-epoch metrics go to Tune; the driver turns them into MLflow records. On an
+trials after a kill, docs/design.md#resume). In-flight trials resume from their own checkpoints in
+the trial directory. Per-epoch metrics go to Tune; the driver turns them into MLflow records. On an
 object-store sweep the trial works on a local mirror of its directory (``staging.py``), pushed to
 the store at every epoch boundary and ticket, so another node resumes where this one stopped.
 """
@@ -31,7 +31,7 @@ from ltsweep.tune.nodes import node_label
 def _device(trial: Trial) -> str:
     if trial.resources.gpu > 0 and torch.cuda.is_available():
         if trial.resources.gpu < 1:
-            # A fractional GPU is only a scheduling label: cap our own memory (SPEC.md).
+            # A fractional GPU is only a scheduling label: cap our memory (docs/design.md#ray-facts).
             torch.cuda.set_per_process_memory_fraction(trial.resources.gpu)
         return "cuda"
     return "cpu"

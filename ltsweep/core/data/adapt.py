@@ -1,4 +1,7 @@
-"""Adapting raw images to the model input: 3 channels, the dataset's side length (SPEC.md)."""
+"""Adapting raw images to the model input: 3 channels, the dataset's side length.
+
+Why pad rather than resize, and to which size: docs/design.md#training-defaults.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ def resize_to(images: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def adapt(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Channels to 3; smaller images padded when within 4 px of ``size`` (SPEC), else resized."""
+    """Channels to 3; smaller images padded when within 4 px of ``size``, else resized."""
     images = to_rgb(images)
     h = images.shape[-1]
     if h < size and size - h <= 4:

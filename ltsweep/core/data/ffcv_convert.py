@@ -1,9 +1,9 @@
 """Write FFCV ``.beton`` files (train and test) for any registered dataset.
 
-Settings (SPEC.md): tensor datasets (the 32x32 ones and the embedded ones) are stored as raw RGB
-at the side length the model sees, already adapted (channels, padding, resizing) exactly as the
-torch backend adapts them; folder datasets (ImageNet, Places365) as JPEG, quality 90, longest side
-at most 256 px, decoded and cropped by the FFCV loader.
+Settings (docs/design.md#ffcv-facts): tensor datasets (the 32x32 ones and the embedded ones) are
+stored as raw RGB at the side length the model sees, already adapted (channels, padding, resizing)
+exactly as the torch backend adapts them; folder datasets (ImageNet, Places365) as JPEG, quality 90,
+longest side at most 256 px, decoded and cropped by the FFCV loader.
 
 Each file is written under a temporary name and renamed into place, then a sidecar
 ``<file>.json`` records the dataset, split, settings and the sha256 of the file. A file counts as

@@ -36,7 +36,8 @@ class TensorLoader:
         self.mean = torch.tensor(spec.mean, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(spec.std, device=self.device).view(1, 3, 1, 1)
         self.flip = spec.flip
-        self.pad = max(1, self.images.shape[-1] // 8)  # 4 px at 32x32, as in SPEC.md
+        # 4 px at 32x32 (docs/design.md#training-defaults)
+        self.pad = max(1, self.images.shape[-1] // 8)
         n = len(data)
         # Equal batch counts on every rank (DDP would hang on a ragged last batch): each rank
         # gets n // world_size examples, and ``num_examples`` says how many it really yields.

@@ -30,7 +30,8 @@ class DatasetSpec:
 
     name: str
     num_classes: int
-    image_size: int  # side length the model sees (SPEC.md: 32 for the 32x32 datasets, 224 else)
+    # side the model sees: 32 for 32x32 datasets, 224 else (docs/design.md#training-defaults)
+    image_size: int
     mean: tuple[float, float, float]  # per channel, of the training split, in [0, 1] units
     std: tuple[float, float, float]
     flip: bool  # horizontal flips are a valid augmentation (not for digits or SVHN)
@@ -40,7 +41,8 @@ class DatasetSpec:
     places: tuple[Place, ...] = ()  # the search order (see ``locate``); empty when embedded
     how_to_get: str = ""
     train_size: int | None = None  # images in the training split, for plan-time subset checks
-    reset_epochs: int = 1  # late-reset point (SPEC.md): 1 epoch for 32x32 data, 3 for ImageNet
+    # late-reset point: 1 epoch for 32x32 data, 3 for ImageNet (docs/design.md#imp-protocol)
+    reset_epochs: int = 1
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")

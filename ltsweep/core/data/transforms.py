@@ -1,5 +1,6 @@
-"""Augmentation (SPEC.md): crop with padding + flip for 32x32 data, done on whole batches on the
-device; random-resized crop + flip for folder datasets, done per image by loader workers."""
+"""Augmentation (docs/design.md#training-defaults): crop with padding + flip for 32x32 data, done on
+whole batches on the device; random-resized crop + flip for folder datasets, done per image by
+loader workers."""
 
 from __future__ import annotations
 

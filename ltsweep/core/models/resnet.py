@@ -1,7 +1,8 @@
 """Bottleneck ResNets: torchvision's ResNet50 layout, with a CIFAR stem option and tiny members.
 
 ``resnet50`` has exactly torchvision's parameter names and shapes (a test checks); ``stem="cifar"``
-swaps the 7x7/stride-2 conv and max-pool for a 3x3/stride-1 conv, as SPEC.md asks for 32x32 data.
+swaps the 7x7/stride-2 conv and max-pool for a 3x3/stride-1 conv, for 32x32 data
+(docs/design.md#training-defaults).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ STEMS = ("imagenet", "cifar")
 class Bottleneck(nn.Module):
     """torchvision's bottleneck block (1x1, 3x3 with the stride, 1x1 x4; same names and layer
     order, so the same RNG draws), defined here: importing torchvision for it cost ``plan`` and
-    every Ray worker 2-4 s."""
+    every Ray worker seconds."""
 
     expansion = 4
 
