@@ -61,8 +61,9 @@ def test_digits_split_sizes_and_partition() -> None:
 
 
 def test_digits_read_without_importing_sklearn_equal_load_digits() -> None:
-    """Trial processes read sklearn's digits file directly (importing sklearn costs each of them about a second):
-    the arrays must be exactly what load_digits returns, and sklearn must stay unimported."""
+    """Trial processes read sklearn's digits file directly (importing sklearn costs each of them
+    about a second): the arrays must be exactly what load_digits returns, and sklearn must stay
+    unimported."""
     import subprocess
     import sys
 
