@@ -6,7 +6,7 @@ Each reader gets the place that holds the dataset (found by ``locate``) and retu
 * SVHN: ``svhn/{train,test}_32x32.mat``
 * CIFAR-10/100: the official ``*-python.tar.gz`` read in place, or extracted (``cifar``)
 * ImageNet / Places365: ``{train,val}/<class>/*`` folders (``ltsweep`` does not re-sort
-  Places365's official flat validation folder, see README)
+  Places365's official flat validation folder, see docs/datasets.md)
 """
 
 from __future__ import annotations
