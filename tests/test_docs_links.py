@@ -133,3 +133,16 @@ def test_user_docs_name_no_issue_numbers() -> None:
         if ISSUE_REF.search(line)
     ]
     assert not bad, "issue numbers in user docs:\n" + "\n".join(bad)
+
+
+def test_code_paths_named_in_user_docs_exist() -> None:
+    """A module or script the README or docs/ name by path (``ltsweep/tune/gate.py``) exists."""
+    named = re.compile(r"\b((?:ltsweep|bench|scripts)/[\w/.-]*\w\.(?:py|sh|yaml))\b")
+    docs = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+    bad = [
+        f"{md.relative_to(REPO)}: {path}"
+        for md in docs
+        for path in sorted(set(named.findall(md.read_text())))
+        if not (REPO / path).exists()
+    ]
+    assert not bad, "paths named in the docs that do not exist:\n" + "\n".join(bad)
