@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.cli_helpers import REPO, ltsweep, ltsweep_quick, tree
+from tests.common.cli import REPO, ltsweep, ltsweep_quick, tree
 
 TINY = REPO / "tests" / "sweeps" / "tiny.yaml"
 

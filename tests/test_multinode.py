@@ -2,7 +2,7 @@
 GPU), an MLflow server, and ``ltsweep run`` joining through ``RAY_ADDRESS``; then the faults a
 cluster has (a lost node, the tracking server restarted, the driver killed).
 
-Each test re-executes itself inside its own network namespace (``netns_cluster.reexec``).
+Each test re-executes itself inside its own network namespace (``tests.common.netns_cluster.reexec``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.cli_helpers import REPO, ltsweep
-from tests.netns_cluster import (
+from tests.common.cli import REPO, ltsweep
+from tests.common.netns_cluster import (
     VENV_BIN,
     MlflowServer,
     RayCluster,

@@ -16,7 +16,7 @@ import pytest
 
 from ltsweep.core.data import find_dataset, get_spec, load_split
 from ltsweep.core.data.safe_pickle import UnsafePickleError, load_data_pickle
-from tests.cli_helpers import ltsweep_quick
+from tests.common.cli import ltsweep_quick
 from tests.test_data import _write_idx, make_cifar10, make_cifar100
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import REPO
+from tests.common.cli import REPO
 
 TINY = REPO / "tests" / "sweeps" / "tiny.yaml"
 BUCKET = "ltsweep-readonly"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import REPO, ltsweep
+from tests.common.cli import REPO, ltsweep
 from tests.test_sweep_run import assert_store_complete, store_runs
 
 LOAD = REPO / "tests" / "sweeps" / "load.yaml"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.cli_helpers import REPO, ltsweep
+from tests.common.cli import REPO, ltsweep
 
 TINY = REPO / "tests" / "sweeps" / "tiny.yaml"
 pytestmark = pytest.mark.slow

@@ -79,7 +79,7 @@ def test_printed_url_shows_trial_runs_with_axis_columns(known) -> None:  # noqa:
 
 
 def _readme_filters() -> list[str]:
-    from tests.cli_helpers import REPO
+    from tests.common.cli import REPO
 
     text = (REPO / "README.md").read_text()
     block = text.split("Ready-made filters to paste into the search box:", 1)[1]
