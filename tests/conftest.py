@@ -12,11 +12,11 @@ import random
 
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before torch is imported
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import pytest
+import torch
 
-from tests.common import durations  # noqa: E402
+from tests.common import durations
 
 torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True, warn_only=True)

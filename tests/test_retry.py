@@ -2,7 +2,7 @@
 
 Ray Tune 2.60 handles that one death twice (``_actor_failed``, then the ``reset`` task's own
 error callback): the first requeues the trial, the second finds it PENDING and ends it in ERROR
-whatever ``max_failures`` says. ltsweep runs such trials again (``sweep/retry.py``). The death
+whatever ``max_failures`` says. ltsweep runs such trials again (``tune/retry.py``). The death
 is real (the worker process exits inside Tune's ``reset``) and caught with no timing, see
 ``tests/common/handoff_death.py``.
 """

@@ -19,7 +19,7 @@ import pytest
 
 from tests.common.cli import REPO
 from tests.common.leases import race
-from tests.test_sweep_run import assert_store_complete, final_accuracies
+from tests.common.sweep_checks import assert_store_complete, final_accuracies
 
 TINY = REPO / "tests" / "sweeps" / "tiny.yaml"
 BUCKET = "ltsweep-test"

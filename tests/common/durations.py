@@ -109,10 +109,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         measured = measure(args.junit_xml)
     except (OSError, ET.ParseError) as exc:
-        print(f"error: cannot read {args.junit_xml} ({exc}): pass a pytest --junitxml report", file=sys.stderr)
+        print(
+            f"error: cannot read {args.junit_xml} ({exc}): pass a pytest --junitxml report",
+            file=sys.stderr,
+        )
         return 2
     if not measured:
-        print(f"error: {args.junit_xml} names no test of this repository: pass a full run's report", file=sys.stderr)
+        print(
+            f"error: {args.junit_xml} names no test of this repository: pass a full run's report",
+            file=sys.stderr,
+        )
         return 2
     write(measured, args.out, source=f"{args.junit_xml.name}, {len(measured)} units")
     print(f"{args.out}: {len(measured)} units measured, {sum(measured.values()):.0f} s in all")

@@ -2,7 +2,7 @@
 
 ``python -m tests.common.handoff_death SWEEP OUT RESULT`` runs ``run_trials`` on a private local Ray
 with ``dies_at_handoff`` as the trial body and writes what came of it to ``RESULT`` (JSON).
-Used by tests/test_tune_retry.py; a module of its own so that Ray workers import it by name.
+Used by tests/test_retry.py; a module of its own so that Ray workers import it by name.
 """
 
 from __future__ import annotations
