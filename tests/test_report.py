@@ -24,7 +24,8 @@ from ltsweep.report.build import build_report
 from ltsweep.tracking import schema
 from ltsweep.tracking.sweep_store import locate
 from tests.common import known_store
-from tests.common.known_store import CONFIGS, MISSING, MODEL, NAME, ONE_SEED, SEEDS, label
+from tests.common.known_store import CONFIGS, MISSING, MODEL, NAME, ONE_SEED, SEEDS
+from tests.common.known_store import label as _label
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +94,7 @@ def test_accuracy_figures_have_expected_lines(known: dict, report) -> None:
     assert sorted(by_slug) == sorted(f"accuracy__{MODEL}__{d}__{o}" for d, o in CONFIGS)
     fig = by_slug[f"accuracy__{MODEL}__digits__sgd"]
     ax = fig.figure.axes[0]
-    lines = {ln.getlabel(): ln for ln in ax.get_lines()}
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
     assert list(lines) == ["same", "from digits/adam", "from shapes/sgd", "random", "dense"]
     assert ax.get_xscale() == "log" and ax.get_xlim()[0] > ax.get_xlim()[1]  # inverted
     # The missing point is a gap (NaN), never zero; the others are the hand-computed means.
@@ -124,24 +125,24 @@ def test_accuracy_figures_have_expected_lines(known: dict, report) -> None:
 def test_transfer_matrix_cells(known: dict, report) -> None:
     assert [(m.level, m.requested) for m in report.matrices] == [(2, 0.2), (3, 0.05)]
     m = report.matrices[0]
-    configs = [label(c) for c in sorted(CONFIGS)]
+    configs = [_label(c) for c in sorted(CONFIGS)]
     assert list(m.vs_own.index) == configs and list(m.vs_own.columns) == configs
     for src in CONFIGS:
         for tgt in CONFIGS:
             kind = "same" if src == tgt else "transferred"
             ticket = _acc(known, kind, src, tgt, 2)
-            cell_own = m.vs_own.loc[label(src), label(tgt)]
-            cell_rand = m.vs_random.loc[label(src), label(tgt)]
+            cell_own = m.vs_own.loc[_label(src), _label(tgt)]
+            cell_rand = m.vs_random.loc[_label(src), _label(tgt)]
             if (src, tgt, 2) == MISSING:
                 assert math.isnan(cell_own) and math.isnan(cell_rand)  # missing, not zero
-                assert m.n.loc[label(src), label(tgt)] == 0
+                assert m.n.loc[_label(src), _label(tgt)] == 0
                 continue
             own = _mean(_acc(known, "same", tgt, tgt, 2))
             rand = _mean(_acc(known, "random", tgt, tgt, 2))
             assert cell_own == pytest.approx(_mean(ticket) - own, rel=1e-9, abs=1e-12)
             assert cell_rand == pytest.approx(_mean(ticket) - rand, rel=1e-9, abs=1e-12)
     src, tgt, level, _seed = ONE_SEED
-    single = report.matrices[1].ticket.loc[label(src), label(tgt)]
+    single = report.matrices[1].ticket.loc[_label(src), _label(tgt)]
     assert single == pytest.approx(_acc(known, "transferred", src, tgt, level)[0], rel=1e-12)
     with open(report.out_dir / "transfer_matrix.csv", newline="") as fh:
         cells = list(csv.DictReader(fh))
@@ -156,7 +157,7 @@ def test_transfer_matrix_cells(known: dict, report) -> None:
 def test_optimizer_view(known: dict, report) -> None:
     assert [f.slug for f in report.optimizer_figures] == [f"optimizer__{MODEL}__digits"]
     fig = report.optimizer_figures[0].figure
-    panels = [[ln.getlabel() for ln in ax.get_lines()] for ax in fig.axes if ax.get_lines()]
+    panels = [[ln.get_label() for ln in ax.get_lines()] for ax in fig.axes if ax.get_lines()]
     assert panels == [
         ["same", "from digits/sgd", "random", "dense"],
         ["same", "from digits/adam", "random", "dense"],

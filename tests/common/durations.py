@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -48,6 +49,11 @@ def unit_of(nodeid: str) -> str:
     return test if module in SPLIT_MODULES else module
 
 
+def exists(unit: str) -> bool:
+    """A shared group, or a unit whose module is still there."""
+    return unit in SHARED_GROUPS.values() or (REPO / unit.split("::")[0]).is_file()
+
+
 def load(path: Path = DURATIONS) -> dict[str, float]:
     """Seconds per unit; an absent file schedules every unit at ``DEFAULT_SECONDS``."""
     if not path.exists():
@@ -60,15 +66,20 @@ def seconds(unit: str, measured: dict[str, float]) -> float:
 
 
 def nodeids_with_seconds(junit_xml: Path) -> Iterable[tuple[str, float]]:
-    """``(nodeid, seconds)`` per test case of a ``--junitxml`` report; a case's time is its
-    setup, call and teardown together (pytest's default ``junit_duration_report``), so a module
-    fixture counts in the unit that runs it."""
+    """``(nodeid without parameters, seconds)`` per test case of a ``--junitxml`` report. A
+    case's time is its setup, call and teardown together (pytest's default
+    ``junit_duration_report``), so a module fixture counts in the unit that runs it.
+
+    Under ``--dist loadgroup`` xdist appends ``@group`` to each node id, and the report splits
+    that id at every ``::`` before its first ``[`` (a split module's group contains ``::``): the
+    test is what precedes the first ``@`` or ``[``, read as dotted module, class and name."""
     for case in ET.parse(junit_xml).getroot().iter("testcase"):
-        parts, name = case.get("classname", "").split("."), case.get("name", "")
-        for end in range(len(parts), 0, -1):  # the module is the longest prefix that is a file
+        dotted = f"{case.get('classname', '')}.{case.get('name', '')}"
+        parts = re.split(r"[@\[]", dotted, maxsplit=1)[0].split(".")
+        for end in range(len(parts) - 1, 0, -1):  # the module: the longest prefix that is a file
             module = "/".join(parts[:end]) + ".py"
             if (REPO / module).is_file():
-                yield "::".join([module, *parts[end:], name]), float(case.get("time", 0))
+                yield "::".join([module, *parts[end:]]), float(case.get("time", 0))
                 break
 
 
@@ -85,7 +96,7 @@ def write(measured: dict[str, float], path: Path = DURATIONS, source: str = "") 
     the others (not in this run) keep theirs."""
     from ltsweep.fsio import write_text
 
-    kept = {u: s for u, s in load(path).items() if (REPO / u.split("::")[0]).is_file()}
+    kept = {u: s for u, s in load(path).items() if exists(u)}
     kept.update(measured)
     ordered = dict(sorted(kept.items(), key=lambda item: (-item[1], item[0])))
     doc = {
@@ -120,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    write(measured, args.out, source=f"{args.junit_xml.name}, {len(measured)} units")
+    suite = ET.parse(args.junit_xml).getroot().find(".//testsuite")
+    when = suite.get("timestamp", "")[:10] if suite is not None else ""
+    write(measured, args.out, source=f"a run of {when or 'unknown date'}, {len(measured)} units")
     print(f"{args.out}: {len(measured)} units measured, {sum(measured.values()):.0f} s in all")
     return 0
 
