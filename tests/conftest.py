@@ -62,7 +62,8 @@ def tiny_sweep(tmp_path_factory: pytest.TempPathFactory):
 
 
 # -- the parallel schedule (``make test``: ``-n 2 --dist loadgroup --no-loadscope-reorder``): each
-# test's unit is an xdist group; units start longest first, by tests/durations.json's seconds.
+# test's unit (tests/common/durations.py) is an xdist group, and units start longest first by the
+# seconds measured in tests/durations.json (tests/README.md: how to refresh them).
 _SECONDS = durations.load()
 
 
