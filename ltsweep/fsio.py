@@ -55,7 +55,7 @@ def atomic_dir(final: Path) -> Iterator[Path]:
 
     An existing directory is renamed aside before the new one takes its name, and deleted only
     then: deleting it in place, file by file, left a half directory under the final name when
-    the writer was killed mid-way (tests/test_crash_safety.py caught a ticket without its
+    the writer was killed mid-way (tests/test_fsio.py caught a ticket without its
     ticket.json). A kill between the two renames leaves no directory, never a partial one."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The slow tests N times in a row beside a CPU burner (one busy process per core): the proof
-# that they hold on a loaded machine (issue 15). Stops at the first failing pass.
+# that they hold on a loaded machine. Stops at the first failing pass.
 #
 #   scripts/loaded_tests.sh N [PYTEST ARGS...]     default args: -m slow tests
 #   LOG_DIR=dir scripts/loaded_tests.sh 10         where the logs go (default: a new temp dir)

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import os
 import random
-import sys
-from pathlib import Path
 
-# ``from tests.common import ...`` works however pytest was started (tests/ has no __init__.py).
-_ROOT = str(Path(__file__).resolve().parent.parent)
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before torch is imported
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import pytest
+import torch
+
+from tests.common import durations
 
 torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True, warn_only=True)
@@ -40,7 +36,7 @@ def _seed_everything() -> None:
 def tiny_imp(tmp_path_factory: pytest.TempPathFactory):
     """One finished tiny IMP run (vgg_tiny on digits at 8 px), shared by IMP/transfer/ticket tests."""
     from ltsweep.core.imp import IMPRun
-    from tests.common import tiny_generation_job
+    from tests.common.tiny import tiny_generation_job
 
     job = tiny_generation_job()
     workdir = tmp_path_factory.mktemp("imp")
@@ -55,7 +51,7 @@ def tiny_sweep(tmp_path_factory: pytest.TempPathFactory):
     tests on disk and on S3 compare against (one run for the session: a sweep is ~a minute)."""
     import time
 
-    from tests.cli_helpers import REPO, ltsweep
+    from tests.common.cli import REPO, ltsweep
 
     out = tmp_path_factory.mktemp("tiny") / "out"
     started = time.time()
@@ -65,49 +61,15 @@ def tiny_sweep(tmp_path_factory: pytest.TempPathFactory):
     return out, result, time.time() - started
 
 
-# -- scheduling on xdist workers (``make test``: ``-n 2 --dist loadgroup --no-loadscope-reorder``)
-# A module is one unit of work (its module fixtures run once), except that the modules sharing
-# the session's ``tiny_sweep`` reference go to one worker (it is computed once there), and the
-# cluster tests, each re-executed in a namespace of its own, are units of their own. Units start
-# longest first, so that no long unit starts last and runs alone on an idle machine.
-SHARED_GROUPS = {
-    "tests/test_sweep_run.py": "tiny-sweep",
-    "tests/test_storage_s3.py": "tiny-sweep",
-    "tests/test_multinode.py::test_lost_node_server_restart_and_killed_driver": "tiny-sweep",
-}
-SPLIT_MODULES = ("tests/test_multinode.py",)
-# Seconds per unit under ``make test`` on a 2-core machine (pytest --durations, 2026-12-02);
-# only their order matters, and units not listed start after these, in file order.
-UNIT_SECONDS = {
-    "tiny-sweep": 700,
-    "tests/test_multinode.py::test_sweep_on_a_three_node_cluster_through_an_mlflow_server": 180,
-    "tests/test_train_runner.py": 155,
-    "tests/test_multinode.py::test_ray_job_submit_status_while_it_runs_and_stop_leaves_it_resumable": 99,
-    "tests/test_real_fashion.py": 99,
-    "tests/test_sweep_load.py": 60,
-    "tests/test_report.py": 51,
-    "tests/test_ffcv.py": 49,
-    "tests/test_science.py": 44,
-    "tests/test_tune_retry.py": 42,
-    "tests/test_bad_input.py": 40,
-    "tests/test_bench.py": 50,
-    "tests/test_storage_gcs.py": 31,
-    "tests/test_crash_safety.py": 29,
-    "tests/test_schedule.py": 25,
-    "tests/test_ui_browser.py": 25,
-}
-
-
-def _unit(item: pytest.Item) -> str:
-    module, _, rest = item.nodeid.partition("::")
-    test = f"{module}::{rest.split('[')[0]}"
-    if test in SHARED_GROUPS or module in SHARED_GROUPS:
-        return SHARED_GROUPS.get(test) or SHARED_GROUPS[module]
-    return test if module in SPLIT_MODULES else module
+# -- the parallel schedule (``make test``: ``-n 2 --dist loadgroup --no-loadscope-reorder``): each
+# test's unit (tests/common/durations.py) is an xdist group, and units start longest first by the
+# seconds measured in tests/durations.json (tests/README.md: how to refresh them).
+_SECONDS = durations.load()
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(_unit(item)))
-    items.sort(key=lambda item: -UNIT_SECONDS.get(_unit(item), 0))  # stable: file order kept
+        item.add_marker(pytest.mark.xdist_group(durations.unit_of(item.nodeid)))
+    # stable: units of equal seconds keep file order
+    items.sort(key=lambda item: -durations.seconds(durations.unit_of(item.nodeid), _SECONDS))

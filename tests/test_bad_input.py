@@ -1,5 +1,5 @@
-"""Issue 7's bad-input table, through the real CLI: one line on stderr naming the problem and the
-fix, exit code 2, no traceback, nothing written."""
+"""The CLI's answer to bad input, case by case through the real entry point: one line on stderr
+naming the problem and the fix, exit code 2, no traceback, nothing written."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.cli_helpers import REPO, ltsweep, ltsweep_quick, tree
+from tests.common.cli import REPO, ltsweep, ltsweep_quick, tree
 
 TINY = REPO / "tests" / "sweeps" / "tiny.yaml"
 

@@ -73,7 +73,7 @@ def test_plain_loop_matches_train_without_a_mask():
     from bench.bench_train_step import CountingLoader, plain_train
     from ltsweep.core.models import create_model
     from ltsweep.core.train import train
-    from tests.common import digits_loaders, tiny_train_config
+    from tests.common.tiny import digits_loaders, tiny_train_config
 
     config = tiny_train_config(epochs=2)
     states = []

@@ -1,4 +1,4 @@
-"""`ltsweep export` against the report's store of known values (tests/test_report.py)."""
+"""`ltsweep export` against the store of known values (``tests/common/known_store.py``)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,20 @@ import pytest
 
 from ltsweep.report.export import export
 from ltsweep.tracking import sweep_store
-from tests.test_report import NAME, known  # noqa: F401  (the module-scoped store fixture)
+from tests.common import known_store
+from tests.common.known_store import NAME
 
-EPOCHS = 3  # tests/test_report.py logs three epochs (steps 0-2) per result run
+
+@pytest.fixture(scope="module")
+def known(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The store of known values (``tests/common/known_store.py``), built once for this module."""
+    return known_store.build(tmp_path_factory.mktemp("report"))
 
 
-def test_parquet_one_row_per_trial_epoch_level(known: dict, tmp_path) -> None:  # noqa: F811
+EPOCHS = 3  # the known store logs three epochs (steps 0-2) per result run
+
+
+def test_parquet_one_row_per_trial_epoch_level(known: dict, tmp_path) -> None:
     import pandas as pd
 
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
@@ -47,7 +55,7 @@ def test_parquet_one_row_per_trial_epoch_level(known: dict, tmp_path) -> None:  
     assert not list(tmp_path.glob(".*.tmp")), "temporary files left behind"
 
 
-def test_csv_streams_in_pages(known: dict, tmp_path) -> None:  # noqa: F811
+def test_csv_streams_in_pages(known: dict, tmp_path) -> None:
     import pandas as pd
     import pyarrow.parquet as pq
 
@@ -64,7 +72,7 @@ def test_csv_streams_in_pages(known: dict, tmp_path) -> None:  # noqa: F811
     assert (a.test_accuracy.to_numpy() == b.test_accuracy.to_numpy()).all(), "CSV != Parquet"
 
 
-def test_format_and_suffix_must_agree(known: dict, tmp_path, capsys) -> None:  # noqa: F811
+def test_format_and_suffix_must_agree(known: dict, tmp_path, capsys) -> None:
     from ltsweep import cli
 
     code = cli.main(

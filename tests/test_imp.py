@@ -15,7 +15,7 @@ from ltsweep.core.pruning import prune
 from ltsweep.core.tickets import load_ticket, verify_ticket
 from ltsweep.core.train import train
 from ltsweep.errors import CorruptArtifactError, UserError
-from tests.common import assert_state_equal, metrics_without_time, tiny_generation_job
+from tests.common.tiny import assert_state_equal, metrics_without_time, tiny_generation_job
 
 STEPS_PER_EPOCH = 22  # 1,347 digits training images, batch 64
 

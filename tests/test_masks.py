@@ -13,7 +13,7 @@ from ltsweep.core.models import create_model, prunable_parameter_names
 from ltsweep.core.optim import OptimizerConfig, build_optimizer
 from ltsweep.core.pruning import prune_global, random_mask_like
 from ltsweep.core.train import TrainConfig, train
-from tests.common import digits_loaders
+from tests.common.tiny import digits_loaders
 
 STATE_KEYS = {"sgd": ("momentum_buffer",), "adam": ("exp_avg", "exp_avg_sq")}
 

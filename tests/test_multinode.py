@@ -2,7 +2,7 @@
 GPU), an MLflow server, and ``ltsweep run`` joining through ``RAY_ADDRESS``; then the faults a
 cluster has (a lost node, the tracking server restarted, the driver killed).
 
-Each test re-executes itself inside its own network namespace (``netns_cluster.reexec``).
+Each test re-executes itself inside its own network namespace (``tests.common.netns_cluster.reexec``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.cli_helpers import REPO, ltsweep
-from tests.netns_cluster import (
+from tests.common.cli import REPO, ltsweep
+from tests.common.netns_cluster import (
     VENV_BIN,
     MlflowServer,
     RayCluster,
@@ -97,7 +97,7 @@ def final_accuracies(client, runs) -> dict[str, float]:
 
 def local_run_beside(sweep_file: Path, out: Path, cluster: RayCluster) -> None:
     """A local ``ltsweep run`` (no ``RAY_ADDRESS``) while the cluster runs beside it in the same
-    namespace: it must start a private Ray, not join or crash on the cluster (issue 12, item 5)."""
+    namespace: it must start a private Ray, not join or crash on the cluster."""
     done = ltsweep("run", str(sweep_file), "--out", str(out), "--num-cpus", "2", timeout=900)
     assert done.returncode == 0, f"a local run beside a cluster failed:\n{done.stderr[-3000:]}"
     cluster_nodes = {cluster.head_id, cluster.gpu_node.node_id, cluster.cpu_node.node_id}
@@ -242,7 +242,7 @@ def test_lost_node_server_restart_and_killed_driver(request, tmp_path: Path, clu
     trains, SIGKILL the driver and run the same command again, and during that rerun SIGKILL
     the MLflow server and start it again 15 s later. The uninterrupted reference is the
     session's local run of the same sweep (conftest ``tiny_sweep``, shared with the other
-    kill/resume tests); a one-trial local run beside the cluster checks issue 12, item 5."""
+    kill/resume tests); a one-trial local run beside the cluster must start a Ray of its own."""
     if not in_netns():  # outside: the reference, computed (or reused) by this session
         reference = str(request.getfixturevalue("tiny_sweep")[0])
         assert reexec(request, env={REFERENCE_ENV: reference})

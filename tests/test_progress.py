@@ -7,7 +7,7 @@ import pytest
 from ltsweep.sweep.config import load_sweep
 from ltsweep.sweep.plan import build_plan
 from ltsweep.tune.progress import Progress, trial_epochs
-from tests.cli_helpers import REPO
+from tests.common.cli import REPO
 
 TINY = REPO / "tests" / "sweeps" / "tiny.yaml"  # 2 generation (2 levels, 2 epochs) + 6 transfer
 

@@ -16,8 +16,8 @@ import pytest
 
 from ltsweep.core.data import find_dataset, get_spec, load_split
 from ltsweep.core.data.safe_pickle import UnsafePickleError, load_data_pickle
-from tests.cli_helpers import ltsweep_quick
-from tests.test_data import _write_idx, make_cifar10, make_cifar100
+from tests.common.cli import ltsweep_quick
+from tests.common.dataset_files import make_cifar10, make_cifar100, write_idx
 
 
 def _fashion(folder: Path, gz: bool, n: int = 20) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -27,7 +27,7 @@ def _fashion(folder: Path, gz: bool, n: int = 20) -> dict[str, tuple[np.ndarray,
         labels = (np.arange(n) % 10).astype(np.uint8)
         for kind, array in (("images-idx3", images), ("labels-idx1", labels)):
             path = folder / f"{prefix}-{kind}-ubyte"
-            _write_idx(path, array)
+            write_idx(path, array)
             if gz:
                 path.with_name(path.name + ".gz").write_bytes(gzip.compress(path.read_bytes()))
                 path.unlink()

@@ -1,4 +1,4 @@
-"""Trials shorter than an actor's start-up still use every CPU (``sweep/schedule.py``): with
+"""Trials shorter than an actor's start-up still use every CPU (``tune/schedule.py``): with
 Tune's FIFO scheduler the second actor is killed each time a trial ends and hands its actor over,
 and one trial runs at a time; with ltsweep's, both actors run trials, in the order they came."""
 

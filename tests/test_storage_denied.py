@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import REPO
+from tests.common.cli import REPO
+from tests.common.net import free_port
 
 TINY = REPO / "tests" / "sweeps" / "tiny.yaml"
 BUCKET = "ltsweep-readonly"
@@ -34,12 +34,6 @@ READ_ONLY = {
     ],
 }
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_up(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -60,7 +54,7 @@ def iam_s3():
     """A moto server with a bucket and a read-only IAM user; IAM enforced from then on."""
     import boto3
 
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],

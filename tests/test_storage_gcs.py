@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import REPO
+from tests.common.cli import REPO
 from tests.common.leases import race
 
 ONE_GENERATION = REPO / "tests" / "sweeps" / "one_generation.yaml"

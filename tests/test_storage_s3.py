@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import REPO
+from tests.common.cli import REPO
 from tests.common.leases import race
-from tests.test_sweep_run import assert_store_complete, final_accuracies
+from tests.common.sweep_checks import assert_store_complete, final_accuracies
 
 TINY = REPO / "tests" / "sweeps" / "tiny.yaml"
 BUCKET = "ltsweep-test"
@@ -89,7 +89,7 @@ class S3:
 
     def quick(self, *args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
         """``run`` for a command expected to stop early: forked, torch already imported."""
-        from tests.cli_forkserver import run_cli
+        from tests.common.forkserver import run_cli
 
         return run_cli(args, cwd, env, timeout=120)
 

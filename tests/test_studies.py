@@ -15,7 +15,7 @@ def _pairs(name: str) -> tuple[set, object]:
     return pairs, plan
 
 
-def test_fashion_study_covers_the_issue_s_comparisons() -> None:
+def test_fashion_study_covers_optimizer_domain_and_control_transfers() -> None:
     pairs, plan = _pairs("fashion")
     wanted = {
         ("transferred", "fashion_a", "sgd", "fashion_a", "adam"),  # SGD -> Adam

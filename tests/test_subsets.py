@@ -16,7 +16,7 @@ from ltsweep.core.data import Cut, load_split
 from ltsweep.core.data.subsets import balanced_indices
 from ltsweep.sweep.config import load_sweep
 from ltsweep.sweep.plan import build_plan
-from tests.cli_helpers import REPO, ltsweep_quick
+from tests.common.cli import REPO, ltsweep_quick
 
 TINY = REPO / "tests" / "sweeps" / "tiny.yaml"
 

@@ -13,7 +13,7 @@ from ltsweep.core.models import create_model
 from ltsweep.core.optim import OptimizerConfig, Schedule, build_optimizer
 from ltsweep.core.train import TrainConfig, train
 from ltsweep.errors import CorruptArtifactError, TrainingDivergedError, UserError
-from tests.common import (
+from tests.common.tiny import (
     assert_state_equal,
     digits_loaders,
     metrics_without_time,

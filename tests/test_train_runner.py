@@ -24,7 +24,7 @@ import pytest
 from ltsweep.core.imp import IMPRun, level_dir, ticket_dir
 from ltsweep.core.tickets import load_ticket
 from ltsweep.tune.train_runner import run_generation_distributed
-from tests.common import tiny_generation_job
+from tests.common.tiny import tiny_generation_job
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,7 +92,7 @@ DRIVER = textwrap.dedent("""
     from pathlib import Path
     import ray
     from ltsweep.tune.train_runner import run_generation_distributed
-    from tests.common import tiny_generation_job
+    from tests.common.tiny import tiny_generation_job
     ray.init(address=os.environ["LTSWEEP_TEST_RAY"], configure_logging=False)
     job = tiny_generation_job(levels=2, epochs=3)
     res = run_generation_distributed(job, Path(sys.argv[1]), 2, False, sys.argv[2], "gen-kill",

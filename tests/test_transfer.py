@@ -13,7 +13,7 @@ from ltsweep.core.models import output_layer
 from ltsweep.core.tickets import load_ticket
 from ltsweep.core.transfer import build_for_target, run_transfer
 from ltsweep.errors import UserError
-from tests.common import TINY_SIZE, register_quad, tiny_train_config
+from tests.common.tiny import TINY_SIZE, register_quad, tiny_train_config
 
 HEAD = ("fc.weight", "fc.bias")
 

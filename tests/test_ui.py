@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,15 +15,10 @@ import pytest
 from ltsweep import cli
 from ltsweep.commands import ui
 from ltsweep.tracking import schema
+from tests.common.net import free_port
 
 NAME = "uitest"
 WAIT = 600  # seconds for the server to answer or stop: generous, a loaded 2-core box is slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _listening_on(port: int) -> set[str]:
@@ -82,7 +76,7 @@ def test_serves_the_store_on_localhost(tmp_path: Path) -> None:
     out.mkdir(parents=True)
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{out / 'mlflow.db'}")
     client.create_experiment(schema.experiment_name(NAME), artifact_location=str(out / "art"))
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "ltsweep", "ui", NAME, "--port", str(port), "--workers", "1"],

@@ -15,8 +15,16 @@ import pytest
 
 from ltsweep.tracking import schema as S
 from ltsweep.tracking import ui_view
-from tests.test_report import NAME, known  # noqa: F401  (the store of known values)
-from tests.test_ui import _free_port
+from tests.common import known_store
+from tests.common.known_store import NAME
+from tests.common.net import free_port
+
+
+@pytest.fixture(scope="module")
+def known(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The store of known values (``tests/common/known_store.py``), built once for this module."""
+    return known_store.build(tmp_path_factory.mktemp("report"))
+
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -29,12 +37,12 @@ def _browser(url: str, *mode: str) -> subprocess.CompletedProcess:
     return subprocess.run(argv, capture_output=True, text=True, timeout=300)
 
 
-def test_printed_url_shows_trial_runs_with_axis_columns(known) -> None:  # noqa: F811
+def test_printed_url_shows_trial_runs_with_axis_columns(known) -> None:
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (scripts/setup.sh installs it with apt-get)")
     import mlflow
 
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "ltsweep", "ui", NAME, "--port", str(port), "--workers", "1"],
@@ -79,7 +87,7 @@ def test_printed_url_shows_trial_runs_with_axis_columns(known) -> None:  # noqa:
 
 
 def _readme_filters() -> list[str]:
-    from tests.cli_helpers import REPO
+    from tests.common.cli import REPO
 
     text = (REPO / "README.md").read_text()
     block = text.split("Ready-made filters to paste into the search box:", 1)[1]
@@ -87,7 +95,7 @@ def _readme_filters() -> list[str]:
     return [line for line in block.splitlines() if line.strip()]
 
 
-def test_readme_filters_parse_and_select(known) -> None:  # noqa: F811
+def test_readme_filters_parse_and_select(known) -> None:
     """The README's filters, as the UI sends them to the server, on the known store."""
     import mlflow
 

@@ -1,4 +1,4 @@
-"""The MLflow writer process (``runtime/writer.py``): what the driver sends it lands in a real
+"""The MLflow writer process (``tracking/writer.py``): what the driver sends it lands in a real
 SQLite store exactly as the driver would have written it; its errors reach the driver; it never
 outlives the driver; Ctrl-C does not stop it half-way."""
 
@@ -20,7 +20,7 @@ from ltsweep.tracking import schema as S
 from ltsweep.tracking.client import Tracker
 from ltsweep.tracking.trial_runs import record_dir
 from ltsweep.tracking.writer import InlineRecorder, WriterError, WriterProcess, start_writer
-from tests.test_driver_scale import _recorded_trials
+from tests.common.done_trials import recorded_trials
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,7 +32,7 @@ def _store(tmp_path: Path) -> tuple[str, Tracker, str]:
 
 
 def records_like_the_driver(tmp_path: Path) -> None:
-    paths, done = _recorded_trials(tmp_path)
+    paths, done = recorded_trials(tmp_path)
     (gen, gen_record), (xfer, xfer_record) = done
     uri, tracker, parent = _store(tmp_path)
     recorder = start_writer(tracker, parent, [gen, xfer])
@@ -63,7 +63,7 @@ def records_like_the_driver(tmp_path: Path) -> None:
 
 
 def error_reaches_the_driver(tmp_path: Path) -> None:
-    paths, done = _recorded_trials(tmp_path)
+    paths, done = recorded_trials(tmp_path)
     (gen, _), (xfer, xfer_record) = done
     _, tracker, parent = _store(tmp_path)
     recorder = start_writer(tracker, parent, [gen, xfer])
@@ -78,7 +78,7 @@ def _in_a_fresh_process(body: str, tmp_path: Path) -> None:
     """Run ``body`` in a process with one thread, as ``ltsweep run`` has when it forks the
     writer (a test process may hold threads of earlier tests: then no writer is forked)."""
     code = (
-        f"import sys; from pathlib import Path; sys.path.insert(0, {str(ROOT)!r}); "
+        "from pathlib import Path; "  # -c in cwd ROOT: this checkout's tests and ltsweep first
         f"from tests.test_writer import {body}; {body}(Path({str(tmp_path)!r}))"
     )
     result = subprocess.run(
@@ -113,7 +113,6 @@ def test_no_fork_while_other_threads_run(tmp_path) -> None:
 DRIVER = textwrap.dedent(
     """
     import os, sys, time
-    sys.path.insert(0, {root!r})
     from ltsweep.tracking.client import Tracker
     from ltsweep.tracking.writer import start_writer
     tracker = Tracker({uri!r}, "writer")
@@ -136,9 +135,13 @@ def _wait_gone(pid: int, timeout: float = 60.0) -> bool:
 
 
 def _driver(tmp_path: Path) -> tuple[subprocess.Popen, int]:
-    script = DRIVER.format(root=str(ROOT), uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    script = DRIVER.format(uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     driver = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True
+        [sys.executable, "-c", script],
+        cwd=ROOT,  # -c puts the working directory first: this checkout's ltsweep
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     line = driver.stdout.readline()
     assert line.strip().isdigit(), f"the driver printed no writer pid (exit {driver.poll()})"

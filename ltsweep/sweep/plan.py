@@ -125,7 +125,7 @@ def _seeds(sweep: SweepConfig, dataset: str) -> tuple[int, ...]:
 def _compatible(source: ModelConfig, target: ModelConfig) -> bool:
     """Trunks match when the resolved options match: every model option (today ResNet's ``stem``)
     shapes the trunk, so equal options <=> equal trunk parameter shapes, which
-    tests/test_driver_scale.py proves by building every registered model with every option value.
+    tests/test_plan.py proves by building every registered model with every option value.
     Building the models here instead, even on 'meta', cost ``plan`` seconds: their weight init
     imports torch's compiler stack."""
     from ltsweep.core.models import resolved_options

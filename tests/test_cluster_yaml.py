@@ -89,7 +89,7 @@ def test_nothing_but_ssh_is_exposed(raw: dict) -> None:
 
 
 def test_bucket_variant_validates_and_needs_no_shared_file_system() -> None:
-    """cluster-s3.yaml: the same cluster with its storage in a bucket (issue 14)."""
+    """cluster-s3.yaml: the same cluster with its storage in a bucket."""
     variant = yaml.safe_load((CLUSTER.parent / "cluster-s3.yaml").read_text())
     util.validate_config(util.prepare_config(copy.deepcopy(variant)))
     commands = _commands(variant)

@@ -1,4 +1,5 @@
-"""Issue 7.2: writers killed mid-write leave no partial file under a final name."""
+"""Atomic writes (``ltsweep.fsio``, and the ticket and checkpoint writers built on it): writers
+killed mid-write leave no partial file under a final name."""
 
 from __future__ import annotations
 

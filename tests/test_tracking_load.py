@@ -1,4 +1,5 @@
-"""Issue 7.4: many short trials finishing together lose no metric point in a SQLite store."""
+"""The MLflow SQLite store under load: many short trials finishing together, through the real
+CLI, lose no metric point."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import REPO, ltsweep
-from tests.test_sweep_run import assert_store_complete, store_runs
+from tests.common.cli import REPO, ltsweep
+from tests.common.sweep_checks import assert_store_complete, store_runs
 
 LOAD = REPO / "tests" / "sweeps" / "load.yaml"
 

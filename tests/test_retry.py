@@ -2,9 +2,9 @@
 
 Ray Tune 2.60 handles that one death twice (``_actor_failed``, then the ``reset`` task's own
 error callback): the first requeues the trial, the second finds it PENDING and ends it in ERROR
-whatever ``max_failures`` says. ltsweep runs such trials again (``sweep/retry.py``). The death
+whatever ``max_failures`` says. ltsweep runs such trials again (``tune/retry.py``). The death
 is real (the worker process exits inside Tune's ``reset``) and caught with no timing, see
-``tests/handoff_death.py``.
+``tests/common/handoff_death.py``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import REPO
-from tests.handoff_death import MARKER
+from tests.common.cli import REPO
+from tests.common.handoff_death import MARKER
 
 SWEEP = REPO / "tests" / "sweeps" / "handoff.yaml"
 TIMEOUT = 1800  # seconds for the whole sweep: ~1.5 min alone on 2 cores, 10+ min at load 25
@@ -38,7 +38,7 @@ def test_worker_death_at_handoff_is_retried_not_failed(tmp_path: Path) -> None:
         env.pop(inherited, None)
     with open(log, "w") as fh:
         proc = subprocess.run(
-            [sys.executable, "-m", "tests.handoff_death", str(SWEEP), str(out), str(result)],
+            [sys.executable, "-m", "tests.common.handoff_death", str(SWEEP), str(out), str(result)],
             cwd=REPO,
             env=env,
             stdout=fh,

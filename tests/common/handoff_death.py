@@ -1,8 +1,8 @@
 """A sweep whose first trial's worker dies while Ray Tune hands it the next trial.
 
-``python -m tests.handoff_death SWEEP OUT RESULT`` runs ``run_trials`` on a private local Ray
+``python -m tests.common.handoff_death SWEEP OUT RESULT`` runs ``run_trials`` on a private local Ray
 with ``dies_at_handoff`` as the trial body and writes what came of it to ``RESULT`` (JSON).
-Used by tests/test_tune_retry.py; a module of its own so that Ray workers import it by name.
+Used by tests/test_retry.py; a module of its own so that Ray workers import it by name.
 """
 
 from __future__ import annotations

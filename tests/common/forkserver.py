@@ -6,7 +6,7 @@ yaml) once, single-threaded, then forks a child per command. The child is a fres
 stdin/stdout/stderr (files), ltsweep itself imported fresh under that environment, and the
 interpreter's own exit rules (``SystemExit`` codes, a traceback and exit 1 for anything
 uncaught, ``atexit`` handlers). Commands that start Ray or servers keep using real
-subprocesses (``cli_helpers.ltsweep``): this is for commands expected to stop early.
+subprocesses (``tests.common.cli.ltsweep``): this is for commands expected to stop early.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def _start() -> subprocess.Popen:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            cwd=Path(__file__).resolve().parents[1],
+            cwd=Path(__file__).resolve().parents[2],
         )
         atexit.register(_server.kill)
     return _server

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # tests/common/cli.py -> the repository
 
 
 def ltsweep(
@@ -46,7 +46,7 @@ def ltsweep_quick(
 ) -> subprocess.CompletedProcess:
     """``ltsweep`` for a command expected to stop early (bad input): the same entry point and
     exit rules as ``ltsweep()``, forked from a process that has imported torch already
-    (``tests/cli_forkserver.py``), so a case costs a fraction of a second instead of seconds."""
-    from tests.cli_forkserver import run_cli
+    (``tests/common/forkserver.py``), so a case costs a fraction of a second instead of seconds."""
+    from tests.common.forkserver import run_cli
 
     return run_cli(args, cwd, _cli_env(env), timeout)

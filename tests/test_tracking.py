@@ -1,86 +1,12 @@
-"""What made ``plan``/``status`` and the driver fast at grid scale must not change what they mean:
-grid_full's trial keys stay byte-identical, and the option-based trunk check agrees with the
-parameter shapes of the models themselves."""
+"""The MLflow Tracker and the trial runs it records (``ltsweep.tracking``): every trial recorded
+once and completely, writes held and batched within MLflow's limits, nothing lost or doubled
+when a flush fails, a driver is killed or resumed, or another process creates the experiment."""
 
 from __future__ import annotations
 
-import hashlib
-import inspect
-import itertools
-
 import pytest
-import torch
 
-from ltsweep.core.jobs import ModelConfig
-from ltsweep.core.models import MODELS, create_model, model_names, output_layer
-from ltsweep.core.models.resnet import STEMS
-from ltsweep.sweep.config import load_sweep
-from ltsweep.sweep.files import resolve_sweep_file
-from ltsweep.sweep.plan import _compatible, build_plan
-
-# sha256 of grid_full's trial keys, one per line in plan order, before the driver-scale work.
-GRID_FULL_KEYS_SHA256 = "bde47fcba54b01313f8c70bfc481b2acbf7787e970668450ddfc81e4b96ec419"
-# Every value each model option can take; a new option must be listed here to be checked.
-OPTION_VALUES = {"stem": STEMS}
-
-
-def test_grid_full_trial_keys_are_unchanged() -> None:
-    plan = build_plan(load_sweep(resolve_sweep_file("grid_full")))
-    digest = hashlib.sha256("\n".join(t.key for t in plan.trials).encode()).hexdigest()
-    assert (len(plan.trials), plan.skipped_incompatible) == (11352, 2496), (
-        f"grid_full now plans {len(plan.trials)} trials ({plan.skipped_incompatible} skipped as "
-        "incompatible); it planned 11352 (2496 skipped)"
-    )
-    assert digest == GRID_FULL_KEYS_SHA256, (
-        "grid_full's trial keys changed: every finished trial of an existing sweep would rerun"
-    )
-
-
-def _variants(name: str) -> list[ModelConfig]:
-    params = [p for p in inspect.signature(MODELS.get(name)).parameters if p != "num_classes"]
-    missing = [p for p in params if p not in OPTION_VALUES]
-    assert not missing, f"model {name} has options {missing} without values in OPTION_VALUES"
-    combos = itertools.product(*(OPTION_VALUES[p] for p in params))
-    return [ModelConfig(name)] + [ModelConfig(name, tuple(zip(params, c))) for c in combos]
-
-
-def _trunk(model: ModelConfig) -> list[tuple[str, tuple[int, ...]]]:
-    with torch.device("meta"):
-        net = create_model(model.name, 10, **model.kwargs)
-    head = output_layer(net)
-    skip = {id(head.weight), id(head.bias)}
-    return [(k, tuple(v.shape)) for k, v in net.named_parameters() if id(v) not in skip]
-
-
-@pytest.mark.parametrize("name", model_names())
-def test_compatible_iff_trunk_shapes_match(name: str) -> None:
-    variants = _variants(name)
-    trunks = {v: _trunk(v) for v in variants}
-    for a, b in itertools.product(variants, repeat=2):
-        same_shapes = trunks[a] == trunks[b]
-        assert _compatible(a, b) == same_shapes, (
-            f"{name}: plan calls {dict(a.options)} -> {dict(b.options)} "
-            f"{'compatible' if _compatible(a, b) else 'incompatible'}, but their trunk shapes "
-            f"{'match' if same_shapes else 'differ'}"
-        )
-
-
-def _recorded_trials(tmp_path):
-    """One generation trial and one of its transfers, done on disk by the benchmark's
-    no-training body (real tickets and done records), in a fresh SQLite store."""
-    from bench.bench_driver import null_execute, sweep_yaml
-    from ltsweep.storage.done import read_done
-    from ltsweep.storage.paths import SweepPaths
-
-    sweep = tmp_path / "scale.yaml"
-    sweep.write_text(sweep_yaml(42))
-    plan = build_plan(load_sweep(sweep))
-    gen = plan.generation[0]
-    xfer = next(t for t in plan.transfer if t.source_key == gen.key)
-    paths = SweepPaths(tmp_path / "out")
-    for trial in (gen, xfer):
-        null_execute(trial, paths)
-    return paths, [(t, read_done(paths, t.key)) for t in (gen, xfer)]
+from tests.common.done_trials import recorded_trials
 
 
 class _Counting:
@@ -103,7 +29,7 @@ def test_recording_is_complete_idempotent_and_batched(tmp_path) -> None:
     from ltsweep.tracking.client import Tracker
     from ltsweep.tracking.trial_runs import record_dir
 
-    paths, done = _recorded_trials(tmp_path)
+    paths, done = recorded_trials(tmp_path)
     (gen, gen_record), (xfer, xfer_record) = done
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     tracker = Tracker(uri, "scale", tmp_path / "artifacts")  # not ./mlruns
@@ -144,69 +70,6 @@ def test_recording_is_complete_idempotent_and_batched(tmp_path) -> None:
     assert S.TAG_DEVICE in xfer_tags, "the transfer run lost its where/when tags"
 
 
-def test_tune_configs_carry_each_trials_resources() -> None:
-    """The placement Tune asks for comes from the trial's config alone, and matches the plan:
-    fractional GPUs, Ray Train drivers (their workers reserve their own) and CPU-only trials."""
-    from ltsweep.tune.trial_table import placement, trial_config
-
-    plan = build_plan(load_sweep(resolve_sweep_file("grid_full")))
-    seen = {}
-    for trial in plan.trials:
-        seen.setdefault((trial.stage, trial.resources), trial)
-    assert any(r.workers > 1 for _, r in seen) and any(0 < r.gpu < 1 for _, r in seen), (
-        f"grid_full no longer mixes Ray Train and fractional-GPU trials: {sorted(seen)}"
-    )
-    for (stage, r), trial in seen.items():
-        config = trial_config(trial)
-        assert config["key"] == trial.key
-        bundles = placement(config).bundles
-        want = (
-            [{"CPU": 0.1}]
-            if r.workers > 1
-            else [{"CPU": r.cpu, **({"GPU": r.gpu} if r.gpu else {})}]
-        )
-        assert bundles == want, f"{stage} trial with {r}: Tune would reserve {bundles}, not {want}"
-
-
-def test_what_tune_pickles_per_trial_does_not_grow_with_the_plan(tmp_path) -> None:
-    """Tune unpickles a trainable (with its resource function) twice per trial on the driver;
-    when that pickle held every trial, each trial cost O(plan). The
-    shared trial table pickles as an object id, and a worker deserializes it once."""
-    ray = pytest.importorskip("ray", reason="the trial table lives in Ray's object store")
-    from ray import cloudpickle, tune
-    from ray.tune.trainable import wrap_function
-
-    from bench.bench_driver import null_trainable, sweep_yaml
-    from ltsweep.tune.trial_table import TrialTable, placement
-
-    plans = {}
-    for n in (42, 1008):
-        (tmp_path / f"s{n}.yaml").write_text(sweep_yaml(n))
-        plans[n] = build_plan(load_sweep(tmp_path / f"s{n}.yaml"))
-    ray.init(address="local", num_cpus=1, include_dashboard=False, configure_logging=False)
-    try:
-        sizes = {}
-        for n, plan in plans.items():
-            table = TrialTable.put({t.key: t for t in plan.trials})
-            trainable = tune.with_resources(
-                tune.with_parameters(null_trainable, trials=table, out=str(tmp_path), uri=""),
-                placement,
-            )
-            # What Tune's registry stores (register_trainable) and unpickles per trial:
-            sizes[n] = len(cloudpickle.dumps(wrap_function(trainable)))
-            copy = cloudpickle.loads(cloudpickle.dumps(table))  # as a worker receives it
-            key = plan.trials[-1].key
-            assert copy[key] == plan.trials[-1], "the table handed a worker another trial"
-            assert copy[key] is copy[key], "the table was deserialized again for a second look-up"
-            assert len(copy) == len(plan.trials)
-        assert sizes[1008] - sizes[42] < 512, (
-            f"Tune's pickled trainable grows with the plan: {sizes[42]} bytes at 42 trials, "
-            f"{sizes[1008]} at 1,008 (does the resource function close over the trials again?)"
-        )
-    finally:
-        ray.shutdown()
-
-
 def test_a_tracker_uses_the_experiment_another_process_created_since_it_looked(
     tmp_path, monkeypatch
 ) -> None:
@@ -245,7 +108,7 @@ def test_held_params_and_live_epochs_reach_the_store_once_flushed(tmp_path) -> N
     from ltsweep.tracking.client import Tracker
     from ltsweep.tracking.trial_runs import record_dir
 
-    paths, done = _recorded_trials(tmp_path)
+    paths, done = recorded_trials(tmp_path)
     (gen, gen_record), (xfer, xfer_record) = done
     tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "held", tmp_path / "artifacts")
     parent = tracker.find_or_create("sweep:held", "sweep", {})

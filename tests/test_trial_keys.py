@@ -1,0 +1,25 @@
+"""Trial keys (hashes of each trial's resolved configuration) stay byte-identical: an existing
+sweep's finished trials are found again instead of rerun."""
+
+from __future__ import annotations
+
+import hashlib
+
+from ltsweep.sweep.config import load_sweep
+from ltsweep.sweep.files import resolve_sweep_file
+from ltsweep.sweep.plan import build_plan
+
+# sha256 of grid_full's trial keys, one per line in plan order.
+GRID_FULL_KEYS_SHA256 = "bde47fcba54b01313f8c70bfc481b2acbf7787e970668450ddfc81e4b96ec419"
+
+
+def test_grid_full_trial_keys_are_unchanged() -> None:
+    plan = build_plan(load_sweep(resolve_sweep_file("grid_full")))
+    digest = hashlib.sha256("\n".join(t.key for t in plan.trials).encode()).hexdigest()
+    assert (len(plan.trials), plan.skipped_incompatible) == (11352, 2496), (
+        f"grid_full now plans {len(plan.trials)} trials ({plan.skipped_incompatible} skipped as "
+        "incompatible); it planned 11352 (2496 skipped)"
+    )
+    assert digest == GRID_FULL_KEYS_SHA256, (
+        "grid_full's trial keys changed: every finished trial of an existing sweep would rerun"
+    )
