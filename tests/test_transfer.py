@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -149,3 +150,73 @@ def test_run_transfer_trains_the_ticket_on_the_target(last_ticket: str, tmp_path
     # finished trial run again: resumes from its checkpoint and trains no more epochs
     again = run_transfer(_job("transferred", last_ticket, dataset=quad), tmp_path)
     assert [m.as_dict() for m in again.history] == [m.as_dict() for m in state.history]
+
+
+@pytest.fixture(scope="module")
+def imagenet_stem_ticket(tmp_path_factory) -> str:
+    """A resnet_tiny ticket made with the ImageNet stem (7x7 conv), globally pruned to 30%."""
+    from ltsweep.core.masks import Mask
+    from ltsweep.core.models import create_model, prunable_parameter_names
+    from ltsweep.core.pruning import prune_global
+    from ltsweep.core.tickets import TicketInfo, save_ticket
+
+    torch.manual_seed(0)
+    net = create_model("resnet_tiny", 10, stem="imagenet")
+    weights = net.state_dict()
+    mask = prune_global(weights, Mask.ones_like(net, prunable_parameter_names(net)), 0.7)
+    info = TicketInfo(
+        "resnet_tiny", "shapes", "sgd", 3, 0, 10, 5, mask.density, mask.layer_density(),
+        model_options={"stem": "imagenet"},
+    )  # fmt: skip
+    directory = tmp_path_factory.mktemp("stem") / "ticket"
+    save_ticket(directory, weights, mask, info)
+    return str(directory)
+
+
+def test_reinit_stem_moves_an_imagenet_stem_ticket_to_the_cifar_stem(
+    imagenet_stem_ticket: str,
+) -> None:
+    """Every trunk tensor but the stem moves; the stem is fresh and keeps the ticket's stem
+    density with a random mask; the ticket's sparsity is kept to rounding."""
+    from ltsweep.core.transfer import stem_record
+
+    ticket = load_ticket(Path(imagenet_stem_ticket))
+    job = dataclasses.replace(
+        _job("transferred", imagenet_stem_ticket, model="resnet_tiny", stem="cifar"),
+        reinit_stem=True,
+    )
+    net, mask = build_for_target(job)
+    state = net.state_dict()
+    assert tuple(net.conv1.weight.shape) == (8, 3, 3, 3), "the target keeps its CIFAR stem"
+    stem = ("conv1.", "bn1.")
+    for name, value in ticket.weights.items():
+        if not name.startswith((*stem, "fc.")):
+            assert torch.equal(state[name], value), f"{name} did not move with the ticket"
+    assert mask is not None and set(mask) == set(ticket.mask)
+    for name in ticket.mask:
+        if name != "conv1.weight":
+            assert torch.equal(mask[name], ticket.mask[name]), f"mask of {name} changed"
+    want = float(ticket.mask["conv1.weight"].float().mean())
+    got = float(mask["conv1.weight"].float().mean())
+    assert abs(got - want) <= 1 / mask["conv1.weight"].numel(), f"stem density {got} != {want}"
+    assert int(net.conv1.weight.detach()[~mask["conv1.weight"]].abs().sum()) == 0
+    assert torch.equal(net.bn1.weight.detach(), torch.ones(8)), "bn1 is re-initialised"
+    record = stem_record(Path(imagenet_stem_ticket), job)
+    assert record["weights_remaining"] == pytest.approx(mask.density)
+    assert abs(mask.density - ticket.info.weights_remaining) < 0.01, "sparsity not kept"
+    assert record["stem"] == {
+        "rule": "reinit",
+        "ticket_stem": "imagenet",
+        "target_stem": "cifar",
+        "layers": ["conv1", "bn1"],
+    }, record
+    with torch.no_grad():
+        assert net.eval()(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    _, again_mask = build_for_target(job)
+    assert torch.equal(again_mask["conv1.weight"], mask["conv1.weight"]), "not seeded per trial"
+
+
+def test_without_the_stem_rule_another_stem_is_refused(imagenet_stem_ticket: str) -> None:
+    job = _job("transferred", imagenet_stem_ticket, model="resnet_tiny", stem="cifar")
+    with pytest.raises(UserError, match="equal trunks"):
+        build_for_target(job)

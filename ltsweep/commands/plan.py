@@ -1,10 +1,15 @@
-"""``ltsweep plan SWEEP [--json]``: the trial list, counts, reuse savings and a cost estimate."""
+"""``ltsweep plan SWEEP [--json]``: the trial list, counts, reuse savings and a cost estimate.
+
+The text output is tables; ``--json`` holds the same facts as plain JSON numbers and objects.
+The cost comes from ``ltsweep.sweep.cost`` (what the figures mean: docs/cost.md).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 from collections import Counter
+from typing import Any
 
 from ltsweep.sweep.context import add_sweep_arguments
 
@@ -15,15 +20,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trials", action="store_true", help="list every trial")
 
 
-def summarize_plan(plan) -> dict:
-    from ltsweep.hashing import to_jsonable
+def _resources(trials) -> list[dict[str, Any]]:
+    """One object per distinct resource shape, with how many trials ask for it."""
+    counts = Counter(t.resources for t in trials)
+    return [
+        {"cpu": r.cpu, "gpu": r.gpu, "workers": r.workers, "trials": n}
+        for r, n in sorted(counts.items(), key=lambda item: (-item[1], repr(item[0])))
+    ]
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def summarize_plan(plan) -> dict[str, Any]:
+    from ltsweep.sweep.cost import estimate
 
     trainings = sum(t.trainings for t in plan.trials)
     naive = plan.naive_trainings()
-    costed = [t for t in plan.trials if t.epoch_gpu_seconds is not None]
-    gpu_hours = (
-        sum(t.epochs * t.epoch_gpu_seconds * max(1, t.resources.workers) for t in costed) / 3600
-    )
+    cost = estimate(plan)
     return {
         "sweep": plan.sweep.name,
         "trials": {"generate": len(plan.generation), "transfer": len(plan.transfer)},
@@ -33,16 +48,110 @@ def summarize_plan(plan) -> dict:
         "trainings_saved_by_reuse": naive - trainings,
         "skipped_incompatible": plan.skipped_incompatible,
         "resources": {
-            "generate": sorted(
-                {json.dumps(to_jsonable(r)) for r in {t.resources for t in plan.generation}}
-            ),
-            "transfer": sorted(
-                {json.dumps(to_jsonable(r)) for r in {t.resources for t in plan.transfer}}
-            ),
+            "generate": _resources(plan.generation),
+            "transfer": _resources(plan.transfer),
         },
-        "gpu_hours_estimate": round(gpu_hours, 1) if costed else None,
-        "gpu_hours_coverage": f"{len(costed)}/{len(plan.trials)} trials have per-epoch costs",
+        "gpu_hours_estimate": _round(cost.gpu_hours),
+        "cost": {
+            "gpu": cost.gpu or None,
+            "unit": "GPU-hours",
+            "meaning": "sum over trials of epochs x epoch_gpu_seconds (one GPU, one whole epoch) "
+            "/ multi_gpu_efficiency for trials on several GPUs",
+            "multi_gpu_efficiency": cost.multi_gpu_efficiency,
+            "gpu_hours": _round(cost.gpu_hours),
+            "trials_costed": cost.trials_costed,
+            "trials": cost.trials,
+            "breakdown": [
+                {
+                    "stage": r.stage,
+                    "model": r.model,
+                    "dataset": r.dataset,
+                    "trials": r.trials,
+                    "epochs": r.epochs,
+                    "gpu_hours": _round(r.gpu_hours),
+                    "share": _round(r.share, 4),
+                }
+                for r in cost.rows
+            ],
+            "unused_generation": [
+                {
+                    "model": u.model,
+                    "dataset": u.dataset,
+                    "optimizer": u.optimizer,
+                    "trials": u.trials,
+                    "gpu_hours": _round(u.gpu_hours),
+                }
+                for u in cost.unused
+            ],
+        },
     }
+
+
+def _print_text(summary: dict[str, Any], file: str) -> None:
+    from ltsweep.text_table import render
+
+    trials, cost = summary["trials"], summary["cost"]
+    print(f"sweep {summary['sweep']} ({file})")
+    print(f"  generation trials  {trials['generate']:,}")
+    print(f"  transfer trials    {trials['transfer']:,}")
+    kinds = sorted(summary["transfer_by_kind"].items(), key=lambda kv: -kv[1])
+    print(render(["transfer kind", "trials"], kinds, indent="    "))
+    print(
+        f"  trainings          {summary['trainings']:,} (naive {summary['trainings_naive']:,}: "
+        f"{summary['trainings_saved_by_reuse']:,} saved by reusing IMP levels as same-target "
+        "and dense baselines)"
+    )
+    if summary["skipped_incompatible"]:
+        print(
+            f"  skipped            {summary['skipped_incompatible']:,} transfers between "
+            "incompatible trunks (transfer.skip_incompatible)"
+        )
+    res = [
+        (stage, r["cpu"], r["gpu"], r["workers"], r["trials"])
+        for stage, shapes in summary["resources"].items()
+        for r in shapes
+    ]
+    print("  resources per trial")
+    print(render(["stage", "cpu", "gpu", "workers", "trials"], res, indent="    "))
+    _print_cost(cost)
+
+
+def _print_cost(cost: dict[str, Any]) -> None:
+    from ltsweep.text_table import render
+
+    gh, n, total = cost["gpu_hours"], cost["trials_costed"], cost["trials"]
+    gpu = cost["gpu"] or "a GPU kind the sweep does not name (set cost.gpu)"
+    if gh is None:
+        print(
+            f"  GPU-hours          unknown (no dataset gives epoch_gpu_seconds; 0/{total} trials)"
+        )
+        return
+    print(
+        f"  GPU-hours          {gh:,.0f} on {gpu} ({n:,}/{total:,} trials have per-epoch figures; "
+        f"trials on several GPUs count / {cost['multi_gpu_efficiency']:.3g} scaling efficiency)"
+    )
+    rows = [
+        (
+            r["stage"],
+            r["model"],
+            r["dataset"],
+            r["trials"],
+            r["epochs"],
+            r["gpu_hours"],
+            "—" if r["share"] is None else f"{r['share']:.1%}",
+        )
+        for r in cost["breakdown"]
+    ]
+    print("  where the GPU-hours go")
+    headers = ["stage", "model", "dataset", "trials", "epochs", "GPU-hours", "share"]
+    print(render(headers, rows, indent="    ", right=(6,)))
+    for u in cost["unused_generation"]:
+        hours = "unknown" if u["gpu_hours"] is None else f"{u['gpu_hours']:,.0f}"
+        print(
+            f"  warning: {u['trials']} generation trials of {u['model']} on "
+            f"{u['dataset']}/{u['optimizer']} ({hours} GPU-hours) make tickets that no transfer "
+            "trains and no target needs: drop it from sources or add targets it can reach"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,26 +167,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
-    print(f"sweep {summary['sweep']} ({ctx.file})")
-    print(f"  generation trials  {summary['trials']['generate']}")
-    print(f"  transfer trials    {summary['trials']['transfer']}  {summary['transfer_by_kind']}")
-    print(
-        f"  trainings          {summary['trainings']} (naive {summary['trainings_naive']}: "
-        f"{summary['trainings_saved_by_reuse']} saved by reusing IMP levels as same-target "
-        "and dense baselines)"
-    )
-    if summary["skipped_incompatible"]:
-        print(
-            f"  skipped            {summary['skipped_incompatible']} transfers between "
-            "incompatible trunks (transfer.skip_incompatible)"
-        )
-    for stage, res in summary["resources"].items():
-        print(f"  resources {stage:<9}{', '.join(res)}")
-    gh = summary["gpu_hours_estimate"]
-    print(
-        f"  GPU-hours          {gh if gh is not None else 'unknown'} "
-        f"({summary['gpu_hours_coverage']})"
-    )
+    _print_text(summary, str(ctx.file))
     if args.trials:
         for t in summary["trial_list"]:
             print(

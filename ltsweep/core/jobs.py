@@ -8,6 +8,11 @@ from typing import Any
 from ltsweep.core.pruning import PruneConfig
 from ltsweep.core.train import TrainConfig
 
+# Field metadata: a field added after trial keys existed enters a key only when it differs from
+# its default, whose meaning is the behaviour before the field existed (so old keys stay valid;
+# that default must never change). ``sweep.plan`` honours it.
+KEY_WHEN_SET = {"key": "when_set"}
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -66,3 +71,6 @@ class TransferJob:
     seed: int
     ticket_dir: str | None = None
     key: str = ""
+    # The ticket was made with another input stem (ResNet50 ImageNet -> 32x32): the target's stem
+    # is re-initialised and pruned at random to the ticket's stem density (``restem_ticket``).
+    reinit_stem: bool = field(default=False, metadata=KEY_WHEN_SET)

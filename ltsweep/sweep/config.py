@@ -47,7 +47,9 @@ class DatasetSettings:
     loader: str = check(one_of("torch", "ffcv"), "torch")
     workers: int = check(non_negative, 2)
     resources: StageResources | None = None  # overrides the sweep-wide resources
-    epoch_gpu_seconds: dict[str, float] = field(default_factory=dict)  # model -> s/epoch, 1 GPU
+    # model -> GPU-seconds one GPU spends on one epoch of this entry's training split (its
+    # half/subset when cut); Ray Train workers share it, they do not each spend it (docs/cost.md)
+    epoch_gpu_seconds: dict[str, float] = field(default_factory=dict)
     # overrides the sweep's seeds (3 for ImageNet: docs/design.md#the-study)
     seeds: tuple[int, ...] | None = None
     # The registered dataset this entry reads (default: the entry's own name), so that one
@@ -92,6 +94,32 @@ class TransferSettings:
         KINDS,
     )
     skip_incompatible: bool = False  # drop transfers whose trunks differ (e.g. ResNet stems)
+    # When a ticket's input stem differs from the target's (ResNet50: ImageNet 7x7 vs CIFAR 3x3):
+    # "refuse" (plan fails), or "reinit": the target's stem is freshly initialised, like the
+    # output layer, and pruned at random to the ticket's stem density (docs/cost.md, README).
+    stem_mismatch: str = check(one_of("refuse", "reinit"), "refuse")
+
+
+MULTI_GPU_EFFICIENCY = 6.72 / 8  # NVIDIA's 8-GPU ResNet-50 scaling (DeepLearningExamples)
+
+
+@dataclass(frozen=True)
+class CostSettings:
+    """How ``plan`` turns per-epoch figures into GPU-hours (docs/cost.md). Never in trial keys."""
+
+    gpu: str = ""  # the GPU kind the datasets' epoch_gpu_seconds assume, e.g. "A100-80GB, bf16"
+    multi_gpu_efficiency: float = check(
+        lambda v: None if 0 < v <= 1 else "must be in (0, 1]", MULTI_GPU_EFFICIENCY
+    )
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """How the report judges claims (docs/verdicts.md). Never in trial keys."""
+
+    # Non-inferiority margin in accuracy points: "does as well as" holds when the 95% interval's
+    # lower bound of (ticket - own ticket) is above -margin.
+    margin_points: float = check(positive, 1.0)
 
 
 @dataclass(frozen=True)
@@ -112,6 +140,8 @@ class SweepConfig:
     tracking_uri: str | None = None
     data_root: str | None = None
     ffcv_dir: str | None = None
+    cost: CostSettings = field(default_factory=CostSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
 
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ltsweep.core.data import DATA_ROOT_ENV
-from ltsweep.core.jobs import DataConfig, GenerationJob, IMPConfig, ModelConfig, TransferJob
+from ltsweep.core.jobs import (
+    KEY_WHEN_SET,
+    DataConfig,
+    GenerationJob,
+    IMPConfig,
+    ModelConfig,
+    TransferJob,
+)
 from ltsweep.core.optim import OptimizerConfig
 from ltsweep.core.pruning import PruneConfig
 from ltsweep.core.train import TrainConfig
@@ -54,9 +61,23 @@ def _identity_data(data: DataConfig) -> DataConfig:
 
 
 def _key_payload(job: GenerationJob | TransferJob, **extra: Any) -> dict[str, Any]:
-    """What identifies a job: everything but where data lives and how many loader workers."""
+    """What identifies a job: everything but where data lives and how many loader workers.
+
+    A field marked ``KEY_WHEN_SET`` (added after keys existed) enters the key only when set, so
+    the keys of every job that does not use it are the keys it had before the field existed."""
     data = _identity_data(job.data)
-    return {"job": dataclasses.replace(job, data=data, key="", **extra), "type": type(job).__name__}
+    ident = dataclasses.replace(job, data=data, key="", **extra)
+    late = [
+        f
+        for f in dataclasses.fields(ident)
+        if f.metadata == KEY_WHEN_SET and getattr(ident, f.name) == f.default
+    ]
+    if late:
+        skip = {f.name for f in late}
+        fields = dataclasses.fields(ident)
+        payload = {f.name: getattr(ident, f.name) for f in fields if f.name not in skip}
+        return {"job": payload, "type": type(job).__name__}
+    return {"job": ident, "type": type(job).__name__}
 
 
 def _model(settings: ModelSettings, dataset: str) -> ModelConfig:
@@ -137,6 +158,19 @@ def _compatible(source: ModelConfig, target: ModelConfig) -> bool:
     ) == resolved_options(target.name, target.kwargs)
 
 
+def _only_stems_differ(source: ModelConfig, target: ModelConfig) -> bool:
+    """Same model and options but for the input stem: the ``stem_mismatch: reinit`` case."""
+    from ltsweep.core.models import STEM_OPTION, resolved_options
+
+    if source.name != target.name:
+        return False
+    a, b = (
+        resolved_options(source.name, source.kwargs),
+        resolved_options(target.name, target.kwargs),
+    )
+    return STEM_OPTION in a and a.pop(STEM_OPTION) != b.pop(STEM_OPTION, None) and a == b
+
+
 def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
     imp = IMPConfig(
         sweep.imp.levels,
@@ -188,14 +222,18 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
             for kind, source in pairs:
                 assert source is not None
                 smodel = _model(settings, source.dataset)
-                if not _compatible(smodel, tmodel):
+                restem = sweep.transfer.stem_mismatch == "reinit" and _only_stems_differ(
+                    smodel, tmodel
+                )
+                if not restem and not _compatible(smodel, tmodel):
                     if sweep.transfer.skip_incompatible:
                         skipped += len(levels) * len(_seeds(sweep, target.dataset))
                         continue
                     raise UserError(
                         f"model {settings.name}: a ticket from {source.dataset} ({dict(smodel.options)}) "
                         f"cannot move to {target.dataset} ({dict(tmodel.options)}): parameter shapes "
-                        "differ; set transfer.skip_incompatible: true or use the same model options"
+                        "differ; set transfer.stem_mismatch: reinit (stems only), "
+                        "transfer.skip_incompatible: true, or use the same model options"
                     )
                 seeds = [
                     s for s in _seeds(sweep, target.dataset) if s in _seeds(sweep, source.dataset)
@@ -203,7 +241,7 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
                 for seed in seeds:
                     gen = generation[(settings.name, source, seed)]
                     for level in levels:
-                        job = TransferJob(kind, tmodel, data, train, seed)
+                        job = TransferJob(kind, tmodel, data, train, seed, reinit_stem=restem)
                         key = "t-" + config_key(
                             _key_payload(job, ticket_dir=f"{gen.key}/{level}"), memo=memo
                         )

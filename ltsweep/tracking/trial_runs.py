@@ -39,6 +39,8 @@ def trial_params(trial: Trial) -> dict[str, Any]:
     walk("", job)
     for noisy in ("key", "data.data_root", "data.ffcv_dir", "data.workers", "ticket_dir"):
         flat.pop(noisy, None)
+    if flat.get("reinit_stem") is False:  # a param only where the stem rule applies
+        del flat["reinit_stem"]
     flat["resources"] = to_jsonable(trial.resources)
     if trial.source_key:
         flat["ticket.source_key"], flat["ticket.level"] = trial.source_key, trial.level

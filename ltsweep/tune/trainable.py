@@ -37,6 +37,13 @@ def _device(trial: Trial) -> str:
     return "cpu"
 
 
+def _device_name(trial: Trial, device: str) -> str:
+    """ "cpu", the CUDA device's name, or "gpu" for a Ray Train group this process cannot see."""
+    if device == "cuda":
+        return torch.cuda.get_device_name()
+    return "gpu" if trial.resources.workers > 1 and trial.resources.gpu > 0 else "cpu"
+
+
 def execute(
     trial: Trial, paths: SweepPaths, report=None, where: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -63,6 +70,7 @@ def execute(
         raise
     ended = time.time()
     record.update(key=trial.key, seconds=ended - started, device=device, **(where or {}))
+    record["device_name"] = _device_name(trial, device)  # the kind `status` groups rates by
     record.update(started_at=started, ended_at=ended)
     stage.push()  # every output on the store before the record that says it is done
     write_done(paths, trial.key, record)
@@ -138,11 +146,16 @@ def _transfer(trial: Trial, stage: TrialStage, device: str, emit, paths) -> dict
     from ltsweep.core.tickets import read_info
 
     info = read_info(source)
-    return {
+    record = {
         "history": [m.as_dict() for m in state.history],
         "weights_remaining": info.weights_remaining if trial.job.kind != "dense" else 1.0,
         "ticket_sha256": info.sha256,
     }
+    if job.reinit_stem:  # the stem rule: what was re-initialised, and the true sparsity
+        from ltsweep.core.transfer import stem_record
+
+        record.update(stem_record(source, job))
+    return record
 
 
 def tune_trainable(

@@ -39,6 +39,14 @@ def resolved_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
     return {**defaults, **options}
 
 
+STEM_OPTION = "stem"  # the model option that selects the input stem (ResNets: imagenet | cifar)
+
+
+def stem_layer_names(model: nn.Module) -> tuple[str, ...]:
+    """The modules the ``stem`` option shapes; empty for models without stem variants."""
+    return tuple(getattr(model, "stem_layer_names", ()))
+
+
 def output_layer(model: nn.Module) -> nn.Linear:
     layer = model.get_submodule(model.output_layer_name)
     assert isinstance(layer, nn.Linear)

@@ -46,6 +46,9 @@ class Bottleneck(nn.Module):
 
 class ResNet(nn.Module):
     output_layer_name = "fc"
+    # The input stem: what the ``stem`` option changes (conv1's shape; bn1 follows conv1). A
+    # ticket moving between stems has these re-initialised (``transfer.restem_ticket``).
+    stem_layer_names = ("conv1", "bn1")
 
     def __init__(
         self, layers: tuple[int, ...], widths: tuple[int, ...], num_classes: int, stem: str

@@ -1,0 +1,116 @@
+"""What a sweep costs in GPU-hours, and where the hours go (docs/cost.md).
+
+A dataset entry's ``epoch_gpu_seconds[model]`` is what ONE GPU spends on one epoch of the entry's
+whole training split (or its half/subset). A trial on N Ray Train workers shares that work among
+them; it is not spent N times. What is lost to multi-GPU communication is the sweep's explicit
+``cost.multi_gpu_efficiency`` (default NVIDIA's 8-GPU ResNet-50 scaling, 6.72/8), so that
+
+    GPU-seconds of a trial = epochs x epoch_gpu_seconds / efficiency,
+
+with efficiency 1.0 for a trial on one GPU or a fraction of one. Pure: no I/O, no torch.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from ltsweep.sweep.config import CostSettings
+from ltsweep.sweep.plan import Plan
+from ltsweep.sweep.trial import GENERATE, Resources, Trial
+
+
+@dataclass(frozen=True)
+class CostRow:
+    """One (stage, model, dataset) group of trials and its share of the sweep's GPU-hours."""
+
+    stage: str
+    model: str
+    dataset: str
+    trials: int
+    epochs: int
+    gpu_hours: float | None  # None when no trial of the group has a per-epoch figure
+    share: float | None  # of the sweep's costed GPU-hours
+
+
+@dataclass(frozen=True)
+class UnusedGeneration:
+    """Generation trials whose tickets no transfer trains and that no target needs as its own
+    baseline: they cost hours and feed nothing."""
+
+    model: str
+    dataset: str
+    optimizer: str
+    trials: int
+    gpu_hours: float | None
+
+
+@dataclass(frozen=True)
+class Estimate:
+    gpu: str  # the GPU kind the figures assume ("" when the sweep does not say)
+    multi_gpu_efficiency: float
+    gpu_hours: float | None  # None when no trial has a per-epoch figure
+    trials_costed: int
+    trials: int
+    rows: tuple[CostRow, ...]  # largest first
+    unused: tuple[UnusedGeneration, ...]
+
+
+def efficiency(resources: Resources, settings: CostSettings) -> float:
+    """Throughput kept by the trial's GPUs together: 1.0 unless it runs on several."""
+    return settings.multi_gpu_efficiency if resources.workers * resources.gpu > 1 else 1.0
+
+
+def trial_gpu_seconds(trial: Trial, settings: CostSettings) -> float | None:
+    """``epochs x epoch_gpu_seconds / efficiency``; None without a per-epoch figure."""
+    if trial.epoch_gpu_seconds is None:
+        return None
+    return trial.epochs * trial.epoch_gpu_seconds / efficiency(trial.resources, settings)
+
+
+def dataset_of(trial: Trial) -> str:
+    """The sweep's dataset entry a trial trains on: its source for generation, else its target."""
+    return trial.tags["source_dataset" if trial.stage == GENERATE else "target_dataset"]
+
+
+def _hours(seconds: list[float | None]) -> float | None:
+    known = [s for s in seconds if s is not None]
+    return sum(known) / 3600 if known else None
+
+
+def unused_generation(plan: Plan) -> list[Trial]:
+    """Generation trials no transfer uses as a ticket source and that are no target's baseline."""
+    used = {t.source_key for t in plan.transfer}
+    return [t for t in plan.generation if t.key not in used and t.tags.get("is_target") != "1"]
+
+
+def estimate(plan: Plan) -> Estimate:
+    settings = plan.sweep.cost
+    seconds = {t.key: trial_gpu_seconds(t, settings) for t in plan.trials}
+    groups: dict[tuple[str, str, str], list[Trial]] = defaultdict(list)
+    for t in plan.trials:
+        groups[(t.stage, t.tags["model"], dataset_of(t))].append(t)
+    total = _hours(list(seconds.values()))
+    rows = []
+    for (stage, model, dataset), trials in groups.items():
+        hours = _hours([seconds[t.key] for t in trials])
+        share = hours / total if hours is not None and total else None
+        epochs = sum(t.epochs for t in trials)
+        rows.append(CostRow(stage, model, dataset, len(trials), epochs, hours, share))
+    rows.sort(key=lambda r: (-(r.gpu_hours or 0.0), r.stage, r.model, r.dataset))
+    idle: dict[tuple[str, str, str], list[Trial]] = defaultdict(list)
+    for t in unused_generation(plan):
+        idle[(t.tags["model"], t.tags["source_dataset"], t.tags["source_optimizer"])].append(t)
+    unused = tuple(
+        UnusedGeneration(m, d, o, len(ts), _hours([seconds[t.key] for t in ts]))
+        for (m, d, o), ts in sorted(idle.items())
+    )
+    return Estimate(
+        settings.gpu,
+        settings.multi_gpu_efficiency,
+        total,
+        sum(1 for s in seconds.values() if s is not None),
+        len(seconds),
+        tuple(rows),
+        unused,
+    )
