@@ -37,6 +37,7 @@ class Report:
     summary: pd.DataFrame  # one row per FINISHED result run, exactly as written to summary.csv
     not_finished: pd.DataFrame
     scale: float
+    margin_points: float = 1.0  # non-inferiority margin of the claims (report.margin_points)
     accuracy_figures: list[figures.ReportFigure] = field(default_factory=list)
     matrices: list[matrix.TransferMatrix] = field(default_factory=list)
     matrix_figures: list[figures.ReportFigure] = field(default_factory=list)
@@ -76,7 +77,9 @@ def assemble(report: Report, sparsities: list[float] | None) -> None:
     report.optimizer_table = optimizers.table(runs)
     report.optimizer_figures = optimizers.figures(runs, style, report.scale)
     report.differences = D.paired_differences(runs)
-    report.claims, report.claims_table = claims.claim_lines(report.differences, report.scale)
+    report.claims, report.claims_table = claims.claim_lines(
+        report.differences, report.scale, report.margin_points
+    )
 
 
 def _acc(mean: float, se: float, scale: float) -> str:
@@ -123,8 +126,11 @@ def differences_view(report: Report) -> pd.DataFrame:
     if d is None or d.empty:
         return pd.DataFrame()
 
-    def ci(low: float, high: float) -> str:
-        return "—" if low != low else f"{low * s:+.2f} to {high * s:+.2f}"
+    def ci(n: int, low: float, high: float) -> str:
+        # below MIN_SEEDS the interval is wider than it is useful (differences.csv keeps it)
+        if low != low or n < stats.MIN_SEEDS:
+            return "—"
+        return f"{low * s:+.2f} to {high * s:+.2f}"
 
     return pd.DataFrame(
         {
@@ -135,7 +141,7 @@ def differences_view(report: Report) -> pd.DataFrame:
             "a − b": [f"{a} − {b}" for a, b in zip(d.a, d.b)],
             "seeds": d.n_seeds,
             "mean difference": [f"{m * s:+.2f}" for m in d["mean"]],
-            "95% CI": [ci(lo, hi) for lo, hi in zip(d.ci_low, d.ci_high)],
+            "95% CI": [ci(int(n), lo, hi) for n, lo, hi in zip(d.n_seeds, d.ci_low, d.ci_high)],
             "verdict": d.verdict,
         }
     )
@@ -161,6 +167,10 @@ def _page(report: Report, generated: str) -> str:
         f"Generated {generated}. {len(report.summary)} finished result runs; "
         f"left out (not finished): {left}.",
         f"Accuracies are the final-epoch test accuracy ({unit}), mean ± standard error over seeds.",
+        "Claims: “beats” holds when the paired 95% interval lies above 0; “does as well as” "
+        f"when it lies above −{report.margin_points:g} points (the margin, report.margin_points "
+        "in the sweep file); contradicted when it lies wholly below that bound; with fewer than "
+        f"{stats.MIN_SEEDS} seeds a comparison is inconclusive.",
     ]
     opt = report.optimizer_table
     has_opt = opt is not None and len(opt) > 0
@@ -193,7 +203,8 @@ def _page(report: Report, generated: str) -> str:
             "differences",
             "Paired differences",
             "Accuracy of line a minus line b on the same target, level and seed, averaged over "
-            "seeds, with a 95% t-interval over seeds (none with fewer than two seeds).",
+            f"seeds, with a 95% t-interval over seeds (shown from {stats.MIN_SEEDS} seeds; differences.csv "
+            "keeps every interval).",
             tables=[("Paired differences (points)", differences_view(report))],
             links=[("differences.csv", "differences.csv"), ("claims.csv", "claims.csv")],
         ),
@@ -244,6 +255,13 @@ def _log(report: Report, client: object, experiment_id: str) -> None:
         sys.stderr.write(f"ltsweep: warning: report not logged to MLflow run {parent}: {first}\n")
 
 
+def _margin(file: Path | None) -> float:
+    """The sweep file's ``report.margin_points``; the default without a file (a copied store)."""
+    from ltsweep.sweep.config import ReportSettings, load_sweep
+
+    return (load_sweep(file).report if file is not None else ReportSettings()).margin_points
+
+
 def build_report(
     sweep: str,
     out_dir: Path | str | None = None,
@@ -277,7 +295,7 @@ def build_report(
     out = Path(out_dir) if out_dir is not None else SweepPaths(where.out).report
     _check_out_dir(out)
     scale = stats.percent_scale(finished[stats.VALUE])
-    report = Report(name, uri, out.resolve(), finished, not_finished, scale)
+    report = Report(name, uri, out.resolve(), finished, not_finished, scale, _margin(where.file))
     assemble(report, sparsities)
     with fsio.atomic_dir(out) as tmp:
         write(report, tmp)

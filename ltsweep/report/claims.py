@@ -1,9 +1,12 @@
 """The paper's claims, each with its evidence in this sweep: one line per claim for index.html.
 
-Each claim picks its comparisons from the paired differences (``differences.py``) at every target's
-sparsest level with at most ``HIGH_SPARSITY`` of the weights left (the paper's region of interest;
-docs/design.md#the-study), and counts those whose 95% interval supports it. A claim the sweep cannot
-test says so; one whose comparisons all lack a second seed says "not enough seeds".
+Each claim picks its comparisons from the paired differences (``differences.py``) at every
+target's sparsest level with at most ``HIGH_SPARSITY`` of the weights left (the paper's region
+of interest; docs/design.md#the-study) and judges each with the test its words need
+(``stats.verdict``): "beats" is superiority (95% interval above 0), "does as well as" is
+non-inferiority (interval above −margin, the sweep's ``report.margin_points``). Holds,
+contradicted and inconclusive are counted separately; fewer than three seeds is
+"inconclusive (n seeds)" (docs/verdicts.md).
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ class Claim:
     unit: str  # what one comparison is, for "holds in k of n <unit>"
     missing: str  # what the sweep lacks when there is nothing to compare
     select: Callable[[pd.DataFrame], pd.DataFrame]
-    holds: frozenset[str]  # verdicts that support the claim
+    test: str  # stats.SUPERIORITY or stats.NON_INFERIORITY: what the statement's words need
 
 
 def _vs_random(rows: pd.DataFrame, transferred: bool) -> pd.DataFrame:
@@ -88,7 +91,6 @@ def _vs_own(rows: pd.DataFrame, same_data: bool) -> pd.DataFrame:
     return own.loc[_mask([s == same_data for s in same], own)]
 
 
-BEAT, MATCH = frozenset({D.BETTER}), frozenset({D.BETTER, D.NO_DIFFERENCE})
 CLAIMS = (
     Claim(
         "tickets_beat_random",
@@ -96,7 +98,7 @@ CLAIMS = (
         "targets",
         "random-ticket controls",
         lambda r: _vs_random(r, transferred=False),
-        BEAT,
+        stats.SUPERIORITY,
     ),
     Claim(
         "transfer_matches_own",
@@ -104,7 +106,7 @@ CLAIMS = (
         "source → target pairs",
         "transfers between datasets",
         lambda r: _vs_own(r, same_data=False),
-        MATCH,
+        stats.NON_INFERIORITY,
     ),
     Claim(
         "transfer_beats_random",
@@ -112,7 +114,7 @@ CLAIMS = (
         "source → target pairs",
         "transferred tickets with random controls",
         lambda r: _vs_random(r, transferred=True),
-        BEAT,
+        stats.SUPERIORITY,
     ),
     Claim(
         "larger_source_better",
@@ -120,17 +122,19 @@ CLAIMS = (
         "target × source-pair comparisons",
         "targets with tickets from two sources of different size",
         lambda r: _larger_first(r[r.comparison == D.SOURCE_VS_SOURCE]),
-        BEAT,
+        stats.SUPERIORITY,
     ),
     Claim(
         "across_optimizers",
-        "Tickets transfer between optimizers (SGD ↔ Adam) on the same data",
+        "Tickets transfer between optimizers (SGD ↔ Adam) on the same data, as well as the "
+        "target's own",
         "source → target pairs",
         "tickets moved between optimizers",
         lambda r: _vs_own(r, same_data=True),
-        MATCH,
+        stats.NON_INFERIORITY,
     ),
 )
+BY_SLUG = {c.slug: c for c in CLAIMS}
 
 
 def claim_level_rows(diffs: pd.DataFrame) -> pd.DataFrame:
@@ -149,57 +153,93 @@ def claim_level_rows(diffs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _points(value: float, scale: float) -> str:
-    return f"{value * scale:+.1f}"
+    return f"{value * scale:+.1f}".replace("-", "−")
 
 
 def _item(row, scale: float) -> str:
     who = row.target if row.a == stats.SAME else f"{row.a.removeprefix('from ')} → {row.target}"
     if row.comparison == D.SOURCE_VS_SOURCE:
         who = f"{row.a.removeprefix('from ')} vs {row.b.removeprefix('from ')} on {row.target}"
-    if row.verdict == D.TOO_FEW:
-        return f"{who} {_points(row['mean'], scale)} (not enough seeds)"
+    if int(row.n_seeds) < stats.MIN_SEEDS or row.ci_low != row.ci_low:
+        return f"{who} {_points(row['mean'], scale)}: {row.verdict}"
     ci = f"95% CI {_points(row.ci_low, scale)} to {_points(row.ci_high, scale)}"
-    return f"{who} {_points(row['mean'], scale)} ({ci}) at {stats.pct(row.weights_remaining)}"
+    return f"{who} {_points(row['mean'], scale)} ({ci}): {row.verdict}"
 
 
-def evidence(claim: Claim, rows: pd.DataFrame, scale: float) -> tuple[str, pd.DataFrame]:
-    """The claim's line and its evidence rows (with a ``supports`` column)."""
-    rows = claim.select(rows).copy()
-    rows["supports"] = [v in claim.holds for v in rows.verdict]
-    unit = "points" if scale == 100.0 else "(as stored)"
+def criterion(claim: Claim, margin_points: float) -> str:
+    """The rule a comparison must pass for the claim to hold, in words."""
+    if claim.test == stats.SUPERIORITY:
+        return "holds = 95% interval above 0"
+    return f"holds = 95% interval above −{margin_points:g} points, the margin"
+
+
+def judge(claim: Claim, rows: pd.DataFrame, margin_points: float, scale: float) -> pd.DataFrame:
+    """The claim's evidence rows with its verdict (replacing the family's) and ``supports``."""
+    out = rows.copy()
+    margin = margin_points / scale  # in the differences' own unit
+    out["verdict"] = [
+        stats.verdict(claim.test, int(n), lo, hi, margin)
+        for n, lo, hi in zip(out.n_seeds, out.ci_low, out.ci_high)
+    ]
+    out["supports"] = [v == stats.HOLDS for v in out.verdict]
+    out["test"] = claim.test
+    out["margin_points"] = margin_points if claim.test == stats.NON_INFERIORITY else 0.0
+    return out
+
+
+def summary_line(claim: Claim, rows: pd.DataFrame, scale: float, margin_points: float) -> str:
+    """One claim's line from its judged evidence rows (``judge``)."""
     if rows.empty:
-        return f"{claim.statement}: not tested in this sweep (no {claim.missing}).", rows
-    tested = rows[rows.verdict != D.TOO_FEW]
-    few = len(rows) - len(tested)
-    if tested.empty:
-        return (
-            f"{claim.statement}: not enough seeds ({len(rows)} {claim.unit}, none with two "
-            "paired seeds for an interval).",
-            rows,
-        )
-    k = int(tested.supports.sum())
-    mean = float(tested["mean"].mean())
-    shown = [_item(r, scale) for _i, r in tested.head(SHOWN).iterrows()]
-    more = f"; {len(tested) - SHOWN} more in claims.csv" if len(tested) > SHOWN else ""
-    tail = f"; {few} more without enough seeds" if few else ""
-    line = (
-        f"{claim.statement}: holds in {k} of {len(tested)} {claim.unit} at ≤ "
-        f"{stats.pct(HIGH_SPARSITY)} weights (mean difference {_points(mean, scale)} {unit}; "
-        f"{'; '.join(shown)}{more}){tail}."
+        return f"{claim.statement}: not tested in this sweep (no {claim.missing})."
+    unit = "points" if scale == 100.0 else "(as stored)"
+    n = len(rows)
+    verdicts = list(rows.verdict)
+    k, c = verdicts.count(stats.HOLDS), verdicts.count(stats.CONTRADICTED)
+    few = sum(1 for v in verdicts if v.startswith(stats.INCONCLUSIVE + " ("))
+    i = n - k - c
+    counts = f"holds in {k}, contradicted in {c}, inconclusive in {i} of {n} {claim.unit}"
+    rule = criterion(claim, margin_points)
+    if few == n:
+        seeds = "/".join(str(x) for x in sorted({int(x) for x in rows.n_seeds}))
+        counts = f"inconclusive in all {n} {claim.unit}"
+        rule = f"{seeds} paired seeds, {stats.MIN_SEEDS} needed for a verdict"
+    elif few:
+        counts += f" ({few} of them with fewer than {stats.MIN_SEEDS} seeds)"
+    order = {stats.HOLDS: 0, stats.CONTRADICTED: 1, stats.INCONCLUSIVE: 2}
+    ranked = rows.assign(_o=[order.get(v, 3) for v in verdicts]).sort_values("_o", kind="stable")
+    shown = [_item(r, scale) for _i, r in ranked.head(SHOWN).iterrows()]
+    more = f"; {n - SHOWN} more in claims.csv" if n > SHOWN else ""
+    mean = float(rows["mean"].mean())
+    return (
+        f"{claim.statement}: {counts} at ≤ {stats.pct(HIGH_SPARSITY)} weights "
+        f"({rule}; mean difference {_points(mean, scale)} {unit}; "
+        f"{'; '.join(shown)}{more})."
     )
-    return line, rows
 
 
-def claim_lines(diffs: pd.DataFrame, scale: float) -> tuple[list[str], pd.DataFrame]:
-    """Every claim's line, and one table of all their evidence for claims.csv."""
+def evidence(
+    claim: Claim, rows: pd.DataFrame, scale: float, margin_points: float = 1.0
+) -> tuple[str, pd.DataFrame]:
+    """The claim's line and its judged evidence rows."""
+    judged = judge(claim, claim.select(rows), margin_points, scale)
+    return summary_line(claim, judged, scale, margin_points), judged
+
+
+COLUMNS = ("claim", "statement", "test", "margin_points", *D.COLUMNS, "supports")
+
+
+def claim_lines(
+    diffs: pd.DataFrame, scale: float, margin_points: float = 1.0
+) -> tuple[list[str], pd.DataFrame]:
+    """Every claim's line, and one table of all their evidence for claims.csv (the numbers, each
+    row's verdict under its claim's test, and the margin used)."""
     import pandas as pd
 
     rows = claim_level_rows(diffs)
     lines, tables = [], []
     for claim in CLAIMS:
-        line, ev = evidence(claim, rows, scale)
+        line, ev = evidence(claim, rows, scale, margin_points)
         lines.append(line)
         tables.append(ev.assign(claim=claim.slug, statement=claim.statement))
-    cols = ["claim", "statement", *D.COLUMNS, "supports"]
-    table = pd.concat([t for t in tables if not t.empty] or [pd.DataFrame(columns=cols)])
-    return lines, table.reindex(columns=cols).reset_index(drop=True)
+    table = pd.concat([t for t in tables if not t.empty] or [pd.DataFrame(columns=COLUMNS)])
+    return lines, table.reindex(columns=list(COLUMNS)).reset_index(drop=True)

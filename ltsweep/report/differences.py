@@ -3,7 +3,9 @@
 Two lines of a figure are compared on the same target and level, seed by seed: the same seed
 trains both (same data order, same initialisation where the kinds share one), so the paired
 difference has far less noise than the difference of two means. The interval is Student's t over
-the paired seeds; with fewer than two pairs there is no interval ("not enough seeds").
+the paired seeds; with fewer than two pairs there is no interval, and with fewer than three
+(1 degree of freedom, a multiplier of 12.7) the verdict is "inconclusive (n seeds)" although the
+interval is kept in differences.csv.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ CONFIDENCE = 0.95
 VS_RANDOM = "ticket − random"
 VS_OWN = "transferred − own"
 SOURCE_VS_SOURCE = "source − source"
-BETTER, WORSE, NO_DIFFERENCE, TOO_FEW = "better", "worse", "no difference", "not enough seeds"
+BETTER, WORSE, NO_DIFFERENCE = "better", "worse", "no difference"
 COLUMNS = (
     "model",
     "target",
@@ -55,8 +57,9 @@ def interval(diffs: list[float]) -> tuple[float, float, float]:
 
 
 def verdict(n: int, low: float, high: float) -> str:
-    if n < 2 or low != low:
-        return TOO_FEW
+    """Which side of zero the interval is on; fewer than ``stats.MIN_SEEDS`` seeds say nothing."""
+    if n < stats.MIN_SEEDS or low != low:
+        return stats.too_few_seeds(n)
     if low > 0:
         return BETTER
     return WORSE if high < 0 else NO_DIFFERENCE

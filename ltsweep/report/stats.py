@@ -73,3 +73,30 @@ def percent_scale(values: pd.Series) -> float:
 def pct(fraction: float) -> str:
     """A weights-remaining fraction as a short percentage: 0.2 -> '20%', 0.0012 -> '0.12%'."""
     return f"{fraction * 100:.3g}%"
+
+
+# Verdicts. A t-interval from 2 seeds has 1 degree of freedom (multiplier 12.7): wider than the
+# accuracy scale, so below MIN_SEEDS a comparison is inconclusive whatever its interval says.
+MIN_SEEDS = 3
+HOLDS, CONTRADICTED, INCONCLUSIVE = "holds", "contradicted", "inconclusive"
+SUPERIORITY, NON_INFERIORITY = "superiority", "non-inferiority"  # the tests claims' words need
+
+
+def too_few_seeds(n: int) -> str:
+    return f"{INCONCLUSIVE} ({n} seed{'' if n == 1 else 's'})"
+
+
+def verdict(test: str, n: int, low: float, high: float, margin: float) -> str:
+    """A claim's verdict on one paired difference (a − b) and its 95% interval.
+
+    ``superiority`` ("beats", "better"): holds when the interval lies above 0. ``non-inferiority``
+    ("does as well as", "close to"): holds when it lies above −``margin``. Contradicted when the
+    interval lies wholly below that bound; otherwise, or with fewer than ``MIN_SEEDS`` seeds,
+    inconclusive. ``margin`` is in the differences' own unit.
+    """
+    if n < MIN_SEEDS or low != low or high != high:
+        return too_few_seeds(n)
+    bound = 0.0 if test == SUPERIORITY else -margin
+    if low > bound:
+        return HOLDS
+    return CONTRADICTED if high < bound else INCONCLUSIVE
