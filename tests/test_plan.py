@@ -1,18 +1,25 @@
-"""The planner's transfer compatibility check (``sweep/plan.py``), read from model options, agrees
-with the parameter shapes of the models themselves."""
+"""The planner (``sweep/plan.py``): its transfer compatibility check, read from model options,
+agrees with the parameter shapes of the models themselves; with the stem rule, tickets from an
+ImageNet-stem source are planned on CIFAR-stem targets, their keys record the rule, and other
+keys do not move."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import itertools
+from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from ltsweep.core.jobs import ModelConfig
 from ltsweep.core.models import MODELS, create_model, model_names, output_layer
 from ltsweep.core.models.resnet import STEMS
-from ltsweep.sweep.plan import _compatible
+from ltsweep.hashing import config_key
+from ltsweep.sweep.config import load_sweep
+from ltsweep.sweep.plan import _compatible, _key_payload, build_plan
 
 # Every value each model option can take; a new option must be listed here to be checked.
 OPTION_VALUES = {"stem": STEMS}
@@ -45,3 +52,39 @@ def test_compatible_iff_trunk_shapes_match(name: str) -> None:
             f"{'compatible' if _compatible(a, b) else 'incompatible'}, but their trunk shapes "
             f"{'match' if same_shapes else 'differ'}"
         )
+
+
+TINY = Path(__file__).parent / "sweeps" / "tiny.yaml"
+
+
+def _plan(tmp_path: Path, transfer: dict):
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["models"] = [
+        {"name": "resnet_tiny", "options_by_dataset": {"shapes": {"stem": "imagenet"}}}
+    ]
+    cfg["datasets"]["shapes"] = cfg["datasets"]["digits"]
+    cfg["sources"].append({"dataset": "shapes", "optimizer": "sgd"})
+    cfg["transfer"] = transfer
+    path = tmp_path / f"stems-{len(transfer)}-{sorted(transfer)[0]}.yaml"
+    path.write_text(yaml.safe_dump({**cfg, "name": "stems"}))
+    return build_plan(load_sweep(path))
+
+
+def test_stem_rule_plans_the_transfers_skip_would_drop(tmp_path: Path) -> None:
+    skipped = _plan(tmp_path, {"skip_incompatible": True})
+    restem = _plan(tmp_path, {"stem_mismatch": "reinit"})
+    assert skipped.skipped_incompatible == 4 and restem.skipped_incompatible == 0
+    new = [t for t in restem.transfer if t.job.reinit_stem]
+    # shapes/sgd (ImageNet stem) -> digits/sgd and digits/adam (CIFAR stem), 2 levels, 1 seed
+    assert len(new) == 4, f"{len(new)} re-stemmed transfers planned, expected 4"
+    assert {t.tags["source_dataset"] for t in new} == {"shapes"}
+    assert all(t.job.model.kwargs.get("stem") is None for t in new), "the target keeps its stem"
+    old = [t.key for t in restem.trials if not getattr(t.job, "reinit_stem", False)]
+    assert old == [t.key for t in skipped.trials], "the rule changed keys of other trials"
+    t = new[0]
+    ticket_dir = f"{t.source_key}/{t.level}"
+    without = "t-" + config_key(
+        _key_payload(dataclasses.replace(t.job, reinit_stem=False), ticket_dir=ticket_dir)
+    )
+    assert "t-" + config_key(_key_payload(t.job, ticket_dir=ticket_dir)) == t.key
+    assert t.key != without, "the stem rule is not part of the trial key"

@@ -14,7 +14,7 @@ from ltsweep.storage.paths import SweepPaths
 from ltsweep.sweep import rates
 from ltsweep.sweep.config import load_sweep
 from ltsweep.sweep.plan import build_plan
-from tests.cli_helpers import ltsweep_quick
+from tests.common.cli import ltsweep_quick
 
 TINY = Path(__file__).parent / "sweeps" / "tiny.yaml"
 

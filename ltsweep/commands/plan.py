@@ -51,14 +51,14 @@ def summarize_plan(plan) -> dict[str, Any]:
             "generate": _resources(plan.generation),
             "transfer": _resources(plan.transfer),
         },
-        "gpu_hours_estimate": _round(cost.gpu_hours),
+        "gpu_hours_estimate": _round(cost.gpu_hours, 3),
         "cost": {
             "gpu": cost.gpu or None,
             "unit": "GPU-hours",
             "meaning": "sum over trials of epochs x epoch_gpu_seconds (one GPU, one whole epoch) "
             "/ multi_gpu_efficiency for trials on several GPUs",
             "multi_gpu_efficiency": cost.multi_gpu_efficiency,
-            "gpu_hours": _round(cost.gpu_hours),
+            "gpu_hours": _round(cost.gpu_hours, 3),
             "trials_costed": cost.trials_costed,
             "trials": cost.trials,
             "breakdown": [
@@ -68,7 +68,7 @@ def summarize_plan(plan) -> dict[str, Any]:
                     "dataset": r.dataset,
                     "trials": r.trials,
                     "epochs": r.epochs,
-                    "gpu_hours": _round(r.gpu_hours),
+                    "gpu_hours": _round(r.gpu_hours, 3),
                     "share": _round(r.share, 4),
                 }
                 for r in cost.rows
@@ -79,7 +79,7 @@ def summarize_plan(plan) -> dict[str, Any]:
                     "dataset": u.dataset,
                     "optimizer": u.optimizer,
                     "trials": u.trials,
-                    "gpu_hours": _round(u.gpu_hours),
+                    "gpu_hours": _round(u.gpu_hours, 3),
                 }
                 for u in cost.unused
             ],
@@ -116,6 +116,10 @@ def _print_text(summary: dict[str, Any], file: str) -> None:
     _print_cost(cost)
 
 
+def _hours(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def _print_cost(cost: dict[str, Any]) -> None:
     from ltsweep.text_table import render
 
@@ -127,7 +131,7 @@ def _print_cost(cost: dict[str, Any]) -> None:
         )
         return
     print(
-        f"  GPU-hours          {gh:,.0f} on {gpu} ({n:,}/{total:,} trials have per-epoch figures; "
+        f"  GPU-hours          {_hours(gh)} on {gpu} ({n:,}/{total:,} trials have per-epoch figures; "
         f"trials on several GPUs count / {cost['multi_gpu_efficiency']:.3g} scaling efficiency)"
     )
     rows = [
@@ -146,7 +150,7 @@ def _print_cost(cost: dict[str, Any]) -> None:
     headers = ["stage", "model", "dataset", "trials", "epochs", "GPU-hours", "share"]
     print(render(headers, rows, indent="    ", right=(6,)))
     for u in cost["unused_generation"]:
-        hours = "unknown" if u["gpu_hours"] is None else f"{u['gpu_hours']:,.0f}"
+        hours = "unknown" if u["gpu_hours"] is None else _hours(u["gpu_hours"])
         print(
             f"  warning: {u['trials']} generation trials of {u['model']} on "
             f"{u['dataset']}/{u['optimizer']} ({hours} GPU-hours) make tickets that no transfer "
