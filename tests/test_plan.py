@@ -88,3 +88,27 @@ def test_stem_rule_plans_the_transfers_skip_would_drop(tmp_path: Path) -> None:
     )
     assert "t-" + config_key(_key_payload(t.job, ticket_dir=ticket_dir)) == t.key
     assert t.key != without, "the stem rule is not part of the trial key"
+
+
+def test_a_restemmed_transfer_trial_records_the_rule(tmp_path: Path) -> None:
+    """Run as the sweep runs it (``tune.trainable.execute``, without Ray): the ImageNet-stem
+    generation trial, then one of its transfers to a CIFAR-stem target."""
+    from ltsweep.storage.done import read_done
+    from ltsweep.storage.paths import SweepPaths
+    from ltsweep.tune.trainable import execute
+
+    plan = _plan(tmp_path, {"stem_mismatch": "reinit", "kinds": ["transferred"]})
+    paths = SweepPaths(tmp_path / "out")
+    transfer = next(t for t in plan.transfer if t.job.reinit_stem)
+    source = next(t for t in plan.generation if t.key == transfer.source_key)
+    execute(source, paths)
+    execute(transfer, paths)
+    record = read_done(paths, transfer.key)
+    assert record["stem"] == {
+        "rule": "reinit",
+        "ticket_stem": "imagenet",
+        "target_stem": "cifar",
+        "layers": ["conv1", "bn1"],
+    }, record.get("stem")
+    assert 0 < record["weights_remaining"] < 1 and len(record["history"]) == 2
+    assert record["device_name"] == "cpu"

@@ -28,7 +28,13 @@ from ltsweep.core.data import get_spec
 from ltsweep.core.imp import make_loaders
 from ltsweep.core.jobs import ModelConfig, TransferJob
 from ltsweep.core.masks import Mask
-from ltsweep.core.models import STEM_OPTION, create_model, output_layer, stem_layer_names
+from ltsweep.core.models import (
+    STEM_OPTION,
+    create_model,
+    output_layer,
+    resolved_options,
+    stem_layer_names,
+)
 from ltsweep.core.optim import build_optimizer
 from ltsweep.core.pruning import random_mask_like
 from ltsweep.core.tickets import Ticket, load_ticket
@@ -180,8 +186,10 @@ def stem_record(ticket_dir: Path, job: TransferJob) -> dict[str, Any]:
         "weights_remaining": moved.info.weights_remaining,
         "stem": {
             "rule": "reinit",
-            "ticket_stem": ticket.info.model_options.get(STEM_OPTION),
-            "target_stem": job.model.kwargs.get(STEM_OPTION),
+            "ticket_stem": resolved_options(ticket.info.model, ticket.info.model_options).get(
+                STEM_OPTION
+            ),
+            "target_stem": resolved_options(job.model.name, job.model.kwargs).get(STEM_OPTION),
             "layers": list(_stems(job.model)),
         },
     }

@@ -115,6 +115,9 @@ def finish_trial(
         rows += tracker.unlogged(run_id, _final_metrics(history), S.FINAL_ACCURACY)
         tags[S.TAG_WEIGHTS_REMAINING] = f"{record['weights_remaining']:.6g}"
         tags[S.PREFIX + "ticket_sha256"] = record["ticket_sha256"]
+        if "stem" in record:  # transfer.stem_mismatch: reinit applied (core.transfer)
+            stem = record["stem"]
+            tags[S.PREFIX + "stem"] = f"{stem['rule']} {stem['ticket_stem']}->{stem['target_stem']}"
         tracker.write(run_id, rows, tags)
     tracker.set_status(run_id, "FINISHED")
 
