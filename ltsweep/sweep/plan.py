@@ -225,9 +225,12 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
                 restem = sweep.transfer.stem_mismatch == "reinit" and _only_stems_differ(
                     smodel, tmodel
                 )
+                seeds = [
+                    s for s in _seeds(sweep, target.dataset) if s in _seeds(sweep, source.dataset)
+                ]
                 if not restem and not _compatible(smodel, tmodel):
-                    if sweep.transfer.skip_incompatible:
-                        skipped += len(levels) * len(_seeds(sweep, target.dataset))
+                    if sweep.transfer.skip_incompatible:  # the trials it would have planned
+                        skipped += len(levels) * len(seeds)
                         continue
                     raise UserError(
                         f"model {settings.name}: a ticket from {source.dataset} ({dict(smodel.options)}) "
@@ -235,9 +238,6 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
                         "differ; set transfer.stem_mismatch: reinit (stems only), "
                         "transfer.skip_incompatible: true, or use the same model options"
                     )
-                seeds = [
-                    s for s in _seeds(sweep, target.dataset) if s in _seeds(sweep, source.dataset)
-                ]
                 for seed in seeds:
                     gen = generation[(settings.name, source, seed)]
                     for level in levels:
