@@ -201,3 +201,11 @@ def test_every_claim_survives_a_sweep_without_its_comparisons() -> None:
     assert len(lines) == len(claims.CLAIMS)
     assert "not tested in this sweep (no transfers between datasets)" in lines[1], lines[1]
     assert set(table.claim) == {"tickets_beat_random"}, "evidence for claims with no comparison"
+
+
+def test_a_sweep_never_that_sparse_says_which_level_it_used() -> None:
+    runs = _pairs(("transferred", DIGITS), ("same", SHAPES), SHAPES, [1.0, 2.0, 1.5])
+    runs = [{**r, "weights_remaining": 0.25} for r in runs]
+    line, _ = _claim_line(runs, "transfer_matches_own")
+    assert "at each target's sparsest level (up to 25% weights)" in line, line
+    assert "≤ 10%" not in line, line

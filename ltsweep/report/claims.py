@@ -210,8 +210,12 @@ def summary_line(claim: Claim, rows: pd.DataFrame, scale: float, margin_points: 
     shown = [_item(r, scale) for _i, r in ranked.head(SHOWN).iterrows()]
     more = f"; {n - SHOWN} more in claims.csv" if n > SHOWN else ""
     mean = float(rows["mean"].mean())
+    sparsest = float(rows.weights_remaining.max())
+    where = f"at ≤ {stats.pct(HIGH_SPARSITY)} weights"
+    if sparsest > HIGH_SPARSITY + 1e-9:  # the sweep never prunes that far: say what was used
+        where = f"at each target's sparsest level (up to {stats.pct(sparsest)} weights)"
     return (
-        f"{claim.statement}: {counts} at ≤ {stats.pct(HIGH_SPARSITY)} weights "
+        f"{claim.statement}: {counts} {where} "
         f"({rule}; mean difference {_points(mean, scale)} {unit}; "
         f"{'; '.join(shown)}{more})."
     )
