@@ -53,10 +53,12 @@ def test_eight_workers_share_an_epoch_by_hand(tmp_path: Path) -> None:
 
 def test_plan_json_is_plain_numbers_and_the_text_is_tables(tmp_path: Path) -> None:
     sweep = _sweep(tmp_path)
-    result = ltsweep_quick("plan", str(sweep), "--json", cwd=tmp_path)
+    result = ltsweep_quick("plan", str(sweep), "--json", "--trials", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["cost"]["gpu_hours"] == pytest.approx(2.25) == out["gpu_hours_estimate"]
+    per_trial = sum(t["gpu_seconds"] for t in out["trial_list"]) / 3600
+    assert per_trial == pytest.approx(2.25), "the trial list's costs do not add up to the total"
     assert out["cost"]["multi_gpu_efficiency"] == 0.8 and out["cost"]["gpu"] == "H100 (bf16)"
     assert out["resources"]["generate"] == [{"cpu": 1.0, "gpu": 1.0, "workers": 8, "trials": 2}]
     shares = [row["share"] for row in out["cost"]["breakdown"]]

@@ -164,8 +164,19 @@ def run(args: argparse.Namespace) -> int:
     ctx = load_context(args)
     summary = summarize_plan(ctx.plan)
     if args.trials:
+        from ltsweep.sweep.cost import trial_gpu_seconds
+
+        costs = ctx.config.cost
         summary["trial_list"] = [
-            {"key": t.key, "stage": t.stage, **t.tags, "source_key": t.source_key}
+            {
+                "key": t.key,
+                "stage": t.stage,
+                **t.tags,
+                "source_key": t.source_key,
+                "epochs": t.epochs,
+                "epoch_gpu_seconds": t.epoch_gpu_seconds,
+                "gpu_seconds": trial_gpu_seconds(t, costs),
+            }
             for t in ctx.plan.trials
         ]
     if args.json:
