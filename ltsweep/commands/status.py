@@ -55,15 +55,8 @@ def run(args: argparse.Namespace) -> int:
 
     ctx = load_context(args)
     status = sweep_status(ctx)
-    from ltsweep.sweep import rates  # measured vs planned seconds per epoch (done records)
-
-    measured, projection = rates.measure(ctx.paths, ctx.plan)
     if args.json:
-        print(
-            json.dumps(
-                {**status, "rates": rates.as_json(measured, projection, ctx.config.cost.gpu)}
-            )
-        )
+        print(json.dumps(status))
         return 0
     print(f"sweep {ctx.config.name} ({ctx.paths.where})")
     for stage, c in status.items():
@@ -72,5 +65,8 @@ def run(args: argparse.Namespace) -> int:
             f"  {stage:<9} {c['done']}/{total} done · {c['running']} running · "
             f"{c['failed']} failed · {c['left']} left"
         )
+    from ltsweep.sweep import rates  # measured vs planned seconds per epoch (done records)
+
+    measured, projection = rates.measure(ctx.paths, ctx.plan)
     print(rates.describe(measured, projection, ctx.config.cost.gpu))
     return 0
