@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ltsweep.core.data.image_folder import FolderData
 from ltsweep.core.pruning import PruneConfig
 from ltsweep.core.train import TrainConfig
+from ltsweep.hashing import hashed_when_set
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,13 @@ class DataConfig:
     ffcv_dir: str | None = None
     half: str | None = None  # "a" | "b": one of two disjoint class-balanced training halves
     train_subset: int | None = None  # class-balanced training images kept (test never cut)
+    folder: FolderData | None = hashed_when_set(None)  # ``kind: image_folder``: ``name`` is the entry
+
+    def spec(self):
+        """The dataset's ``DatasetSpec``: registered under ``name``, or the image folder's."""
+        from ltsweep.core.data import dataset_spec
+
+        return dataset_spec(self.name, self.folder, self.image_size)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from ltsweep.core.data import DATA_ROOT_ENV
+from pathlib import Path
+
+from ltsweep.core.data import DATA_ROOT_ENV, FolderData
 from ltsweep.core.jobs import DataConfig, GenerationJob, IMPConfig, ModelConfig, TransferJob
 from ltsweep.core.optim import OptimizerConfig
 from ltsweep.core.pruning import PruneConfig
@@ -50,7 +52,8 @@ class Plan:
 def _identity_data(data: DataConfig) -> DataConfig:
     """The data configuration without where data lives and how many loader workers; one object
     per configuration, so that the key memo of ``build_plan`` hashes it once."""
-    return dataclasses.replace(data, data_root=None, ffcv_dir=None, workers=0)
+    folder = dataclasses.replace(data.folder, path="") if data.folder else None  # moved: same key
+    return dataclasses.replace(data, data_root=None, ffcv_dir=None, workers=0, folder=folder)
 
 
 def _key_payload(job: GenerationJob | TransferJob, **extra: Any) -> dict[str, Any]:
@@ -76,9 +79,40 @@ def _train(sweep: SweepConfig, model: str, config: Configuration) -> TrainConfig
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _folder(entry: str, path: str, root: str | None, test_fraction: float | None) -> FolderData:
+    """The image folder of entry ``entry``, listed, checked and measured (statistics cached)."""
+    from ltsweep.core.data.image_folder import describe_folder
+
+    where = Path(path).expanduser()
+    if not where.is_absolute():
+        if root is None:
+            raise UserError(
+                f"datasets.{entry}.path {path!r} is relative: give an absolute path, or a data "
+                f"root it is under (--data-root DIR or {DATA_ROOT_ENV})"
+            )
+        where = Path(root).expanduser() / where
+    return describe_folder(where.resolve(), test_fraction)
+
+
+def _check_files(sweep: SweepConfig, dataset: str, data: DataConfig) -> None:
+    """Plan-time checks of what is on disk: a registered dataset's class folders, a cut of an
+    image folder's training split."""
+    from ltsweep.core.data import check_class_count, get_spec
+    from ltsweep.core.data.subsets import Cut, check_cut
+
+    if data.folder is None:
+        problem = check_class_count(get_spec(data.name), data.data_root)
+    else:
+        problem = check_cut(dataset, data.folder.train_size, Cut(data.half, data.train_subset))
+    if problem:
+        raise UserError(f"datasets.{dataset}: {problem}")
+
+
 def _data(sweep: SweepConfig, dataset: str, data_root: str | None) -> DataConfig:
     d = sweep.datasets[dataset]
     root = data_root or os.environ.get(DATA_ROOT_ENV) or sweep.data_root  # CLI > env > file
+    folder = _folder(dataset, d.path, root, d.test_fraction) if d.is_folder and d.path else None
     return DataConfig(
         d.registered(dataset),
         d.image_size,
@@ -88,6 +122,7 @@ def _data(sweep: SweepConfig, dataset: str, data_root: str | None) -> DataConfig
         sweep.ffcv_dir,
         d.half,
         d.train_subset,
+        folder,
     )
 
 
@@ -144,6 +179,8 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
         sweep.imp.rewind_epochs,
     )
     configs = list(dict.fromkeys([*sweep.sources, *sweep.targets]))
+    for name in dict.fromkeys(c.dataset for c in configs):
+        _check_files(sweep, name, _data(sweep, name, data_root))
     memo: Memo = {}  # trials share model/data/train configurations: turn each to JSON once
     targets = set(sweep.targets)
     generation: dict[tuple[str, Configuration, int], Trial] = {}

@@ -47,6 +47,9 @@ def execute(
     done = read_done(paths, trial.key)
     if done is not None:
         return done
+    from ltsweep.plugins import load_plugins
+
+    load_plugins()  # this worker's registries get what the CLI's got (the same installed plugins)
     stage = TrialStage(paths, trial.key)
     tdir = stage.pull()
     torch.set_num_threads(max(1, int(trial.resources.cpu)))
