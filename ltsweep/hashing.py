@@ -15,12 +15,9 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 _FIELDS: dict[type, tuple[str, ...]] = {}  # field names per dataclass type (plan hashes ~10^4 jobs)
 _OPTIONAL: dict[type, dict[str, Any]] = {}  # per type: fields left out while at their default
 OMIT_DEFAULT = "ltsweep.hashing.omit_default"
-
-
-def hashed_when_set(default: Any = None) -> Any:
-    """A dataclass field added after trial keys existed: it enters the JSON (and so the key) only
-    when it differs from ``default``, so the keys of every configuration without it stay put."""
-    return dataclasses.field(default=default, metadata={OMIT_DEFAULT: True})
+# Field metadata for a field added after trial keys existed: it enters the JSON (and so the key)
+# only when it differs from its default, so the keys of every configuration without it stay put.
+HASHED_WHEN_SET = {OMIT_DEFAULT: True}
 
 
 def _field_names(cls: type, obj: Any) -> tuple[str, ...]:

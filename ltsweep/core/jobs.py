@@ -8,7 +8,7 @@ from typing import Any
 from ltsweep.core.data.image_folder import FolderData
 from ltsweep.core.pruning import PruneConfig
 from ltsweep.core.train import TrainConfig
-from ltsweep.hashing import hashed_when_set
+from ltsweep.hashing import HASHED_WHEN_SET
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,8 @@ class DataConfig:
     ffcv_dir: str | None = None
     half: str | None = None  # "a" | "b": one of two disjoint class-balanced training halves
     train_subset: int | None = None  # class-balanced training images kept (test never cut)
-    folder: FolderData | None = hashed_when_set(None)  # ``kind: image_folder``: ``name`` is the entry
+    # ``kind: image_folder``: the folder (``name`` is the sweep's entry); keyed only when set
+    folder: FolderData | None = field(default=None, metadata=HASHED_WHEN_SET)
 
     def spec(self):
         """The dataset's ``DatasetSpec``: registered under ``name``, or the image folder's."""

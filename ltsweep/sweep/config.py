@@ -221,7 +221,9 @@ def _check_folders(config: SweepConfig, loader: Loader) -> None:
                     raise loader.fail(f"{key}.{extra}", "only for kind: image_folder")
             continue
         if s.path is None:
-            raise loader.fail(f"{key}.path", "kind: image_folder needs path: DIR (its class folders)")
+            raise loader.fail(
+                f"{key}.path", "kind: image_folder needs path: DIR (its class folders)"
+            )
         if s.image_size is None:
             raise loader.fail(f"{key}.image_size", "kind: image_folder needs image_size (e.g. 32)")
         if s.dataset is not None:

@@ -12,9 +12,8 @@ import dataclasses
 import functools
 import os
 from dataclasses import dataclass
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from ltsweep.core.data import DATA_ROOT_ENV, FolderData
 from ltsweep.core.jobs import DataConfig, GenerationJob, IMPConfig, ModelConfig, TransferJob
@@ -80,7 +79,7 @@ def _train(sweep: SweepConfig, model: str, config: Configuration) -> TrainConfig
 
 
 @functools.lru_cache(maxsize=64)
-def _folder(entry: str, path: str, root: str | None, test_fraction: float | None) -> FolderData:
+def folder_data(entry: str, path: str, root: str | None, test_fraction: float | None) -> FolderData:
     """The image folder of entry ``entry``, listed, checked and measured (statistics cached)."""
     from ltsweep.core.data.image_folder import describe_folder
 
@@ -112,7 +111,7 @@ def _check_files(sweep: SweepConfig, dataset: str, data: DataConfig) -> None:
 def _data(sweep: SweepConfig, dataset: str, data_root: str | None) -> DataConfig:
     d = sweep.datasets[dataset]
     root = data_root or os.environ.get(DATA_ROOT_ENV) or sweep.data_root  # CLI > env > file
-    folder = _folder(dataset, d.path, root, d.test_fraction) if d.is_folder and d.path else None
+    folder = folder_data(dataset, d.path, root, d.test_fraction) if d.is_folder and d.path else None
     return DataConfig(
         d.registered(dataset),
         d.image_size,

@@ -14,6 +14,7 @@ directory (the data folder may be read-only).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import Counter
@@ -134,10 +135,8 @@ def folder_stats(listing: Listing) -> dict[str, Any]:
     except (OSError, ValueError):
         pass
     stats = _compute(listing)
-    try:
+    with contextlib.suppress(OSError):  # an unwritable cache costs a recomputation, no more
         write_json(path, stats)
-    except OSError:  # an unwritable cache costs a recomputation next time, nothing else
-        pass
     return stats
 
 

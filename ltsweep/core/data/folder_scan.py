@@ -73,7 +73,9 @@ def _walk(folder: Path, root: Path, ancestors: frozenset[str], skipped: list[str
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as exc:
-        raise UserError(f"image folder: cannot list {folder} ({exc.strerror}); fix its permissions")
+        raise UserError(
+            f"image folder: cannot list {folder} ({exc.strerror}); fix its permissions"
+        ) from None
     for entry in entries:
         path = Path(entry.path)
         rel = path.relative_to(root).as_posix()
@@ -84,7 +86,9 @@ def _walk(folder: Path, root: Path, ancestors: frozenset[str], skipped: list[str
         elif not _is_image(entry.name):
             skipped.append(rel)
         elif not path.exists():
-            raise UserError(f"image folder: {path} is a broken symlink; remove it or fix its target")
+            raise UserError(
+                f"image folder: {path} is a broken symlink; remove it or fix its target"
+            )
         else:
             found.append(rel)
     return found

@@ -6,7 +6,8 @@ a lottery ticket is a subnetwork of its own initialization). The output layer, w
 timm's ``get_classifier()`` where the model has it; else the last ``nn.Linear``, or 1x1
 ``nn.Conv2d`` (SqueezeNet), in definition order whose output count is the class count (torchvision's
 ``fc``, ``classifier[-1]``, ``heads.head``). torchvision and timm are imported only when a sweep
-names such a model: ``plan`` of the registered models stays quick.
+names such a model: ``plan`` of the registered models stays quick. GoogLeNet and Inception-v3
+are built without their auxiliary heads (``aux_logits: false``) unless the options say otherwise.
 """
 
 from __future__ import annotations
@@ -32,9 +33,14 @@ def _torchvision_names() -> list[str]:
     return tvm.list_models(module=tvm)  # classification models only (not detection, video…)
 
 
+AUX_HEADS = ("googlenet", "inception_v3")  # their auxiliary heads return a tuple when training
+
+
 def _torchvision_build(name: str, num_classes: int, **options: object) -> nn.Module:
     import torchvision.models as tvm
 
+    if name in AUX_HEADS:
+        options = {"aux_logits": False, "init_weights": True, **options}
     return tvm.get_model(name, weights=None, num_classes=num_classes, **options)
 
 
