@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ltsweep.core.data import register_plugin as register_dataset
+from ltsweep.core.models import register_plugin as register_model
 from ltsweep.errors import UserError
-from ltsweep.plugins import _register_dataset, _register_model
+from ltsweep.plugins import register_entry_point
 from tests.cli_helpers import REPO, ltsweep
 
 PLUGIN_SOURCE = REPO / "tests" / "plugins" / "ltsweep_example_plugin"
@@ -126,15 +128,15 @@ def test_sweep_with_a_plugin_an_image_folder_and_a_torchvision_model(tmp_path: P
 @pytest.mark.parametrize(
     ("register", "value", "message"),
     [
-        (_register_model, "no_such_plugin_module:factory", "failed to load: ModuleNotFoundError"),
-        (_register_model, "math:pi", "not a model factory"),
-        (_register_dataset, "math:pi", "not a DatasetSpec"),
+        (register_model, "no_such_plugin_module:factory", "failed to load: ModuleNotFoundError"),
+        (register_model, "math:pi", "not a model factory"),
+        (register_dataset, "math:pi", "not a DatasetSpec"),
     ],
 )
 def test_a_broken_plugin_is_one_line_naming_its_entry_point(register, value, message) -> None:
-    group = "ltsweep.models" if register is _register_model else "ltsweep.datasets"
+    group = "ltsweep.models" if register is register_model else "ltsweep.datasets"
     with pytest.raises(UserError) as err:
-        register(EntryPoint(name="broken", value=value, group=group))
+        register_entry_point(EntryPoint(name="broken", value=value, group=group), register)
     text = str(err.value)
     assert message in text and f"broken = {value}" in text and "\n" not in text, text
 
@@ -143,5 +145,6 @@ def test_a_plugin_cannot_take_a_builtin_name() -> None:
     from ltsweep.core.models import model_names
 
     model_names()  # the built-in models are registered
+    ep = EntryPoint(name="vgg_tiny", value="math:floor", group="ltsweep.models")
     with pytest.raises(UserError, match="model 'vgg_tiny' already exists"):
-        _register_model(EntryPoint(name="vgg_tiny", value="math:floor", group="ltsweep.models"))
+        register_entry_point(ep, register_model)

@@ -26,9 +26,28 @@ WHOLE = Cut()  # the whole training split
 
 def _load_all() -> None:
     from ltsweep.core.data import embedded, real  # noqa: F401  (registers the datasets)
-    from ltsweep.plugins import load_plugins
+    from ltsweep.plugins import load_group
 
-    load_plugins("datasets")
+    load_group("datasets", register_plugin)
+
+
+def register_plugin(name: str, obj: object) -> None:
+    """Register a plugin's dataset: a ``DatasetSpec`` named ``name``, or a function making one."""
+    spec = obj
+    if callable(obj):
+        try:
+            spec = obj()
+        except Exception as exc:
+            raise UserError(
+                f"failed to make its DatasetSpec: {type(exc).__name__}: {exc}"
+            ) from None
+    if not isinstance(spec, DatasetSpec):
+        raise UserError(f"gives a {type(spec).__name__}, not a DatasetSpec")
+    if spec.name != name:
+        raise UserError(f"gives a DatasetSpec named {spec.name!r}; name both alike")
+    if name in DATASETS:
+        raise UserError(f"dataset {name!r} already exists; rename the plugin's")
+    DATASETS.register(name, spec)
 
 
 def get_spec(name: str) -> DatasetSpec:

@@ -13,8 +13,15 @@ from typing import Any
 
 import torch.nn as nn
 
-from ltsweep.core.models.external import build_external, check_external, is_external, output_size
+from ltsweep.core.models.external import (
+    SEPARATOR,
+    build_external,
+    check_external,
+    is_external,
+    output_size,
+)
 from ltsweep.core.models.registry import MODELS
+from ltsweep.errors import UserError
 
 
 def create_model(name: str, num_classes: int, **options: object) -> nn.Module:
@@ -27,10 +34,21 @@ def create_model(name: str, num_classes: int, **options: object) -> nn.Module:
 
 def model_names() -> list[str]:
     from ltsweep.core.models import resnet, vgg  # noqa: F401  (registers the factories)
-    from ltsweep.plugins import load_plugins
+    from ltsweep.plugins import load_group
 
-    load_plugins("models")
+    load_group("models", register_plugin)
     return MODELS.names()
+
+
+def register_plugin(name: str, factory: object) -> None:
+    """Register a plugin's model factory under ``name``."""
+    if not callable(factory):
+        raise UserError(f"gives a {type(factory).__name__}, not a model factory")
+    if SEPARATOR in name:
+        raise UserError(f"a model name cannot contain {SEPARATOR!r}")
+    if name in MODELS:
+        raise UserError(f"model {name!r} already exists; rename the plugin's")
+    MODELS.register(name, factory)
 
 
 def check_model(name: str, options: dict[str, Any] | None = None) -> None:
