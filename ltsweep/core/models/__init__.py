@@ -17,6 +17,7 @@ from ltsweep.core.models.external import (
     SEPARATOR,
     build_external,
     check_external,
+    find_classifier,
     is_external,
     output_size,
 )
@@ -29,7 +30,10 @@ def create_model(name: str, num_classes: int, **options: object) -> nn.Module:
     if is_external(name):
         return build_external(name, num_classes, **options)
     model_names()  # registers the factories (and the plugins')
-    return MODELS.get(name)(num_classes=num_classes, **options)
+    model = MODELS.get(name)(num_classes=num_classes, **options)
+    if not hasattr(model, "output_layer_name"):  # a plugin's model may leave it to the rule
+        model.output_layer_name = find_classifier(model, num_classes)
+    return model
 
 
 def model_names() -> list[str]:
