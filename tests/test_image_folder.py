@@ -110,6 +110,11 @@ def _symlink_loop(root: Path) -> Path:
     return root / "c" / "again"
 
 
+def _self_link(root: Path) -> Path:
+    os.symlink("self", root / "b" / "self")
+    return root / "b" / "self"
+
+
 def _broken_link(root: Path) -> Path:
     os.symlink("nowhere.png", root / "c" / "gone.png")
     return root / "c" / "gone.png"
@@ -128,6 +133,7 @@ def _float_image(root: Path) -> Path:
         (_truncated, "is not a readable image"),
         (_empty_class, "has no images"),
         (_symlink_loop, "is a symlink loop"),
+        (_self_link, "is a symlink loop"),
         (_broken_link, "is a broken symlink"),
         (_float_image, "floating-point image"),
     ],

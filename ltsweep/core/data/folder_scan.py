@@ -11,6 +11,7 @@ names the path. Listing touches no pixel: ``folder_images`` decodes.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import zlib
@@ -61,6 +62,21 @@ def _is_image(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
+def _is_dir(entry: os.DirEntry) -> bool:
+    """Whether ``entry`` is (or links to) a directory; a link that cannot be followed (a loop, a
+    missing target) is a one-line error naming it."""
+    try:
+        return os.stat(entry.path).st_mode & 0o170000 == 0o040000
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            problem = "is a symlink loop (it leads back to itself)"
+        elif exc.errno == errno.ENOENT:
+            problem = "is a broken symlink"
+        else:
+            problem = f"cannot be read ({exc.strerror})"
+        raise UserError(f"image folder: {entry.path} {problem}; remove it or fix it") from None
+
+
 def _walk(folder: Path, root: Path, ancestors: frozenset[str], skipped: list[str]) -> list[str]:
     """Image files under ``folder`` (relative to ``root``), sorted, following symlinks."""
     real = os.path.realpath(folder)
@@ -81,14 +97,10 @@ def _walk(folder: Path, root: Path, ancestors: frozenset[str], skipped: list[str
         rel = path.relative_to(root).as_posix()
         if entry.name.startswith("."):
             skipped.append(rel)
-        elif entry.is_dir():  # follows symlinks
+        elif _is_dir(entry):  # follows symlinks; a loop or a broken link is refused
             found += _walk(path, root, ancestors | {real}, skipped)
         elif not _is_image(entry.name):
             skipped.append(rel)
-        elif not path.exists():
-            raise UserError(
-                f"image folder: {path} is a broken symlink; remove it or fix its target"
-            )
         else:
             found.append(rel)
     return found
@@ -96,7 +108,7 @@ def _walk(folder: Path, root: Path, ancestors: frozenset[str], skipped: list[str
 
 def _class_dirs(split_dir: Path) -> list[str]:
     return sorted(
-        e.name for e in os.scandir(split_dir) if e.is_dir() and not e.name.startswith(".")
+        e.name for e in os.scandir(split_dir) if not e.name.startswith(".") and _is_dir(e)
     )
 
 
@@ -119,7 +131,7 @@ def _list_split(split_dir: Path, root: Path, skipped: list[str]) -> dict[str, li
     skipped += sorted(
         (split_dir / e.name).relative_to(root).as_posix()
         for e in os.scandir(split_dir)
-        if not e.is_dir()
+        if not e.name.startswith(".") and not _is_dir(e)
     )
     return files
 
