@@ -72,7 +72,13 @@ def open_rgb(path: Path) -> tuple[Any, str]:
             return _to_rgb(img, path).copy(), mode
     except UserError:
         raise
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
+    except (
+        OSError,
+        UnidentifiedImageError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombError,
+    ) as exc:
         reason = str(exc).split("\n")[0] or type(exc).__name__
         raise UserError(
             f"image folder: {path} is not a readable image ({reason}); fix or remove the file"
