@@ -2,7 +2,9 @@
 
 Two storage kinds: ``tensor`` datasets (embedded ones, Fashion-MNIST, SVHN, CIFAR) are read once
 into uint8 tensors ``[N, 3, S, S]`` already adapted (channels, size); ``folder`` datasets
-(ImageNet, Places365) stay on disk as JPEG folders and are decoded by loader workers.
+(ImageNet, Places365) stay on disk as JPEG folders and are decoded by loader workers. Image
+folders (``kind: image_folder``, ``image_folder.py``) are not registered: their spec is made from
+the ``FolderData`` a trial carries (``dataset_spec``). Plugins' datasets register on first use.
 """
 
 from __future__ import annotations
