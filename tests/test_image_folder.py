@@ -20,7 +20,7 @@ from ltsweep.core.data.folder_images import open_rgb
 from ltsweep.core.data.folder_scan import scan_folder
 from ltsweep.core.data.image_folder import describe_folder
 from ltsweep.errors import UserError
-from tests.cli_helpers import ltsweep_quick
+from tests.common.cli import ltsweep_quick
 
 
 @pytest.fixture(autouse=True)

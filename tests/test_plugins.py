@@ -21,7 +21,7 @@ from ltsweep.core.data import register_plugin as register_dataset
 from ltsweep.core.models import register_plugin as register_model
 from ltsweep.errors import UserError
 from ltsweep.plugins import register_entry_point
-from tests.cli_helpers import REPO, ltsweep
+from tests.common.cli import REPO, ltsweep
 
 PLUGIN_SOURCE = REPO / "tests" / "plugins" / "ltsweep_example_plugin"
 
