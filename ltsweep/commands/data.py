@@ -95,8 +95,8 @@ def _list(args: argparse.Namespace) -> int:
 def _sweep_folder_rows(sweep: str, data_root: str | None) -> list[tuple[str, ...]]:
     """One row per image folder of ``sweep``, listed and checked as ``plan`` does."""
     from ltsweep.sweep.config import load_sweep
+    from ltsweep.sweep.data_files import folder_data
     from ltsweep.sweep.files import resolve_sweep_file
-    from ltsweep.sweep.plan import folder_data
 
     config = load_sweep(resolve_sweep_file(sweep))
     root = resolve_root(data_root or config.data_root)

@@ -12,10 +12,9 @@ import dataclasses
 import functools
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from ltsweep.core.data import DATA_ROOT_ENV, FolderData
+from ltsweep.core.data import DATA_ROOT_ENV
 from ltsweep.core.jobs import DataConfig, GenerationJob, IMPConfig, ModelConfig, TransferJob
 from ltsweep.core.optim import OptimizerConfig
 from ltsweep.core.pruning import PruneConfig
@@ -23,6 +22,7 @@ from ltsweep.core.train import TrainConfig
 from ltsweep.errors import UserError
 from ltsweep.hashing import Memo, config_key
 from ltsweep.sweep.config import Configuration, ModelSettings, SweepConfig
+from ltsweep.sweep.data_files import check_files, folder_data
 from ltsweep.sweep.trial import GENERATE, TRANSFER, Resources, Trial
 
 
@@ -76,36 +76,6 @@ def _train(sweep: SweepConfig, model: str, config: Configuration) -> TrainConfig
     return TrainConfig(
         sched.epochs, d.batch_size, opt, tuple(sched.milestones), sched.gamma, sched.warmup_epochs
     )
-
-
-@functools.lru_cache(maxsize=64)
-def folder_data(entry: str, path: str, root: str | None, test_fraction: float | None) -> FolderData:
-    """The image folder of entry ``entry``, listed, checked and measured (statistics cached)."""
-    from ltsweep.core.data.image_folder import describe_folder
-
-    where = Path(path).expanduser()
-    if not where.is_absolute():
-        if root is None:
-            raise UserError(
-                f"datasets.{entry}.path {path!r} is relative: give an absolute path, or a data "
-                f"root it is under (--data-root DIR or {DATA_ROOT_ENV})"
-            )
-        where = Path(root).expanduser() / where
-    return describe_folder(where.resolve(), test_fraction)
-
-
-def _check_files(sweep: SweepConfig, dataset: str, data: DataConfig) -> None:
-    """Plan-time checks of what is on disk: a registered dataset's class folders, a cut of an
-    image folder's training split."""
-    from ltsweep.core.data import check_class_count, get_spec
-    from ltsweep.core.data.subsets import Cut, check_cut
-
-    if data.folder is None:
-        problem = check_class_count(get_spec(data.name), data.data_root)
-    else:
-        problem = check_cut(dataset, data.folder.train_size, Cut(data.half, data.train_subset))
-    if problem:
-        raise UserError(f"datasets.{dataset}: {problem}")
 
 
 def _data(sweep: SweepConfig, dataset: str, data_root: str | None) -> DataConfig:
@@ -179,7 +149,7 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
     )
     configs = list(dict.fromkeys([*sweep.sources, *sweep.targets]))
     for name in dict.fromkeys(c.dataset for c in configs):
-        _check_files(sweep, name, _data(sweep, name, data_root))
+        check_files(name, _data(sweep, name, data_root))
     memo: Memo = {}  # trials share model/data/train configurations: turn each to JSON once
     targets = set(sweep.targets)
     generation: dict[tuple[str, Configuration, int], Trial] = {}
