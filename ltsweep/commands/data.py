@@ -1,10 +1,11 @@
-"""``ltsweep data list`` and ``ltsweep data convert DATASET --out DIR``.
+"""``ltsweep data list``, ``ltsweep data check`` and ``ltsweep data convert DATASET --out DIR``.
 
-``list`` shows every registered dataset: classes, the side length the model sees, and where its
-files are: embedded, where they were found, or every place looked and how to get them (the
-same search order the readers use; without a data root, system locations such as Debian's
-``/usr/share/datasets/fashion-mnist``).
-``check`` reads both splits as a trial would and prints their sizes per class.
+``list`` shows every registered dataset (plugins' included): classes, the side length the model
+sees, and where its files are: embedded, where they were found, or every place looked and how to
+get them (the same search order the readers use; without a data root, system locations such as
+Debian's ``/usr/share/datasets/fashion-mnist``); with ``--sweep``, the sweep's image folders too.
+``check`` reads both splits as a trial would and prints their sizes per class; given a directory,
+it checks it as an image folder: classes, split sizes, statistics, converted and skipped files.
 ``convert`` writes the FFCV ``.beton`` files (train and test) the ``loader: ffcv`` backend reads;
 a second run verifies and skips finished files.
 """
@@ -21,9 +22,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="data_command", required=True)
     ls = sub.add_parser("list", help="registered datasets, their sizes and where their files are")
     ls.add_argument("--data-root", help=f"where real datasets live (default: ${DATA_ROOT_ENV})")
+    ls.add_argument("--sweep", help="also list this sweep's image folders (name or YAML path)")
     chk = sub.add_parser("check", help="read a dataset's splits and print their sizes per class")
-    chk.add_argument("dataset", help="a registered dataset (see `ltsweep data list`)")
+    chk.add_argument(
+        "dataset", help="a registered dataset (see `ltsweep data list`), or an image folder's path"
+    )
     chk.add_argument("--data-root", help=f"where real datasets live (default: ${DATA_ROOT_ENV})")
+    chk.add_argument(
+        "--test-fraction",
+        type=float,
+        default=None,
+        help="image folder without train/ and val/: the share of each class held out to test "
+        "(default 0.2, as in a sweep)",
+    )
     conv = sub.add_parser("convert", help="write FFCV .beton files (train and test) for a dataset")
     conv.add_argument("dataset", help="a registered dataset (see `ltsweep data list`)")
     conv.add_argument("--out", required=True, type=Path, help="directory for the .beton files")
@@ -74,9 +85,55 @@ def _list(args: argparse.Namespace) -> int:
                 _location(spec, root),
             )
         )
+    rows += _sweep_folder_rows(args.sweep, args.data_root) if args.sweep else []
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[4])
+    return 0
+
+
+def _sweep_folder_rows(sweep: str, data_root: str | None) -> list[tuple[str, ...]]:
+    """One row per image folder of ``sweep``, listed and checked as ``plan`` does."""
+    from ltsweep.sweep.config import load_sweep
+    from ltsweep.sweep.data_files import folder_data
+    from ltsweep.sweep.files import resolve_sweep_file
+
+    config = load_sweep(resolve_sweep_file(sweep))
+    root = resolve_root(data_root or config.data_root)
+    rows = []
+    for name, s in config.datasets.items():
+        if not s.is_folder or s.path is None:
+            continue
+        folder = folder_data(name, s.path, str(root) if root else None, s.test_fraction)
+        size = f"{s.image_size}px"
+        rows.append((name, str(len(folder.classes)), size, "image folder", folder.path))
+    return rows
+
+
+def _check_folder(path: Path, test_fraction: float | None) -> int:
+    """Check an image folder as ``plan`` does and say what it found and what it converted."""
+    from ltsweep.core.data.folder_images import cache_dir, converted_modes, folder_stats
+    from ltsweep.core.data.folder_scan import scan_folder
+
+    listing = scan_folder(path.resolve(), test_fraction)
+    stats = folder_stats(listing)
+    names = ", ".join(listing.classes[:10]) + (", …" if len(listing.classes) > 10 else "")
+    print(
+        f"image folder {listing.root} ({listing.layout}): {len(listing.classes)} classes ({names})"
+    )
+    for split in ("train", "test"):
+        counts = listing.counts(split)
+        per = str(min(counts)) if min(counts) == max(counts) else f"{min(counts)}-{max(counts)}"
+        print(f"  {split}: {sum(counts)} images, {per} per class")
+    fmt = " ".join(f"{v:.4f}" for v in stats["mean"]), " ".join(f"{v:.4f}" for v in stats["std"])
+    print(f"  mean {fmt[0]}  std {fmt[1]}  (training split; cached in {cache_dir()})")
+    converted = converted_modes(stats["modes"])
+    if converted:
+        modes = ", ".join(f"{n} {m}" for m, n in converted.items())
+        print(f"  converted to RGB: {modes} (rules: docs/datasets.md)")
+    if listing.skipped:
+        shown = ", ".join(listing.skipped[:3]) + (", …" if len(listing.skipped) > 3 else "")
+        print(f"  skipped: {len(listing.skipped)} files that are not images ({shown})")
     return 0
 
 
@@ -99,6 +156,8 @@ def _check(args: argparse.Namespace) -> int:
 
     from ltsweep.core.data import TensorSplit, find_dataset, load_split
 
+    if Path(args.dataset).is_dir() or "/" in args.dataset:
+        return _check_folder(Path(args.dataset).expanduser(), args.test_fraction)
     spec = get_spec(args.dataset)
     where = "embedded" if spec.embedded else str(find_dataset(spec, args.data_root))
     for split in ("train", "test"):

@@ -24,7 +24,6 @@ from pathlib import Path
 import torch
 
 from ltsweep.core.checkpoint import load_checkpoint, save_checkpoint
-from ltsweep.core.data import get_spec
 from ltsweep.core.data.loaders import EpochLoader, LoaderOptions, make_loader
 from ltsweep.core.jobs import DataConfig, GenerationJob
 from ltsweep.core.masks import Mask
@@ -67,6 +66,7 @@ def make_loaders(
         ffcv_dir=data.ffcv_dir,
         half=data.half,
         train_subset=data.train_subset,
+        folder=data.folder,
     )
     train_opts = LoaderOptions(batch_size=batch_size, train=True, **common)  # type: ignore[arg-type]
     test_opts = LoaderOptions(batch_size=max(batch_size, 256), train=False, **common)  # type: ignore[arg-type]
@@ -78,7 +78,7 @@ def make_loaders(
 def rewind_step(job: GenerationJob, steps_per_epoch: int) -> int:
     epochs = job.imp.rewind_epochs
     if epochs is None:
-        epochs = get_spec(job.data.name).reset_epochs
+        epochs = job.data.spec().reset_epochs
     return round(epochs * steps_per_epoch)
 
 
@@ -119,7 +119,7 @@ class IMPRun:
         self.rank, self.world = rank, world
         self.wrap_model = wrap_model  # DDP under Ray Train
         self.on_ticket: Callable[[int], None] | None = None  # a ticket was written (its level)
-        self.spec = get_spec(job.data.name)
+        self.spec = job.data.spec()
         self.train_loader, self.test_loader = make_loaders(
             job.data, job.train.batch_size // world, job.seed, device, rank, world
         )

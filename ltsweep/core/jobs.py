@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ltsweep.core.data.image_folder import FolderData
 from ltsweep.core.pruning import PruneConfig
 from ltsweep.core.train import TrainConfig
+from ltsweep.hashing import HASHED_WHEN_SET
 
 # Field metadata: a field added after trial keys existed enters a key only when it differs from
 # its default, whose meaning is the behaviour before the field existed (so old keys stay valid;
@@ -37,6 +39,14 @@ class DataConfig:
     ffcv_dir: str | None = None
     half: str | None = None  # "a" | "b": one of two disjoint class-balanced training halves
     train_subset: int | None = None  # class-balanced training images kept (test never cut)
+    # ``kind: image_folder``: the folder (``name`` is the sweep's entry); keyed only when set
+    folder: FolderData | None = field(default=None, metadata=HASHED_WHEN_SET)
+
+    def spec(self):
+        """The dataset's ``DatasetSpec``: registered under ``name``, or the image folder's."""
+        from ltsweep.core.data import dataset_spec
+
+        return dataset_spec(self.name, self.folder, self.image_size)
 
 
 @dataclass(frozen=True)

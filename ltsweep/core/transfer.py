@@ -24,14 +24,14 @@ import torch
 import torch.nn as nn
 
 from ltsweep.core.checkpoint import load_checkpoint, save_checkpoint
-from ltsweep.core.data import get_spec
 from ltsweep.core.imp import make_loaders
-from ltsweep.core.jobs import ModelConfig, TransferJob
+from ltsweep.core.jobs import DataConfig, ModelConfig, TransferJob
 from ltsweep.core.masks import Mask
 from ltsweep.core.models import (
     STEM_OPTION,
     create_model,
     output_layer,
+    output_size,
     resolved_options,
     stem_layer_names,
 )
@@ -42,7 +42,7 @@ from ltsweep.core.train import EpochHook, TrainState, train
 from ltsweep.errors import UserError
 from ltsweep.registry import Registry
 
-Builder = Callable[[Ticket | None, ModelConfig, str, int], tuple[nn.Module, Mask | None]]
+Builder = Callable[[Ticket | None, ModelConfig, DataConfig, int], tuple[nn.Module, Mask | None]]
 TICKET_KINDS: Registry[Builder] = Registry("ticket kind")
 
 
@@ -51,9 +51,9 @@ def derived_seed(*parts: object) -> int:
     return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:4], "little")
 
 
-def _fresh_model(model: ModelConfig, dataset: str, seed: int) -> nn.Module:
+def _fresh_model(model: ModelConfig, data: DataConfig, seed: int) -> nn.Module:
     torch.manual_seed(seed)
-    return create_model(model.name, get_spec(dataset).num_classes, **model.kwargs)
+    return create_model(model.name, data.spec().num_classes, **model.kwargs)
 
 
 def check_same_model(ticket: Ticket, model: ModelConfig) -> None:
@@ -66,13 +66,13 @@ def check_same_model(ticket: Ticket, model: ModelConfig) -> None:
 
 
 def ticket_on_target(
-    ticket: Ticket, model: ModelConfig, dataset: str, seed: int
+    ticket: Ticket, model: ModelConfig, data: DataConfig, seed: int
 ) -> tuple[nn.Module, Mask]:
     """Trunk weights and masks from the ticket; output layer fresh unless the dataset is the same."""
     check_same_model(ticket, model)
-    net = _fresh_model(model, dataset, derived_seed("output", seed))
+    net = _fresh_model(model, data, derived_seed("output", seed))
     head = net.output_layer_name
-    same_data = ticket.info.source_dataset == dataset
+    same_data = ticket.info.source_dataset == data.name
     own = net.state_dict()
     incoming = {
         k: v for k, v in ticket.weights.items() if same_data or not k.startswith(head + ".")
@@ -90,25 +90,25 @@ def ticket_on_target(
         raise UserError(f"ticket lacks {sorted(missing)[:3]}: it was made for another model")
     net.load_state_dict({**own, **incoming})
     mask = Mask({k: v for k, v in ticket.mask.items() if same_data or not k.startswith(head + ".")})
-    assert output_layer(net).out_features == get_spec(dataset).num_classes
+    assert output_size(output_layer(net)) == data.spec().num_classes
     return net, mask
 
 
 @TICKET_KINDS.register("transferred")
-def _transferred(ticket, model, dataset, seed):
-    return ticket_on_target(ticket, model, dataset, seed)
+def _transferred(ticket, model, data, seed):
+    return ticket_on_target(ticket, model, data, seed)
 
 
 @TICKET_KINDS.register("same")
-def _same(ticket, model, dataset, seed):
-    return ticket_on_target(ticket, model, dataset, seed)
+def _same(ticket, model, data, seed):
+    return ticket_on_target(ticket, model, data, seed)
 
 
 @TICKET_KINDS.register("random")
-def _random(ticket, model, dataset, seed):
+def _random(ticket, model, data, seed):
     """Same per-layer sparsity as ``ticket``, permuted within layers, fresh weights."""
     check_same_model(ticket, model)
-    net = _fresh_model(model, dataset, derived_seed("random-init", seed))
+    net = _fresh_model(model, data, derived_seed("random-init", seed))
     gen = torch.Generator().manual_seed(derived_seed("random-mask", seed))
     head = net.output_layer_name
     trunk = Mask({k: v for k, v in ticket.mask.items() if not k.startswith(head + ".")})
@@ -116,8 +116,8 @@ def _random(ticket, model, dataset, seed):
 
 
 @TICKET_KINDS.register("dense")
-def _dense(ticket, model, dataset, seed):
-    return _fresh_model(model, dataset, derived_seed("dense-init", seed)), None
+def _dense(ticket, model, data, seed):
+    return _fresh_model(model, data, derived_seed("dense-init", seed)), None
 
 
 def _random_mask_at(density: float, shape: torch.Size, generator: torch.Generator) -> torch.Tensor:
@@ -204,7 +204,7 @@ def build_for_target(job: TransferJob) -> tuple[nn.Module, Mask | None]:
     if ticket is not None and job.reinit_stem:
         ticket = restem_ticket(ticket, job.model, job.seed)
     # Every builder makes the model with the target's class count (ticket_on_target asserts it).
-    return builder(ticket, job.model, job.data.name, job.seed)
+    return builder(ticket, job.model, job.data, job.seed)
 
 
 def run_transfer(

@@ -13,6 +13,7 @@ from ltsweep.sweep.trial import Resources
 from ltsweep.yaml_files import load_yaml
 
 KINDS = ("transferred", "same", "random", "dense")
+DATASET_KINDS = ("registered", "image_folder")
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,17 @@ class DatasetSettings:
     dataset: str | None = None
     half: str | None = check(lambda v: None if v in (None, "a", "b") else "must be a or b", None)
     train_subset: int | None = check(lambda v: None if v is None or v > 0 else "must be > 0", None)
+    # ``image_folder``: class folders at ``path`` (absolute, or under the data root) are the data
+    kind: str = check(one_of(*DATASET_KINDS), "registered")
+    path: str | None = None
+    test_fraction: float | None = check(lambda v: None if v is None else open_unit(v), None)
 
     def registered(self, entry: str) -> str:
         return self.dataset or entry
+
+    @property
+    def is_folder(self) -> bool:
+        return self.kind == "image_folder"
 
 
 @dataclass(frozen=True)
@@ -161,17 +170,24 @@ def load_sweep(path: Path) -> SweepConfig:
 def validate_names(config: SweepConfig, loader: Loader) -> None:
     """Registry names, cross references and resource rules, each with its dotted key."""
     from ltsweep.core.data import DATASETS, dataset_names
-    from ltsweep.core.models import MODELS, model_names
+    from ltsweep.core.models import check_model, model_names
     from ltsweep.core.optim import OPTIMIZERS
     from ltsweep.core.pruning import PRUNERS
 
     model_names(), dataset_names()  # populate the registries
     if not NAME_RE.match(config.name):
         raise loader.fail("name", "use letters, digits, '_', '-', '.' only")
-    checks = [(f"models[{i}].name", m.name, MODELS) for i, m in enumerate(config.models)]
-    checks += [
+    for i, m in enumerate(config.models):
+        for options in (m.options, *m.options_by_dataset.values()):
+            try:
+                check_model(m.name, options)
+            except UserError as exc:
+                raise loader.fail(f"models[{i}].name", str(exc)) from None
+    _check_folders(config, loader)
+    checks = [
         (f"datasets.{d}" + (".dataset" if s.dataset else ""), s.registered(d), DATASETS)
         for d, s in config.datasets.items()
+        if not s.is_folder
     ]
     checks += [(f"optimizers.{o}", o, OPTIMIZERS) for o in config.optimizers]
     checks.append(("imp.strategy", config.imp.strategy, PRUNERS))
@@ -199,11 +215,10 @@ def validate_names(config: SweepConfig, loader: Loader) -> None:
     _check_cuts(config, loader)
     for name, settings in config.datasets.items():
         for model in settings.schedule_by_model:
-            if model not in MODELS:
-                raise loader.fail(
-                    f"datasets.{name}.schedule_by_model.{model}",
-                    f"unknown model; known: {', '.join(MODELS.names())}",
-                )
+            try:
+                check_model(model)
+            except UserError as exc:
+                raise loader.fail(f"datasets.{name}.schedule_by_model.{model}", str(exc)) from None
     if config.transfer.levels is not None:
         for lv in config.transfer.levels:
             if not 1 <= lv <= config.imp.levels:
@@ -225,6 +240,28 @@ def validate_names(config: SweepConfig, loader: Loader) -> None:
         raise loader.fail("sources" if not config.sources else "targets", "must not be empty")
 
 
+def _check_folders(config: SweepConfig, loader: Loader) -> None:
+    """The keys an image folder needs and the ones only it may have; its files are checked when
+    the plan is built (where the data root is known)."""
+    for name, s in config.datasets.items():
+        key = f"datasets.{name}"
+        if not s.is_folder:
+            for extra in ("path", "test_fraction"):
+                if getattr(s, extra) is not None:
+                    raise loader.fail(f"{key}.{extra}", "only for kind: image_folder")
+            continue
+        if s.path is None:
+            raise loader.fail(
+                f"{key}.path", "kind: image_folder needs path: DIR (its class folders)"
+            )
+        if s.image_size is None:
+            raise loader.fail(f"{key}.image_size", "kind: image_folder needs image_size (e.g. 32)")
+        if s.dataset is not None:
+            raise loader.fail(f"{key}.dataset", "an image folder is its own dataset; remove this")
+        if s.loader != "torch":
+            raise loader.fail(f"{key}.loader", "image folders are read with loader: torch")
+
+
 def _check_cuts(config: SweepConfig, loader: Loader) -> None:
     """A half or subset larger than the registered training split fails here, at plan time."""
     from ltsweep.core.data import Cut, get_spec
@@ -236,6 +273,8 @@ def _check_cuts(config: SweepConfig, loader: Loader) -> None:
             continue
         if s.loader != "torch":
             raise loader.fail(f"datasets.{name}.loader", "half/train_subset need loader: torch")
+        if s.is_folder:  # its size is known once the plan lists it (balanced_indices checks)
+            continue
         spec = get_spec(s.registered(name))
         problem = check_cut(spec.name, spec.train_size, cut)
         if problem:

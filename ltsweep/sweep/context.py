@@ -43,6 +43,8 @@ def check_data(ctx: SweepContext) -> None:
     from ltsweep.core.data import find_dataset, get_spec
 
     for name, settings in ctx.config.datasets.items():
+        if settings.is_folder:  # listed and checked when the plan was built
+            continue
         spec = get_spec(settings.registered(name))
         if settings.loader == "ffcv":
             from ltsweep.core.data.ffcv_loader import check_ready

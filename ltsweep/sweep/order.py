@@ -23,7 +23,7 @@ def trial_cost(trial: Trial) -> float:
     """Image-epochs a trial trains (test passes are a fixed fraction: left out)."""
     data = trial.job.data
     try:
-        size = get_spec(data.name).train_size
+        size = data.folder.train_size if data.folder else get_spec(data.name).train_size
     except UserError:  # an unknown name is refused at plan time: ordering need not fail on it
         size = None
     if size is not None:

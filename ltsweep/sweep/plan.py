@@ -29,6 +29,7 @@ from ltsweep.core.train import TrainConfig
 from ltsweep.errors import UserError
 from ltsweep.hashing import Memo, config_key
 from ltsweep.sweep.config import Configuration, ModelSettings, SweepConfig
+from ltsweep.sweep.data_files import check_files, folder_data
 from ltsweep.sweep.trial import GENERATE, TRANSFER, Resources, Trial
 
 
@@ -57,7 +58,8 @@ class Plan:
 def _identity_data(data: DataConfig) -> DataConfig:
     """The data configuration without where data lives and how many loader workers; one object
     per configuration, so that the key memo of ``build_plan`` hashes it once."""
-    return dataclasses.replace(data, data_root=None, ffcv_dir=None, workers=0)
+    folder = dataclasses.replace(data.folder, path="") if data.folder else None  # moved: same key
+    return dataclasses.replace(data, data_root=None, ffcv_dir=None, workers=0, folder=folder)
 
 
 def _key_payload(job: GenerationJob | TransferJob, **extra: Any) -> dict[str, Any]:
@@ -100,6 +102,7 @@ def _train(sweep: SweepConfig, model: str, config: Configuration) -> TrainConfig
 def _data(sweep: SweepConfig, dataset: str, data_root: str | None) -> DataConfig:
     d = sweep.datasets[dataset]
     root = data_root or os.environ.get(DATA_ROOT_ENV) or sweep.data_root  # CLI > env > file
+    folder = folder_data(dataset, d.path, root, d.test_fraction) if d.is_folder and d.path else None
     return DataConfig(
         d.registered(dataset),
         d.image_size,
@@ -109,6 +112,7 @@ def _data(sweep: SweepConfig, dataset: str, data_root: str | None) -> DataConfig
         sweep.ffcv_dir,
         d.half,
         d.train_subset,
+        folder,
     )
 
 
@@ -178,6 +182,8 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
         sweep.imp.rewind_epochs,
     )
     configs = list(dict.fromkeys([*sweep.sources, *sweep.targets]))
+    for name in dict.fromkeys(c.dataset for c in configs):
+        check_files(name, _data(sweep, name, data_root))
     memo: Memo = {}  # trials share model/data/train configurations: turn each to JSON once
     targets = set(sweep.targets)
     generation: dict[tuple[str, Configuration, int], Trial] = {}

@@ -54,6 +54,10 @@ def execute(
     done = read_done(paths, trial.key)
     if done is not None:
         return done
+    from ltsweep.core.data import dataset_names
+    from ltsweep.core.models import model_names
+
+    dataset_names(), model_names()  # this worker loads the plugins the CLI loaded (installed ones)
     stage = TrialStage(paths, trial.key)
     tdir = stage.pull()
     torch.set_num_threads(max(1, int(trial.resources.cpu)))

@@ -2,7 +2,9 @@
 
 Two storage kinds: ``tensor`` datasets (embedded ones, Fashion-MNIST, SVHN, CIFAR) are read once
 into uint8 tensors ``[N, 3, S, S]`` already adapted (channels, size); ``folder`` datasets
-(ImageNet, Places365) stay on disk as JPEG folders and are decoded by loader workers.
+(ImageNet, Places365) stay on disk as JPEG folders and are decoded by loader workers. Image
+folders (``kind: image_folder``, ``image_folder.py``) are not registered: their spec is made from
+the ``FolderData`` a trial carries (``dataset_spec``). Plugins' datasets register on first use.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ltsweep.core.data.image_folder import FolderData, folder_spec
 from ltsweep.core.data.locate import candidates, locate
 from ltsweep.core.data.spec import DATASETS, DatasetSpec, TensorSplit, register
 from ltsweep.core.data.subsets import Cut, balanced_indices
@@ -25,11 +28,65 @@ WHOLE = Cut()  # the whole training split
 
 def _load_all() -> None:
     from ltsweep.core.data import embedded, real  # noqa: F401  (registers the datasets)
+    from ltsweep.plugins import load_group
+
+    load_group("datasets", register_plugin)
+
+
+def register_plugin(name: str, obj: object) -> None:
+    """Register a plugin's dataset: a ``DatasetSpec`` named ``name``, or a function making one."""
+    spec = obj
+    if callable(obj):
+        try:
+            spec = obj()
+        except Exception as exc:
+            raise UserError(
+                f"failed to make its DatasetSpec: {type(exc).__name__}: {exc}"
+            ) from None
+    if not isinstance(spec, DatasetSpec):
+        raise UserError(f"gives a {type(spec).__name__}, not a DatasetSpec")
+    if spec.name != name:
+        raise UserError(f"gives a DatasetSpec named {spec.name!r}; name both alike")
+    if name in DATASETS:
+        raise UserError(f"dataset {name!r} already exists; rename the plugin's")
+    DATASETS.register(name, spec)
 
 
 def get_spec(name: str) -> DatasetSpec:
     _load_all()
     return DATASETS.get(name)
+
+
+@functools.lru_cache(maxsize=32)
+def dataset_spec(name: str, folder: FolderData | None = None, image_size: int | None = None):
+    """The spec of a registered dataset, or of an image folder (``folder``) at ``image_size``."""
+    if folder is None:
+        return get_spec(name)
+    if image_size is None:
+        raise UserError(f"image folder {name!r} needs an image_size")
+    return folder_spec(name, folder, image_size)
+
+
+def check_class_count(spec: DatasetSpec, data_root: str | Path | None) -> str | None:
+    """For a registered folder dataset whose files are found: a problem if its class folders do
+    not number the registered class count (a 3-class folder read as ImageNet trains a 1000-way
+    head), else None."""
+    if spec.storage != "folder" or spec.embedded:
+        return None
+    root = resolve_root(data_root)
+    if root is not None and not root.is_dir():
+        return None
+    where = locate(spec.places, root)
+    train = where / "train" if where is not None else None
+    if train is None or not train.is_dir():
+        return None
+    found = sum(1 for p in train.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if found == spec.num_classes:
+        return None
+    return (
+        f"dataset {spec.name!r} has {spec.num_classes} classes but {train} holds {found} class "
+        f"folders; for a folder of your own use `kind: image_folder` with `path: {where}`"
+    )
 
 
 def dataset_names() -> list[str]:
@@ -79,17 +136,22 @@ def load_split(
     data_root: str | Path | None = None,
     image_size: int | None = None,
     cut: Cut = WHOLE,
+    folder: FolderData | None = None,
 ) -> object:
-    """Read one split ("train" or "test") of a registered dataset, adapted to ``image_size``;
-    ``cut`` (a half, a subset) applies to the training split only."""
+    """Read one split ("train" or "test") of a registered dataset or an image folder
+    (``folder``), adapted to ``image_size``; ``cut`` (a half, a subset) applies to the training
+    split only."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
-    spec = get_spec(name)
+    spec = dataset_spec(name, folder, image_size)
     size = image_size or spec.image_size
-    where = None if spec.embedded else find_dataset(spec, data_root)
+    if folder is not None:
+        where: Path | None = Path(folder.path)
+    else:
+        where = None if spec.embedded else find_dataset(spec, data_root)
     cut = cut if split == "train" else WHOLE
     if spec.storage == "tensor":
-        return _cached_tensor_split(name, split, str(where) if where else None, size, cut)
+        return _cached_tensor_split(name, split, str(where) if where else None, size, cut, folder)
     data = spec.reader(where, split, size)
     if cut.whole:
         return data
@@ -101,14 +163,14 @@ def load_split(
 
 @functools.lru_cache(maxsize=8)
 def _cached_tensor_split(
-    name: str, split: str, where: str | None, size: int, cut: Cut
+    name: str, split: str, where: str | None, size: int, cut: Cut, folder: FolderData | None
 ) -> TensorSplit:
     # Cached per process: Tune reuses actors across trials, so a dataset is read once per worker.
     if not cut.whole:
-        full = _cached_tensor_split(name, split, where, size, WHOLE)
+        full = _cached_tensor_split(name, split, where, size, WHOLE, folder)
         keep = torch.from_numpy(balanced_indices(full.labels.numpy(), cut, name))
         return TensorSplit(full.images[keep], full.labels[keep])
-    spec = get_spec(name)
+    spec = dataset_spec(name, folder, size)
     return spec.reader(Path(where) if where else None, split, size)
 
 
@@ -117,8 +179,11 @@ __all__ = [
     "DATA_ROOT_ENV",
     "Cut",
     "DatasetSpec",
+    "FolderData",
     "TensorSplit",
+    "check_class_count",
     "dataset_names",
+    "dataset_spec",
     "find_dataset",
     "get_spec",
     "load_split",

@@ -10,6 +10,7 @@ from typing import Protocol
 
 import torch
 
+from ltsweep.core.data.image_folder import FolderData
 from ltsweep.registry import Registry
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -39,6 +40,7 @@ class LoaderOptions:
     ffcv_dir: str | None = None  # where ``ltsweep data convert`` wrote the .beton files
     half: str | None = None  # training split cut (``subsets``); the test split is never cut
     train_subset: int | None = None
+    folder: FolderData | None = None  # an image folder (``kind: image_folder``) instead of ``name``
 
 
 LOADER_BACKENDS: Registry = Registry("loader backend")

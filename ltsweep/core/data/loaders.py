@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import torch
 
-from ltsweep.core.data import Cut, DatasetSpec, TensorSplit, get_spec, load_split
+from ltsweep.core.data import Cut, DatasetSpec, TensorSplit, dataset_spec, load_split
 from ltsweep.core.data.loader_api import (
     LOADER_BACKENDS,
     Batch,
@@ -62,7 +62,8 @@ class TensorLoader:
 
 
 class FolderLoader:
-    """JPEG folders decoded by torch ``DataLoader`` workers (ImageNet, Places365)."""
+    """JPEG folders decoded by torch ``DataLoader`` workers (ImageNet, Places365, large image
+    folders)."""
 
     def __init__(self, dataset: torch.utils.data.Dataset, opts: LoaderOptions) -> None:
         self.opts = opts
@@ -95,10 +96,10 @@ class FolderLoader:
 
 
 def _torch_backend(name: str, opts: LoaderOptions) -> EpochLoader:
-    spec = get_spec(name)
+    spec = dataset_spec(name, opts.folder, opts.image_size)
     cut = Cut(opts.half, opts.train_subset)
     split = load_split(
-        name, "train" if opts.train else "test", opts.data_root, opts.image_size, cut
+        name, "train" if opts.train else "test", opts.data_root, opts.image_size, cut, opts.folder
     )
     if isinstance(split, TensorSplit):
         return TensorLoader(spec, split, opts)

@@ -1,7 +1,9 @@
 """Model registry: ``create_model(name, num_classes=..., **options)``.
 
-Every model has an ``output_layer_name`` attribute naming its final ``nn.Linear``; everything
-else is the trunk. That split is what lets a ticket move to a dataset with another class count.
+Every model has an ``output_layer_name`` attribute naming its output layer (an ``nn.Linear``, or
+a 1x1 ``nn.Conv2d``); everything else is the trunk. That split is what lets a ticket move to a
+dataset with another class count. Names with a ``source:`` prefix (``torchvision:resnet18``,
+``timm:...``) are built by ``external``; the rest are registered here or by plugins.
 """
 
 from __future__ import annotations
@@ -11,24 +13,62 @@ from typing import Any
 
 import torch.nn as nn
 
+from ltsweep.core.models.external import (
+    SEPARATOR,
+    build_external,
+    check_external,
+    find_classifier,
+    is_external,
+    output_size,
+)
 from ltsweep.core.models.registry import MODELS
+from ltsweep.errors import UserError
 
 
 def create_model(name: str, num_classes: int, **options: object) -> nn.Module:
-    """Build a registered model; ``options`` are model-specific (e.g. ``stem`` for ResNets)."""
-    from ltsweep.core.models import resnet, vgg  # noqa: F401  (registers the factories)
-
-    return MODELS.get(name)(num_classes=num_classes, **options)
+    """Build a model; ``options`` are model-specific (e.g. ``stem`` for ResNets)."""
+    if is_external(name):
+        return build_external(name, num_classes, **options)
+    model_names()  # registers the factories (and the plugins')
+    model = MODELS.get(name)(num_classes=num_classes, **options)
+    if not hasattr(model, "output_layer_name"):  # a plugin's model may leave it to the rule
+        model.output_layer_name = find_classifier(model, num_classes)
+    return model
 
 
 def model_names() -> list[str]:
-    from ltsweep.core.models import resnet, vgg  # noqa: F401
+    from ltsweep.core.models import resnet, vgg  # noqa: F401  (registers the factories)
+    from ltsweep.plugins import load_group
 
+    load_group("models", register_plugin)
     return MODELS.names()
 
 
+def register_plugin(name: str, factory: object) -> None:
+    """Register a plugin's model factory under ``name``."""
+    if not callable(factory):
+        raise UserError(f"gives a {type(factory).__name__}, not a model factory")
+    if SEPARATOR in name:
+        raise UserError(f"a model name cannot contain {SEPARATOR!r}")
+    if name in MODELS:
+        raise UserError(f"model {name!r} already exists; rename the plugin's")
+    MODELS.register(name, factory)
+
+
+def check_model(name: str, options: dict[str, Any] | None = None) -> None:
+    """A one-line UserError unless ``name`` is a model ltsweep can build."""
+    if is_external(name):
+        check_external(name, options or {})
+    else:
+        model_names()
+        MODELS.get(name)
+
+
 def resolved_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
-    """A model's options with the factory's defaults filled in (``num_classes`` aside)."""
+    """A model's options with the factory's defaults filled in (``num_classes`` aside); an
+    external model's options as given (its builder takes ``**kwargs``)."""
+    if is_external(name):
+        return dict(options)
     model_names()
     params = inspect.signature(MODELS.get(name)).parameters
     defaults = {
@@ -47,9 +87,9 @@ def stem_layer_names(model: nn.Module) -> tuple[str, ...]:
     return tuple(getattr(model, "stem_layer_names", ()))
 
 
-def output_layer(model: nn.Module) -> nn.Linear:
+def output_layer(model: nn.Module) -> nn.Linear | nn.Conv2d:
     layer = model.get_submodule(model.output_layer_name)
-    assert isinstance(layer, nn.Linear)
+    assert isinstance(layer, nn.Linear | nn.Conv2d)
     return layer
 
 
@@ -65,11 +105,28 @@ def prunable_parameter_names(model: nn.Module, include_output: bool = False) -> 
     return names
 
 
-def reset_output_layer(model: nn.Module, num_classes: int) -> nn.Linear:
+def reset_output_layer(model: nn.Module, num_classes: int) -> nn.Module:
     """Replace the output layer by a fresh one of ``num_classes`` outputs (uses torch's RNG)."""
     old = output_layer(model)
-    new = nn.Linear(old.in_features, num_classes).to(old.weight.device, old.weight.dtype)
+    if isinstance(old, nn.Linear):
+        new: nn.Module = nn.Linear(old.in_features, num_classes)
+    else:
+        new = nn.Conv2d(old.in_channels, num_classes, old.kernel_size, old.stride, old.padding)
+    new = new.to(old.weight.device, old.weight.dtype)
     parent_name, _, attr = model.output_layer_name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
     setattr(parent, attr, new)
     return new
+
+
+__all__ = [
+    "MODELS",
+    "check_model",
+    "create_model",
+    "model_names",
+    "output_layer",
+    "output_size",
+    "prunable_parameter_names",
+    "reset_output_layer",
+    "resolved_options",
+]
