@@ -47,11 +47,11 @@ def test_parquet_one_row_per_trial_epoch_level(known: dict, tmp_path) -> None:
         row = last.loc[run_id]
         assert row.test_accuracy == run["acc"], "final epoch differs from the stored metric"
         assert (row.kind, int(row.level), int(row.seed)) == (run["kind"], run["level"], run["seed"])
-    trials = pd.read_parquet(tmp_path / "F.trials.parquet")
-    assert len(trials) == len(planned)
-    assert dict(zip(trials.run_id, trials.final_test_accuracy)) == {
+    results = pd.read_parquet(tmp_path / "F.results.parquet")
+    assert len(results) == len(planned)
+    assert dict(zip(results.run_id, results.final_test_accuracy)) == {
         k: r["acc"] for k, r in planned.items()
-    }, "trial table values differ from what the report reads"
+    }, "result table values differ from what the report reads"
     assert not list(tmp_path.glob(".*.tmp")), "temporary files left behind"
 
 
@@ -64,7 +64,7 @@ def test_csv_streams_in_pages(known: dict, tmp_path) -> None:
     paged = export(client, exp, tmp_path / "e.parquet", page_size=7)
     groups = pq.ParquetFile(paged.epochs).num_row_groups
     assert groups == -(-n // 7), f"{groups} row groups: the export did not stream page by page"
-    assert paged.epoch_rows == n * EPOCHS and paged.trial_rows == n
+    assert paged.epoch_rows == n * EPOCHS and paged.result_rows == n
     as_csv = export(client, exp, tmp_path / "e.csv", fmt="csv", page_size=50)
     a = pd.read_csv(as_csv.epochs).sort_values(["run_id", "epoch"]).reset_index(drop=True)
     b = pd.read_parquet(paged.epochs).sort_values(["run_id", "epoch"]).reset_index(drop=True)

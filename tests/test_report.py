@@ -115,7 +115,7 @@ def test_accuracy_figures_have_expected_lines(known: dict, report) -> None:
     )
     assert lines["dense"].get_ydata()[0] == pytest.approx(dense, rel=1e-12)
     caption = fig.figure.get_supxlabel()
-    assert "Built from 24 finished trials" in caption and "2 unfinished or failed" in caption
+    assert "Built from 24 finished results" in caption and "2 unfinished or failed" in caption
     for f in report.all_figures:
         for rel in f.files:
             assert (report.out_dir / rel).stat().st_size > 1000, rel
@@ -224,7 +224,8 @@ def test_errors_are_one_line(tmp_path: Path, monkeypatch, capsys, known: dict) -
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     assert cli.main(["report", "nothing"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "no MLflow store at" in err and "ltsweep run nothing" in err and "\n" not in err
+    assert "no MLflow store at" in err and "no sweep named 'nothing'" in err, err
+    assert "\n" not in err, err
     assert not (tmp_path / "runs").exists()  # nothing created by looking
     (tmp_path / "keep").mkdir()
     (tmp_path / "keep" / "notes.txt").write_text("mine")

@@ -8,18 +8,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ltsweep.commands import add_store_arguments
+from ltsweep.commands import add_sweep_arguments
 
 EXPORT_DIR = "export"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ltsweep.report.export import FORMATS
-
-    add_store_arguments(parser)
+    add_sweep_arguments(parser)
     parser.add_argument(
         "--format",
-        choices=sorted(FORMATS),
+        choices=("csv", "parquet"),  # ltsweep.report.export.FORMATS (not imported by --help)
         default=None,
         help="file format (default: from --to's suffix, else parquet)",
     )
@@ -27,8 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--to",
         type=Path,
         default=None,
-        help="the per-epoch table (default: <sweep output>/export/epochs.parquet); the "
-        "per-trial table goes next to it as <name>.trials.<ext>",
+        help="the per-epoch table (default: <out>/export/epochs.parquet); the per-result table "
+        "(one row per trained network) goes next to it as <name>.results.<ext>",
     )
 
 
@@ -53,12 +51,13 @@ def run(args: argparse.Namespace) -> int:
 
     fmt = _format(args)
     where = sweep_store.locate(args.sweep, args.out, args.tracking_uri)
-    client, experiment_id = sweep_store.open_experiment(where.tracking_uri, where.name)
+    client, experiment_id = sweep_store.open_experiment(where.tracking_uri, where.name, where)
     to = args.to or where.out / EXPORT_DIR / f"epochs{FORMATS[fmt]}"
     with sweep_store.reading(where.tracking_uri):
         done = export(client, experiment_id, to, fmt)
     print(
-        f"exported sweep {where.name}: {done.epochs} ({done.epoch_rows} rows, one per trial, "
-        f"level and epoch) and {done.trials} ({done.trial_rows} rows, one per trial)"
+        f"exported sweep {where.name}: {done.epochs} ({done.epoch_rows} rows, one per result "
+        f"and epoch) and {done.results} ({done.result_rows} rows, one per result: a trained "
+        "network; a generation trial has one per IMP level)"
     )
     return 0

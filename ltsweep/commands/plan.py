@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from ltsweep.sweep.context import add_sweep_arguments
+from ltsweep.commands import add_sweep_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ltsweep.commands import add_store_arguments
+from ltsweep.commands import add_sweep_arguments
 
 
 def fraction(text: str) -> float:
@@ -25,12 +25,12 @@ def fraction(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_store_arguments(parser)
+    add_sweep_arguments(parser)
     parser.add_argument(
         "--report-dir",
         type=Path,
         default=None,
-        help="where the report goes (default: <sweep output>/report, i.e. runs/<sweep>/report)",
+        help="where the report goes (default: <out>/report, i.e. runs/<sweep>/report)",
     )
     parser.add_argument(
         "--sparsity",
@@ -60,8 +60,9 @@ def run(args: argparse.Namespace) -> int:
     )
     print(
         f"report of sweep {report.sweep}: {report.out_dir / 'index.html'} "
-        f"({len(report.summary)} finished trials, {len(report.not_finished)} not finished, "
-        f"{len(report.all_figures)} figures)"
+        f"({len(report.summary)} finished results, {len(report.not_finished)} not finished, "
+        f"{len(report.all_figures)} figures; a result is one trained network: a generation "
+        "trial has one per IMP level)"
     )
     if report.parent_run_id and not args.no_mlflow_log:
         print(f"logged as artifacts 'report/' of MLflow run {report.parent_run_id}")

@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import sys
 
-from ltsweep.sweep.context import add_sweep_arguments
+from ltsweep.commands import add_sweep_arguments, follow_up
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,9 +15,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ltsweep.sweep.context import check_data, load_context
+
+    ctx = load_context(args)  # a bad sweep file stops here, before Ray and MLflow are imported
+    check_data(ctx)
+
     from ltsweep.storage.done import read_done
     from ltsweep.storage.lock import sweep_lock
-    from ltsweep.sweep.context import check_data, load_context
     from ltsweep.tracking.client import Tracker
     from ltsweep.tracking.writer import start_writer
     from ltsweep.tune.driver import (
@@ -29,8 +33,6 @@ def run(args: argparse.Namespace) -> int:
         summarize,
     )
 
-    ctx = load_context(args)
-    check_data(ctx)
     check_tracking_uri(ctx.tracking_uri)
     check_writable(ctx.paths)
     with sweep_lock(ctx.paths):
@@ -71,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
             code = summarize(outcomes) if len(outcomes) == 2 else INTERRUPTED
             _close_runs(tracker, parent, code)
         print(
-            f"ltsweep: results in MLflow: mlflow ui --backend-store-uri {ctx.tracking_uri} "
-            f"(or `ltsweep ui {ctx.config.name}`); report: `ltsweep report {ctx.config.name}`"
+            f"ltsweep: next: `{follow_up('status', args)}`, `{follow_up('report', args)}`, "
+            f"`{follow_up('ui', args)}` (MLflow store {ctx.tracking_uri})"
         )
         return code
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ltsweep.sweep.context import add_sweep_arguments
+from ltsweep.commands import add_sweep_arguments, follow_up
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,10 +50,27 @@ def _running_keys(ctx) -> set[str]:
     }
 
 
+def _require_output(ctx, args: argparse.Namespace) -> None:
+    """No output at all is not "0 done": most often the --out given to `run` was left out."""
+    from ltsweep.errors import UserError
+    from ltsweep.sweep.files import has_output
+
+    if has_output(ctx.paths):
+        return
+    parent = ctx.paths.out.parent
+    beside = sorted(d.name for d in parent.iterdir() if d.is_dir()) if parent.is_dir() else []
+    there = f" ({parent} holds: {', '.join(beside)})" if beside and not ctx.paths.remote else ""
+    raise UserError(
+        f"sweep {ctx.config.name} has no output at {ctx.paths.where}{there}: pass the --out "
+        f"that `ltsweep run` was given, or start it with `{follow_up('run', args)}`"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from ltsweep.sweep.context import load_context
 
     ctx = load_context(args)
+    _require_output(ctx, args)
     status = sweep_status(ctx)
     if args.json:
         print(json.dumps(status))

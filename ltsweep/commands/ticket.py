@@ -11,7 +11,7 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="ticket_command", required=True)
     show = sub.add_parser("show", help="verify a ticket and print its provenance and sparsity")
-    show.add_argument("directory", type=Path)
+    show.add_argument("directory", type=Path, help="a ticket directory (ticket.json and weights)")
     show.add_argument("--json", action="store_true", help="print ticket.json (after verifying)")
 
 

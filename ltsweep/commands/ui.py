@@ -1,7 +1,10 @@
 """`ltsweep ui SWEEP`: the MLflow UI on a sweep's tracking store, bound to 127.0.0.1 by default.
 
 Runs ``mlflow ui`` from this environment as a child process (an argument list, no shell) and
-stays in the foreground until Ctrl-C or SIGTERM, which it passes on.
+stays in the foreground until Ctrl-C or SIGTERM, which it passes on. The URL is printed once the
+server answers (a URL that does not open yet reads as a broken one); one server worker by
+default (a laptop or a 2-core box serves one user), and no deprecation warnings from the
+server's dependencies, which a user can do nothing about.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import socket
 import subprocess
 import sys
 
-from ltsweep.commands import add_store_arguments
+from ltsweep.commands import add_sweep_arguments
 from ltsweep.errors import UserError
 
 DEFAULT_HOST = "127.0.0.1"
@@ -21,11 +24,18 @@ DEFAULT_PORT = 5000
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 # MLflow 3's server also starts a job runner (huey consumers, for GenAI jobs ltsweep never uses):
 # several extra processes that slow start-up and shut-down on a laptop. Off unless the user sets it.
-CHILD_ENV_DEFAULTS = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+# Starlette's warning about its WSGI middleware (which MLflow's server imports) is a UserWarning
+# subclass: filtered by its message. DeprecationWarnings go as well.
+CHILD_ENV_DEFAULTS = {
+    "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore:starlette.middleware.wsgi is deprecated",
+}
+DEFAULT_WORKERS = 1
+START_TIMEOUT_S = 300.0  # a loaded 2-core machine takes ~10 s; give up only on a hung server
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_store_arguments(parser)
+    add_sweep_arguments(parser)
     parser.add_argument(
         "--host",
         default=DEFAULT_HOST,
@@ -33,7 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default: 5000)")
     parser.add_argument(
-        "--workers", type=int, default=None, help="server worker processes (default: mlflow's)"
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help=f"server worker processes (default: {DEFAULT_WORKERS})",
     )
     parser.add_argument(
         "--open", action="store_true", help="open the printed URL in a browser once it answers"
@@ -86,24 +99,19 @@ def _check_port(host: str, port: int) -> None:
             ) from None
 
 
-def _open_when_up(url: str, base: str, proc: subprocess.Popen, timeout: float = 120) -> None:
-    """Open ``url`` in the user's browser once the server answers (a background thread)."""
-    import threading
+def wait_until_up(base: str, proc: subprocess.Popen, timeout: float = START_TIMEOUT_S) -> bool:
+    """Whether the server at ``base`` answered ``/health`` before it exited or ``timeout``."""
     import time
     import urllib.request
-    import webbrowser
 
-    def wait_then_open() -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=2):
-                    webbrowser.open(url)
-                    return
-            except OSError:
-                time.sleep(0.5)
-
-    threading.Thread(target=wait_then_open, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=2):
+                return True
+        except OSError:
+            time.sleep(0.25)
+    return False
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,28 +119,38 @@ def run(args: argparse.Namespace) -> int:
 
     where = sweep_store.locate(args.sweep, args.out, args.tracking_uri)
     name, uri = where.name, where.tracking_uri
-    client, experiment_id = sweep_store.open_experiment(uri, name)
+    client, experiment_id = sweep_store.open_experiment(uri, name, where)
     with sweep_store.reading(uri):
         ui_view.ensure_tags(client, experiment_id)  # stores made before the view existed
     _check_port(args.host, args.port)
     argv = build_command(uri, args.host, args.port, args.workers)
     url = ui_view.runs_url(address(args.host, args.port), experiment_id)
-    print(
-        f"MLflow UI for sweep {name}: {url} (trial runs, axis columns; store {uri}); "
-        "Ctrl-C to stop",
-        flush=True,
-    )
     if args.host not in LOCAL_HOSTS:
         sys.stderr.write(f"ltsweep: warning: bound to {args.host}: other machines can reach it\n")
-    proc = subprocess.Popen(argv, env=child_env())
-    if args.open:
-        _open_when_up(url, address(args.host, args.port), proc)
+    sys.stderr.write(f"ltsweep: starting the MLflow UI on store {uri} ...\n")
 
     def _stop(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, _stop)
+    # The server's own messages (and its access log) go to stderr: stdout carries the URL only.
+    proc = subprocess.Popen(argv, env=child_env(), stdout=sys.stderr)
     try:
+        if not wait_until_up(address(args.host, args.port), proc):
+            code = proc.poll()
+            proc.terminate()
+            proc.wait()
+            why = f"it exited with code {code}" if code is not None else "it did not answer"
+            raise UserError(f"the MLflow UI did not start ({why}; its messages are above)")
+        print(
+            f"MLflow UI for sweep {name}: {url} (trial runs, axis columns; store {uri}); "
+            "Ctrl-C to stop",
+            flush=True,
+        )
+        if args.open:
+            import webbrowser
+
+            webbrowser.open(url)
         return proc.wait()
     except KeyboardInterrupt:
         proc.terminate()

@@ -1,4 +1,8 @@
-"""The contract between the sweep layer and the core: what one trial asks the engine to do."""
+"""The contract between the sweep layer and the core: what one trial asks the engine to do.
+
+Plain dataclasses, importable without torch: the planner builds (and hashes) every job of a
+sweep, and ``ltsweep plan``/``status`` must answer without loading the engine.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ltsweep.core.data.image_folder import FolderData
+from ltsweep.core.optim import OptimizerConfig
 from ltsweep.core.pruning import PruneConfig
-from ltsweep.core.train import TrainConfig
 from ltsweep.hashing import HASHED_WHEN_SET
 
 # Field metadata: a field added after trial keys existed enters a key only when it differs from
@@ -24,6 +28,21 @@ class ModelConfig:
     @property
     def kwargs(self) -> dict[str, Any]:
         return dict(self.options)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Schedule of one training run. ``milestones`` are epochs where the lr is multiplied by
+    ``gamma`` (docs/design.md#training-defaults: VGG19 80 and 120 of 160)."""
+
+    epochs: int
+    batch_size: int
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    milestones: tuple[float, ...] = ()
+    gamma: float = 0.1
+    warmup_epochs: float = 0.0
+    amp: bool = True  # bf16 autocast, CUDA only
+    channels_last: bool = True  # CUDA only
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from ltsweep.registry import Registry
+
+if TYPE_CHECKING:  # the planner reads OptimizerConfig and the optimizer names without torch
+    import torch
 
 
 @dataclass(frozen=True)
@@ -24,12 +26,16 @@ class OptimizerConfig:
 
 OPTIMIZER_DEFAULTS = {"sgd": OptimizerConfig(), "adam": OptimizerConfig(name="adam", lr=3e-4)}
 
-OptimizerFactory = Callable[[Iterable[torch.nn.Parameter], OptimizerConfig], torch.optim.Optimizer]
+OptimizerFactory = Callable[
+    ["Iterable[torch.nn.Parameter]", OptimizerConfig], "torch.optim.Optimizer"
+]
 OPTIMIZERS: Registry[OptimizerFactory] = Registry("optimizer")
 
 
 @OPTIMIZERS.register("sgd")
 def _sgd(params: Iterable[torch.nn.Parameter], c: OptimizerConfig) -> torch.optim.Optimizer:
+    import torch
+
     return torch.optim.SGD(
         params,
         lr=c.lr,
@@ -42,6 +48,8 @@ def _sgd(params: Iterable[torch.nn.Parameter], c: OptimizerConfig) -> torch.opti
 
 @OPTIMIZERS.register("adam")
 def _adam(params: Iterable[torch.nn.Parameter], c: OptimizerConfig) -> torch.optim.Optimizer:
+    import torch
+
     return torch.optim.Adam(
         params, lr=c.lr, betas=c.betas, weight_decay=c.weight_decay, foreach=True
     )

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-
-from ltsweep.core.masks import Mask
 from ltsweep.registry import Registry
 
-Pruner = Callable[[Mapping[str, torch.Tensor], Mask, float], Mask]
+if TYPE_CHECKING:  # the planner reads PruneConfig and the strategy names without torch
+    import torch
+
+    from ltsweep.core.masks import Mask
+
+Pruner = Callable[["Mapping[str, torch.Tensor]", "Mask", float], "Mask"]
 PRUNERS: Registry[Pruner] = Registry("pruning strategy")
 
 
@@ -30,6 +33,8 @@ class PruneConfig:
 
 def _keep_largest(scores: torch.Tensor, keep: int) -> torch.Tensor:
     """Bool mask of the ``keep`` largest entries of a flat tensor (ties broken by position)."""
+    import torch
+
     out = torch.zeros_like(scores, dtype=torch.bool)
     if keep > 0:
         out[torch.topk(scores, keep, sorted=False).indices] = True
@@ -39,6 +44,10 @@ def _keep_largest(scores: torch.Tensor, keep: int) -> torch.Tensor:
 @PRUNERS.register("global")
 def prune_global(weights: Mapping[str, torch.Tensor], mask: Mask, rate: float) -> Mask:
     """Remove ``rate`` of the surviving weights across all layers together, by |w|."""
+    import torch
+
+    from ltsweep.core.masks import Mask
+
     names = list(mask)
     flat = torch.cat([weights[n].detach().abs().flatten().float().cpu() for n in names])
     alive = torch.cat([mask[n].flatten().cpu() for n in names])
@@ -56,6 +65,10 @@ def prune_global(weights: Mapping[str, torch.Tensor], mask: Mask, rate: float) -
 @PRUNERS.register("layerwise")
 def prune_layerwise(weights: Mapping[str, torch.Tensor], mask: Mask, rate: float) -> Mask:
     """Remove ``rate`` of the surviving weights of each layer separately."""
+    import torch
+
+    from ltsweep.core.masks import Mask
+
     out = Mask()
     for n, m in mask.items():
         alive = m.flatten().cpu()
@@ -73,6 +86,10 @@ def prune(weights: Mapping[str, torch.Tensor], mask: Mask, config: PruneConfig) 
 
 def random_mask_like(mask: Mask, generator: torch.Generator) -> Mask:
     """Same per-layer sparsity, positions permuted within layers (docs/design.md#ticket-kinds)."""
+    import torch
+
+    from ltsweep.core.masks import Mask
+
     out = Mask()
     for n, m in mask.items():
         flat = m.flatten().cpu()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -18,24 +18,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ltsweep.core.data.loaders import EpochLoader
+from ltsweep.core.jobs import TrainConfig  # defined with the other job settings, torch-free
 from ltsweep.core.masks import Mask, MaskApplier
 from ltsweep.core.optim import OptimizerConfig, Schedule, build_optimizer, set_lr
 from ltsweep.errors import TrainingDivergedError
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Schedule of one training run. ``milestones`` are epochs where the lr is multiplied by
-    ``gamma`` (docs/design.md#training-defaults: VGG19 80 and 120 of 160)."""
-
-    epochs: int
-    batch_size: int
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    milestones: tuple[float, ...] = ()
-    gamma: float = 0.1
-    warmup_epochs: float = 0.0
-    amp: bool = True  # bf16 autocast, CUDA only
-    channels_last: bool = True  # CUDA only
 
 
 @dataclass

@@ -58,7 +58,7 @@ def _check_out_dir(out: Path) -> None:
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
         raise UserError(
             f"{out} exists and is not an ltsweep report (a report replaces its directory whole): "
-            "pass --out with a new or empty directory"
+            "pass --report-dir with a new or empty directory"
         )
 
 
@@ -212,7 +212,7 @@ def _page(report: Report, generated: str) -> str:
             "summary",
             "Summary",
             "Mean ± SE per group; one row per run in summary.csv.",
-            tables=[("Finished trials by group", summary_table(report))],
+            tables=[("Finished results by group", summary_table(report))],
             links=[("summary.csv", "summary.csv")],
         ),
     ]
@@ -284,13 +284,13 @@ def build_report(
 
     where = sweep_store.locate(sweep, sweep_out, tracking_uri)
     name, uri = where.name, where.tracking_uri
-    client, experiment_id = sweep_store.open_experiment(uri, name)
+    client, experiment_id = sweep_store.open_experiment(uri, name, where)
     with sweep_store.reading(uri):
         finished, not_finished = collect.collect(client, experiment_id)
     if finished.empty:
         raise UserError(
-            f"no finished trials in experiment {schema.experiment_name(name)!r} at {uri} "
-            f"yet: let `ltsweep run {name}` finish some, then report again"
+            f"no finished results in experiment {schema.experiment_name(name)!r} at {uri} "
+            f"yet: let `{where.run_command}` finish some, then report again"
         )
     out = Path(out_dir) if out_dir is not None else SweepPaths(where.out).report
     _check_out_dir(out)

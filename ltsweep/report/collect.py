@@ -1,7 +1,7 @@
 """Result runs from a sweep's MLflow experiment, as one tidy DataFrame (one row per run).
 
 Only FINISHED runs count; the others (RUNNING, FAILED, KILLED) are returned apart so that each
-figure can say how many trials it leaves out. Values are copied from the store unchanged: the
+figure can say how many results it leaves out. Values are copied from the store unchanged: the
 summary CSV must match it exactly.
 """
 

@@ -1,9 +1,12 @@
 """``ltsweep export``: a sweep's finished results as two tidy tables, written with pyarrow.
 
-* **epochs**: one row per (result run, epoch) — a generation trial has one result run per IMP
-  level, so this is one row per (trial, epoch, level) — with every axis, the trial key and the
-  per-epoch metrics (step = epoch, as ``recording`` logs them).
-* **trials**: one row per result run, exactly the columns of the report's ``summary.csv``.
+A *trial* is one unit of work the sweep schedules (``ltsweep status`` counts them); a *result* is
+one trained network's record: a transfer trial makes one, a generation trial one per IMP level
+(level 0 is the dense network). Both tables count results:
+
+* **epochs**: one row per (result, epoch) with every axis, the trial key and the per-epoch
+  metrics (step = epoch, as ``recording`` logs them).
+* **results**: one row per result, exactly the columns of the report's ``summary.csv``.
 
 It streams: runs are read from the store one page at a time and each page is written as one
 batch (a Parquet row group, or CSV rows), so memory is bounded by the page size, not the sweep.
@@ -39,14 +42,14 @@ class Exported:
     """What ``export`` wrote: the two files and their row counts."""
 
     epochs: Path
-    trials: Path
+    results: Path
     epoch_rows: int
-    trial_rows: int
+    result_rows: int
 
 
-def trials_path(epochs: Path) -> Path:
-    """The per-trial table next to the per-epoch one: ``F.parquet`` -> ``F.trials.parquet``."""
-    return epochs.with_name(f"{epochs.stem}.trials{epochs.suffix}")
+def results_path(epochs: Path) -> Path:
+    """The per-result table next to the per-epoch one: ``F.parquet`` -> ``F.results.parquet``."""
+    return epochs.with_name(f"{epochs.stem}.results{epochs.suffix}")
 
 
 def _schema(columns: tuple[str, ...]) -> pa.Schema:
@@ -127,22 +130,22 @@ def export(
     fmt: str = "parquet",
     page_size: int = PAGE_SIZE,
 ) -> Exported:
-    """Write the epochs table to ``epochs_file`` and the trials table next to it (``trials_path``)."""
+    """Write the epochs table to ``epochs_file`` and the results table next to it."""
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
-    targets = (Path(epochs_file), trials_path(Path(epochs_file)))
+    targets = (Path(epochs_file), results_path(Path(epochs_file)))
     with contextlib.ExitStack() as stack:
-        tmp_epochs, tmp_trials = (stack.enter_context(fsio.atomic_path(p)) for p in targets)
+        tmp_epochs, tmp_results = (stack.enter_context(fsio.atomic_path(p)) for p in targets)
         epochs = _Writer(tmp_epochs, fmt, EPOCH_COLUMNS)
-        trials = _Writer(tmp_trials, fmt, collect.COLUMNS)
+        results = _Writer(tmp_results, fmt, collect.COLUMNS)
         for page in finished_results(client, experiment_id, page_size):
-            trials.write([collect._row(r) for r in page])
+            results.write([collect._row(r) for r in page])
             epochs.write([row for r in page for row in epoch_rows(client, r)])
         epochs.close()
-        trials.close()
-        if trials.rows == 0:
+        results.close()
+        if results.rows == 0:
             raise UserError(
-                "no finished trials in this sweep's store yet: let `ltsweep run` finish some, "
+                "no finished results in this sweep's store yet: let `ltsweep run` finish some, "
                 "then export again"
             )
-    return Exported(targets[0], targets[1], epochs.rows, trials.rows)
+    return Exported(targets[0], targets[1], epochs.rows, results.rows)

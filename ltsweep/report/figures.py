@@ -144,14 +144,14 @@ def format_sparsity_axis(ax: Axes, xs: list[float]) -> None:
 
 
 def caption(runs: pd.DataFrame, not_finished: int) -> str:
-    """The line under a figure: how many finished trials it is built from, and what is left out."""
+    """The line under a figure: how many finished results it is built from, and what is left out."""
     counts = runs.kind.value_counts()
     parts = ", ".join(f"{k}: {counts[k]}" for k in sorted(counts.index))
     seeds = runs.seed.nunique()
-    first = f"Built from {len(runs)} finished trials ({parts}) over {seeds} seed(s); mean ± SE."
-    second = "Missing points are trials not finished yet"
+    first = f"Built from {len(runs)} finished results ({parts}) over {seeds} seed(s); mean ± SE."
+    second = "Missing points are results not finished yet"
     if not_finished:
-        second += f"; {not_finished} unfinished or failed trial(s) left out"
+        second += f"; {not_finished} unfinished or failed result(s) left out"
     return f"{first}\n{second}."
 
 

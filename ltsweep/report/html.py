@@ -48,7 +48,7 @@ def _figure(fig: ReportFigure) -> str:
     return (
         f'<figure id="{html.escape(fig.slug)}"><img src="{html.escape(png)}" '
         f'alt="{html.escape(fig.title)}">'
-        f"<figcaption>{html.escape(fig.title)} — {fig.n_runs} finished trials · {links}"
+        f"<figcaption>{html.escape(fig.title)} — {fig.n_runs} finished results · {links}"
         "</figcaption></figure>"
     )
 

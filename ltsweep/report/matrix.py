@@ -170,8 +170,8 @@ def figure(m: TransferMatrix, scale: float, n_runs: int) -> ReportFigure:
     fig.suptitle(title, fontsize=13)
     fig.supxlabel(
         "Mean final test accuracy of the ticket minus the baseline; diagonal: the target's own "
-        "ticket.\nHatched: no finished trial (not run yet, failed, or not in the sweep). "
-        f"Built from {n_runs} finished trials at this level.",
+        "ticket.\nHatched: no finished result (not run yet, failed, or not in the sweep). "
+        f"Built from {n_runs} finished results at this level.",
         fontsize=9,
         color="0.25",
     )

@@ -127,8 +127,8 @@ def figures(runs: pd.DataFrame, style: dict[str, Style], scale: float) -> list[R
         title = f"{model} on {dataset}: tickets moved between optimizers"
         fig.suptitle(title, fontsize=13)
         fig.supxlabel(
-            f"Built from {n_runs} finished trials; mean ± SE over seeds. "
-            "Missing points are trials not finished yet.",
+            f"Built from {n_runs} finished results; mean ± SE over seeds. "
+            "Missing points are results not finished yet.",
             fontsize=9,
             color="0.25",
         )

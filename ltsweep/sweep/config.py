@@ -170,11 +170,11 @@ def load_sweep(path: Path) -> SweepConfig:
 def validate_names(config: SweepConfig, loader: Loader) -> None:
     """Registry names, cross references and resource rules, each with its dotted key."""
     from ltsweep.core.data import DATASETS, dataset_names
-    from ltsweep.core.models import check_model, model_names
+    from ltsweep.core.models import check_model
     from ltsweep.core.optim import OPTIMIZERS
     from ltsweep.core.pruning import PRUNERS
 
-    model_names(), dataset_names()  # populate the registries
+    dataset_names()  # populate the registry (model names are declared: no torch import here)
     if not NAME_RE.match(config.name):
         raise loader.fail("name", "use letters, digits, '_', '-', '.' only")
     for i, m in enumerate(config.models):

@@ -21,21 +21,15 @@ class SweepContext:
     tracking_uri: str
 
 
-def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("sweep", help="a name in search_spaces/ (e.g. demo, grid_full) or a path")
-    parser.add_argument(
-        "--out",
-        help="output directory, or s3://BUCKET/PREFIX / gs://BUCKET/PREFIX (default: runs/<sweep>)",
-    )
-    parser.add_argument("--data-root", help="root of the real datasets (or set LTSWEEP_DATA)")
-
-
 def load_context(args: argparse.Namespace) -> SweepContext:
+    """The sweep of ``args`` (``sweep``, ``out``, ``data_root``, ``tracking_uri``; see
+    ``ltsweep.commands.add_sweep_arguments``), resolved the same way for every command."""
     file = resolve_sweep_file(args.sweep)
     config = load_sweep(file)
     plan = build_plan(config, getattr(args, "data_root", None))
     paths = sweep_paths(config.name, getattr(args, "out", None))
-    return SweepContext(file, config, plan, paths, tracking_uri(paths, config.tracking_uri))
+    uri = tracking_uri(paths, config.tracking_uri, getattr(args, "tracking_uri", None))
+    return SweepContext(file, config, plan, paths, uri)
 
 
 def check_data(ctx: SweepContext) -> None:

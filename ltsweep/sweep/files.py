@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 
@@ -34,8 +35,19 @@ def resolve_sweep_file(name_or_path: str) -> Path:
         path = directory / f"{name_or_path}.yaml"
         if path.is_file():
             return path
-    known = ", ".join(available_sweeps()) or "none"
-    raise UserError(f"no sweep named {name_or_path!r} in search_spaces/; available: {known}")
+    raise UserError(unknown_sweep(name_or_path))
+
+
+def unknown_sweep(name: str) -> str:
+    """ "No such sweep": where it was looked for, the closest name, and every name there is."""
+    known = available_sweeps()
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    looked = " and ".join(str(d) for d in search_space_dirs()) or f"./{SEARCH_SPACES}"
+    return (
+        f"no sweep named {name!r}{hint} in {looked}; available: {', '.join(known) or 'none'} "
+        "(or give a path to a .yaml)"
+    )
 
 
 def default_out(sweep_name: str, out: str | Path | None) -> Path:
@@ -52,11 +64,26 @@ def sweep_paths(sweep_name: str, out: str | Path | None) -> SweepPaths:
     return SweepPaths(default_out(sweep_name, out))
 
 
-def tracking_uri(paths: SweepPaths, configured: str | None = None) -> str:
-    """``MLFLOW_TRACKING_URI`` wins, then the sweep file's ``tracking_uri``, else SQLite in out
-    (for an object-store sweep: in this machine's working copy, see ``storage.cache_dir``)."""
+def has_output(paths: SweepPaths) -> bool:
+    """Whether anything of the sweep was ever written there (its output directory, or any object
+    under a bucket prefix); ``status`` tells "nothing here" from "nothing done"."""
+    if not paths.remote:
+        return paths.out.is_dir()
+    from pyarrow.fs import FileType
+
+    store = paths.store
+    return store.fs.get_file_info(store.path("")).type != FileType.NotFound
+
+
+def tracking_uri(
+    paths: SweepPaths, configured: str | None = None, explicit: str | None = None
+) -> str:
+    """``--tracking-uri`` (``explicit``) wins, then ``MLFLOW_TRACKING_URI``, then the sweep file's
+    ``tracking_uri``, else SQLite in out (for an object-store sweep: in this machine's working
+    copy, see ``storage.cache_dir``). Every command finds a sweep's store by this one rule."""
     return (
-        os.environ.get("MLFLOW_TRACKING_URI")
+        explicit
+        or os.environ.get("MLFLOW_TRACKING_URI")
         or configured
         or f"sqlite:///{paths.mlflow_db.resolve()}"
     )
@@ -65,7 +92,9 @@ def tracking_uri(paths: SweepPaths, configured: str | None = None) -> str:
 __all__ = [
     "available_sweeps",
     "default_out",
+    "has_output",
     "resolve_sweep_file",
     "sweep_paths",
     "tracking_uri",
+    "unknown_sweep",
 ]

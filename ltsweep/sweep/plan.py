@@ -21,11 +21,11 @@ from ltsweep.core.jobs import (
     GenerationJob,
     IMPConfig,
     ModelConfig,
+    TrainConfig,
     TransferJob,
 )
 from ltsweep.core.optim import OptimizerConfig
 from ltsweep.core.pruning import PruneConfig
-from ltsweep.core.train import TrainConfig
 from ltsweep.errors import UserError
 from ltsweep.hashing import Memo, config_key
 from ltsweep.sweep.config import Configuration, ModelSettings, SweepConfig

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,11 @@ class Located:
     out: Path  # the sweep's output directory (``ltsweep run --out``, default runs/<name>)
     tracking_uri: str
     file: Path | None  # its sweep file, when one resolves
+    run_command: str = ""  # ``ltsweep run ...`` that makes this store, for messages
+    unresolved: str = ""  # why no sweep file resolved (a typo'd name?), for messages
+
+    def run_first(self) -> str:
+        return f"run `{self.run_command}` first" if self.run_command else "run the sweep first"
 
 
 def locate(
@@ -45,10 +51,11 @@ def locate(
     text = sweep.strip()
     if not text:
         raise UserError("empty sweep name: give a name from search_spaces/ or a path to a .yaml")
+    unresolved = ""
     try:
         file: Path | None = files.resolve_sweep_file(text)
-    except UserError:
-        file = None
+    except UserError as exc:
+        file, unresolved = None, str(exc)
     configured = None
     if file is not None:
         from ltsweep.sweep.config import load_sweep
@@ -60,8 +67,9 @@ def locate(
     else:
         name = text
     layout = files.sweep_paths(name, sweep_out)
-    uri = tracking_uri or files.tracking_uri(layout, configured)
-    return Located(name, layout.out, uri, file)
+    uri = files.tracking_uri(layout, configured, tracking_uri)
+    run = ["ltsweep", "run", text, *(["--out", str(sweep_out)] if sweep_out else [])]
+    return Located(name, layout.out, uri, file, shlex.join(run), unresolved)
 
 
 def sqlite_path(uri: str) -> Path | None:
@@ -73,13 +81,16 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(rest)  # "sqlite:////abs/x.db" -> /abs/x.db; "sqlite:///x.db" -> x.db (cwd)
 
 
-def require_store(uri: str, name: str) -> None:
+def require_store(uri: str, where: Located) -> None:
     """Refuse a SQLite URI whose file does not exist (opening it would create an empty store)."""
     path = sqlite_path(uri)
+    if path is not None and not path.is_file() and where.unresolved:
+        # Neither a sweep file nor a store: most likely a typo; say what exists.
+        raise UserError(f"{where.unresolved}; no MLflow store at {path} either")
     if path is not None and not path.is_file():
         raise UserError(
-            f"no MLflow store at {path}: run `ltsweep run {name}` first "
-            "(or pass --tracking-uri / set MLFLOW_TRACKING_URI to the sweep's store)"
+            f"no MLflow store at {path}: {where.run_first()}, or pass the --out (or "
+            "--tracking-uri) that `ltsweep run` was given"
         )
 
 
@@ -98,9 +109,13 @@ def reading(uri: str) -> Iterator[None]:
         ) from exc
 
 
-def open_experiment(uri: str, name: str) -> tuple[mlflow.MlflowClient, str]:
-    """A client on the store and the id of experiment ``ltsweep/<name>``; UserError if absent."""
-    require_store(uri, name)
+def open_experiment(
+    uri: str, name: str, where: Located | None = None
+) -> tuple[mlflow.MlflowClient, str]:
+    """A client on the store and the id of experiment ``ltsweep/<name>``; UserError if absent
+    (``where``, when given, says which ``ltsweep run`` would make it)."""
+    where = where or Located(name, Path(), uri, None, shlex.join(["ltsweep", "run", name]))
+    require_store(uri, where)
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=uri)
@@ -109,6 +124,27 @@ def open_experiment(uri: str, name: str) -> tuple[mlflow.MlflowClient, str]:
         experiment = client.get_experiment_by_name(exp_name)
     if experiment is None or experiment.lifecycle_stage != "active":
         raise UserError(
-            f"no experiment {exp_name!r} in the MLflow store {uri}: run `ltsweep run {name}` first"
+            f"no experiment {exp_name!r} in the MLflow store {uri}{_sweeps_in(client, name)}: "
+            f"{where.run_first()}"
         )
     return client, experiment.experiment_id
+
+
+def _sweeps_in(client: mlflow.MlflowClient, name: str) -> str:
+    """'' or "; it holds sweep(s) a, b (did you mean 'a'?)": what the store has instead."""
+    import difflib
+
+    prefix = schema.experiment_name("")
+    try:
+        names = [
+            e.name.removeprefix(prefix)
+            for e in client.search_experiments()
+            if e.name.startswith(prefix)
+        ]
+    except Exception:  # only a hint: the error it decorates is what matters
+        return ""
+    if not names:
+        return ""
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"; it holds sweep(s) {', '.join(sorted(names))}{hint}"

@@ -14,7 +14,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ltsweep.core.data.image_folder import FolderData, folder_spec
 from ltsweep.core.data.locate import candidates, locate
@@ -165,6 +164,8 @@ def load_split(
 def _cached_tensor_split(
     name: str, split: str, where: str | None, size: int, cut: Cut, folder: FolderData | None
 ) -> TensorSplit:
+    import torch  # here, not at import: the planner reads the specs without torch
+
     # Cached per process: Tune reuses actors across trials, so a dataset is read once per worker.
     if not cut.whole:
         full = _cached_tensor_split(name, split, where, size, WHOLE, folder)

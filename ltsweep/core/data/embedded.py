@@ -15,9 +15,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from ltsweep.core.data.adapt import adapt
 from ltsweep.core.data.spec import DatasetSpec, TensorSplit, register
 from ltsweep.errors import UserError
 
@@ -54,6 +52,10 @@ def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_digits(root: Path | None, split: str, size: int) -> TensorSplit:
+    import torch
+
+    from ltsweep.core.data.adapt import adapt
+
     pixels, target = digits_arrays()
     images = torch.from_numpy((pixels * (255.0 / 16.0)).round().astype(np.uint8))
     labels = torch.from_numpy(target)
@@ -98,19 +100,27 @@ def generate_shapes(count: int, seed: int, size: int = SHAPES_NATIVE) -> TensorS
         img = np.where(mask[None], fg[:, None, None], bg[:, None, None])
         img = img + rng.normal(0, 28, size=img.shape)
         images[i] = np.clip(img, 0, 255).astype(np.uint8)
+    import torch
+
     return TensorSplit(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)))
+
+
+def _adapt(images, size: int):
+    from ltsweep.core.data.adapt import adapt  # torch: only once a split is read
+
+    return adapt(images, size)
 
 
 def read_shapes(root: Path | None, split: str, size: int) -> TensorSplit:
     seed = SHAPES_SEED + (0 if split == "train" else 1)
     data = generate_shapes(SHAPES_SIZES[split], seed)
-    return TensorSplit(adapt(data.images, size), data.labels)
+    return TensorSplit(_adapt(data.images, size), data.labels)
 
 
 def read_shapes_small(root: Path | None, split: str, size: int) -> TensorSplit:
     seed = SHAPES_SMALL_SEED + (0 if split == "train" else 1)
     data = generate_shapes(SHAPES_SMALL_SIZES[split], seed)
-    return TensorSplit(adapt(data.images, size), data.labels)
+    return TensorSplit(_adapt(data.images, size), data.labels)
 
 
 # Means/stds of the training splits, at native size; tests/test_data.py recomputes and compares.

@@ -14,9 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from ltsweep.core.data.adapt import adapt
 from ltsweep.core.data.cifar import FORMATS, how, read_cifar_arrays
 from ltsweep.core.data.fashion import HOW as HOW_FMNIST
 from ltsweep.core.data.fashion import PLACES as FMNIST_PLACES
@@ -27,6 +25,10 @@ from ltsweep.errors import MissingDatasetError
 
 
 def _from_numpy(images: np.ndarray, labels: np.ndarray, size: int) -> TensorSplit:
+    import torch  # here, not at import: the planner reads the specs without torch
+
+    from ltsweep.core.data.adapt import adapt
+
     return TensorSplit(
         adapt(torch.from_numpy(np.ascontiguousarray(images)), size),
         torch.from_numpy(np.asarray(labels, dtype=np.int64)),

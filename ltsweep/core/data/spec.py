@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from ltsweep.core.data.locate import Place
 from ltsweep.registry import Registry
+
+if TYPE_CHECKING:  # specs are read by the planner and the CLI, which must not import torch
+    import torch
 
 
 @dataclass(frozen=True)

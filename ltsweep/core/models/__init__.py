@@ -9,9 +9,7 @@ dataset with another class count. Names with a ``source:`` prefix (``torchvision
 from __future__ import annotations
 
 import inspect
-from typing import Any
-
-import torch.nn as nn
+from typing import TYPE_CHECKING, Any
 
 from ltsweep.core.models.external import (
     SEPARATOR,
@@ -23,6 +21,9 @@ from ltsweep.core.models.external import (
 )
 from ltsweep.core.models.registry import MODELS
 from ltsweep.errors import UserError
+
+if TYPE_CHECKING:  # torch is imported where a model is built, not by the planner
+    import torch.nn as nn
 
 
 def create_model(name: str, num_classes: int, **options: object) -> nn.Module:
@@ -38,10 +39,15 @@ def create_model(name: str, num_classes: int, **options: object) -> nn.Module:
 
 def model_names() -> list[str]:
     from ltsweep.core.models import resnet, vgg  # noqa: F401  (registers the factories)
+
+    _load_plugins()
+    return MODELS.names()
+
+
+def _load_plugins() -> None:
     from ltsweep.plugins import load_group
 
     load_group("models", register_plugin)
-    return MODELS.names()
 
 
 def register_plugin(name: str, factory: object) -> None:
@@ -59,9 +65,10 @@ def check_model(name: str, options: dict[str, Any] | None = None) -> None:
     """A one-line UserError unless ``name`` is a model ltsweep can build."""
     if is_external(name):
         check_external(name, options or {})
-    else:
-        model_names()
-        MODELS.get(name)
+        return
+    _load_plugins()  # the built-in names are declared: checking one imports no torch
+    if name not in MODELS:
+        MODELS.get(name)  # the one-line error, with the closest name
 
 
 def resolved_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -88,6 +95,8 @@ def stem_layer_names(model: nn.Module) -> tuple[str, ...]:
 
 
 def output_layer(model: nn.Module) -> nn.Linear | nn.Conv2d:
+    import torch.nn as nn
+
     layer = model.get_submodule(model.output_layer_name)
     assert isinstance(layer, nn.Linear | nn.Conv2d)
     return layer
@@ -95,6 +104,8 @@ def output_layer(model: nn.Module) -> nn.Linear | nn.Conv2d:
 
 def prunable_parameter_names(model: nn.Module, include_output: bool = False) -> list[str]:
     """Weights of conv and linear layers, chosen by module type; never biases or batch norm."""
+    import torch.nn as nn
+
     names = []
     for module_name, module in model.named_modules():
         if not isinstance(module, nn.Conv2d | nn.Linear):
@@ -107,6 +118,8 @@ def prunable_parameter_names(model: nn.Module, include_output: bool = False) -> 
 
 def reset_output_layer(model: nn.Module, num_classes: int) -> nn.Module:
     """Replace the output layer by a fresh one of ``num_classes`` outputs (uses torch's RNG)."""
+    import torch.nn as nn
+
     old = output_layer(model)
     if isinstance(old, nn.Linear):
         new: nn.Module = nn.Linear(old.in_features, num_classes)

@@ -13,11 +13,13 @@ are built without their auxiliary heads (``aux_logits: false``) unless the optio
 from __future__ import annotations
 
 from collections.abc import Callable
-
-import torch.nn as nn
+from typing import TYPE_CHECKING
 
 from ltsweep.errors import UserError
 from ltsweep.registry import Registry
+
+if TYPE_CHECKING:  # the planner checks names without torch; a model is built with it
+    import torch.nn as nn
 
 SEPARATOR = ":"
 REFUSED_OPTIONS = {
@@ -90,10 +92,14 @@ def check_external(name: str, options: dict[str, object]) -> None:
 
 
 def output_size(layer: nn.Module) -> int:
+    import torch.nn as nn
+
     return layer.out_features if isinstance(layer, nn.Linear) else layer.out_channels  # type: ignore[return-value]
 
 
 def _is_head(module: nn.Module, num_classes: int) -> bool:
+    import torch.nn as nn
+
     if isinstance(module, nn.Linear):
         return module.out_features == num_classes
     if isinstance(module, nn.Conv2d):
