@@ -3,9 +3,9 @@
 ``--out`` finds the sweep's output (and its MLflow store) in every command; the follow-up commands
 ``run`` prints carry that ``--out`` and work when pasted; ``--data-root`` and ``--tracking-uri``
 are accepted by every sweep command; a sweep with no output says so and where it looked; a
-typo'd sweep name or subcommand gets "did you mean"; a closed pipe ends output quietly; ``ui``
-prints its URL once the server answers, with one server process and no deprecation noise; and
+typo'd sweep name or subcommand gets "did you mean"; a closed pipe ends output quietly; and
 "trial" (a unit of scheduled work) and "result" (one trained network) are counted apart.
+(``ui`` printing its URL once the server answers: tests/test_ui.py.)
 
 The sweep is the session's ``tiny_sweep`` (run once by ``conftest.py``); every command here
 only reads it, or works on a copy of its store.
@@ -14,15 +14,9 @@ only reads it, or works on a copy of its store.
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -43,6 +37,8 @@ def _hints(stdout: str) -> dict[str, list[str]]:
 
 
 def test_run_prints_follow_ups_with_its_out_and_they_work_pasted(tiny_sweep, tmp_path) -> None:
+    """`report SWEEP --out DIR` (pasted) reads DIR/mlflow.db and counts results (trained
+    networks), where status counts trials."""
     out, result, _ = tiny_sweep
     hints = _hints(result.stdout)
     assert set(hints) >= {"status", "report", "ui"}, result.stdout
@@ -62,20 +58,14 @@ def test_run_prints_follow_ups_with_its_out_and_they_work_pasted(tiny_sweep, tmp
     )
     assert report.returncode == 0, f"pasted report hint failed: {report.stderr}"
     assert (report_dir / "index.html").is_file(), "the pasted report hint wrote no report"
+    assert f"({TINY_RESULTS} finished results," in report.stdout, report.stdout
 
 
-def test_report_and_export_find_the_store_under_out(tiny_sweep, tmp_path) -> None:
-    """`report SWEEP --out DIR` reads DIR/mlflow.db; so does `export NAME --out DIR` by the
-    sweep's name alone (a store copied from a cluster, no sweep file); both count results
-    (trained networks), where status counts trials."""
+def test_export_finds_the_store_by_name_under_out_and_counts_results(tiny_sweep, tmp_path) -> None:
+    """`export NAME --out DIR` with no sweep file of that name (a store copied from a cluster):
+    the store under DIR decides; one row per result."""
     out, _, _ = tiny_sweep
-    got = ltsweep(
-        "report", str(TINY), "--out", str(out), "--report-dir", str(tmp_path / "report"),
-        "--no-mlflow-log", cwd=tmp_path,
-    )  # fmt: skip
-    assert got.returncode == 0, f"report {TINY} --out {out}: {got.stderr}"
-    assert f"({TINY_RESULTS} finished results," in got.stdout, got.stdout
-    to = tmp_path / "x" / "epochs.csv"  # "tiny" is no file in search_spaces/: the store decides
+    to = tmp_path / "x" / "epochs.csv"  # "tiny" is no file in search_spaces/
     got = ltsweep("export", "tiny", "--out", str(out), "--to", str(to), cwd=tmp_path)
     assert got.returncode == 0, got.stderr
     results = to.with_name("epochs.results.csv")
@@ -92,22 +82,29 @@ def test_status_without_output_says_so_and_where_it_looked(tmp_path, monkeypatch
     assert f"has no output at {where}" in err and "--out" in err and "\n" not in err, err
 
 
-def test_common_flags_mean_the_same_in_every_sweep_command(tiny_sweep, tmp_path) -> None:
-    parser = cli.build_parser()
+def test_common_flags_mean_the_same_in_every_sweep_command(tmp_path, monkeypatch) -> None:
+    """Every sweep command accepts --out, --data-root and --tracking-uri, and resolves the sweep's
+    output and store from them the same way (the engine's ``load_context``, the store readers'
+    ``locate``)."""
+    from ltsweep.sweep.context import load_context
+    from ltsweep.tracking.sweep_store import locate
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    out, uri = tmp_path / "o", "sqlite:////elsewhere/mlflow.db"
+    flags = ["--out", str(out), "--data-root", str(tmp_path), "--tracking-uri", uri]
     for command in SWEEP_COMMANDS:
-        args = parser.parse_args(
-            [command, "demo", "--out", "o", "--data-root", "d", "--tracking-uri", "t"]
-        )
-        assert (args.out, args.data_root, args.tracking_uri) == ("o", "d", "t"), command
-    out, _, _ = tiny_sweep  # status reads the store --tracking-uri names, not <out>/mlflow.db
-    elsewhere = tmp_path / "store"
-    elsewhere.mkdir()
-    shutil.copy(out / "mlflow.db", elsewhere / "mlflow.db")
-    got = ltsweep(
-        "status", str(TINY), "--out", str(out), "--tracking-uri",
-        f"sqlite:///{elsewhere / 'mlflow.db'}", "--json", cwd=tmp_path, timeout=120,
-    )  # fmt: skip
-    assert got.returncode == 0, got.stderr
+        args = cli.build_parser().parse_args([command, str(TINY), *flags])
+        assert (args.out, args.data_root, args.tracking_uri) == (str(out), str(tmp_path), uri)
+        if command in ("report", "export", "ui"):
+            where = locate(args.sweep, args.out, args.tracking_uri)
+            got = (where.out, where.tracking_uri)
+        else:
+            ctx = load_context(args)
+            got = (ctx.paths.out, ctx.tracking_uri)
+            assert ctx.plan.generation[0].job.data.data_root == str(tmp_path), command
+        assert got == (out, uri), f"{command} resolves {got}, not {(out, uri)}"
+    args = cli.build_parser().parse_args(["status", str(TINY), "--out", str(out)])
+    assert load_context(args).tracking_uri == f"sqlite:///{out / 'mlflow.db'}"
 
 
 @pytest.mark.parametrize("command", SWEEP_COMMANDS)
@@ -140,56 +137,3 @@ def test_a_closed_pipe_ends_output_quietly(tmp_path) -> None:
     proc.stdout.close()  # as `head` does once it has its lines
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0 and err == "", f"exit {proc.returncode}: {err}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _group(pgid: int) -> list[str]:
-    """Command lines of the processes in process group ``pgid``."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if os.getpgid(int(pid)) == pgid:
-                found.append(Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " "))
-        except (OSError, ProcessLookupError):
-            continue
-    return found
-
-
-@pytest.mark.slow
-def test_ui_prints_its_url_once_the_server_answers(tiny_sweep, tmp_path) -> None:
-    out, _, _ = tiny_sweep
-    copy = tmp_path / "out"  # the UI tags the experiment for its view: not on the shared store
-    copy.mkdir()
-    shutil.copy(out / "mlflow.db", copy / "mlflow.db")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ltsweep", "ui", str(TINY), "--out", str(copy), "--port", str(port)],
-        cwd=tmp_path,
-        env=_cli_env(None),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        first = proc.stdout.readline()
-        assert f"http://127.0.0.1:{port}/" in first, f"no URL: {first!r}"
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as resp:
-            assert resp.read().decode().strip() == "OK", "the printed URL does not answer yet"
-        group = _group(proc.pid)
-        servers = [c for c in group if "uvicorn" in c or "multiprocessing" in c]
-        assert len(servers) == 1, f"expected one server process, found: {servers}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    err = proc.stderr.read()
-    assert "deprecat" not in err.lower(), f"deprecation noise on stderr: {err}"
