@@ -28,11 +28,12 @@ import torch.nn.functional as F
 
 from bench.common import interleave, make_row, not_run_row
 from ltsweep.core.data.loaders import EpochLoader, LoaderOptions, make_loader
+from ltsweep.core.jobs import TrainConfig
 from ltsweep.core.masks import Mask
 from ltsweep.core.models import create_model, prunable_parameter_names
 from ltsweep.core.optim import OptimizerConfig, Schedule, build_optimizer, set_lr
 from ltsweep.core.pruning import PruneConfig, prune
-from ltsweep.core.train import TrainConfig, _autocast_for, evaluate, train
+from ltsweep.core.train import _autocast_for, evaluate, train
 from ltsweep.errors import TrainingDivergedError
 
 NAME = "train_step"

@@ -8,11 +8,12 @@ import pytest
 import torch
 import torch.nn as nn
 
+from ltsweep.core.jobs import TrainConfig
 from ltsweep.core.masks import Mask, MaskApplier
 from ltsweep.core.models import create_model, prunable_parameter_names
 from ltsweep.core.optim import OptimizerConfig, build_optimizer
 from ltsweep.core.pruning import prune_global, random_mask_like
-from ltsweep.core.train import TrainConfig, train
+from ltsweep.core.train import train
 from tests.common.tiny import digits_loaders
 
 STATE_KEYS = {"sgd": ("momentum_buffer",), "adam": ("exp_avg", "exp_avg_sq")}

@@ -17,10 +17,16 @@ from pathlib import Path
 import pytest
 
 from ltsweep.core.imp import run_imp
-from ltsweep.core.jobs import DataConfig, GenerationJob, IMPConfig, ModelConfig, TransferJob
+from ltsweep.core.jobs import (
+    DataConfig,
+    GenerationJob,
+    IMPConfig,
+    ModelConfig,
+    TrainConfig,
+    TransferJob,
+)
 from ltsweep.core.optim import OptimizerConfig
 from ltsweep.core.pruning import PruneConfig
-from ltsweep.core.train import TrainConfig
 from ltsweep.core.transfer import run_transfer
 
 SEEDS = (0, 1)

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from ltsweep.core.checkpoint import load_checkpoint, save_checkpoint
+from ltsweep.core.jobs import TrainConfig
 from ltsweep.core.models import create_model
 from ltsweep.core.optim import OptimizerConfig, Schedule, build_optimizer
-from ltsweep.core.train import TrainConfig, train
+from ltsweep.core.train import train
 from ltsweep.errors import CorruptArtifactError, TrainingDivergedError, UserError
 from tests.common.tiny import (
     assert_state_equal,

@@ -6,10 +6,9 @@ import torch
 
 from ltsweep.core.data import DATASETS, DatasetSpec, TensorSplit, get_spec, register
 from ltsweep.core.data.loaders import EpochLoader, LoaderOptions, make_loader
-from ltsweep.core.jobs import DataConfig, GenerationJob, IMPConfig, ModelConfig
+from ltsweep.core.jobs import DataConfig, GenerationJob, IMPConfig, ModelConfig, TrainConfig
 from ltsweep.core.optim import OptimizerConfig
 from ltsweep.core.pruning import PruneConfig
-from ltsweep.core.train import TrainConfig
 
 TINY_SIZE = 8  # digits are 8x8 natively: no upsampling, fast convolutions
 QUAD = "ltsweep_test_quad4"  # a 4-class dataset for class-count changes
