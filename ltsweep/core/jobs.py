@@ -43,6 +43,9 @@ class TrainConfig:
     warmup_epochs: float = 0.0
     amp: bool = True  # bf16 autocast, CUDA only
     channels_last: bool = True  # CUDA only
+    # torch.compile the step and evaluation (ltsweep.core.compile). In trial keys only when True,
+    # so eager configurations keep the keys they had before the option existed.
+    compile: bool = field(default=False, metadata=HASHED_WHEN_SET)
 
 
 @dataclass(frozen=True)

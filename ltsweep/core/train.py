@@ -2,7 +2,8 @@
 
 The loop is a pure function of (model, mask, loaders, config, start step): deterministic on CPU
 for a seed, bf16 autocast and channels-last on CUDA, test accuracy after every epoch, resumable at
-epoch boundaries through ``Checkpointer``.
+epoch boundaries through ``Checkpointer``. With ``compile`` the step and evaluation run through
+``torch.compile`` (ltsweep.core.compile), falling back to eager where that is unavailable.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ltsweep.core.compile import StepFunctions, step_functions
 from ltsweep.core.data.loaders import EpochLoader
 from ltsweep.core.jobs import TrainConfig  # defined with the other job settings, torch-free
 from ltsweep.core.masks import Mask, MaskApplier
@@ -46,6 +48,7 @@ class TrainState:
     optimizer: torch.optim.Optimizer
     next_epoch: int
     history: list[EpochMetrics]
+    compiled: bool = False  # whether the last epoch ran compiled (False: asked not to, or fallback)
 
 
 # Hooks: ``on_step(step, model)`` runs before each optimizer step is taken at global ``step``
@@ -55,14 +58,19 @@ EpochHook = Callable[[TrainState], None]
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader: EpochLoader, autocast: Any) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module, loader: EpochLoader, autocast: Any, steps: StepFunctions | None = None
+) -> tuple[float, float]:
     """Mean loss and accuracy over the whole split."""
     model.eval()
     total_loss = torch.zeros((), dtype=torch.float64)
     correct, count = 0, 0
     for x, y in loader.batches(0):
-        with autocast():
-            logits = model(x)  # [B, classes]
+        if steps is not None:
+            logits = steps.logits(x)
+        else:
+            with autocast():
+                logits = model(x)  # [B, classes]
         total_loss += F.cross_entropy(logits.float(), y, reduction="sum").double().cpu()
         correct += int((logits.argmax(1) == y).sum())
         count += int(y.numel())
@@ -104,7 +112,8 @@ def train(
         config.optimizer.lr, spe, config.milestones, config.gamma, config.warmup_epochs
     )
     autocast = _autocast_for(device, config)
-    state = TrainState(model, optimizer, first_epoch, history)
+    steps = step_functions(model, mask, config.compile, device.type == "cuda" and config.amp)
+    state = TrainState(model, optimizer, first_epoch, history, steps.compiled)
     for epoch in range(first_epoch, config.epochs):
         started = time.perf_counter()
         model.train()
@@ -120,12 +129,10 @@ def train(
             set_lr(optimizer, schedule.lr_at(step))
             if device.type == "cuda" and config.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with autocast():
-                logits = model(x)  # [B, classes]
-                loss = F.cross_entropy(logits.float(), y)
+            logits, loss = steps.loss(x, y)  # [B, classes], mean cross-entropy
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if applier:
+            if applier and not steps.grads_masked:
                 applier.apply_to_grads()
             optimizer.step()
             if applier:
@@ -138,7 +145,7 @@ def train(
         train_loss = float(loss_sum) / max(seen, 1)
         if not math.isfinite(train_loss):
             raise TrainingDivergedError(f"loss became {train_loss} in epoch {epoch}")
-        test_loss, test_acc = evaluate(model, test_loader, autocast)
+        test_loss, test_acc = evaluate(model, test_loader, autocast, steps)
         history.append(
             EpochMetrics(
                 epoch,
@@ -150,7 +157,7 @@ def train(
                 time.perf_counter() - started,
             )
         )
-        state = TrainState(model, optimizer, epoch + 1, history)
+        state = TrainState(model, optimizer, epoch + 1, history, steps.compiled)
         if on_epoch is not None:
             on_epoch(state)
     return state

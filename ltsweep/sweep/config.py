@@ -62,6 +62,7 @@ class DatasetSettings:
     kind: str = check(one_of(*DATASET_KINDS), "registered")
     path: str | None = None
     test_fraction: float | None = check(lambda v: None if v is None else open_unit(v), None)
+    compile: bool | None = None  # overrides the sweep-wide ``compile``
 
     def registered(self, entry: str) -> str:
         return self.dataset or entry
@@ -151,6 +152,8 @@ class SweepConfig:
     ffcv_dir: str | None = None
     cost: CostSettings = field(default_factory=CostSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
+    # torch.compile the training step and evaluation (docs/compile.md); eager where unavailable.
+    compile: bool = False  # the shipped sweeps turn it on
 
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

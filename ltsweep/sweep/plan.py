@@ -95,7 +95,13 @@ def _train(sweep: SweepConfig, model: str, config: Configuration) -> TrainConfig
         config.optimizer, o.lr, o.momentum, o.weight_decay, o.nesterov, tuple(o.betas)
     )
     return TrainConfig(
-        sched.epochs, d.batch_size, opt, tuple(sched.milestones), sched.gamma, sched.warmup_epochs
+        sched.epochs,
+        d.batch_size,
+        opt,
+        tuple(sched.milestones),
+        sched.gamma,
+        sched.warmup_epochs,
+        compile=sweep.compile if d.compile is None else d.compile,
     )
 
 

@@ -1,0 +1,217 @@
+"""The training step and evaluation, compiled with ``torch.compile`` or run eagerly.
+
+Why compile: at the small sizes of a CPU sweep and the large ones of a GPU sweep alike, most of a
+step's time is spent between kernels (Python, dispatch, memory traffic of unfused element-wise
+ops); inductor fuses them. The mask is folded into the compiled graph: the forward uses
+``weight * mask``, so autograd's backward produces gradients that are already zero at pruned
+entries, fused with the rest of the backward, and a masked step costs no more than a plain one.
+Pruned weights are zero already (``MaskApplier.apply_to_weights`` keeps them so), so the forward's
+values are those of the eager step.
+
+The compiled functions take the model as an argument rather than closing over it: every trial of
+the same architecture, batch shape and mask-or-not reuses one graph in the process, and a fresh
+process finds it in inductor's on-disk cache (``cache_dir()``), so a trial of a few seconds pays
+about a second, not a 20-30 s compile. Only full batches run compiled; a ragged last batch runs the
+same function eagerly (one graph per shape, no recompilation per dataset size).
+
+Where compilation is unavailable or fails, training goes on eagerly and says so once per process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ltsweep.core.masks import Mask
+
+CACHE_ENV = "LTSWEEP_COMPILE_CACHE"  # where compiled artifacts live (default: cache_dir())
+DISABLE_ENV = "LTSWEEP_NO_COMPILE"  # "1": train eagerly whatever the sweep says
+
+_broken: list[str] = []  # process-wide: why a compile failed (then every later trial is eager)
+_said: set[str] = set()  # reasons already printed: each is said once per process
+_functions: dict[str, Callable[..., Any]] = {}  # one torch.compile wrapper per function
+
+
+def cache_dir() -> Path:
+    """Inductor's cache for this node: ``$LTSWEEP_COMPILE_CACHE``, else
+    ``$XDG_CACHE_HOME/ltsweep/inductor`` (``~/.cache/ltsweep/inductor``)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ltsweep" / "inductor"
+
+
+def use_disk_cache() -> Path:
+    """Point inductor (and Triton, which keeps its cache under it) at ``cache_dir()`` and turn
+    on its FX-graph and autograd caches. ``TORCHINDUCTOR_CACHE_DIR`` is overridden: torch sets
+    it itself on first use (to /tmp/torchinductor_<user>), so only ltsweep's own variable is a
+    reliable choice."""
+    path = cache_dir()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(path)
+    except OSError as exc:  # a read-only home: torch's own default under /tmp still caches
+        _say_once(f"compile cache {path} is not writable ({exc.strerror}); using torch's default")
+    try:
+        import torch._inductor.config as inductor_config
+
+        inductor_config.fx_graph_cache = True
+        import torch._functorch.config as functorch_config
+
+        if hasattr(functorch_config, "enable_autograd_cache"):
+            functorch_config.enable_autograd_cache = True
+    except Exception:  # an old torch: the cache is an optimisation, never a requirement
+        pass
+    return path
+
+
+def _say_once(message: str, eager: bool = False) -> None:
+    if message not in _said:
+        _said.add(message)
+        tail = f"compile unavailable ({message}); training eagerly" if eager else message
+        print(f"ltsweep: {tail}", file=sys.stderr)
+
+
+def unavailable_reason(model: nn.Module, device: torch.device) -> str | None:
+    """Why this model cannot be compiled here, or None."""
+    if os.environ.get(DISABLE_ENV) == "1":
+        return f"{DISABLE_ENV}=1"
+    if _broken:
+        return _broken[0]
+    if not hasattr(torch, "compile"):
+        return f"torch {torch.__version__} has no torch.compile"
+    if device.type not in ("cpu", "cuda"):
+        return f"device {device.type} is not compiled by ltsweep"
+    if isinstance(model, nn.parallel.DistributedDataParallel | nn.DataParallel):
+        return "the model is wrapped for data parallelism (Ray Train workers train eagerly)"
+    try:
+        from torch._dynamo import is_dynamo_supported
+
+        if not is_dynamo_supported():
+            return f"torch.compile does not support Python {sys.version.split()[0]} here"
+    except Exception as exc:
+        return f"torch._dynamo cannot be imported ({type(exc).__name__})"
+    return None
+
+
+def _autocast(device_type: str, amp: bool) -> Any:
+    if device_type == "cuda" and amp:
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast(device_type, enabled=False)
+
+
+def masked_loss(
+    model: nn.Module,
+    params: dict[str, torch.Tensor],
+    factors: dict[str, torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    amp: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits [B, classes] and mean cross-entropy, with ``weight * mask`` for masked weights."""
+    from torch.func import functional_call
+
+    weights = {n: p * factors[n] if n in factors else p for n, p in params.items()}
+    with _autocast(x.device.type, amp):
+        logits = functional_call(model, weights, (x,))
+        loss = F.cross_entropy(logits.float(), y)
+    return logits, loss
+
+
+def predict(model: nn.Module, x: torch.Tensor, amp: bool) -> torch.Tensor:
+    with _autocast(x.device.type, amp):
+        return model(x)
+
+
+def _compiled(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    if name not in _functions:
+        _functions[name] = torch.compile(fn, dynamic=False)
+    return _functions[name]
+
+
+@dataclass
+class StepFunctions:
+    """The step and evaluation a ``train()`` call uses. ``compiled`` says which mode runs now; it
+    becomes False (and stays so in this process) if a compile fails."""
+
+    model: nn.Module
+    factors: dict[str, torch.Tensor]  # masked parameter name -> 0/1 factor (all-ones omitted)
+    amp: bool
+    compiled: bool
+    full_batch: int = 0  # only this batch size runs compiled (0: the first one seen)
+    eval_batch: int = 0
+    params: dict[str, torch.Tensor] = field(init=False)
+    grads_masked: bool = field(init=False, default=False)  # did the last loss() mask gradients?
+
+    def __post_init__(self) -> None:
+        self.params = dict(self.model.named_parameters())
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.grads_masked = self.compiled
+        self.full_batch = self.full_batch or x.shape[0]
+        if self.compiled and x.shape[0] == self.full_batch:
+            result = self._try("train", masked_loss, self.params, self.factors, x, y, self.amp)
+            if result is not None:
+                return result
+        if self.compiled:  # a ragged batch: the same function, eagerly
+            return masked_loss(self.model, self.params, self.factors, x, y, self.amp)
+        self.grads_masked = False
+        with _autocast(x.device.type, self.amp):
+            logits = self.model(x)  # [B, classes]
+            return logits, F.cross_entropy(logits.float(), y)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        self.eval_batch = self.eval_batch or x.shape[0]
+        if self.compiled and x.shape[0] == self.eval_batch:
+            result = self._try("eval", predict, x, self.amp)
+            if result is not None:
+                return result
+        return predict(self.model, x, self.amp)
+
+    def _try(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return _compiled(name, fn)(self.model, *args)
+        except Exception as exc:  # no C compiler, an unsupported op, a backend bug...
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            _broken.append(f"{type(exc).__name__}: {first}")
+            _say_once(_broken[0], eager=True)
+            self.compiled = False
+            return None
+
+
+def mask_factors(model: nn.Module, mask: Mask | None) -> dict[str, torch.Tensor]:
+    """Masked parameter name -> 0/1 factor in the parameter's dtype and device; entries that keep
+    everything are left out (a dense level compiles the plain graph)."""
+    if mask is None:
+        return {}
+    params = dict(model.named_parameters())
+    return {
+        n: m.to(device=params[n].device, dtype=params[n].dtype)
+        for n, m in mask.items()
+        if not bool(m.all())
+    }
+
+
+def step_functions(
+    model: nn.Module, mask: Mask | None, want_compile: bool, amp: bool
+) -> StepFunctions:
+    """Compiled steps if asked for and possible here, else eager ones (said once, with why)."""
+    device = next(model.parameters()).device
+    compiled = False
+    if want_compile:
+        reason = unavailable_reason(model, device)
+        if reason is None:
+            use_disk_cache()
+            compiled = True
+        else:
+            _say_once(reason, eager=True)
+    factors = mask_factors(model, mask) if compiled else {}
+    return StepFunctions(model, factors, amp, compiled)
