@@ -131,8 +131,19 @@ def predict(model: nn.Module, x: torch.Tensor, amp: bool) -> torch.Tensor:
         return model(x)
 
 
+# One process may train many architectures and shapes (a Ray worker runs trial after trial);
+# each is one entry of the function's dynamo cache, whose default limit (8) would silently turn
+# the ninth into eager code.
+RECOMPILE_LIMIT = 64
+
+
 def _compiled(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     if name not in _functions:
+        import torch._dynamo.config as dynamo_config
+
+        for option in ("recompile_limit", "cache_size_limit"):  # renamed in torch 2.7
+            if getattr(dynamo_config, option, RECOMPILE_LIMIT) < RECOMPILE_LIMIT:
+                setattr(dynamo_config, option, RECOMPILE_LIMIT)
         _functions[name] = torch.compile(fn, dynamic=False)
     return _functions[name]
 
