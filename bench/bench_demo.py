@@ -55,6 +55,7 @@ def run(repeats: int = 1, quick: bool = False) -> list[dict[str, Any]]:
         load.append(os.getloadavg()[0])
         seconds = procs.run_cli(["run", str(sweeps[tag]), "--out", str(out)], log, timeout=5400)
         shutil.rmtree(out, ignore_errors=True)
+        print(f"bench demo: {tag} took {seconds:.0f} s (load {load[-1]:.1f})", flush=True)
         return seconds
 
     try:
