@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The GPU check in one call (bench/README.md, "GPU check"): run from the repository root on the
+# device machine, with bench/data/fashion-mnist carried. Results go to $OUT when the device tool
+# sets it, else to bench/results/gpu_check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${OUT:-bench/results}/gpu_check"
+mkdir -p "$out"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$out/nvidia-smi.csv" 2>&1 || true
+PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" python3 -m bench.gpu_check --out "$out" "$@" 2>&1 | tee "$out/log.txt"
