@@ -45,6 +45,21 @@ def test_a_failing_benchmark_becomes_a_row():
 def test_discovery_finds_the_benchmarks():
     names = discover()
     assert {"train_step", "orchestration", "resume", "plan", "packing", "driver"} <= set(names)
+    assert {"compile", "demo"} <= set(names), "the compile and demo benchmarks are not found"
+
+
+def test_demo_benchmark_compares_the_two_seed_eager_demo_with_the_shipped_one(tmp_path):
+    from bench.bench_demo import DEMO, two_seed_eager
+    from ltsweep.sweep.config import load_sweep
+    from ltsweep.sweep.plan import build_plan
+
+    before = build_plan(load_sweep(two_seed_eager(tmp_path)))
+    shipped = build_plan(load_sweep(DEMO))
+    assert before.sweep.seeds == (0, 1) and shipped.sweep.seeds == (0, 1, 2)
+    assert not any(t.job.train.compile for t in before.trials), "the baseline demo compiles"
+    assert all(t.job.train.compile for t in shipped.trials), "the shipped demo is not compiled"
+    assert before.levels() == (1, 2, 3, 4, 5) and shipped.levels() == (1, 3, 5)
+    assert (len(before.generation), len(before.transfer)) == (8, 100)
 
 
 def test_interleave_alternates_and_drops_warmup():
