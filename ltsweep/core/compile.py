@@ -190,6 +190,8 @@ class StepFunctions:
     def _try(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
         try:
             return _compiled(name, fn)(self.model, *args)
+        except torch.cuda.OutOfMemoryError:
+            raise  # the trial's size, not the compiler: eager steps would not fit either
         except Exception as exc:  # no C compiler, an unsupported op, a backend bug...
             first = (str(exc).strip().splitlines() or [""])[0][:200]
             _broken.append(f"{type(exc).__name__}: {first}")
