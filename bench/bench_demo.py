@@ -60,6 +60,7 @@ def run(repeats: int = 1, quick: bool = False) -> list[dict[str, Any]]:
 
     try:
         base, cand = interleave(lambda: one("eager2"), lambda: one("compiled3"), repeats, warmup=0)
+        fallbacks = log.read_text(errors="replace").count("compile unavailable")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return [
@@ -73,6 +74,7 @@ def run(repeats: int = 1, quick: bool = False) -> list[dict[str, Any]]:
             cand,
             "<= 1.1",
             notes=f"1-min load average at each start: {', '.join(f'{x:.1f}' for x in load)}; "
+            f"'compile unavailable' lines in the runs' output: {fallbacks}; "
             "ratio = 3-seed compiled / 2-seed eager, pair by pair",
         )
     ]
