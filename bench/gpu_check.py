@@ -37,11 +37,12 @@ import torch
 from ltsweep.core.compile import step_functions
 from ltsweep.core.data.loader_api import LoaderOptions
 from ltsweep.core.data.loaders import make_loader
+from ltsweep.core.jobs import TrainConfig
 from ltsweep.core.masks import Mask, MaskApplier
 from ltsweep.core.models import create_model, prunable_parameter_names
 from ltsweep.core.optim import OptimizerConfig, build_optimizer
 from ltsweep.core.pruning import PruneConfig, prune
-from ltsweep.core.train import TrainConfig, train
+from ltsweep.core.train import train
 
 
 def cpu_model() -> str:
