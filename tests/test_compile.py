@@ -21,7 +21,7 @@ from ltsweep.core.pruning import PruneConfig, prune
 from ltsweep.core.train import TrainState, train
 from ltsweep.sweep.config import load_sweep
 from ltsweep.sweep.plan import build_plan
-from tests.common import (
+from tests.common.tiny import (
     TINY_SIZE,
     assert_state_equal,
     digits_loaders,
