@@ -31,6 +31,7 @@ from ltsweep.core.masks import Mask, MaskApplier
 from ltsweep.core.models import create_model, prunable_parameter_names
 from ltsweep.core.optim import OptimizerConfig, Schedule, build_optimizer, set_lr
 from ltsweep.core.pruning import PruneConfig, prune
+from ltsweep.core.train import train_step
 
 NAME = "compile"
 TARGET = ">= 1.3"
@@ -82,14 +83,7 @@ class StepBench:
         started = time.perf_counter()
         for step in range(n):
             set_lr(self.optimizer, self.schedule.lr_at(step))
-            _, loss = self.steps.loss(self.x, self.y)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if self.applier and not self.steps.grads_masked:
-                self.applier.apply_to_grads()
-            self.optimizer.step()
-            if self.applier:
-                self.applier.apply_to_weights()
+            train_step(self.steps, self.optimizer, self.applier, self.x, self.y)
         return (time.perf_counter() - started) * 1000 / n
 
 

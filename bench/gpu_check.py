@@ -34,6 +34,7 @@ from typing import Any
 
 import torch
 
+from bench.common import cpu_model
 from ltsweep.core.compile import step_functions
 from ltsweep.core.data.loader_api import LoaderOptions
 from ltsweep.core.data.loaders import make_loader
@@ -42,18 +43,7 @@ from ltsweep.core.masks import Mask, MaskApplier
 from ltsweep.core.models import create_model, prunable_parameter_names
 from ltsweep.core.optim import OptimizerConfig, build_optimizer
 from ltsweep.core.pruning import PruneConfig, prune
-from ltsweep.core.train import train
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
+from ltsweep.core.train import train, train_step
 
 REPO = Path(__file__).resolve().parent.parent
 DATA_ROOT = REPO / "bench" / "data"  # holds fashion-mnist/*.gz (ignored by git, carried)
@@ -209,14 +199,7 @@ class Stepper:
         _sync(self.device)
         started = time.perf_counter()
         for _ in range(n):
-            _, loss = self.steps.loss(self.x, self.y)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if self.applier and not self.steps.grads_masked:
-                self.applier.apply_to_grads()
-            self.optimizer.step()
-            if self.applier:
-                self.applier.apply_to_weights()
+            train_step(self.steps, self.optimizer, self.applier, self.x, self.y)
         _sync(self.device)
         return self.batch * n / (time.perf_counter() - started)
 

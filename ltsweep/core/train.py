@@ -83,6 +83,27 @@ def _autocast_for(device: torch.device, config: TrainConfig) -> Callable[[], Any
     return lambda: torch.autocast(device.type, enabled=False)
 
 
+def train_step(
+    steps: StepFunctions,
+    optimizer: torch.optim.Optimizer,
+    applier: MaskApplier | None,
+    x: torch.Tensor,
+    y: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step as every trial takes it (and the benchmarks time it): loss, backward,
+    gradients masked unless the compiled step already did, step, pruned weights back to zero
+    (momentum and Adam state can move them otherwise). Returns (logits, loss)."""
+    logits, loss = steps.loss(x, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if applier and not steps.grads_masked:
+        applier.apply_to_grads()
+    optimizer.step()
+    if applier:
+        applier.apply_to_weights()
+    return logits, loss
+
+
 def train(
     model: nn.Module,
     train_loader: EpochLoader,
@@ -129,14 +150,7 @@ def train(
             set_lr(optimizer, schedule.lr_at(step))
             if device.type == "cuda" and config.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            logits, loss = steps.loss(x, y)  # [B, classes], mean cross-entropy
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if applier and not steps.grads_masked:
-                applier.apply_to_grads()
-            optimizer.step()
-            if applier:
-                applier.apply_to_weights()
+            logits, loss = train_step(steps, optimizer, applier, x, y)  # [B, classes], mean CE
             loss_sum += loss.detach() * y.numel()
             correct += (logits.detach().argmax(1) == y).sum()
             seen += y.numel()
