@@ -5,6 +5,7 @@ refusals (unknown name, pretrained weights, timm not installed) at sweep load ti
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,12 +80,24 @@ def test_bad_model_names_are_one_line_at_load(tmp_path, model, options, message)
     assert "models[0].name" in text and message in text and "\n" not in text, text
 
 
-def test_timm_models_need_the_extra(tmp_path: Path) -> None:
-    if importlib.util.find_spec("timm") is not None:
-        model = create_model("timm:resnet18", 4)
-        layer = model.get_submodule(model.output_layer_name)
-        assert layer is model.get_classifier() and layer.out_features == 4
-        return
+def test_timm_models_build_with_the_class_count_and_a_known_head() -> None:
+    if importlib.util.find_spec("timm") is None:
+        pytest.skip("timm is not installed (it is in the dev extra: pip install -e '.[dev]')")
+    model = create_model("timm:resnet18", 4)
+    layer = model.get_submodule(model.output_layer_name)
+    assert layer is model.get_classifier() and layer.out_features == 4, (
+        f"timm:resnet18's output layer {model.output_layer_name!r} is not its 4-way classifier"
+    )
+    names = prunable_parameter_names(model)
+    assert names and f"{model.output_layer_name}.weight" not in names, (
+        "the classifier of a timm model must not be pruned"
+    )
+
+
+def test_without_timm_a_timm_model_is_one_line_naming_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "timm", None)  # import timm now fails, as when absent
     with pytest.raises(UserError, match=r"pip install 'ltsweep\[timm\]'"):
         _load(tmp_path, "timm:resnet18")
 
