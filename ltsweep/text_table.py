@@ -40,3 +40,8 @@ def _text(value: object) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+def hours(value: float) -> str:
+    """An hour count as the commands print it: whole hours from 100 up, else 3 significant."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"

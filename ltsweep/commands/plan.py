@@ -116,12 +116,8 @@ def _print_text(summary: dict[str, Any], file: str) -> None:
     _print_cost(cost)
 
 
-def _hours(value: float) -> str:
-    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
-
-
 def _print_cost(cost: dict[str, Any]) -> None:
-    from ltsweep.text_table import render
+    from ltsweep.text_table import hours, render
 
     gh, n, total = cost["gpu_hours"], cost["trials_costed"], cost["trials"]
     gpu = cost["gpu"] or "a GPU kind the sweep does not name (set cost.gpu)"
@@ -131,7 +127,7 @@ def _print_cost(cost: dict[str, Any]) -> None:
         )
         return
     print(
-        f"  GPU-hours          {_hours(gh)} on {gpu} ({n:,}/{total:,} trials have per-epoch figures; "
+        f"  GPU-hours          {hours(gh)} on {gpu} ({n:,}/{total:,} trials have per-epoch figures; "
         f"trials on several GPUs count / {cost['multi_gpu_efficiency']:.3g} scaling efficiency)"
     )
     rows = [
@@ -150,10 +146,10 @@ def _print_cost(cost: dict[str, Any]) -> None:
     headers = ["stage", "model", "dataset", "trials", "epochs", "GPU-hours", "share"]
     print(render(headers, rows, indent="    ", right=(6,)))
     for u in cost["unused_generation"]:
-        hours = "unknown" if u["gpu_hours"] is None else _hours(u["gpu_hours"])
+        spent = "unknown" if u["gpu_hours"] is None else hours(u["gpu_hours"])
         print(
             f"  warning: {u['trials']} generation trials of {u['model']} on "
-            f"{u['dataset']}/{u['optimizer']} ({hours} GPU-hours) make tickets that no transfer "
+            f"{u['dataset']}/{u['optimizer']} ({spent} GPU-hours) make tickets that no transfer "
             "trains and no target needs: drop it from sources or add targets it can reach"
         )
 

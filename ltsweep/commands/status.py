@@ -13,15 +13,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def sweep_status(ctx) -> dict[str, dict[str, int]]:
-    from ltsweep.storage.done import has_done, read_failed
+def done_keys(ctx) -> set[str]:
+    """The planned trials with a done record: asked once, then shared by the counts and the
+    measured rates (on a bucket every look-up is a request)."""
+    from ltsweep.storage.done import has_done
 
+    return {t.key for t in ctx.plan.trials if has_done(ctx.paths, t.key)}
+
+
+def sweep_status(ctx, done: set[str] | None = None) -> dict[str, dict[str, int]]:
+    from ltsweep.storage.done import read_failed
+
+    done = done_keys(ctx) if done is None else done
     running = _running_keys(ctx)
     out = {}
     for stage, trials in (("generate", ctx.plan.generation), ("transfer", ctx.plan.transfer)):
         counts = {"done": 0, "running": 0, "failed": 0, "left": 0}
         for t in trials:
-            if has_done(ctx.paths, t.key):
+            if t.key in done:
                 counts["done"] += 1
             elif t.key in running:
                 counts["running"] += 1
@@ -71,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
 
     ctx = load_context(args)
     _require_output(ctx, args)
-    status = sweep_status(ctx)
+    done = done_keys(ctx)
+    status = sweep_status(ctx, done)
     if args.json:
         print(json.dumps(status))
         return 0
@@ -84,6 +94,6 @@ def run(args: argparse.Namespace) -> int:
         )
     from ltsweep.sweep import rates  # measured vs planned seconds per epoch (done records)
 
-    measured, projection = rates.measure(ctx.paths, ctx.plan)
+    measured, projection = rates.measure(ctx.paths, ctx.plan, is_done=done.__contains__)
     print(rates.describe(measured, projection, ctx.config.cost.gpu))
     return 0

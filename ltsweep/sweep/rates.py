@@ -21,7 +21,7 @@ from typing import Any
 
 from ltsweep.storage.done import has_done, read_done
 from ltsweep.storage.paths import SweepPaths
-from ltsweep.sweep.cost import dataset_of, efficiency
+from ltsweep.sweep.cost import dataset_of, efficiency, trial_gpu_seconds
 from ltsweep.sweep.plan import Plan
 from ltsweep.sweep.trial import Trial
 
@@ -127,13 +127,10 @@ def _project(left: Iterable[Trial], rates: list[Rate], plan: Plan) -> Projection
     for trial in left:
         n += 1
         rate = best.get((trial.tags["model"], dataset_of(trial)))
-        if trial.epoch_gpu_seconds is not None:
+        seconds = trial_gpu_seconds(trial, plan.sweep.cost)
+        if seconds is not None:
             any_planned = True
-            planned_s += (
-                trial.epochs
-                * trial.epoch_gpu_seconds
-                / efficiency(trial.resources, plan.sweep.cost)
-            )
+            planned_s += seconds
         if rate is not None:
             n_measured += 1
             hours[rate.unit.replace("seconds", "hours")] += trial.epochs * rate.per_epoch / 3600
@@ -168,7 +165,7 @@ def as_json(rates: list[Rate], projection: Projection, gpu: str) -> dict[str, An
 
 def describe(rates: list[Rate], projection: Projection, gpu: str) -> str:
     """The text ``status`` prints: a table of measured vs planned rates, then the projection."""
-    from ltsweep.text_table import render
+    from ltsweep.text_table import hours, render
 
     lines = []
     if rates:
@@ -183,14 +180,10 @@ def describe(rates: list[Rate], projection: Projection, gpu: str) -> str:
         lines.append("  seconds per epoch: nothing measured yet (no finished trial)")
     p = projection
     if p.trials_left:
-        measured = ", ".join(f"{_hours(h)} {u}" for u, h in sorted(p.measured_hours.items()))
-        planned = "unknown" if p.planned_hours is None else f"{_hours(p.planned_hours)} GPU-hours"
+        measured = ", ".join(f"{hours(h)} {u}" for u, h in sorted(p.measured_hours.items()))
+        planned = "unknown" if p.planned_hours is None else f"{hours(p.planned_hours)} GPU-hours"
         lines.append(
             f"  left: {p.trials_left:,} trials; at measured rates {measured or 'unknown'} "
             f"({p.trials_measured:,} of them measured, the rest not counted); plan: {planned}"
         )
     return "\n".join(lines)
-
-
-def _hours(value: float) -> str:
-    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
