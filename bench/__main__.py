@@ -65,30 +65,12 @@ def run_module(name: str, repeats: int | None, quick: bool) -> tuple[list[dict],
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--only",
-        action="append",
-        metavar="NAME",
-        help="run only this benchmark (repeatable, or comma-separated)",
-    )
-    parser.add_argument(
-        "--repeats",
-        type=int,
-        metavar="N",
-        help="interleaved pairs per row (default: each benchmark's own)",
-    )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="smaller workloads and fewer repeats: a smoke run in minutes",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=common.RESULTS_DIR,
-        help="where latest.md and latest.json go (default: bench/results)",
-    )
-    parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    add = parser.add_argument
+    add("--only", action="append", metavar="NAME", help="only this benchmark (repeatable, or a,b)")
+    add("--repeats", type=int, metavar="N", help="interleaved pairs per row (default: its own)")
+    add("--quick", action="store_true", help="smaller workloads, fewer repeats: a smoke run")
+    add("--out", type=Path, default=common.RESULTS_DIR, help="where latest.md/.json go")
+    add("--list", action="store_true", help="list the benchmarks and exit")
     args = parser.parse_args(argv)
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -115,17 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         rows += module_rows
         modules.append(info)
         print(f"bench: {name} done in {info['seconds']:.0f} s", flush=True)
+    command = " ".join(["python -m bench", *map(shlex.quote, argv or sys.argv[1:])])
     report = {
-        "command": " ".join(["python -m bench", *map(shlex.quote, argv or sys.argv[1:])]),
-        "started": started,
-        "seconds": time.perf_counter() - t0,
-        "quick": args.quick,
-        "repeats": args.repeats,
-        "machine": machine,
-        "modules": modules,
-        "rows": rows,
-        "cwd": os.getcwd(),
-    }
+        "command": command, "started": started, "seconds": time.perf_counter() - t0,
+        "quick": args.quick, "repeats": args.repeats, "machine": machine, "modules": modules,
+        "rows": rows, "cwd": os.getcwd(),
+    }  # fmt: skip
     md_path, json_path = common.write_results(report, args.out)
     print()
     print(common.format_table(rows, machine))

@@ -1,14 +1,7 @@
-"""The demo's price: ``ltsweep run demo`` as shipped (three seeds, compiled steps) vs. the demo as
-it was before (two seeds, eager steps), run alternately on the same machine into fresh dirs.
-
-Baseline: ``search_spaces/demo.yaml`` with ``seeds: [0, 1]``, ``compile: false`` and transfers
-at every IMP level (the two-seed demo). Candidate: the shipped demo file unchanged. Both are whole
-``ltsweep run`` invocations (Ray Tune, MLflow, the report); the figure is wall seconds, the
-ratio candidate / baseline per pair. Target <= 1.1. The compile cache is the node's own
-(``ltsweep.core.compile.cache_dir()``), as for a user: a first-ever run pays the compiles once.
-
-Each pair costs about 20 minutes on an idle 2-core machine: ``python -m bench --only demo``
-(one pair by default; ``--repeats N`` for more).
+"""The demo's price: ``ltsweep run demo`` as shipped (three seeds, compiled, transfers at levels
+1/3/5) vs the demo before (two seeds, eager, every level), whole runs alternated into fresh
+directories; wall seconds, target ratio <= 1.1; about 20 minutes a pair on an idle 2-core machine
+(bench/README.md, "demo"). The compile cache is the node's own, as for a user.
 """
 
 from __future__ import annotations
@@ -63,18 +56,14 @@ def run(repeats: int = 1, quick: bool = False) -> list[dict[str, Any]]:
         fallbacks = log.read_text(errors="replace").count("compile unavailable")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    notes = (
+        f"1-min load average at each start: {', '.join(f'{x:.1f}' for x in load)}; 'compile "
+        f"unavailable' lines: {fallbacks}; ratio = 3-seed compiled / 2-seed eager, pair by pair"
+    )
     return [
         make_row(
-            f"{NAME}: ltsweep run demo{' (quick variant)' if quick else ''}",
-            "sweep wall time",
-            "s",
-            "2 seeds, eager (the demo before)",
-            base,
-            "3 seeds, compiled, transfers at levels 1/3/5 (shipped)",
-            cand,
-            "<= 1.1",
-            notes=f"1-min load average at each start: {', '.join(f'{x:.1f}' for x in load)}; "
-            f"'compile unavailable' lines in the runs' output: {fallbacks}; "
-            "ratio = 3-seed compiled / 2-seed eager, pair by pair",
+            f"{NAME}: ltsweep run demo{' (quick variant)' if quick else ''}", "sweep wall time",
+            "s", "2 seeds, eager (the demo before)", base,
+            "3 seeds, compiled, transfers at levels 1/3/5 (shipped)", cand, "<= 1.1", notes,
         )
-    ]
+    ]  # fmt: skip

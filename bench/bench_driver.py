@@ -1,26 +1,12 @@
 """The driver at grid scale: ltsweep's own cost per trial when training costs nothing.
 
-Candidate: ``run_trials`` (Ray Tune scheduling, the ticket gate, the MLflow recorder callback and
-its writer process, progress, done records) over N trials whose body (``null_trainable``) trains
-nothing: a generation trial writes one tiny real ticket per level and its done record, a transfer
-trial reports one epoch and writes its done record. It runs in a fresh process on a private local
-Ray (2 CPUs, ``cpu: 1`` trials) and SQLite; Ray's start-up is excluded (timed apart).
-Baseline: the same trial bodies, one after another in a plain loop in a fresh process: no Ray,
-no MLflow. Driver overhead per trial = (candidate wall - baseline wall) / N; the CPU seconds
-per trial of the driver process and of its MLflow writer process are reported too (less
-sensitive to a shared machine).
+Candidate: ``run_trials`` (Tune, the ticket gate, the MLflow recorder and its writer process,
+done records) over N trials whose body (``null_trainable``) trains nothing but leaves real
+tickets and done records; a fresh process, private local Ray (2 CPUs), SQLite, Ray's start-up
+excluded. Baseline: the same bodies in a plain loop, no Ray or MLflow. Plus ``ltsweep plan`` and
+``ltsweep status`` of grid_full. Sizes, rows and variables: bench/README.md, "driver".
 
-Sizes: 100, 500, 1000 and 5000 trials by default (the grid is 11,352), one pair each (a 5,000
-trial pair takes minutes); ``BENCH_DRIVER_SIZES=100,5000`` chooses them, ``--quick`` runs 42 and
-126. A last row compares the largest size's per-trial overhead with the 500-trial one (or the
-smallest): no worse than linear growth means a ratio near 1.
-
-Also ``ltsweep plan grid_full`` and ``ltsweep status grid_full`` (half of its trials given done
-records) in fresh processes, against a Python that only imports the planner (unless
-``BENCH_DRIVER_SIZES`` is set: then only the sizes run).
-
-``python -m bench.bench_driver --tune N OUT`` / ``--loop N OUT`` are the two processes; each
-prints one JSON line.
+``python -m bench.bench_driver --tune N OUT`` / ``--loop N OUT`` are the two processes.
 """
 
 from __future__ import annotations
@@ -55,42 +41,24 @@ def seeds_for(trials: int) -> int:
 
 def sweep_yaml(trials: int) -> str:
     """A demo-shaped sweep (digits <-> shapes, SGD) scaled by its seeds to ~``trials`` trials."""
-    seeds = list(range(seeds_for(trials)))
-    data = {
-        "image_size": 16,
-        "batch_size": 64,
-        "schedule": {"epochs": 1, "milestones": []},
-        "workers": 0,
-    }
+    data = {"image_size": 16, "batch_size": 64, "schedule": {"epochs": 1}, "workers": 0}
     configs = [{"dataset": "digits", "optimizer": "sgd"}, {"dataset": "shapes", "optimizer": "sgd"}]
     raw = {
         "description": f"bench_driver: ~{trials} trials whose training costs nothing",
-        "models": [{"name": "vgg_tiny"}],
-        "datasets": {"digits": data, "shapes": data},
-        "optimizers": {"sgd": {"lr": 0.05}},
-        "sources": configs,
-        "targets": configs,
+        "models": [{"name": "vgg_tiny"}], "datasets": {"digits": data, "shapes": data},
+        "optimizers": {"sgd": {"lr": 0.05}}, "sources": configs, "targets": configs,
         "imp": {"levels": LEVELS, "rate": 0.2, "rewind_epochs": 1},
         "transfer": {"kinds": ["transferred", "same", "random", "dense"]},
-        "seeds": seeds,
-        "resources": {"generate": {"cpu": 1}, "transfer": {"cpu": 1}},
-        "retries": 0,
-    }
+        "seeds": list(range(seeds_for(trials))),
+        "resources": {"generate": {"cpu": 1}, "transfer": {"cpu": 1}}, "retries": 0,
+    }  # fmt: skip
     return json.dumps(raw)  # JSON is YAML
 
 
 # -- the trial body that trains nothing ---------------------------------------------------------
 def _history(accuracy: float) -> list[dict[str, float]]:
-    return [
-        {
-            "epoch": 0,
-            "test_accuracy": accuracy,
-            "test_loss": 1.0,
-            "train_loss": 1.0,
-            "train_accuracy": accuracy,
-            "lr": 0.05,
-        }
-    ]
+    metrics = {"test_loss": 1.0, "train_loss": 1.0, "train_accuracy": accuracy, "lr": 0.05}
+    return [{"epoch": 0, "test_accuracy": accuracy, **metrics}]
 
 
 def null_execute(trial, paths) -> dict[str, Any]:
@@ -112,37 +80,23 @@ def null_execute(trial, paths) -> dict[str, Any]:
         levels = []
         for level in range(trial.job.imp.levels + 1):
             remaining = 0.8**level
+            tags = trial.tags["source_dataset"], trial.tags["source_optimizer"]
             info = TicketInfo(
-                trial.job.model.name,
-                trial.tags["source_dataset"],
-                trial.tags["source_optimizer"],
-                level,
-                trial.job.seed,
-                10,
-                1,
-                remaining,
-                {"w": remaining},
-                source_key=trial.key,
-            )
+                trial.job.model.name, *tags, level, trial.job.seed, 10, 1, remaining,
+                {"w": remaining}, source_key=trial.key,
+            )  # fmt: skip
             where = ticket_dir(tdir, level)
             save_ticket(where, {"w": torch.zeros(8)}, Mask({"w": torch.ones(8)}), info)
             levels.append(
-                {
-                    "level": level,
-                    "weights_remaining": remaining,
-                    "history": _history(0.9),
-                    "ticket_dir": str(where),
-                }
-            )
+                {"level": level, "weights_remaining": remaining, "history": _history(0.9),
+                 "ticket_dir": str(where)}
+            )  # fmt: skip
         record: dict[str, Any] = {"levels": levels}
     else:
         source = ticket_dir(paths.trial_dir(trial.source_key), trial.level)
         info = read_info(source)
-        record = {
-            "history": _history(0.8),
-            "weights_remaining": info.weights_remaining,
-            "ticket_sha256": info.sha256,
-        }
+        record = {"history": _history(0.8), "weights_remaining": info.weights_remaining}
+        record["ticket_sha256"] = info.sha256
     record.update(key=trial.key, seconds=0.0, device="cpu")
     write_done(paths, trial.key, record)
     return record
@@ -185,11 +139,7 @@ def loop_process(trials: int, out: Path) -> dict[str, Any]:
     started, cpu = time.perf_counter(), _cpu()
     for trial in plan.trials:  # generation trials come first
         null_execute(trial, paths)
-    return {
-        "trials": len(plan.trials),
-        "wall": time.perf_counter() - started,
-        "cpu": _cpu() - cpu,
-    }
+    return {"trials": len(plan.trials), "wall": time.perf_counter() - started, "cpu": _cpu() - cpu}
 
 
 def tune_process(trials: int, out: Path) -> dict[str, Any]:
@@ -280,17 +230,10 @@ def measure(trials: int, pairs: int, work: Path, log: Path) -> tuple[dict[str, A
         f"average {load:.1f} after (shared machine)"
     )
     row = make_row(
-        f"{NAME}: {n} trials",
-        "driver overhead per trial",
-        "ms",
-        "plain loop, ms per trial",
-        loop_ms,
-        "ltsweep driver (Tune + gate + MLflow), ms per trial beyond the loop",
-        over_ms,
-        f"candidate <= {TARGET_MS:g}",
-        notes,
-        ratios=[(o + lp) / lp for o, lp in zip(over_ms, loop_ms)],
-    )
+        f"{NAME}: {n} trials", "driver overhead per trial", "ms", "plain loop, ms per trial",
+        loop_ms, "ltsweep driver (Tune + gate + MLflow), ms per trial beyond the loop", over_ms,
+        f"candidate <= {TARGET_MS:g}", notes, [(o + lp) / lp for o, lp in zip(over_ms, loop_ms)],
+    )  # fmt: skip
     return row, sorted(over_ms)[len(over_ms) // 2]
 
 
@@ -301,42 +244,33 @@ def growth_row(per_trial: dict[int, float]) -> dict[str, Any] | None:
     largest = max(per_trial)
     base = 500 if 500 in per_trial and largest != 500 else min(per_trial)
     return make_row(
-        f"{NAME}: growth {base} -> {largest} trials",
-        "per-trial overhead ratio",
-        "ms",
-        f"{base} trials",
-        [per_trial[base]],
-        f"{largest} trials",
-        [per_trial[largest]],
-        f"<= {GROWTH_TARGET:g}",
-        "no worse than linear growth: per-trial overhead stays flat; one run per size",
-    )
+        f"{NAME}: growth {base} -> {largest} trials", "per-trial overhead ratio", "ms",
+        f"{base} trials", [per_trial[base]], f"{largest} trials", [per_trial[largest]],
+        f"<= {GROWTH_TARGET:g}", "per-trial overhead flat = no worse than linear; one run per size",
+    )  # fmt: skip
 
 
-def fake_done(sweep: str, out: Path, every: int = 2) -> int:
+def fake_done(sweep: str, out: Path, every: int = 2) -> tuple[int, int]:
     """Done records (a 160-epoch history each) for every ``every``-th trial of ``sweep``, so that
-    ``ltsweep status`` has a half-finished grid to count; returns how many."""
+    ``ltsweep status`` has a half-finished grid to count; (written, trials)."""
     from ltsweep.storage.paths import SweepPaths
     from ltsweep.sweep.config import load_sweep
     from ltsweep.sweep.files import resolve_sweep_file
     from ltsweep.sweep.plan import build_plan
 
     plan = build_plan(load_sweep(resolve_sweep_file(sweep)))
-    paths, written = SweepPaths(out), 0
-    record = json.dumps({"history": _history(0.9) * 160})
+    paths, record = SweepPaths(out), json.dumps({"history": _history(0.9) * 160})
     for trial in plan.trials[::every]:
-        tdir = paths.trial_dir(trial.key)
-        tdir.mkdir(parents=True, exist_ok=True)
-        (tdir / "done.json").write_text(record)
-        written += 1
-    return written
+        paths.trial_dir(trial.key).mkdir(parents=True, exist_ok=True)
+        (paths.trial_dir(trial.key) / "done.json").write_text(record)
+    return len(plan.trials[::every]), len(plan.trials)
 
 
 def cli_rows(repeats: int, work: Path, log: Path) -> list[dict[str, Any]]:
     """``ltsweep plan grid_full`` and ``ltsweep status grid_full`` (half done) wall seconds,
     each against the floor every command pays: a Python that imports ltsweep's planner."""
     out = work / "grid_full"
-    done = fake_done("grid_full", out)
+    done, total = fake_done("grid_full", out)
     floor = ["-c", "import ltsweep.sweep.context, ltsweep.core.models.resnet"]
     rows = []
     for name, args in (
@@ -349,21 +283,15 @@ def cli_rows(repeats: int, work: Path, log: Path) -> list[dict[str, Any]]:
             repeats,
             log=print,
         )
+        notes = f"{done} of {total} trials done; " if name == "status" else ""
+        notes += f"{repeats} pair(s), fresh processes; load {os.getloadavg()[0]:.1f} after"
         rows.append(
             make_row(
-                f"{NAME}: ltsweep {name} grid_full",
-                "command wall time",
-                "s",
-                "python importing the planner",
-                base,
-                f"ltsweep {name} grid_full (11,352 trials)",
-                cand,
-                "candidate < 5",
-                (f"{done} of 11,352 trials done; " if name == "status" else "")
-                + f"{repeats} interleaved pair(s), fresh processes; load average "
-                f"{os.getloadavg()[0]:.1f} after (shared machine)",
+                f"{NAME}: ltsweep {name} grid_full", "command wall time", "s",
+                "python importing the planner", base, f"ltsweep {name} grid_full", cand,
+                "candidate < 5", notes,
             )
-        )
+        )  # fmt: skip
     shutil.rmtree(out, ignore_errors=True)
     return rows
 

@@ -1,14 +1,10 @@
-"""Fractional GPU packing: four 32x32 transfer trials at ``gpu: 0.25`` vs. one after another.
+"""Fractional GPU packing: four 32x32 transfer trials at ``gpu: 0.25`` vs one after another.
 
-Candidate: ``ltsweep run`` of a sweep whose transfer stage has ``resources.transfer: {gpu: 0.25}``
-(Ray packs the four trials onto the one GPU). Baseline: the same sweep with ``gpu: 1``, so Ray
-runs the same four trials one after another on the whole GPU. Resources are not part of a trial's
-key, so both run the very same trials; their generation trials (the tickets) are trained once,
-untimed, and copied into each run's fresh output directory, so only the transfer stage runs.
-Figure: trials per hour (4 trials / wall time, Ray start-up and shutdown included in both).
-Target ratio >= 2. Only on CUDA; elsewhere the row says it did not run.
-
-``python -m bench.bench_packing --generate SWEEP OUT`` trains the generation trials (untimed).
+Candidate: ``ltsweep run`` of a sweep whose transfers ask ``gpu: 0.25`` (Ray packs the four on
+one GPU); baseline: the same with ``gpu: 1``. Resources are not in a trial's key, so both run the
+same trials; the tickets are trained once, untimed, and copied into each fresh output directory.
+Trials per hour, target ratio >= 2; CUDA only (bench/README.md, "packing").
+``python -m bench.bench_packing --generate SWEEP OUT`` trains the tickets.
 """
 
 from __future__ import annotations
@@ -37,27 +33,22 @@ def sweep_dict(
     model: str, size: int, epochs: int, batch: int, transfer: dict[str, float]
 ) -> dict[str, Any]:
     """One source (digits), one target (shapes): transferred + random at levels 1 and 2 = 4."""
-    data = {
-        "image_size": size,
-        "batch_size": batch,
-        "workers": 0,
-        "schedule": {"epochs": epochs, "milestones": [epochs // 2]},
+    schedule = {"epochs": epochs, "milestones": [epochs // 2]}
+    data = {"image_size": size, "batch_size": batch, "workers": 0, "schedule": schedule}
+    gen = {
+        **{k: v for k, v in transfer.items() if k != "gpu"},
+        "gpu": 1 if transfer.get("gpu") else 0,
     }
-    gen = {k: v for k, v in transfer.items() if k != "gpu"}
-    gen["gpu"] = 1 if transfer.get("gpu") else 0
     return {
         "description": "bench_packing: 4 transfer trials on one GPU",
-        "models": [{"name": model}],
-        "datasets": {"digits": data, "shapes": data},
+        "models": [{"name": model}], "datasets": {"digits": data, "shapes": data},
         "optimizers": {"sgd": {"lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4}},
         "sources": [{"dataset": "digits", "optimizer": "sgd"}],
         "targets": [{"dataset": "shapes", "optimizer": "sgd"}],
         "imp": {"levels": 2, "rate": 0.5, "rewind_epochs": 1},
         "transfer": {"kinds": ["transferred", "random"], "levels": [1, 2]},
-        "seeds": [0],
-        "resources": {"generate": gen, "transfer": transfer},
-        "retries": 0,
-    }
+        "seeds": [0], "resources": {"generate": gen, "transfer": transfer}, "retries": 0,
+    }  # fmt: skip
 
 
 def generate(sweep: Path, out: Path) -> None:
@@ -67,8 +58,7 @@ def generate(sweep: Path, out: Path) -> None:
     from ltsweep.sweep.plan import build_plan
     from ltsweep.tune.trainable import execute
 
-    plan = build_plan(load_sweep(sweep))
-    for trial in plan.generation:
+    for trial in build_plan(load_sweep(sweep)).generation:
         execute(trial, SweepPaths(out))
 
 
@@ -107,13 +97,8 @@ def measure(
             return 4 * 3600 / seconds
 
         one("whole")  # warm-up: CUDA/cuDNN start-up, page cache, Ray's first start
-        base, cand = interleave(
-            lambda: one("whole"),
-            lambda: one("packed"),
-            1 if quick else repeats,
-            warmup=0,
-            log=print,
-        )
+        pairs = 1 if quick else repeats
+        base, cand = interleave(lambda: one("whole"), lambda: one("packed"), pairs, 0, print)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     notes = (
@@ -127,34 +112,17 @@ def measure(
 def run(repeats: int = 3, quick: bool = False) -> list[dict[str, Any]]:
     import torch
 
+    name = f"{NAME}: 4 transfer trials, VGG19 32 px"
     if not torch.cuda.is_available():
         return [
             not_run_row(
-                f"{NAME}: 4 transfer trials, VGG19 32 px",
-                METRIC,
-                "trials/h",
-                BASELINE,
-                CANDIDATE,
-                TARGET,
-                "no GPU on this machine",
+                name, METRIC, "trials/h", BASELINE, CANDIDATE, TARGET, "no GPU on this machine"
             )
         ]
     cpus = max(1, min(4, (os.cpu_count() or 4) // 4))
     base, cand, notes = measure(repeats, quick, {"cpu": cpus, "gpu": 0.25}, {"cpu": cpus, "gpu": 1})
     notes += f"; GPU {torch.cuda.get_device_name(0)}"
-    return [
-        make_row(
-            f"{NAME}: 4 transfer trials, VGG19 32 px",
-            METRIC,
-            "trials/h",
-            BASELINE,
-            base,
-            CANDIDATE,
-            cand,
-            TARGET,
-            notes,
-        )
-    ]
+    return [make_row(name, METRIC, "trials/h", BASELINE, base, CANDIDATE, cand, TARGET, notes)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,6 @@
-"""Plan reuse: trainings a sweep needs as planned vs. the naive count (no timing).
-
-ltsweep reuses each target's own IMP run as its ``same`` baseline and its level 0 as its
-``dense`` baseline instead of training them again as transfer trials (ltsweep/sweep/plan.py).
-Candidate: ``sum(t.trainings for t in plan.trials)``; baseline: ``Plan.naive_trainings()``.
-Ratio = planned / naive: the fraction of the naive work that is actually trained.
+"""Plan reuse: trainings a sweep needs as planned vs the naive count (a count, no timing).
+Each target's own IMP run is its ``same`` baseline and its level 0 its ``dense`` one
+(ltsweep/sweep/plan.py); ratio = planned / naive.
 """
 
 from __future__ import annotations
@@ -42,14 +39,8 @@ def run(repeats: int = 5, quick: bool = False) -> list[dict[str, Any]]:
     )
     return [
         make_row(
-            f"{NAME}: trainings in {name}",
-            "trainings",
-            "trainings",
-            "naive (baselines trained again)",
-            [float(naive)],
-            "planned by ltsweep",
-            [float(planned)],
-            "< 1",
-            notes,
+            f"{NAME}: trainings in {name}", "trainings", "trainings",
+            "naive (baselines trained again)", [float(naive)], "planned by ltsweep",
+            [float(planned)], "< 1", notes,
         )
-    ]
+    ]  # fmt: skip

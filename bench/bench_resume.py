@@ -1,19 +1,11 @@
-"""Resume: rerunning a finished sweep, and the work redone after a SIGKILL mid-sweep.
+"""Resume: the work redone after a SIGKILL mid-sweep, and rerunning a finished sweep.
 
-(b) kill: ``ltsweep run`` of bench/sweeps/bench_small.yaml (under ``--quick`` cut to 1 IMP level
-and 3 epochs, and one kill instead of two) starts in its own session; once a trial is done and
-another has saved progress (a finished IMP level or an epoch checkpoint), the whole process group
-gets SIGKILL, as ``kill -9`` would, and then every other process of that run (Ray's). What each
-unfinished trial had saved is read from disk at that moment. The sweep is then run again to the
-end, and every saved epoch is looked up in the trial's final record: an epoch retrained after the
-kill shows up with other metrics (its wall-clock ``seconds`` at least). Work redone per in-flight
-trial = saved epochs retrained + 1 for the epoch in progress at the kill, which restarts from its
-beginning (counted whole: an upper bound). Baseline: restarting those trials from scratch (all
-saved epochs + the same epoch in progress). Target: at most 1 epoch.
-
-(a) rerun: the sweep finished by (b) is run again, interleaved with ``ltsweep plan`` of the same
-file (the floor any ltsweep command pays: Python, imports, loading the sweep and its plan).
-Target: the rerun under 15 s.
+Kill: ``ltsweep run`` of bench/sweeps/bench_small.yaml gets SIGKILL (its process group, then
+every process of that run) once trials are done and another has saved progress; what each
+unfinished trial had saved is read at the kill, the sweep is run again to the end, and a saved
+epoch retrained shows up with other metrics in the final record. Redone = saved epochs retrained
++ 1 for the epoch in progress (an upper bound); target <= 1. Rerun: the finished sweep run again
+vs ``ltsweep plan`` of it; target < 15 s (bench/README.md, "resume").
 """
 
 from __future__ import annotations
@@ -133,16 +125,11 @@ def kill_and_resume(
     # The epoch in progress at the kill restarts from its beginning: count it as one whole
     # epoch redone (an upper bound) for resume and for a restart from scratch alike.
     return {
-        "in_flight": len(in_flight),
-        "done_at_kill": done_at_kill,
-        "redone": [r + 1 for r in retrained],
-        "scratch": [n + 1 for n in saved_counts],
-        "retrained": sum(retrained),
-        "saved": sum(saved_counts),
-        "since_save": since_save,
-        "rerun_seconds": rerun_seconds,
-        "stragglers": stragglers,
-    }
+        "in_flight": len(in_flight), "done_at_kill": done_at_kill,
+        "redone": [r + 1 for r in retrained], "scratch": [n + 1 for n in saved_counts],
+        "retrained": sum(retrained), "saved": sum(saved_counts), "since_save": since_save,
+        "rerun_seconds": rerun_seconds, "stragglers": stragglers,
+    }  # fmt: skip
 
 
 def run(repeats: int = 5, quick: bool = False) -> list[dict[str, Any]]:
@@ -179,19 +166,12 @@ def run(repeats: int = 5, quick: bool = False) -> list[dict[str, Any]]:
         noop = rerun_log.read_text().count("nothing to do")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    load = os.getloadavg()[0]
     rerun_row = make_row(
-        f"{NAME}: rerun a finished sweep ({label})",
-        "wall time",
-        "s",
-        "ltsweep plan (CLI floor)",
-        base,
-        "ltsweep run, all trials done",
-        cand,
-        "candidate < 15",
-        f"{noop}/{rerun_pairs} reruns printed 'nothing to do' (no training); {rerun_pairs} "
-        f"interleaved pairs after a full run; shared machine (load average {load:.1f})",
-    )
+        f"{NAME}: rerun a finished sweep ({label})", "wall time", "s", "ltsweep plan (CLI floor)",
+        base, "ltsweep run, all trials done", cand, "candidate < 15",
+        f"{noop}/{rerun_pairs} reruns printed 'nothing to do'; {rerun_pairs} interleaved pairs "
+        f"after a full run; load average {os.getloadavg()[0]:.1f}",
+    )  # fmt: skip
     per_kill_redone = [statistics.mean(k["redone"]) for k in kills]
     per_kill_scratch = [statistics.mean(k["scratch"]) for k in kills]
     detail = "; ".join(
@@ -204,16 +184,8 @@ def run(repeats: int = 5, quick: bool = False) -> list[dict[str, Any]]:
     )
     kill_row = make_row(
         f"{NAME}: work redone after SIGKILL mid-sweep ({label})",
-        "epochs redone per in-flight trial",
-        "epochs",
-        "restart in-flight trials from scratch",
-        per_kill_scratch,
-        "ltsweep run again (resume from checkpoints)",
-        per_kill_redone,
-        "candidate <= 1",
-        f"{detail}; redone = saved epochs retrained (found by comparing each saved epoch with "
-        "the final record) + 1 for the epoch in progress, which restarts from its start (an "
-        "upper bound; the time since the last save also holds set-up such as generating the "
-        "data); SIGKILL to the process group, then every process of that run ended",
-    )
+        "epochs redone per in-flight trial", "epochs", "restart in-flight trials from scratch",
+        per_kill_scratch, "ltsweep run again (resume from checkpoints)", per_kill_redone,
+        "candidate <= 1", f"{detail}; redone = saved epochs retrained + 1 for the epoch in progress",
+    )  # fmt: skip
     return [rerun_row, kill_row]

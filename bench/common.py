@@ -13,35 +13,16 @@ import os
 import platform
 import re
 import statistics
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 ROW_KEYS = (
-    "name",
-    "metric",
-    "unit",
-    "baseline_label",
-    "baseline",
-    "candidate_label",
-    "candidate",
-    "ratio_median",
-    "ratio_min",
-    "ratio_max",
-    "target",
-    "notes",
+    *("name", "metric", "unit", "baseline_label", "baseline", "candidate_label", "candidate"),
+    *("ratio_median", "ratio_min", "ratio_max", "target", "notes"),
 )
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-# -- measuring ----------------------------------------------------------------------------------
-def timed(fn: Callable[[], Any]) -> float:
-    """Seconds ``fn()`` took (wall clock)."""
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
 
 
 def interleave(
@@ -68,72 +49,31 @@ def interleave(
     return base, cand
 
 
-def spread(values: Sequence[float]) -> tuple[float, float, float]:
-    """(median, min, max)."""
-    return statistics.median(values), min(values), max(values)
-
-
-# -- rows ---------------------------------------------------------------------------------------
 def make_row(
-    name: str,
-    metric: str,
-    unit: str,
-    baseline_label: str,
-    baseline: Sequence[float],
-    candidate_label: str,
-    candidate: Sequence[float],
-    target: str,
-    notes: str = "",
+    name: str, metric: str, unit: str, baseline_label: str, baseline: Sequence[float],
+    candidate_label: str, candidate: Sequence[float], target: str, notes: str = "",
     ratios: Sequence[float] | None = None,
-) -> dict[str, Any]:
+) -> dict[str, Any]:  # fmt: skip
     """A result row from per-repeat figures; ratios are candidate/baseline per interleaved pair
     unless given."""
     if ratios is None:
         ratios = [c / b for b, c in zip(baseline, candidate)]
-    r_med, r_min, r_max = spread(ratios)
-    return {
-        "name": name,
-        "metric": metric,
-        "unit": unit,
-        "baseline_label": baseline_label,
-        "baseline": statistics.median(baseline),
-        "candidate_label": candidate_label,
-        "candidate": statistics.median(candidate),
-        "ratio_median": r_med,
-        "ratio_min": r_min,
-        "ratio_max": r_max,
-        "target": target,
-        "notes": notes,
-        "repeats": len(ratios),
-        "baseline_values": list(baseline),
-        "candidate_values": list(candidate),
-    }
+    med = statistics.median
+    values = (name, metric, unit, baseline_label, med(baseline), candidate_label, med(candidate))
+    row = dict(zip(ROW_KEYS, (*values, med(ratios), min(ratios), max(ratios), target, notes)))
+    row.update(repeats=len(ratios), baseline_values=list(baseline))
+    return {**row, "candidate_values": list(candidate)}
 
 
 def not_run_row(
-    name: str,
-    metric: str,
-    unit: str,
-    baseline_label: str,
-    candidate_label: str,
-    target: str,
+    name: str, metric: str, unit: str, baseline_label: str, candidate_label: str, target: str,
     reason: str,
-) -> dict[str, Any]:
+) -> dict[str, Any]:  # fmt: skip
     """A row that says plainly why it has no figures (e.g. "no GPU")."""
-    return {
-        "name": name,
-        "metric": metric,
-        "unit": unit,
-        "baseline_label": baseline_label,
-        "baseline": None,
-        "candidate_label": candidate_label,
-        "candidate": None,
-        "ratio_median": None,
-        "ratio_min": None,
-        "ratio_max": None,
-        "target": target,
-        "notes": f"not run: {reason}",
-    }
+    row = dict.fromkeys(ROW_KEYS)
+    row.update(name=name, metric=metric, unit=unit, baseline_label=baseline_label)
+    row.update(candidate_label=candidate_label, target=target, notes=f"not run: {reason}")
+    return row
 
 
 def error_row(module: str, exc: BaseException) -> dict[str, Any]:
@@ -160,13 +100,9 @@ def target_met(row: dict[str, Any]) -> str:
     if value is None:
         return "-"
     op, bound = match.group(2), float(match.group(3))
-    ok = {
-        "<=": value <= bound,
-        ">=": value >= bound,
-        "<": value < bound,
-        ">": value > bound,
-        "==": value == bound,
-    }[op]
+    ok = {"<=": value <= bound, ">=": value >= bound, "<": value < bound, ">": value > bound}.get(
+        op, value == bound
+    )
     return "yes" if ok else "no"
 
 
@@ -195,21 +131,17 @@ def machine_info() -> dict[str, Any]:
     """Where the figures came from: CPU model, cores, torch version, GPU name or "none"."""
     import torch
 
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    try:
-        load = [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        load = []
+    cuda = torch.cuda.is_available()
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "torch": torch.__version__,
-        "gpu": gpu,
-        "gpus": torch.cuda.device_count() if torch.cuda.is_available() else 0,
+        "gpu": torch.cuda.get_device_name(0) if cuda else "none",
+        "gpus": torch.cuda.device_count() if cuda else 0,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "hostname": platform.node(),
-        "load_average_at_start": load,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -253,17 +185,8 @@ def format_table(rows: Sequence[dict[str, Any]], machine: dict[str, Any]) -> str
         base = f"{fmt(r['baseline'])}{unit} ({r['baseline_label']})"
         if r.get("candidate") is None:
             cand, base = f"- ({r['candidate_label']})", f"- ({r['baseline_label']})"
-        cells = [
-            r["name"],
-            r["metric"],
-            cand,
-            base,
-            ratio,
-            r["target"],
-            target_met(r),
-            where,
-            r.get("notes", ""),
-        ]
+        cells = [r["name"], r["metric"], cand, base, ratio, r["target"], target_met(r), where]
+        cells.append(r.get("notes", ""))
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines)
 

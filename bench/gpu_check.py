@@ -1,20 +1,17 @@
-"""GPU check in one call: what ltsweep's core engine does on one GPU, written as one JSON file
-and a short table. Needs only torch and numpy (Python 3.12, torch 2.11 and newer); no Ray,
-MLflow or FFCV anywhere on its import path.
+"""The GPU check: what ltsweep's engine does on one CUDA GPU, in one command of under ten minutes
+(bench/README.md, "GPU check"). Imports torch, numpy and ``ltsweep.core`` only: no Ray, MLflow,
+FFCV, PyYAML or safetensors on its path (tests/test_gpu_check.py runs it with them blocked).
 
-    python -m bench.gpu_check                      # the full check, < 8 min on one H100
+    bash bench/gpu_check.sh                  # the check (python -m bench.gpu_check, results saved)
+    python -m bench.gpu_check --prepare      # once, before: Fashion-MNIST into bench/data
     python -m bench.gpu_check --cpu-tiny --no-compile   # tiny sizes on CPU: what CI runs
-    python -m bench.gpu_check --prepare            # copy Fashion-MNIST into bench/data first
 
-Sections, in this order; each is skipped (and says so) when the time budget would be exceeded,
-and the JSON is rewritten after each, so a cut-off run still leaves its figures:
-
-1. train-step images/s, eager vs compiled and plain vs 20%-density masked, bf16 autocast and
-   channels-last as ``ltsweep.core.train`` uses them, synthetic tensors resident on the GPU;
-2. VGG19 IMP with late resetting on real Fashion-MNIST (dense and two levels at 20%), with test
-   accuracies (the published band for such networks is 0.93-0.95);
-3. four processes sharing the GPU (grid_full's ``gpu: 0.25``) vs the same trials one at a time;
-4. GPU-seconds per epoch for every (model, dataset) of grid_full.yaml, printed as YAML.
+Sections, most wanted first; one that the time budget cannot hold is skipped and named in
+``skipped``, and the JSON is rewritten after each, so a cut-off run keeps its figures:
+the training step (``bench.step``), eager vs compiled, at 224/192/160 px (ResNet-50, VGG19) and
+32 px; VGG19 IMP with late resetting on real Fashion-MNIST (dense and two levels, through
+``ltsweep.core.imp``); the step at 20% density; four processes sharing the GPU; then per-epoch
+GPU-seconds for grid_full and grid_lean, as YAML to paste, in A100-seconds (``CARDS``).
 """
 
 from __future__ import annotations
@@ -27,6 +24,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,111 +32,89 @@ from typing import Any
 
 import torch
 
-from bench.common import cpu_model
-from ltsweep.core.compile import step_functions
-from ltsweep.core.data.loader_api import LoaderOptions
-from ltsweep.core.data.loaders import make_loader
-from ltsweep.core.jobs import TrainConfig
-from ltsweep.core.masks import Mask, MaskApplier
-from ltsweep.core.models import create_model, prunable_parameter_names
-from ltsweep.core.optim import OptimizerConfig, build_optimizer
-from ltsweep.core.pruning import PruneConfig, prune
-from ltsweep.core.train import train, train_step
+from bench.step import StepCase, Stepper
 
 REPO = Path(__file__).resolve().parent.parent
-DATA_ROOT = REPO / "bench" / "data"  # holds fashion-mnist/*.gz (ignored by git, carried)
+DATA_ROOT = REPO / "bench" / "data"  # holds fashion-mnist/*.gz (git-ignored; copied along)
 SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")
-FASHION_FILES = (
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
+FASHION_FILES = tuple(
+    f"{s}-{k}-idx{n}-ubyte.gz" for s in ("train", "t10k") for k, n in (("images", 3), ("labels", 1))
 )
 FORBIDDEN = ("ray", "mlflow", "ffcv", "pyarrow", "yaml", "safetensors")
-DENSITY = 0.2
-# grid_full.yaml's datasets: (training images, image size); tests/test_gpu_check.py keeps it true.
+# grid_full's datasets: (training images, test images, image size); tests/test_gpu_check.py
+# keeps it equal to search_spaces/grid_full.yaml and the dataset registry.
 GRID = {
-    "fashion_mnist": (60_000, 32),
-    "svhn": (73_257, 32),
-    "cifar10": (50_000, 32),
-    "cifar100": (50_000, 32),
-    "imagenet": (1_281_167, 224),
-    "places365": (1_803_460, 224),
+    "fashion_mnist": (60_000, 10_000, 32),
+    "svhn": (73_257, 26_032, 32),
+    "cifar10": (50_000, 10_000, 32),
+    "cifar100": (50_000, 10_000, 32),
+    "imagenet": (1_281_167, 50_000, 224),
+    "places365": (1_803_460, 36_500, 224),
 }
-# (grid model, image size) -> the step case whose images/s gives its epoch seconds
-GRID_CASES = {
-    ("vgg19", 32): "vgg19_32",
-    ("resnet50", 32): "resnet50_32",
-    ("vgg19", 224): "vgg19_224",
-    ("resnet50", 224): "resnet50_224",
-}
-
-
-@dataclass(frozen=True)
-class StepCase:
-    label: str
-    model: str
-    options: tuple[tuple[str, str], ...]
-    size: int
-    batch: int
-    classes: int
+# grid_lean's progressive resolution for the 224-px datasets (keep equal to its sweep file).
+LEAN = {"start": 160, "end": 192, "ramp": (65, 76), "eval": 224, "epochs": 90}
+# Throughput relative to an A100 on these models (bf16): the check names its card and scales its
+# figures to A100-seconds, the unit of every sweep's epoch_gpu_seconds (cost.gpu: A100).
+CARDS = {"A100": 1.0, "H100": 1.7, "H200": 1.7}
+TARGET_RN50_224 = 3000.0  # images/s per A100 through ltsweep's step (issue: NVIDIA's 2,470 AMP)
+TARGET_LEAN_EPOCH = 421.0  # A100-seconds per grid_lean ResNet-50 ImageNet epoch (FFCV's figure)
+IMAGENET_STEM = (("stem", "imagenet"),)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """Sizes of one mode of the check."""
+    """The sizes of one mode: step cases in priority order, then IMP and sharing."""
 
     device: str
-    cases: tuple[StepCase, ...]
+    cases: tuple[
+        tuple[str, int, StepCase, bool], ...
+    ]  # (grid model, size it stands for, case, masked)
     steps: int  # per timed block
     pairs: int  # eager/compiled blocks alternated
-    imp_model: str
-    imp_size: int
-    imp_batch: int
-    imp_epochs: int
-    imp_subset: int | None
-    share_model: StepCase
-    share_steps: int
-    share_procs: int
+    estimate_s: dict[str, float]  # a case's typical cost with its compile, by model
+    imp: dict[str, Any]  # model, size, batch, epochs, subset
+    share: tuple[StepCase, int, int]  # (case, eager steps, processes)
     budget_s: float
-    grid_cases: dict[tuple[str, int], str] = field(default_factory=lambda: dict(GRID_CASES))
+
+
+def _big(model: str, size: int, masked: bool = False) -> tuple[str, int, StepCase, bool]:
+    options = IMAGENET_STEM if model == "resnet50" else ()
+    return model, size, StepCase(model, size, 192, 1000, options), masked
 
 
 FULL = Plan(
     device="cuda",
     cases=(
-        StepCase("vgg19_32", "vgg19", (), 32, 512, 10),
-        StepCase("resnet50_32", "resnet50", (("stem", "cifar"),), 32, 512, 10),
-        StepCase("resnet50_224", "resnet50", (("stem", "imagenet"),), 224, 128, 1000),
-        StepCase("vgg19_224", "vgg19", (), 224, 128, 1000),
+        *(_big("resnet50", s) for s in (224, 192, 160)),
+        *(_big("vgg19", s) for s in (224, 192, 160)),
+        ("vgg19", 32, StepCase("vgg19", 32, 512), False),
+        ("resnet50", 32, StepCase("resnet50", 32, 512, 10, (("stem", "cifar"),)), False),
+        _big("resnet50", 224, True),
+        ("vgg19", 32, StepCase("vgg19", 32, 512), True),
     ),
     steps=30,
     pairs=3,
-    imp_model="vgg19",
-    imp_size=32,
-    imp_batch=512,
-    imp_epochs=8,
-    imp_subset=None,
-    share_model=StepCase("vgg19_32", "vgg19", (), 32, 512, 10),
-    share_steps=150,
-    share_procs=4,
-    budget_s=400.0,
+    estimate_s={"resnet50": 80.0, "vgg19": 50.0},
+    imp={"model": "vgg19", "size": 32, "batch": 512, "epochs": 8, "subset": None},
+    share=(StepCase("vgg19", 32, 512), 150, 4),
+    budget_s=500.0,
 )
-TINY = Plan(
+TINY = Plan(  # every section at CI sizes: the arithmetic and the engine's path, not the speed
     device="cpu",
-    cases=(StepCase("vgg_tiny_8", "vgg_tiny", (), 8, 32, 10),),
+    cases=(  # tiny models and sizes standing for the real ones (224, 192, 160 and 32 px)
+        *(
+            (grid, size, StepCase(tiny, s, 8), False)
+            for grid, tiny in (("resnet50", "resnet_tiny"), ("vgg19", "vgg_tiny"))
+            for size, s in ((224, 24), (192, 20), (160, 16), (32, 8))
+        ),
+        ("vgg19", 32, StepCase("vgg_tiny", 8, 8), True),
+    ),
     steps=3,
     pairs=1,
-    imp_model="vgg_tiny",
-    imp_size=8,
-    imp_batch=64,
-    imp_epochs=2,
-    imp_subset=640,
-    share_model=StepCase("vgg_tiny_8", "vgg_tiny", (), 8, 32, 10),
-    share_steps=3,
-    share_procs=2,
-    budget_s=120.0,
-    grid_cases={key: "vgg_tiny_8" for key in GRID_CASES},  # exercises the arithmetic only
+    estimate_s={},
+    imp={"model": "vgg_tiny", "size": 8, "batch": 64, "epochs": 2, "subset": 640},
+    share=(StepCase("vgg_tiny", 8, 32), 3, 2),
+    budget_s=240.0,
 )
 
 
@@ -147,6 +123,7 @@ class Report:
     mode: str
     device: str
     compile: bool
+    card_factor: float | None = None  # this card's throughput in A100s (None: unknown card)
     torch: str = torch.__version__
     python: str = platform.python_version()
     started: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S %Z"))
@@ -154,189 +131,115 @@ class Report:
     steps: list[dict[str, Any]] = field(default_factory=list)
     imp: dict[str, Any] = field(default_factory=dict)
     sharing: dict[str, Any] = field(default_factory=dict)
-    epoch_gpu_seconds: dict[str, dict[str, float]] = field(default_factory=dict)
+    targets: list[str] = field(default_factory=list)
+    yaml: str = ""
     skipped: list[str] = field(default_factory=list)
     forbidden_modules: list[str] = field(default_factory=list)
 
 
-def _sync(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
+def card_factor(name: str) -> float | None:
+    return next((f for card, f in CARDS.items() if card in name.upper()), None)
 
 
-def _masked(model: torch.nn.Module) -> Mask:
-    names = prunable_parameter_names(model, False)
-    ones = Mask.ones_like(model, names)
-    return prune(model.state_dict(), ones, PruneConfig("global", 1 - DENSITY))
-
-
-class Stepper:
-    """ltsweep's training step on one synthetic batch: autocast, channels-last, masking."""
-
-    def __init__(self, case: StepCase, device: str, compiled: bool, masked: bool) -> None:
-        torch.manual_seed(0)
-        self.model = create_model(case.model, case.classes, **dict(case.options)).to(device)
-        self.device, self.batch = device, case.batch
-        cuda = device == "cuda"
-        if cuda:
-            self.model = self.model.to(memory_format=torch.channels_last)
-        mask = _masked(self.model) if masked else None
-        self.applier = MaskApplier(self.model, mask) if mask is not None else None
-        if self.applier:
-            self.applier.apply_to_weights()
-        self.optimizer = build_optimizer(self.model, OptimizerConfig("sgd", 0.01))
-        self.steps = step_functions(self.model, mask, compiled, amp=cuda)
-        gen = torch.Generator(device=device).manual_seed(1)
-        shape = (case.batch, 3, case.size, case.size)
-        self.x = torch.randn(shape, generator=gen, device=device)
-        if cuda:
-            self.x = self.x.contiguous(memory_format=torch.channels_last)
-        self.y = torch.randint(0, case.classes, (case.batch,), generator=gen, device=device)
-        self.model.train()
-
-    def run(self, n: int) -> float:
-        """Images per second over ``n`` steps."""
-        _sync(self.device)
+def step_row(case: StepCase, masked: bool, plan: Plan, compile: bool) -> dict[str, Any]:
+    """Images/s of the eager and (with ``compile``) the compiled step, blocks alternated."""
+    row: dict[str, Any] = {"case": case.label, "model": case.model, "size": case.size}
+    row.update(masked=masked, batch=case.batch)
+    steppers = {"eager": Stepper(case, plan.device, False, masked)}
+    if compile:
+        steppers["compiled"] = Stepper(case, plan.device, True, masked)
+    rates: dict[str, list[float]] = {mode: [] for mode in steppers}
+    for mode, stepper in steppers.items():
         started = time.perf_counter()
-        for _ in range(n):
-            train_step(self.steps, self.optimizer, self.applier, self.x, self.y)
-        _sync(self.device)
-        return self.batch * n / (time.perf_counter() - started)
+        stepper.seconds(2)  # warm-up; the compile is paid here
+        row[f"{mode}_first_s"] = round(time.perf_counter() - started, 2)
+    for _ in range(plan.pairs):  # A B A B: drift hits both alike
+        for mode, stepper in steppers.items():
+            rates[mode].append(stepper.images_per_s(plan.steps))
+    for mode, values in rates.items():
+        row[f"{mode}_images_per_s"] = round(statistics.median(values), 1)
+        row[f"{mode}_min_max"] = [round(min(values), 1), round(max(values), 1)]
+    if "compiled" in steppers:
+        row["compiled"] = steppers["compiled"].compiled
+        row["ratio"] = round(row["compiled_images_per_s"] / row["eager_images_per_s"], 3)
+    del steppers
+    if plan.device == "cuda":
+        torch.cuda.empty_cache()
+    return row
 
 
-def step_section(plan: Plan, report: Report, deadline: float, write) -> None:
-    for case in plan.cases:
-        for masked in (False, True):
-            if time.perf_counter() > deadline:
-                report.skipped.append(f"steps {case.label} masked={masked}: time budget")
-                continue
-            row: dict[str, Any] = {"case": case.label, "masked": masked, "batch": case.batch}
-            eager = Stepper(case, plan.device, False, masked)
-            eager.run(2)
-            row["eager_images_per_s"] = []
-            compiled = None
-            if report.compile:
-                compiled = Stepper(case, plan.device, True, masked)
-                started = time.perf_counter()
-                compiled.run(2)
-                row["compile_s"] = round(time.perf_counter() - started, 2)
-                row["compiled"] = compiled.steps.compiled
-                row["compiled_images_per_s"] = []
-            for _ in range(plan.pairs):  # A B A B: drift hits both alike
-                row["eager_images_per_s"].append(eager.run(plan.steps))
-                if compiled is not None:
-                    row["compiled_images_per_s"].append(compiled.run(plan.steps))
-            for key in ("eager_images_per_s", "compiled_images_per_s"):
-                if key in row:
-                    values = row[key]
-                    row[key] = round(statistics.median(values), 1)
-                    row[key.replace("images_per_s", "min_max")] = [
-                        round(min(values), 1),
-                        round(max(values), 1),
-                    ]
-            if compiled is not None:
-                row["ratio"] = round(row["compiled_images_per_s"] / row["eager_images_per_s"], 3)
-            report.steps.append(row)
-            del eager, compiled
-            if plan.device == "cuda":
-                torch.cuda.empty_cache()
-            write()
+def imp_section(plan: Plan, data_root: Path, compile: bool) -> dict[str, Any]:
+    """VGG19 IMP with late resetting on real Fashion-MNIST, dense and two levels at 20%, through
+    the engine's pieces: a GenerationJob, ``IMPRun``'s loaders and late-reset step, ``prune``,
+    ``train``. Weights stay in memory (the engine's files need safetensors, absent here)."""
+    from ltsweep.core.imp import IMPRun
+    from ltsweep.core.jobs import DataConfig, GenerationJob, IMPConfig, ModelConfig, TrainConfig
+    from ltsweep.core.masks import Mask
+    from ltsweep.core.models import create_model, prunable_parameter_names
+    from ltsweep.core.optim import OptimizerConfig
+    from ltsweep.core.pruning import prune
+    from ltsweep.core.train import train
 
-
-def imp_section(plan: Plan, data_root: Path, report: Report, write) -> None:
-    """Dense training, then two IMP levels at 20% with late resetting to one epoch's weights."""
-    common = dict(
+    p, epochs = plan.imp, plan.imp["epochs"]
+    job = GenerationJob(
+        ModelConfig(p["model"]),
+        DataConfig("fashion_mnist", p["size"], workers=0, data_root=str(data_root), train_subset=p["subset"]),
+        TrainConfig(
+            epochs, p["batch"], OptimizerConfig("sgd", 0.1, momentum=0.9, weight_decay=5e-4),
+            milestones=(epochs * 0.5, epochs * 0.75), warmup_epochs=min(1.0, epochs / 4), compile=compile,
+        ),
+        IMPConfig(levels=2, rewind_epochs=1),
         seed=0,
-        device=plan.device,
-        workers=0,
-        image_size=plan.imp_size,
-        data_root=str(data_root),
-        train_subset=plan.imp_subset,
-    )
-    train_loader = make_loader(
-        "fashion_mnist", LoaderOptions(batch_size=plan.imp_batch, train=True, **common)
-    )
-    test_loader = make_loader("fashion_mnist", LoaderOptions(batch_size=512, train=False, **common))
-    epochs = plan.imp_epochs
-    config = TrainConfig(
-        epochs,
-        plan.imp_batch,
-        OptimizerConfig("sgd", 0.1, momentum=0.9, weight_decay=5e-4),
-        milestones=(epochs * 0.5, epochs * 0.75),
-        warmup_epochs=min(1.0, epochs / 4),
-        compile=report.compile,
-    )
-    k = len(train_loader)  # late reset: the weights after one epoch
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as workdir:  # IMPRun writes nothing until a level runs
+        run = IMPRun(job, Path(workdir), plan.device)
     rewind: dict[str, torch.Tensor] = {}
 
     def capture(step: int, model: torch.nn.Module) -> None:
-        if step == k and not rewind:
+        if step == run.k and not rewind:
             rewind.update({n: t.detach().clone() for n, t in model.state_dict().items()})
 
-    levels = []
-    mask: Mask | None = None
-    final: dict[str, torch.Tensor] = {}
-    for level in range(3):
-        torch.manual_seed(0)
-        model = create_model(plan.imp_model, 10).to(plan.device)
-        names = prunable_parameter_names(model, False)
-        if level == 0:
-            mask = Mask.ones_like(model, names)
-        else:
-            assert mask is not None
-            mask = prune(final, mask, PruneConfig("global", 0.2))
+    levels, mask, final = [], None, {}
+    for level in range(job.imp.levels + 1):
+        torch.manual_seed(job.seed)
+        model = create_model(p["model"], run.spec.num_classes).to(plan.device)
+        names = prunable_parameter_names(model, job.imp.prune.prune_output)
+        mask = Mask.ones_like(model, names) if mask is None else prune(final, mask, job.imp.prune)
+        if level:
             model.load_state_dict(rewind)
         started = time.perf_counter()
         state = train(
-            model,
-            train_loader,
-            test_loader,
-            config,
-            mask=mask.to(plan.device),
-            start_step=0 if level == 0 else k,
-            on_step=capture if level == 0 else None,
-        )
+            model, run.train_loader, run.test_loader, job.train, mask=mask.to(plan.device),
+            start_step=run.k if level else 0, on_step=None if level else capture,
+        )  # fmt: skip
         final = {n: t.detach().clone() for n, t in state.model.state_dict().items()}
+        accuracies = [round(m.test_accuracy, 4) for m in state.history]
         levels.append(
-            {
-                "level": level,
-                "weights_remaining": round(mask.density, 4),
-                "test_accuracy": [round(m.test_accuracy, 4) for m in state.history],
-                "final_test_accuracy": round(state.history[-1].test_accuracy, 4),
-                "seconds": round(time.perf_counter() - started, 1),
-                "compiled": state.compiled,
-            }
-        )
-        report.imp = {
-            "model": plan.imp_model,
-            "image_size": plan.imp_size,
-            "batch": plan.imp_batch,
-            "epochs": epochs,
-            "train_images": train_loader.num_examples,
-            "levels": levels,
-        }
-        write()
+            {"level": level, "weights_remaining": round(mask.density, 4), "test_accuracy": accuracies,
+             "final_test_accuracy": accuracies[-1], "seconds": round(time.perf_counter() - started, 1),
+             "compiled": state.compiled}
+        )  # fmt: skip
+    images = run.train_loader.num_examples
+    return {**p, "train_images": images, "rewind_step": run.k, "levels": levels}
 
 
-def sharing_section(plan: Plan, mode_flag: list[str], report: Report, write) -> None:
-    """``share_procs`` trials at once on one device vs the same trials one after another."""
+def sharing_section(plan: Plan, mode_flag: list[str]) -> dict[str, Any]:
+    """``processes`` short eager trials at once on one device vs the same one after another."""
+    case, steps, n = plan.share
     command = [sys.executable, "-m", "bench.gpu_check", "--trial", *mode_flag]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
 
-    def at_once(n: int) -> float:
+    def at_once(k: int) -> float:
         started = time.perf_counter()
-        procs = [subprocess.Popen(command, cwd=REPO, env=env) for _ in range(n)]
-        codes = [p.wait(timeout=600) for p in procs]
-        if any(codes):
-            raise RuntimeError(f"a trial process exited {codes}")
+        procs = [subprocess.Popen(command, cwd=REPO, env=env) for _ in range(k)]
+        if any(p.wait(timeout=600) for p in procs):
+            raise RuntimeError("a sharing trial process failed")
         return time.perf_counter() - started
 
-    n = plan.share_procs
     one_at_a_time = sum(at_once(1) for _ in range(n))
     shared = at_once(n)
-    report.sharing = {
-        "trial": f"{plan.share_model.label}, batch {plan.share_model.batch}, "
-        f"{plan.share_steps} eager steps, one process each",
+    return {
+        "trial": f"{case.label}, {steps} eager steps, one process each",
         "processes": n,
         "one_at_a_time_s": round(one_at_a_time, 1),
         "shared_s": round(shared, 1),
@@ -344,36 +247,97 @@ def sharing_section(plan: Plan, mode_flag: list[str], report: Report, write) -> 
         "trials_per_hour_shared": round(n / shared * 3600, 1),
         "ratio": round(one_at_a_time / shared, 3),
     }
-    write()
 
 
-def run_trial(plan: Plan) -> None:
-    """One sharing trial (a subprocess): eager steps, as a short ``gpu: 0.25`` trial."""
-    stepper = Stepper(plan.share_model, plan.device, False, False)
-    stepper.run(plan.share_steps)
+# -- from images/s to GPU-seconds per epoch ----------------------------------------------------
+def train_sizes(start: int, end: int, ramp: tuple[int, int], epochs: int) -> list[int]:
+    """Each epoch's training size under progressive resolution, as FFCV computes it: ``start``
+    up to the ramp's first epoch, ``end`` from its last, linear between, rounded to 32 px."""
+    first, last = ramp
+    sizes = []
+    for e in range(epochs):
+        if e <= first or e >= last:
+            sizes.append(start if e <= first else end)
+        else:
+            sizes.append(round((start + (end - start) * (e - first) / (last - first)) / 32) * 32)
+    return sizes
 
 
-def grid_section(plan: Plan, report: Report) -> None:
-    """Seconds of training steps per epoch from the measured plain images/s (one GPU)."""
-    by_case = {r["case"]: r for r in report.steps if not r["masked"]}
-    for mode in ("eager", "compiled"):
-        table: dict[str, dict[str, float]] = {}
-        for dataset, (images, size) in GRID.items():
+def epoch_seconds(train_images: int, test_images: int, rate: float, eval_rate: float) -> float:
+    """One epoch: the training steps at ``rate`` images/s, plus the test pass at ``eval_rate``
+    (the training step's rate at the evaluation size) counted as a third of a step (a forward)."""
+    return train_images / rate + test_images / (3 * eval_rate)
+
+
+def schedule_epoch_seconds(
+    train_images: int, test_images: int, rates: dict[int, float], lean: dict[str, Any]
+) -> float:
+    """The per-epoch figure of a progressive-resolution schedule: the mean over its epochs, each
+    at the rate measured at its size (or the nearest measured size scaled by pixels per image)."""
+
+    def rate(size: int) -> float:
+        near = min(rates, key=lambda s: abs(s - size))
+        return rates[near] * (near / size) ** 2
+
+    sizes = train_sizes(lean["start"], lean["end"], tuple(lean["ramp"]), lean["epochs"])
+    per_epoch = [
+        epoch_seconds(train_images, test_images, rate(s), rate(lean["eval"])) for s in sizes
+    ]
+    return sum(per_epoch) / len(per_epoch)
+
+
+def lean_mode(report: Report) -> str:
+    """grid_lean compiles its steps: its figures come from compiled rates when measured."""
+    return "compiled" if any(r.get("compiled_images_per_s") for r in report.steps) else "eager"
+
+
+def grid_tables(report: Report) -> dict[str, dict[str, dict[str, float]]]:
+    """{"grid_full" (eager steps, fixed size) | "grid_lean" (``lean_mode``; the resolution
+    schedule on 224-px data): {dataset: {model: A100-seconds per epoch}}}, from plain steps."""
+    factor = report.card_factor or 1.0
+    rates: dict[tuple[str, str], dict[int, float]] = {}
+    for r in report.steps:
+        for mode in ("eager", "compiled"):
+            if not r["masked"] and r.get(f"{mode}_images_per_s"):
+                rates.setdefault((mode, r["grid_model"]), {})[r["grid_size"]] = r[
+                    f"{mode}_images_per_s"
+                ]
+    tables: dict[str, dict[str, dict[str, float]]] = {}
+    for sweep, mode in (("grid_full", "eager"), ("grid_lean", lean_mode(report))):
+        for dataset, (images, tests, size) in GRID.items():
             for model in ("vgg19", "resnet50"):
-                row = by_case.get(plan.grid_cases[(model, size)])
-                rate = row and row.get(f"{mode}_images_per_s")
-                if rate:
-                    table.setdefault(dataset, {})[model] = round(images / rate, 1)
-        if table:
-            report.epoch_gpu_seconds[mode] = table
+                measured = rates.get((mode, model), {})
+                if size == 224 and sweep == "grid_lean" and {160, 192, 224} <= set(measured):
+                    seconds = schedule_epoch_seconds(images, tests, measured, LEAN)
+                elif size in measured:
+                    seconds = epoch_seconds(images, tests, measured[size], measured[size])
+                else:
+                    continue
+                tables.setdefault(sweep, {}).setdefault(dataset, {})[model] = round(
+                    seconds * factor, 1
+                )
+    return tables
 
 
-def grid_yaml(report: Report, device_name: str) -> str:
+def grid_yaml(report: Report, tables: dict[str, dict[str, dict[str, float]]]) -> str:
+    if report.card_factor:
+        unit = f"A100-seconds (x {report.card_factor}, this card's throughput in A100s)"
+    else:
+        unit = "seconds on this device, unscaled (not a card in CARDS)"
+    ramp = "[{}, {}]".format(*LEAN["ramp"])
+    lean = f"resolution: {{start: {LEAN['start']}, end: {LEAN['end']}, ramp: {ramp}, eval: {LEAN['eval']}}}"
     lines = []
-    for mode, table in report.epoch_gpu_seconds.items():
+    for sweep, table in tables.items():
+        mode = "eager" if sweep == "grid_full" else lean_mode(report)
         lines.append(
-            f"# epoch_gpu_seconds measured by bench/gpu_check.py on {device_name}, "
-            f"torch {report.torch}, {mode} steps, bf16, channels-last, 1 GPU (training steps only)"
+            f"# {sweep}: epoch_gpu_seconds by bench/gpu_check.py on {report.device}, torch "
+            f"{report.torch}, {mode} steps{', bf16, channels-last' if report.mode == 'full' else ''}; "
+            f"{unit}; training plus a test pass"
+            + (
+                f"; 224-px data with {lean} over {LEAN['epochs']} epochs"
+                if sweep == "grid_lean"
+                else ""
+            )
         )
         for dataset, models in table.items():
             inner = ", ".join(f"{m}: {s:g}" for m, s in models.items())
@@ -381,33 +345,54 @@ def grid_yaml(report: Report, device_name: str) -> str:
     return "\n".join(lines)
 
 
-def table(report: Report, device_name: str) -> str:
-    out = [f"GPU check on {device_name} (torch {report.torch}, Python {report.python})", ""]
-    out.append("| step | masked | eager img/s | compiled img/s | ratio | compile s |")
-    out.append("|---|---|---|---|---|---|")
-    for r in report.steps:
+def target_lines(report: Report, tables: dict[str, Any]) -> list[str]:
+    """The per-A100 targets, scaled to this card (or said to be unscalable)."""
+    factor = report.card_factor
+    if factor is None:
+        return [f"targets: {report.device} is not in CARDS {sorted(CARDS)}; not compared"]
+    out = []
+    rn50 = next(
+        (
+            r
+            for r in report.steps
+            if (r["grid_model"], r["grid_size"], r["masked"]) == ("resnet50", 224, False)
+        ),
+        None,
+    )
+    if rn50 and rn50.get("compiled_images_per_s"):
+        per_a100 = rn50["compiled_images_per_s"] / factor
+        verdict = "met" if per_a100 >= TARGET_RN50_224 else "MISSED"
         out.append(
-            f"| {r['case']} b{r['batch']} | {r['masked']} | {r['eager_images_per_s']} | "
-            f"{r.get('compiled_images_per_s', '-')} | {r.get('ratio', '-')} | "
-            f"{r.get('compile_s', '-')} |"
+            f"ResNet-50 224 px compiled: {per_a100:,.0f} img/s per A100 (target >= 3,000): {verdict}"
         )
-    if report.imp:
-        out.append("")
-        for lv in report.imp["levels"]:
-            out.append(
-                f"IMP {report.imp['model']} Fashion-MNIST level {lv['level']}: "
-                f"{lv['weights_remaining']:.0%} remaining, test accuracy "
-                f"{lv['final_test_accuracy']:.4f} ({lv['seconds']} s)"
-            )
-    if report.sharing:
-        s = report.sharing
-        out.append("")
+    lean = tables.get("grid_lean", {}).get("imagenet", {}).get("resnet50")
+    if lean is not None:
+        verdict = "met" if lean < TARGET_LEAN_EPOCH else "MISSED"
+        out.append(f"grid_lean ResNet-50 ImageNet epoch: {lean:g} A100-s (target < 421): {verdict}")
+    return out
+
+
+def table(report: Report) -> str:
+    out = [f"GPU check on {report.device} (torch {report.torch}, Python {report.python})", ""]
+    out += ["| step | masked | eager img/s | compiled img/s | ratio | first call s |", "|---|" * 6]
+    for r in report.steps:
+        first = f"{r.get('eager_first_s')} / {r.get('compiled_first_s', '-')}"
+        out.append(
+            f"| {r['case']} | {r['masked']} | {r['eager_images_per_s']} | "
+            f"{r.get('compiled_images_per_s', '-')} | {r.get('ratio', '-')} | {first} |"
+        )
+    for lv in report.imp.get("levels", []):
+        out.append(
+            f"IMP {report.imp['model']} Fashion-MNIST level {lv['level']}: "
+            f"{lv['weights_remaining']:.0%} remaining, test accuracy "
+            f"{lv['final_test_accuracy']:.4f} ({lv['seconds']} s)"
+        )
+    if s := report.sharing:
         out.append(
             f"sharing: {s['processes']} processes at once {s['trials_per_hour_shared']} trials/h "
             f"vs one at a time {s['trials_per_hour_one_at_a_time']} trials/h ({s['ratio']}x)"
         )
-    if report.epoch_gpu_seconds:
-        out += ["", grid_yaml(report, device_name)]
+    out += ["", *report.targets, "", report.yaml]
     if report.skipped:
         out += ["", "skipped: " + "; ".join(report.skipped)]
     return "\n".join(out)
@@ -432,9 +417,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--budget-s", type=float, help="time budget (default: the mode's)")
     parser.add_argument("--prepare", action="store_true", help="copy Fashion-MNIST, then exit")
     parser.add_argument("--from", dest="source", type=Path, default=SYSTEM_FASHION)
-    parser.add_argument(
-        "--data-root", type=Path, default=DATA_ROOT, help="holds fashion-mnist/ (bench/data)"
-    )
+    parser.add_argument("--data-root", type=Path, default=DATA_ROOT, help="holds fashion-mnist/")
     parser.add_argument("--trial", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -445,48 +428,63 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gpu_check: Fashion-MNIST copied to {prepare(args.source)}")
         return 0
     plan = TINY if args.cpu_tiny else FULL
-    mode_flag = ["--cpu-tiny"] if args.cpu_tiny else []
-    if args.trial:
-        run_trial(plan)
+    if args.trial:  # one sharing trial (a subprocess)
+        Stepper(plan.share[0], plan.device).seconds(plan.share[1])
         return 0
     if plan.device == "cuda" and not torch.cuda.is_available():
         print("gpu_check: no CUDA device here; use --cpu-tiny for the CPU mode", file=sys.stderr)
         return 2
     if not (args.data_root / "fashion-mnist" / FASHION_FILES[0]).is_file():
         print(
-            f"gpu_check: {args.data_root}/fashion-mnist has no Fashion-MNIST; run with --prepare",
+            f"gpu_check: {args.data_root}/fashion-mnist has no Fashion-MNIST; run --prepare first",
             file=sys.stderr,
         )
         return 2
     if plan.device == "cpu":
         torch.set_num_threads(1)
-    device_name = torch.cuda.get_device_name(0) if plan.device == "cuda" else cpu_model()
-    report = Report("cpu-tiny" if args.cpu_tiny else "full", device_name, not args.no_compile)
+        from bench.common import cpu_model
+
+        device = cpu_model()
+    else:
+        device = torch.cuda.get_device_name(0)
+    report = Report(
+        "cpu-tiny" if args.cpu_tiny else "full", device, not args.no_compile, card_factor(device)
+    )
     started = time.perf_counter()
-    budget = args.budget_s or plan.budget_s
+    deadline = started + (args.budget_s or plan.budget_s)
     args.out.mkdir(parents=True, exist_ok=True)
 
     def write() -> None:
+        tables = grid_tables(report)
+        report.yaml, report.targets = grid_yaml(report, tables), target_lines(report, tables)
         report.seconds = round(time.perf_counter() - started, 1)
         report.forbidden_modules = sorted({m.split(".")[0] for m in sys.modules} & set(FORBIDDEN))
         (args.out / "gpu_check.json").write_text(json.dumps(asdict(report), indent=1))
-        (args.out / "gpu_check.md").write_text(table(report, device_name) + "\n")
+        (args.out / "gpu_check.md").write_text(table(report) + "\n")
 
-    # Priority: the step table (it feeds the grid's figures), IMP, then sharing; a section is
-    # started only when the time it typically takes is left.
-    step_section(plan, report, started + budget * 0.55, write)
-    grid_section(plan, report)
+    def fits(name: str, estimate: float) -> bool:
+        if time.perf_counter() + estimate <= deadline:
+            return True
+        report.skipped.append(f"{name}: the time budget left cannot hold it (~{estimate:.0f} s)")
+        return False
+
+    def steps(masked: bool) -> None:
+        for grid_model, grid_size, case, m in plan.cases:
+            name = f"step {case.label}{' masked' if m else ''}"
+            if m == masked and fits(name, plan.estimate_s.get(case.model, 0.0)):
+                row = step_row(case, m, plan, report.compile)
+                report.steps.append({"grid_model": grid_model, "grid_size": grid_size, **row})
+                write()
+
+    steps(masked=False)
+    if fits("imp", 120.0 if plan.device == "cuda" else 0.0):
+        report.imp = imp_section(plan, args.data_root, report.compile)
+        write()
+    steps(masked=True)
+    if fits("sharing", 60.0 if plan.device == "cuda" else 0.0):
+        report.sharing = sharing_section(plan, ["--cpu-tiny"] if args.cpu_tiny else [])
     write()
-    for name, section, share in (
-        ("imp", lambda: imp_section(plan, args.data_root, report, write), 0.25),
-        ("sharing", lambda: sharing_section(plan, mode_flag, report, write), 0.15),
-    ):
-        if time.perf_counter() - started > budget * (1 - share):
-            report.skipped.append(f"{name}: time budget")
-            continue
-        section()
-    write()
-    print(table(report, device_name))
+    print(table(report))
     print(f"\ngpu_check: wrote {args.out / 'gpu_check.json'} and gpu_check.md")
     return 0
 

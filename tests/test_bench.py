@@ -83,27 +83,40 @@ def test_rows_ratios_and_targets():
         common.check_row({"name": "x"})
 
 
-def test_plain_loop_matches_train_without_a_mask():
-    """The training-step baseline differs from ltsweep's loop only by masking."""
-    from bench.bench_train_step import CountingLoader, plain_train
-    from ltsweep.core.models import create_model
-    from ltsweep.core.train import train
-    from tests.common.tiny import digits_loaders, tiny_train_config
+def test_plain_step_is_a_plain_pytorch_step():
+    """The training-step baseline (``bench.step.Stepper`` without a mask) is a plain PyTorch
+    step, bit for bit: forward, cross-entropy, backward, optimizer step; the masked candidate
+    differs from it only by the mask."""
+    import torch.nn.functional as F
 
-    config = tiny_train_config(epochs=2)
-    states = []
-    for loop in ("ltsweep", "plain"):
-        torch.manual_seed(0)
-        model = create_model("vgg_tiny", 10)
-        train_l, test_l = digits_loaders()
-        train_l, test_l = CountingLoader(train_l, 5), CountingLoader(test_l, 1)
-        if loop == "ltsweep":
-            train(model, train_l, test_l, config)
-        else:
-            plain_train(model, train_l, test_l, config)
-        assert train_l.images == 2 * 5 * 64
-        states.append(model.state_dict())
-    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    from bench.step import StepCase, Stepper
+    from ltsweep.core.models import create_model
+
+    case = StepCase("vgg_tiny", 16, 32)
+    stepper = Stepper(case)
+    stepper.seconds(3)
+    torch.manual_seed(0)
+    model = create_model("vgg_tiny", 10)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4, foreach=True
+    )
+    x, y = stepper.batches[0]
+    for step in range(3):
+        for group in optimizer.param_groups:
+            group["lr"] = stepper.schedule.lr_at(step)
+        loss = F.cross_entropy(model(x).float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    mine, theirs = stepper.model.state_dict(), model.state_dict()
+    differ = [k for k in mine if not torch.equal(mine[k], theirs[k])]
+    assert not differ, f"the plain step differs from a plain PyTorch step in {differ[:3]}"
+    masked = Stepper(case, masked=True)
+    masked.seconds(3)
+    assert masked.mask is not None and abs(masked.mask.density - 0.2) < 0.01
+    weights = masked.model.state_dict()
+    pruned = [(weights[n] * (~m)).abs().sum() for n, m in masked.mask.items()]
+    assert float(sum(pruned)) == 0.0, "pruned weights moved in the masked step"
 
 
 def test_benchmark_sweeps_are_valid(tmp_path):
