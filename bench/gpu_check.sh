@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The GPU check in one call (bench/README.md, "GPU check"): run from the repository root on the
-# device machine, with bench/data/fashion-mnist carried. Results go to $OUT when the device tool
-# sets it, else to bench/results/gpu_check.
+# The GPU check in one command (bench/README.md, "GPU check"): run from the repository root on a
+# machine with one CUDA GPU and torch, with bench/data/fashion-mnist copied along (see --prepare).
+# Results go to $OUT/gpu_check when OUT is set, else to bench/results/gpu_check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-bench/results}/gpu_check"

@@ -1,9 +1,11 @@
 """``ltsweep`` subprocesses for the sweep benchmarks: their environment, timing, and clean-up.
 
-Every process a benchmark starts carries a marker in its environment (inherited by Ray's
-raylet, GCS and workers), so that afterwards exactly those processes, and no one else's, can be
-found in /proc and ended, even after SIGKILL left them orphaned. The machine is shared: never
-``ray stop`` (it stops every user's Ray) or kill by name.
+Every process a benchmark starts carries a marker in its environment (inherited by Ray's raylet,
+GCS and workers), so that afterwards exactly those processes, and no one else's, are found in
+/proc and ended, even when SIGKILL orphaned them. Never ``ray stop`` or kill by name: the machine
+is shared. The environment (bench/README.md): ``RAY_AUTH_MODE=disabled`` (a throwaway local Ray
+needs no token), ``RAY_ADDRESS`` and ``MLFLOW_TRACKING_URI`` removed (a private local Ray and
+SQLite in the run's own output directory, whatever the caller's shell points at).
 """
 
 from __future__ import annotations
@@ -21,40 +23,23 @@ from bench.common import REPO_ROOT
 
 MARKER = "LTSWEEP_BENCH_MARKER"
 LTSWEEP = Path(sys.executable).with_name("ltsweep")
-
-# Why each variable is set or removed (see bench/README.md):
-# RAY_AUTH_MODE=disabled: each run starts its own throwaway local Ray; token auth (on by default
-#   from Ray 2.59) would only add a warning and write ~/.ray/auth_token (docs/design.md#ray-facts).
-# RAY_ADDRESS removed: `ltsweep run` joins a cluster only when it is set; a benchmark times a
-#   private local Ray, never a cluster the caller's shell happens to point at.
-# MLFLOW_TRACKING_URI removed: every run records into SQLite in its own fresh output directory.
-ENV = {"RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1"}
 DROPPED = ("RAY_ADDRESS", "MLFLOW_TRACKING_URI")
 
 
 def bench_env(marker: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in DROPPED}
-    env.update(ENV)
-    env[MARKER] = marker
-    return env
-
-
-def new_marker() -> str:
-    return f"bench-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    return {**env, "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1", MARKER: marker}
 
 
 def marked_pids(marker: str) -> list[int]:
     """Live processes of this user whose environment carries ``marker``."""
-    needle = f"{MARKER}={marker}".encode()
-    found = []
+    needle, found = f"{MARKER}={marker}".encode(), []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
-        try:
+        with contextlib.suppress(OSError):  # gone, or another user's
             if needle in (entry / "environ").read_bytes().split(b"\0"):
                 found.append(int(entry.name))
-        except OSError:  # gone, or another user's
-            continue
     return found
 
 
@@ -62,26 +47,18 @@ def kill_marked(marker: str, grace: float = 5.0) -> int:
     """SIGKILL every process carrying ``marker`` until none is left; returns how many."""
     killed: set[int] = set()
     deadline = time.time() + grace
-    while True:
-        pids = marked_pids(marker)
-        if not pids or time.time() > deadline:
-            return len(killed)
+    while (pids := marked_pids(marker)) and time.time() <= deadline:
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
                 killed.add(pid)
-            except ProcessLookupError:
-                pass
         time.sleep(0.2)
-
-
-def ltsweep_cmd(*args: str) -> list[str]:
-    return [str(LTSWEEP), *args]
+    return len(killed)
 
 
 def run_cli(args: list[str], log: Path, timeout: float = 1800) -> float:
     """Run ``ltsweep ARGS`` to completion; wall seconds. Raises with the log's tail on failure."""
-    return _run(ltsweep_cmd(*args), f"ltsweep {' '.join(args)}", log, timeout)
+    return _run([str(LTSWEEP), *args], f"ltsweep {' '.join(args)}", log, timeout)
 
 
 def run_python(args: list[str], log: Path, timeout: float = 1800) -> float:
@@ -90,17 +67,12 @@ def run_python(args: list[str], log: Path, timeout: float = 1800) -> float:
 
 
 def _run(argv: list[str], label: str, log: Path, timeout: float) -> float:
-    marker = new_marker()
-    started = time.perf_counter()
+    marker, started = f"bench-{os.getpid()}-{uuid.uuid4().hex[:8]}", time.perf_counter()
     with log.open("ab") as fh:
         proc = subprocess.run(
-            argv,
-            cwd=REPO_ROOT,
-            env=bench_env(marker),
-            stdout=fh,
-            stderr=subprocess.STDOUT,
+            argv, cwd=REPO_ROOT, env=bench_env(marker), stdout=fh, stderr=subprocess.STDOUT,
             timeout=timeout,
-        )
+        )  # fmt: skip
     seconds = time.perf_counter() - started
     kill_marked(marker)  # Ray normally leaves nothing behind; make sure of it
     if proc.returncode != 0:
@@ -110,17 +82,12 @@ def _run(argv: list[str], label: str, log: Path, timeout: float) -> float:
 
 def start_cli(args: list[str], log: Path) -> tuple[subprocess.Popen, str]:
     """Start ``ltsweep ARGS`` in its own session (to be killed later); (process, marker)."""
-    marker = new_marker()
-    fh = log.open("ab")
-    proc = subprocess.Popen(
-        ltsweep_cmd(*args),
-        cwd=REPO_ROOT,
-        env=bench_env(marker),
-        stdout=fh,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    fh.close()
+    marker = f"bench-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    with log.open("ab") as fh:
+        proc = subprocess.Popen(
+            [str(LTSWEEP), *args], cwd=REPO_ROOT, env=bench_env(marker), stdout=fh,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
     return proc, marker
 
 
@@ -137,8 +104,7 @@ def quick_variant(sweep: Path, dest: Path) -> Path:
     import yaml
 
     raw = yaml.safe_load(sweep.read_text())
-    raw["seeds"] = raw["seeds"][:1]
-    raw["imp"]["levels"] = 1
+    raw["seeds"], raw["imp"]["levels"] = raw["seeds"][:1], 1
     raw.get("transfer", {}).pop("levels", None)
     for data in raw["datasets"].values():
         data["schedule"] = {**data["schedule"], "epochs": 3, "milestones": [2]}
@@ -152,5 +118,4 @@ def tail(log: Path, lines: int = 5) -> str:
         text = log.read_text(errors="replace").strip().splitlines()
     except OSError:
         return "(no log)"
-    keep = [ln for ln in text if "gcs_client.cc" not in ln][-lines:]
-    return " / ".join(keep)[-800:]
+    return " / ".join([ln for ln in text if "gcs_client.cc" not in ln][-lines:])[-800:]
