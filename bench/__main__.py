@@ -31,20 +31,17 @@ def discover() -> list[str]:
 
 
 def select(names: list[str], only: list[str] | None) -> list[str]:
-    if not only:
-        return names
     wanted = [
         w.strip().removeprefix("bench_").removesuffix(".py")
-        for o in only
+        for o in only or []
         for w in o.split(",")
-        if w.strip()
     ]
-    unknown = [w for w in wanted if w not in names]
-    if unknown:
+    wanted = [w for w in wanted if w]
+    if unknown := [w for w in wanted if w not in names]:
         raise SystemExit(
             f"bench: no benchmark named {', '.join(unknown)}; known: {', '.join(names)}"
         )
-    return [n for n in names if n in wanted]
+    return [n for n in names if n in wanted] if wanted else names
 
 
 def run_module(name: str, repeats: int | None, quick: bool) -> tuple[list[dict], dict]:

@@ -1,12 +1,7 @@
-"""The driver at grid scale: ltsweep's own cost per trial when training costs nothing.
-
-Candidate: ``run_trials`` (Tune, the ticket gate, the MLflow recorder and its writer process,
-done records) over N trials whose body (``null_trainable``) trains nothing but leaves real
-tickets and done records; a fresh process, private local Ray (2 CPUs), SQLite, Ray's start-up
-excluded. Baseline: the same bodies in a plain loop, no Ray or MLflow. Plus ``ltsweep plan`` and
-``ltsweep status`` of grid_full. Sizes, rows and variables: bench/README.md, "driver".
-
-``python -m bench.bench_driver --tune N OUT`` / ``--loop N OUT`` are the two processes.
+"""The driver at grid scale: ``run_trials`` (Tune, ticket gate, MLflow recorder and writer, done
+records) over N trials whose body trains nothing but leaves real tickets and done records, vs the
+same bodies in a plain loop; plus ``ltsweep plan``/``status`` of grid_full (bench/README.md,
+"driver"). ``python -m bench.bench_driver --tune N OUT`` / ``--loop N OUT`` are the two processes.
 """
 
 from __future__ import annotations
@@ -16,6 +11,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -171,13 +167,8 @@ def tune_process(trials: int, out: Path) -> dict[str, Any]:
             f"driver benchmark: {finished} trials finished and {recorded} recorded FINISHED "
             f"in MLflow, of {len(plan.trials)}"
         )
-    return {
-        "trials": len(plan.trials),
-        "wall": wall,
-        "cpu": cpu,
-        "writer_cpu": writer,
-        "ray_start": ray_start,
-    }
+    result = {"trials": len(plan.trials), "wall": wall, "cpu": cpu, "writer_cpu": writer}
+    return {**result, "ray_start": ray_start}
 
 
 def _measure_process(flag: str, trials: int, work: Path, log: Path) -> dict[str, Any]:
@@ -185,11 +176,8 @@ def _measure_process(flag: str, trials: int, work: Path, log: Path) -> dict[str,
     shutil.rmtree(out, ignore_errors=True)
     result = work / "result.json"
     result.unlink(missing_ok=True)
-    procs.run_python(
-        ["-m", "bench.bench_driver", flag, str(trials), str(out), "--result", str(result)],
-        log,
-        timeout=3600,
-    )
+    args = ["-m", "bench.bench_driver", flag, str(trials), str(out), "--result", str(result)]
+    procs.run_python(args, log, timeout=3600)
     shutil.rmtree(out, ignore_errors=True)
     return json.loads(result.read_text())
 
@@ -217,24 +205,23 @@ def measure(trials: int, pairs: int, work: Path, log: Path) -> tuple[dict[str, A
     n = runs[0][0]["trials"]
     loop_ms = [1000 * b["wall"] / n for b, _ in runs]
     over_ms = [1000 * (c["wall"] - b["wall"]) / n for b, c in runs]
-    cpu_ms = sorted(1000 * c["cpu"] / n for _, c in runs)
-    writer_ms = sorted(1000 * c.get("writer_cpu", 0.0) / n for _, c in runs)
-    ray_s = sorted(c["ray_start"] for _, c in runs)
-    load = os.getloadavg()[0]
+
+    def median(key: str, scale: float = 1000 / n) -> float:
+        return statistics.median(scale * c.get(key, 0.0) for _, c in runs)
+
     notes = (
         f"{n} trials ({seeds_for(trials)} seeds x (2 generation + {4 * LEVELS} transfer)), "
         f"{pairs} pair(s); per trial: driver wall overhead = (Tune run - plain loop) / N, "
-        f"driver process CPU {cpu_ms[len(cpu_ms) // 2]:.1f} ms + its MLflow writer process "
-        f"{writer_ms[len(writer_ms) // 2]:.1f} ms; Ray start-up "
-        f"{ray_s[len(ray_s) // 2]:.1f} s excluded; private local Ray, 2 CPUs, SQLite; load "
-        f"average {load:.1f} after (shared machine)"
+        f"driver process CPU {median('cpu'):.1f} ms + its MLflow writer process "
+        f"{median('writer_cpu'):.1f} ms; Ray start-up {median('ray_start', 1.0):.1f} s excluded; "
+        f"private local Ray, 2 CPUs, SQLite; load average {os.getloadavg()[0]:.1f} after"
     )
     row = make_row(
         f"{NAME}: {n} trials", "driver overhead per trial", "ms", "plain loop, ms per trial",
         loop_ms, "ltsweep driver (Tune + gate + MLflow), ms per trial beyond the loop", over_ms,
         f"candidate <= {TARGET_MS:g}", notes, [(o + lp) / lp for o, lp in zip(over_ms, loop_ms)],
     )  # fmt: skip
-    return row, sorted(over_ms)[len(over_ms) // 2]
+    return row, statistics.median(over_ms)
 
 
 def growth_row(per_trial: dict[int, float]) -> dict[str, Any] | None:
@@ -277,12 +264,11 @@ def cli_rows(repeats: int, work: Path, log: Path) -> list[dict[str, Any]]:
         ("plan", ["plan", "grid_full"]),
         ("status", ["status", "grid_full", "--out", str(out)]),
     ):
-        base, cand = interleave(
-            lambda: procs.run_python(floor, log),
-            lambda a=args: procs.run_cli(a, log),
-            repeats,
-            log=print,
+        floor_s, cli = (
+            (lambda: procs.run_python(floor, log)),
+            (lambda a=args: procs.run_cli(a, log)),
         )
+        base, cand = interleave(floor_s, cli, repeats, log=print)
         notes = f"{done} of {total} trials done; " if name == "status" else ""
         notes += f"{repeats} pair(s), fresh processes; load {os.getloadavg()[0]:.1f} after"
         rows.append(

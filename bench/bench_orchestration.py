@@ -1,13 +1,7 @@
-"""Orchestration: ``ltsweep run`` of a sweep vs the same trials one after another in one process.
-
-Candidate: ``ltsweep run SWEEP --out NEW`` (Ray Tune, MLflow, everything), a subprocess.
-Baseline: a fresh process calling ``ltsweep.tune.trainable.execute`` for every planned trial in
-order, without Ray or MLflow. ``BENCH_FLOOR=1`` adds the machine's floor: the same trials on one
-plain process per core, handed out by the real ticket gate (``ltsweep.tune.gate.TicketGate``).
-Sweeps, pairs and environment variables: bench/README.md, "orchestration".
-
-``python -m bench.bench_orchestration --sequential SWEEP OUT`` is the baseline process,
-``--parallel SWEEP OUT`` the floor.
+"""Orchestration: ``ltsweep run`` of a sweep vs the same trials one after another in one process
+without Ray or MLflow (``--sequential SWEEP OUT``); with ``BENCH_FLOOR=1`` also the machine's
+floor, the trials on one plain process per core handed out by the real ticket gate
+(``--parallel SWEEP OUT``). Sweeps, pairs and variables: bench/README.md, "orchestration".
 """
 
 from __future__ import annotations

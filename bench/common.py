@@ -1,9 +1,5 @@
-"""What every benchmark shares: interleaved timing, median/min/max, rows, machine info, tables.
-
-Methodology (bench/README.md): a candidate is always measured against its baseline in the same
-run, the two interleaved (A B A B ...) so that drift in the machine's load hits both alike,
-warm-up calls are run first and thrown away, and a row reports the median of the per-pair
-ratios with their min and max.
+"""What every benchmark shares: interleaved timing (A B A B, warm-up dropped, so that drift in
+the machine's load hits both sides), rows with per-pair ratios, machine info, the tables.
 """
 
 from __future__ import annotations

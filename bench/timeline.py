@@ -1,10 +1,6 @@
-"""Where a sweep's cores idled, from its done records: ``python -m bench.timeline OUT [CORES]``.
-
-Each done record carries the wall times its trial started and ended (``started_at``,
-``ended_at``). Integrating ``cores - running`` over the sweep's span gives the idle
-core-seconds: at the start (trial actors not yet up), between trials (Tune's hand-over), at the
-stage boundary (transfers waiting for tickets) and in the tail. A run stopped early shows its
-first part. Prints the busy-core fraction, then one line per trial with ``-v``.
+"""Where a sweep's cores idled: ``python -m bench.timeline OUT [CORES] [-v]`` integrates
+``cores - running`` over the trials' ``started_at``/``ended_at`` in OUT's done records (the
+start, hand-overs, the stage boundary, the tail); works on a run stopped early.
 """
 
 from __future__ import annotations
