@@ -468,24 +468,37 @@ def main(argv: list[str] | None = None) -> int:
 
     estimates = dict(plan.estimate_s)
 
+    def attempt(name: str, section: Any) -> Any:
+        """A section's result, or None with the failure named: one failing row (out of memory, a
+        compiler error) must not cost the rows after it on a one-shot GPU run."""
+        try:
+            return section()
+        except Exception as exc:
+            report.skipped.append(f"{name}: failed: {type(exc).__name__}: {str(exc)[:200]}")
+            if plan.device == "cuda":
+                torch.cuda.empty_cache()
+            return None
+
     def steps(cases: tuple[Case, ...]) -> None:
         for grid_model, grid_size, case, masked in cases:
             name = f"step {case.label}{' masked' if masked else ''}"
             if fits(name, estimates.get(case.model, 0.0)):
                 began = time.perf_counter()
-                row = step_row(case, masked, plan, report.compile)
+                row = attempt(name, lambda c=case, m=masked: step_row(c, m, plan, report.compile))
                 took = time.perf_counter() - began  # a slower compiler than expected: say so early
                 estimates[case.model] = max(estimates.get(case.model, 0.0), took)
-                report.steps.append({"grid_model": grid_model, "grid_size": grid_size, **row})
+                if row is not None:
+                    report.steps.append({"grid_model": grid_model, "grid_size": grid_size, **row})
                 write()
 
     steps(plan.first)
     if fits("imp", estimates.get("imp", 0.0)):
-        report.imp = imp_section(plan, args.data_root, report.compile)
+        report.imp = attempt("imp", lambda: imp_section(plan, args.data_root, report.compile)) or {}
         write()
     steps(plan.then)
     if fits("sharing", estimates.get("sharing", 0.0)):
-        report.sharing = sharing_section(plan, ["--cpu-tiny"] if args.cpu_tiny else [])
+        mode_flag = ["--cpu-tiny"] if args.cpu_tiny else []
+        report.sharing = attempt("sharing", lambda: sharing_section(plan, mode_flag)) or {}
     write()
     print(table(report))
     print(f"\ngpu_check: wrote {args.out / 'gpu_check.json'} and gpu_check.md")
