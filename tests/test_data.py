@@ -19,7 +19,7 @@ from ltsweep.core.data.embedded import (
     generate_shapes,
     read_digits,
 )
-from ltsweep.core.data.loaders import LoaderOptions, TensorLoader, make_loader
+from ltsweep.core.data.loading.torch_backend import LoaderOptions, TensorLoader, make_loader
 from ltsweep.errors import MissingDatasetError, UserError
 from tests.common.dataset_files import (
     make_cifar10,

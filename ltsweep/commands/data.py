@@ -112,8 +112,8 @@ def _sweep_folder_rows(sweep: str, data_root: str | None) -> list[tuple[str, ...
 
 def _check_folder(path: Path, test_fraction: float | None) -> int:
     """Check an image folder as ``plan`` does and say what it found and what it converted."""
-    from ltsweep.core.data.folder_images import cache_dir, converted_modes, folder_stats
-    from ltsweep.core.data.folder_scan import scan_folder
+    from ltsweep.core.data.image_folder.decoding import cache_dir, converted_modes, folder_stats
+    from ltsweep.core.data.image_folder.listing import scan_folder
 
     listing = scan_folder(path.resolve(), test_fraction)
     stats = folder_stats(listing)

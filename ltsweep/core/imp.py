@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from ltsweep.core.checkpoint import load_checkpoint, save_checkpoint
-from ltsweep.core.data.loaders import EpochLoader, LoaderOptions, make_loader
+from ltsweep.core.data.loading.torch_backend import EpochLoader, LoaderOptions, make_loader
 from ltsweep.core.jobs import DataConfig, GenerationJob
 from ltsweep.core.masks import Mask
 from ltsweep.core.models import create_model, prunable_parameter_names

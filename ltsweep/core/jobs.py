@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ltsweep.core.data.image_folder import FolderData
+from ltsweep.core.data.image_folder.dataset import FolderData
 from ltsweep.core.optim import OptimizerConfig
 from ltsweep.core.pruning import PruneConfig
 from ltsweep.hashing import HASHED_WHEN_SET

@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ltsweep.core.compile import StepFunctions, step_functions
-from ltsweep.core.data.loaders import EpochLoader
+from ltsweep.core.data.loading.torch_backend import EpochLoader
 from ltsweep.core.jobs import TrainConfig  # defined with the other job settings, torch-free
 from ltsweep.core.masks import Mask, MaskApplier
 from ltsweep.core.optim import OptimizerConfig, Schedule, build_optimizer, set_lr

@@ -41,7 +41,7 @@ def check_data(ctx: SweepContext) -> None:
             continue
         spec = get_spec(settings.registered(name))
         if settings.loader == "ffcv":
-            from ltsweep.core.data.ffcv_loader import check_ready
+            from ltsweep.core.data.loading.ffcv_backend import check_ready
 
             check_ready(spec, ctx.config.ffcv_dir, settings.image_size)
             continue

@@ -77,7 +77,7 @@ def _same_names_ddp(device: torch.device, channels_last: bool):
 def _full_test_loader(job: GenerationJob, device: str):
     """Every rank evaluates the whole test split (DDP keeps the models identical), so the
     accuracy rank 0 records is the test accuracy, not the accuracy on one shard of it."""
-    from ltsweep.core.data.loaders import LoaderOptions, make_loader
+    from ltsweep.core.data.loading.torch_backend import LoaderOptions, make_loader
 
     d = job.data
     opts = LoaderOptions(

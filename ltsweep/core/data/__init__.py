@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ltsweep.core.data.image_folder import FolderData, folder_spec
+from ltsweep.core.data.image_folder.dataset import FolderData, folder_spec
 from ltsweep.core.data.locate import candidates, locate
 from ltsweep.core.data.spec import DATASETS, DatasetSpec, TensorSplit, register
 from ltsweep.core.data.subsets import Cut, balanced_indices

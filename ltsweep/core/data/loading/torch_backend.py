@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import torch
 
 from ltsweep.core.data import Cut, DatasetSpec, TensorSplit, dataset_spec, load_split
-from ltsweep.core.data.loader_api import (
+from ltsweep.core.data.loading.protocol import (
     LOADER_BACKENDS,
     Batch,
     EpochLoader,
@@ -109,7 +109,7 @@ def _torch_backend(name: str, opts: LoaderOptions) -> EpochLoader:
 LOADER_BACKENDS.register("torch", _torch_backend)
 
 # The FFCV module registers its own backend; importing it costs no FFCV import (that is lazy).
-import ltsweep.core.data.ffcv_loader  # noqa: E402, F401
+import ltsweep.core.data.loading.ffcv_backend  # noqa: E402, F401
 
 
 def make_loader(name: str, opts: LoaderOptions, backend: str = "torch") -> EpochLoader:

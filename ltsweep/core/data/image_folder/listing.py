@@ -6,7 +6,7 @@ class-balanced fraction (per class, a fixed permutation of the sorted file names
 the sorted names of the class folders, the same in both splits. Inside a class folder files are
 found recursively, symlinks followed; hidden files and files without an image extension are
 skipped (and counted), a symlink loop, a broken link or an empty class is a one-line error that
-names the path. Listing touches no pixel: ``folder_images`` decodes.
+names the path. Listing touches no pixel: ``decoding`` decodes.
 """
 
 from __future__ import annotations

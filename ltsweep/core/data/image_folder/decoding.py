@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ltsweep.core.data.folder_scan import Listing
+from ltsweep.core.data.image_folder.listing import Listing
 from ltsweep.errors import UserError
 from ltsweep.fsio import write_json
 
