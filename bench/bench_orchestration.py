@@ -85,11 +85,11 @@ def parallel(sweep: Path, out: Path, workers: int | None = None) -> None:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    from ltsweep.core.imp import ticket_dir
     from ltsweep.storage.paths import SweepPaths
     from ltsweep.sweep.config import load_sweep
     from ltsweep.sweep.order import generation_order, trial_cost
     from ltsweep.sweep.plan import build_plan
+    from ltsweep.trial_layout import ticket_dir
 
     plan = build_plan(load_sweep(sweep))
     paths = SweepPaths(out)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ltsweep.core.imp import ticket_dir
 from ltsweep.storage.paths import SweepPaths
 from ltsweep.sweep.config import load_sweep
 from ltsweep.sweep.files import resolve_sweep_file
 from ltsweep.sweep.order import generation_order, trial_cost
 from ltsweep.sweep.plan import build_plan
+from ltsweep.trial_layout import ticket_dir
 from ltsweep.tune.gate import TicketGate
 
 

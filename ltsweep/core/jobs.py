@@ -14,10 +14,9 @@ from ltsweep.core.optim import OptimizerConfig
 from ltsweep.core.pruning import PruneConfig
 from ltsweep.hashing import HASHED_WHEN_SET
 
-# Field metadata: a field added after trial keys existed enters a key only when it differs from
-# its default, whose meaning is the behaviour before the field existed (so old keys stay valid;
-# that default must never change). ``sweep.plan`` honours it.
-KEY_WHEN_SET = {"key": "when_set"}
+# A field added after trial keys existed carries ``metadata=HASHED_WHEN_SET``: it enters a key
+# only when it differs from its default, whose meaning is the behaviour before the field existed
+# (so old keys stay valid; that default must never change).
 
 
 @dataclass(frozen=True)
@@ -43,8 +42,7 @@ class TrainConfig:
     warmup_epochs: float = 0.0
     amp: bool = True  # bf16 autocast, CUDA only
     channels_last: bool = True  # CUDA only
-    # torch.compile the step and evaluation (ltsweep.core.compile). In trial keys only when True,
-    # so eager configurations keep the keys they had before the option existed.
+    # torch.compile the step and evaluation (ltsweep.core.compile); keyed only when True
     compile: bool = field(default=False, metadata=HASHED_WHEN_SET)
 
 
@@ -105,4 +103,4 @@ class TransferJob:
     key: str = ""
     # The ticket was made with another input stem (ResNet50 ImageNet -> 32x32): the target's stem
     # is re-initialised and pruned at random to the ticket's stem density (``restem_ticket``).
-    reinit_stem: bool = field(default=False, metadata=KEY_WHEN_SET)
+    reinit_stem: bool = field(default=False, metadata=HASHED_WHEN_SET)

@@ -8,6 +8,7 @@ epoch boundaries through ``Checkpointer``. With ``compile`` the step and evaluat
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -18,8 +19,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ltsweep.core.compile import StepFunctions, step_functions
-from ltsweep.core.data.loading.torch_backend import EpochLoader
+from ltsweep.core.compile import StepFunctions, bf16_autocast, step_functions
+from ltsweep.core.data.loading import EpochLoader
 from ltsweep.core.jobs import TrainConfig  # defined with the other job settings, torch-free
 from ltsweep.core.masks import Mask, MaskApplier
 from ltsweep.core.optim import OptimizerConfig, Schedule, build_optimizer, set_lr
@@ -78,9 +79,7 @@ def evaluate(
 
 
 def _autocast_for(device: torch.device, config: TrainConfig) -> Callable[[], Any]:
-    if device.type == "cuda" and config.amp:
-        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
-    return lambda: torch.autocast(device.type, enabled=False)
+    return functools.partial(bf16_autocast, device.type, config.amp)
 
 
 def train_step(
@@ -133,7 +132,7 @@ def train(
         config.optimizer.lr, spe, config.milestones, config.gamma, config.warmup_epochs
     )
     autocast = _autocast_for(device, config)
-    steps = step_functions(model, mask, config.compile, device.type == "cuda" and config.amp)
+    steps = step_functions(model, mask, config.compile, config.amp)
     state = TrainState(model, optimizer, first_epoch, history, steps.compiled)
     for epoch in range(first_epoch, config.epochs):
         started = time.perf_counter()

@@ -41,6 +41,7 @@ from ltsweep.core.tickets import Ticket, load_ticket
 from ltsweep.core.train import EpochHook, TrainState, train
 from ltsweep.errors import UserError
 from ltsweep.registry import Registry
+from ltsweep.trial_layout import CHECKPOINT_FILE
 
 Builder = Callable[[Ticket | None, ModelConfig, DataConfig, int], tuple[nn.Module, Mask | None]]
 TICKET_KINDS: Registry[Builder] = Registry("ticket kind")
@@ -210,17 +211,17 @@ def build_for_target(job: TransferJob) -> tuple[nn.Module, Mask | None]:
 def run_transfer(
     job: TransferJob, workdir: Path, device: str = "cpu", on_epoch: EpochHook | None = None
 ) -> TrainState:
-    """Train ``job`` on its target; resumes from ``workdir/checkpoint.pt`` at epoch boundaries."""
+    """Train ``job`` on its target; resumes from ``workdir``'s checkpoint at epoch boundaries."""
     workdir = Path(workdir)
     net, mask = build_for_target(job)
     net = net.to(device)
     mask = mask.to(device) if mask is not None else None
     train_loader, test_loader = make_loaders(job.data, job.train.batch_size, job.seed, device)
     optimizer = build_optimizer(net, job.train.optimizer)
-    resume = load_checkpoint(workdir / "checkpoint.pt", net, optimizer)
+    resume = load_checkpoint(workdir / CHECKPOINT_FILE, net, optimizer)
 
     def epoch_done(state: TrainState) -> None:
-        save_checkpoint(workdir / "checkpoint.pt", state)
+        save_checkpoint(workdir / CHECKPOINT_FILE, state)
         if on_epoch is not None:
             on_epoch(state)
 

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from dataclasses import dataclass
 from typing import Any
 
-from ltsweep.core.data import DATA_ROOT_ENV
+from ltsweep.core.data import resolve_root
 from ltsweep.core.jobs import (
-    KEY_WHEN_SET,
     DataConfig,
     GenerationJob,
     IMPConfig,
@@ -63,23 +61,10 @@ def _identity_data(data: DataConfig) -> DataConfig:
 
 
 def _key_payload(job: GenerationJob | TransferJob, **extra: Any) -> dict[str, Any]:
-    """What identifies a job: everything but where data lives and how many loader workers.
-
-    A field marked ``KEY_WHEN_SET`` (added after keys existed) enters the key only when set, so
-    the keys of every job that does not use it are the keys it had before the field existed."""
+    """What identifies a job: everything but where data lives and how many loader workers
+    (fields marked ``HASHED_WHEN_SET`` only when set: ``ltsweep.hashing``)."""
     data = _identity_data(job.data)
-    ident = dataclasses.replace(job, data=data, key="", **extra)
-    late = [
-        f
-        for f in dataclasses.fields(ident)
-        if f.metadata == KEY_WHEN_SET and getattr(ident, f.name) == f.default
-    ]
-    if late:
-        skip = {f.name for f in late}
-        fields = dataclasses.fields(ident)
-        payload = {f.name: getattr(ident, f.name) for f in fields if f.name not in skip}
-        return {"job": payload, "type": type(job).__name__}
-    return {"job": ident, "type": type(job).__name__}
+    return {"job": dataclasses.replace(job, data=data, key="", **extra), "type": type(job).__name__}
 
 
 def _model(settings: ModelSettings, dataset: str) -> ModelConfig:
@@ -107,7 +92,8 @@ def _train(sweep: SweepConfig, model: str, config: Configuration) -> TrainConfig
 
 def _data(sweep: SweepConfig, dataset: str, data_root: str | None) -> DataConfig:
     d = sweep.datasets[dataset]
-    root = data_root or os.environ.get(DATA_ROOT_ENV) or sweep.data_root  # CLI > env > file
+    resolved = resolve_root(data_root, sweep.data_root)
+    root = str(resolved) if resolved else None
     folder = folder_data(dataset, d.path, root, d.test_fraction) if d.is_folder and d.path else None
     return DataConfig(
         d.registered(dataset),

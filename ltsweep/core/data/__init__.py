@@ -93,9 +93,12 @@ def dataset_names() -> list[str]:
     return DATASETS.names()
 
 
-def resolve_root(data_root: str | Path | None) -> Path | None:
-    """The data root from the argument, else ``$LTSWEEP_DATA``; ``None`` if neither is set."""
-    root = data_root or os.environ.get(DATA_ROOT_ENV)
+def resolve_root(
+    data_root: str | Path | None, sweep_data_root: str | Path | None = None
+) -> Path | None:
+    """The one precedence for the data root: the command line's ``--data-root`` (``data_root``),
+    else ``$LTSWEEP_DATA``, else the sweep file's ``data_root``; ``None`` if none is set."""
+    root = data_root or os.environ.get(DATA_ROOT_ENV) or sweep_data_root
     return Path(root).expanduser() if root else None
 
 
