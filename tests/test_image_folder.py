@@ -251,6 +251,18 @@ def test_image_folder_entries_refused_at_plan(tmp_path: Path, entry: str, proble
         assert str(culprit) in err, err
 
 
+def test_a_one_class_folder_is_refused_at_plan_and_data_check(tmp_path: Path) -> None:
+    """One class would train a one-way head: 100% accuracy that means nothing."""
+    root = flat_folder(tmp_path / "d", per_class=4, classes=("cats",))
+    planned = _plan(tmp_path, f"kind: image_folder, path: {root}, image_size: 8")
+    env = {"LTSWEEP_CACHE": str(tmp_path / "cache")}
+    checked = ltsweep_quick("data", "check", str(root), env=env)
+    for command, result in (("plan", planned), ("data check", checked)):
+        err = result.stderr.strip()
+        assert result.returncode == 2 and "\n" not in err, f"{command}: {result.returncode}: {err}"
+        assert "one class folder (cats)" in err and "two or more" in err, f"{command}: {err}"
+
+
 def test_plan_of_an_image_folder_keys_its_files_not_its_place(tmp_path: Path) -> None:
     import json
     import shutil

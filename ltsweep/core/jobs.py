@@ -14,6 +14,13 @@ from ltsweep.core.optim import OptimizerConfig
 from ltsweep.core.pruning import PruneConfig
 from ltsweep.hashing import HASHED_WHEN_SET
 
+# The kinds of result a study compares (the ``kind`` axis of every result): a ``transferred``
+# ticket and the ``random`` control are trained by transfer trials; ``same`` (the target's own
+# ticket) and ``dense`` (level 0) are the target's own IMP run's levels, never trained twice.
+TRANSFERRED, SAME, RANDOM, DENSE = "transferred", "same", "random", "dense"
+RESULT_KINDS = (TRANSFERRED, SAME, RANDOM, DENSE)
+TRANSFER_KINDS = (TRANSFERRED, RANDOM)  # what ``transfer.kinds`` in a sweep chooses among
+
 # A field added after trial keys existed carries ``metadata=HASHED_WHEN_SET``: it enters a key
 # only when it differs from its default, whose meaning is the behaviour before the field existed
 # (so old keys stay valid; that default must never change).
@@ -94,7 +101,7 @@ class GenerationJob:
 class TransferJob:
     """Train one ticket (or a control) on a target. ``ticket_dir`` is None for ``dense``."""
 
-    kind: str  # "transferred", "same", "random", "dense"
+    kind: str  # one of RESULT_KINDS (a sweep plans TRANSFER_KINDS; the engine trains any)
     model: ModelConfig
     data: DataConfig
     train: TrainConfig

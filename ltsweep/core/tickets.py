@@ -105,15 +105,37 @@ def load_ticket(directory: Path, device: str | torch.device = "cpu") -> Ticket:
     return Ticket(info, weights, mask)
 
 
+def _options_text(options: dict[str, Any]) -> str:
+    """``stem cifar, width 2``: a model's options as plain words."""
+    return ", ".join(f"{k} {v}" for k, v in sorted(options.items()))
+
+
+def pruning_text(prune: dict[str, Any]) -> str:
+    """How a ticket was pruned, in words: ``global, 20% of the remaining weights per level,
+    output layer kept dense``; settings it does not know are listed as ``name value``."""
+    if not prune:
+        return "not recorded"
+    rest = dict(prune)
+    parts = [str(rest.pop("strategy", "unknown strategy"))]
+    if "rate" in rest:
+        parts.append(f"{100 * float(rest.pop('rate')):.4g}% of the remaining weights per level")
+    if "prune_output" in rest:
+        parts.append(
+            "output layer pruned" if rest.pop("prune_output") else "output layer kept dense"
+        )
+    return ", ".join([*parts, _options_text(rest)] if rest else parts)
+
+
 def describe(info: TicketInfo) -> str:
     """Human-readable summary for ``ltsweep ticket show``."""
+    options = f" ({_options_text(info.model_options)})" if info.model_options else ""
     lines = [
-        f"model            {info.model} {info.model_options or ''}".rstrip(),
+        f"model            {info.model}{options}",
         f"source           {info.source_dataset} / {info.source_optimizer} "
         f"({info.num_classes} classes)",
         f"level            {info.level}  (rewind to step {info.rewind_step}, seed {info.seed})",
         f"weights left     {info.weights_remaining:.4%} of prunable weights",
-        f"pruning          {info.prune}",
+        f"pruning          {pruning_text(info.prune)}",
         f"code version     {info.code_version}",
         f"sha256           {info.sha256} (verified)",
         "per-layer density:",

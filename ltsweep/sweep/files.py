@@ -80,6 +80,19 @@ def has_output(paths: SweepPaths) -> bool:
         return True
 
 
+def require_output(paths: SweepPaths, sweep_name: str, run_command: str) -> None:
+    """No output at all is not "0 done": most often the --out given to `run` was left out."""
+    if has_output(paths):
+        return
+    parent = paths.out.parent
+    beside = sorted(d.name for d in parent.iterdir() if d.is_dir()) if parent.is_dir() else []
+    there = f" ({parent} holds: {', '.join(beside)})" if beside and not paths.remote else ""
+    raise UserError(
+        f"sweep {sweep_name} has no output at {paths.where}{there}: pass the --out "
+        f"that `ltsweep run` was given, or start it with `{run_command}`"
+    )
+
+
 def tracking_uri(
     paths: SweepPaths, configured: str | None = None, explicit: str | None = None
 ) -> str:
@@ -151,6 +164,7 @@ __all__ = [
     "default_out",
     "find_sweep",
     "has_output",
+    "require_output",
     "resolve_sweep_file",
     "sweep_paths",
     "tracking_uri",

@@ -15,6 +15,9 @@ from typing import Any
 
 from ltsweep.core.data import resolve_root
 from ltsweep.core.jobs import (
+    RANDOM,
+    SAME,
+    TRANSFERRED,
     DataConfig,
     GenerationJob,
     IMPConfig,
@@ -45,11 +48,16 @@ class Plan:
     def naive_trainings(self) -> int:
         """Trainings if the same-target and dense baselines were trained as their own trials."""
         targets = sum(1 for t in self.generation if t.tags.get("is_target") == "1")
-        # per target IMP run: one "same" training per transferred level, plus one dense
+        # per target IMP run: one SAME training per transferred level, plus one DENSE
         return sum(t.trainings for t in self.trials) + targets * (len(self.levels()) + 1)
 
     def levels(self) -> tuple[int, ...]:
-        return self.sweep.transfer.levels or tuple(range(1, self.sweep.imp.levels + 1))
+        return transfer_levels(self.sweep)
+
+
+def transfer_levels(sweep: SweepConfig) -> tuple[int, ...]:
+    """The IMP levels whose tickets a sweep transfers: ``transfer.levels``, else every one."""
+    return sweep.transfer.levels or tuple(range(1, sweep.imp.levels + 1))
 
 
 @functools.lru_cache(maxsize=256)
@@ -168,17 +176,30 @@ def _only_stems_differ(source: ModelConfig, target: ModelConfig) -> bool:
 
 
 def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
+    """Every trial of ``sweep``: its generation trials, then the transfers of their tickets."""
+    configs = list(dict.fromkeys([*sweep.sources, *sweep.targets]))
+    for name in dict.fromkeys(c.dataset for c in configs):
+        check_files(name, _data(sweep, name, data_root))
+    memo: Memo = {}  # trials share model/data/train configurations: turn each to JSON once
+    generation = _generation_trials(sweep, configs, data_root, memo)
+    transfer, skipped = _transfer_trials(sweep, generation, data_root, memo)
+    return Plan(sweep, tuple(generation.values()), tuple(transfer), skipped)
+
+
+GenerationTrials = dict[tuple[str, Configuration, int], Trial]  # (model, configuration, seed)
+
+
+def _generation_trials(
+    sweep: SweepConfig, configs: list[Configuration], data_root: str | None, memo: Memo
+) -> GenerationTrials:
+    """One IMP run per model, source or target configuration and seed."""
     imp = IMPConfig(
         sweep.imp.levels,
         PruneConfig(sweep.imp.strategy, sweep.imp.rate, sweep.imp.prune_output),
         sweep.imp.rewind_epochs,
     )
-    configs = list(dict.fromkeys([*sweep.sources, *sweep.targets]))
-    for name in dict.fromkeys(c.dataset for c in configs):
-        check_files(name, _data(sweep, name, data_root))
-    memo: Memo = {}  # trials share model/data/train configurations: turn each to JSON once
     targets = set(sweep.targets)
-    generation: dict[tuple[str, Configuration, int], Trial] = {}
+    generation: GenerationTrials = {}
     for settings in sweep.models:
         for config in configs:
             model = _model(settings, config.dataset)
@@ -191,7 +212,7 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
                     seed,
                 )
                 key = "g-" + config_key(_key_payload(job), memo=memo)
-                tags = _tags(model, GENERATE, "same", config, config, seed)
+                tags = _tags(model, GENERATE, SAME, config, config, seed)
                 tags["is_target"] = "1" if config in targets else "0"
                 cost = sweep.datasets[config.dataset].epoch_gpu_seconds.get(settings.name)
                 generation[(settings.name, config, seed)] = Trial(
@@ -202,9 +223,28 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
                     tags,
                     epoch_gpu_seconds=cost,
                 )
+    return generation
+
+
+def _transfer_pairs(sweep: SweepConfig, target: Configuration) -> list[tuple[str, Configuration]]:
+    """(kind, configuration whose ticket it trains) for one target: every other source's
+    ticket, and the random control of the target's own."""
+    pairs: list[tuple[str, Configuration]] = []
+    if TRANSFERRED in sweep.transfer.kinds:
+        pairs += [(TRANSFERRED, s) for s in sweep.sources if s != target]
+    if RANDOM in sweep.transfer.kinds:
+        pairs.append((RANDOM, target))
+    return pairs
+
+
+def _transfer_trials(
+    sweep: SweepConfig, generation: GenerationTrials, data_root: str | None, memo: Memo
+) -> tuple[list[Trial], int]:
+    """Every kind's trials per model, target, source, shared seed and transferred level, and
+    how many incompatible ones ``transfer.skip_incompatible`` left out."""
     transfer: list[Trial] = []
     skipped = 0
-    levels = sweep.transfer.levels or tuple(range(1, sweep.imp.levels + 1))
+    levels = transfer_levels(sweep)
     for settings in sweep.models:
         for target in sweep.targets:
             tmodel = _model(settings, target.dataset)
@@ -212,13 +252,7 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
             train = _train(sweep, settings.name, target)
             data = _data(sweep, target.dataset, data_root)
             res = _resources(sweep, target.dataset, TRANSFER)
-            pairs: list[tuple[str, Configuration | None]] = []
-            if "transferred" in sweep.transfer.kinds:
-                pairs += [("transferred", s) for s in sweep.sources if s != target]
-            if "random" in sweep.transfer.kinds:
-                pairs.append(("random", target))
-            for kind, source in pairs:
-                assert source is not None
+            for kind, source in _transfer_pairs(sweep, target):
                 smodel = _model(settings, source.dataset)
                 restem = sweep.transfer.stem_mismatch == "reinit" and _only_stems_differ(
                     smodel, tmodel
@@ -247,7 +281,7 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
                             tmodel,
                             TRANSFER,
                             kind,
-                            None if kind == "random" else source,
+                            None if kind == RANDOM else source,
                             target,
                             seed,
                             level,
@@ -264,4 +298,4 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
                                 cost,
                             )
                         )
-    return Plan(sweep, tuple(generation.values()), tuple(transfer), skipped)
+    return transfer, skipped

@@ -19,6 +19,7 @@ from ltsweep.tracking import schema
 if TYPE_CHECKING:
     import mlflow
 
+    from ltsweep.storage.paths import SweepPaths
     from ltsweep.sweep.config import SweepConfig
 
 
@@ -56,6 +57,25 @@ def locate(
         found.unresolved,
         found.config,
     )
+
+
+def running_keys(paths: SweepPaths, uri: str, sweep_name: str) -> set[str]:
+    """Keys of the trials the store shows RUNNING while a live driver holds the sweep's lock
+    (without one nothing can be running, whatever a killed driver left in the store)."""
+    from ltsweep.storage.lock import live_holder
+
+    if live_holder(paths) is None:
+        return set()
+    path = sqlite_path(uri)
+    if path is not None and not path.exists():
+        return set()
+    from ltsweep.tracking.client import Tracker
+
+    tracker = Tracker(uri, sweep_name)
+    return {
+        r.data.tags.get(schema.TAG_TRIAL_KEY, "")
+        for r in tracker.runs("attributes.status = 'RUNNING'")
+    }
 
 
 def sqlite_path(uri: str) -> Path | None:

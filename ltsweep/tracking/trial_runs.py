@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ltsweep.core.jobs import GenerationJob
+from ltsweep.core.jobs import DENSE, RANDOM, SAME, GenerationJob
 from ltsweep.hashing import to_jsonable
 from ltsweep.storage.paths import SweepPaths
 from ltsweep.storage.staging import fetch_ticket
@@ -50,7 +50,7 @@ def run_name(trial: Trial) -> str:
     t = trial.tags
     if trial.stage == GENERATE:
         return f"gen {t['model']} {t['source_dataset']}/{t['source_optimizer']} s{t['seed']}"
-    src = "" if t["kind"] == "random" else f"{t['source_dataset']}/{t['source_optimizer']} -> "
+    src = "" if t["kind"] == RANDOM else f"{t['source_dataset']}/{t['source_optimizer']} -> "
     return (
         f"{t['kind']} {src}{t['target_dataset']}/{t['target_optimizer']} L{t['level']} s{t['seed']}"
     )
@@ -134,14 +134,14 @@ def _finish_level(
     existing = tracker.find(key)
     if existing is not None and tracker.status(key) == "FINISHED":
         return gen_tag
-    kind, t = ("dense" if lv == 0 else "same"), trial.tags
+    kind, t = (DENSE if lv == 0 else SAME), trial.tags
     overrides = {
         "kind": kind,
         "level": str(lv),
         "weights_remaining": f"{level['weights_remaining']:.6g}",
         "stage": GENERATE,
     }
-    if kind == "dense":
+    if kind == DENSE:
         overrides.update(source_dataset=S.NO_SOURCE, source_optimizer=S.NO_SOURCE)
     tags = axis_tags(t, S.ROLE_RESULT, **overrides)
     tags[S.PREFIX + "ticket_sha256"] = sha

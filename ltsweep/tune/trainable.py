@@ -153,7 +153,7 @@ def _transfer(trial: Trial, stage: TrialStage, device: str, emit, paths) -> dict
     info = read_info(source)
     record = {
         "history": [m.as_dict() for m in state.history],
-        "weights_remaining": info.weights_remaining if trial.job.kind != "dense" else 1.0,
+        "weights_remaining": info.weights_remaining,
         "ticket_sha256": info.sha256,
     }
     if job.reinit_stem:  # the stem rule: what was re-initialised, and the true sparsity
