@@ -71,7 +71,7 @@ def sweep_yaml(trials: int) -> str:
         "sources": configs,
         "targets": configs,
         "imp": {"levels": LEVELS, "rate": 0.2, "rewind_epochs": 1},
-        "transfer": {"kinds": ["transferred", "same", "random", "dense"]},
+        "transfer": {"kinds": ["transferred", "random"]},
         "seeds": seeds,
         "resources": {"generate": {"cpu": 1}, "transfer": {"cpu": 1}},
         "retries": 0,
