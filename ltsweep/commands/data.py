@@ -94,7 +94,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _sweep_folder_rows(sweep: str, data_root: str | None) -> list[tuple[str, ...]]:
     """One row per image folder of ``sweep``, listed and checked as ``plan`` does."""
-    from ltsweep.sweep.data_files import folder_data
+    from ltsweep.sweep.data_check import folder_data
     from ltsweep.sweep.files import find_sweep
 
     config = find_sweep(sweep).require_config()

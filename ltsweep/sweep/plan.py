@@ -30,7 +30,7 @@ from ltsweep.core.pruning import PruneConfig
 from ltsweep.errors import UserError
 from ltsweep.hashing import Memo, config_key
 from ltsweep.sweep.config import Configuration, ModelSettings, SweepConfig
-from ltsweep.sweep.data_files import check_files, folder_data
+from ltsweep.sweep.data_check import check_files, folder_data
 from ltsweep.sweep.trial import GENERATE, TRANSFER, Resources, Trial
 
 
