@@ -65,12 +65,17 @@ def test_importing_the_package_is_cheap() -> None:
 def test_storage_imports_neither_torch_nor_the_engine() -> None:
     """Every storage module, the trial-directory layout it mirrors included, in a fresh process:
     the driver and ``status`` read stores without paying for torch."""
-    storage = sorted(p.stem for p in (CORE.parent / "storage").glob("*.py") if p.stem != "__init__")
-    imports = "\n".join(
-        ["import ltsweep.trial_layout"] + [f"import ltsweep.storage.{name}" for name in storage]
+    root = CORE.parent
+    storage = sorted(
+        ".".join(p.relative_to(root.parent).with_suffix("").parts)
+        for p in (root / "storage").rglob("*.py")
+        if p.stem != "__init__"
     )
+    imports = "\n".join(["import ltsweep.trial_layout"] + [f"import {name}" for name in storage])
     loaded = _top_level_modules_after(imports, ours=True)
-    assert "ltsweep.storage.staging" in loaded, "the probe did not import the storage layer"
+    assert {"ltsweep.storage.staging", "ltsweep.storage.leases.gcs"} <= loaded, (
+        "the probe did not import the storage layer"
+    )
     engine = sorted(m for m in loaded if m == "torch" or m.startswith("ltsweep.core"))
     assert engine == [], f"importing ltsweep.storage loaded {engine}"
 
