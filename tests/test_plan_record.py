@@ -1,6 +1,7 @@
-"""Which results a report holds (``ltsweep.report.collect``, the plan ``run`` records in the store
-through ``ltsweep.storage.plan_keys``): exactly the current plan's, each once, in ``report``,
-``export`` and ``ui`` alike, even when the sweep file changed between two runs into one --out."""
+"""The plan ``run`` records in the store (``ltsweep.storage.plan_keys``) and what it selects
+(``ltsweep.report.collect``): exactly the current plan's results, each once, in ``report``,
+``export``, ``status`` and ``ui`` alike, even when the sweep file changed between two runs into
+one --out, and from a store copied without its sweep file."""
 
 from __future__ import annotations
 
@@ -156,3 +157,18 @@ def test_a_damaged_plan_record_is_one_line(edited: dict, tmp_path: Path) -> None
     (copy / PLAN_FILE).write_text(json.dumps(raw))
     with pytest.raises(UserError, match=r"damaged.*ltsweep run"):
         read_plan_keys(SweepPaths(copy))
+
+
+def test_status_of_a_copied_store_counts_its_recorded_plan(edited: dict, tmp_path: Path) -> None:
+    from tests.common.cli import ltsweep_quick
+
+    result = ltsweep_quick("status", "edited", "--out", str(edited["out"]), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    counts = json.loads(result.stdout)
+    generation = len({k.split("/")[0] for k in edited["new"] if k.startswith("g-")})
+    transfer = len({k for k in edited["new"] if k.startswith("t-")})
+    assert counts["generate"]["done"] == generation and counts["transfer"]["done"] == transfer, (
+        f"status without the sweep file counted {counts}; the recorded plan has {generation} "
+        f"generation and {transfer} transfer trials, all done"
+    )
+    assert sum(counts["transfer"].values()) == transfer, "trials of the earlier plan were counted"
