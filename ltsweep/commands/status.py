@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from ltsweep.commands import add_sweep_arguments, follow_up
 
@@ -13,14 +14,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def _print_counts(status: dict[str, dict[str, int]]) -> None:
+    for stage, c in status.items():
+        total = sum(c.values())
+        print(
+            f"  {stage:<9} {c['done']}/{total} done · {c['running']} running · "
+            f"{c['failed']} failed · {c['left']} left"
+        )
+
+
+def _recorded(args: argparse.Namespace) -> int | None:
+    """A store copied without its sweep file: print the counts of the plan it records."""
+    from ltsweep.sweep.files import sweep_paths
+    from ltsweep.sweep.status import recorded_counts
+
+    name = Path(args.sweep).stem
+    status = recorded_counts(sweep_paths(name, args.out))
+    if status is None:
+        return None
+    if args.json:
+        print(json.dumps(status))
+        return 0
+    print(f"sweep {name} ({args.out}; no sweep file: the plan its store records)")
+    _print_counts(status)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    from ltsweep.errors import UserError
     from ltsweep.sweep import rates
     from ltsweep.sweep.context import load_context
     from ltsweep.sweep.files import require_output
     from ltsweep.sweep.status import done_keys, stage_counts
     from ltsweep.tracking.sweep_store import running_keys
 
-    ctx = load_context(args)
+    try:
+        ctx = load_context(args)
+    except UserError:
+        recorded = _recorded(args)
+        if recorded is None:
+            raise
+        return recorded
     require_output(ctx.paths, ctx.config.name, follow_up("run", args))
     done = done_keys(ctx.plan, ctx.paths)
     running = running_keys(ctx.paths, ctx.tracking_uri, ctx.config.name)
@@ -29,13 +63,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(status))
         return 0
     print(f"sweep {ctx.config.name} ({ctx.paths.where})")
-    for stage, c in status.items():
-        total = sum(c.values())
-        print(
-            f"  {stage:<9} {c['done']}/{total} done · {c['running']} running · "
-            f"{c['failed']} failed · {c['left']} left"
-        )
-    # measured vs planned seconds per epoch (done records)
+    _print_counts(status)
     measured, projection = rates.measure(ctx.paths, ctx.plan, is_done=done.__contains__)
     print(rates.describe(measured, projection, ctx.config.cost.gpu))
     return 0

@@ -39,3 +39,23 @@ def stage_counts(
                 counts["left"] += 1
         out[stage] = counts
     return out
+
+
+def recorded_counts(paths: SweepPaths) -> dict[str, StageCounts] | None:
+    """Counts for a store copied without its sweep file, from the plan ``run`` recorded there
+    (``storage.plan_keys``); None when there is no output or it records no plan. Nothing can be
+    known to run without the sweep's driver, so "running" is 0."""
+    from ltsweep.storage.plan_keys import read_plan_keys
+    from ltsweep.sweep.files import has_output
+
+    if not has_output(paths):
+        return None
+    plan = read_plan_keys(paths)
+    if plan is None:
+        return None
+    out = {}
+    for stage, keys in ((GENERATE, list(plan.generation)), (TRANSFER, plan.transfer)):
+        done = sum(1 for k in keys if has_done(paths, k))
+        failed = sum(1 for k in keys if not has_done(paths, k) and read_failed(paths, k))
+        out[stage] = {"done": done, "running": 0, "failed": failed, "left": len(keys) - done - failed}
+    return out

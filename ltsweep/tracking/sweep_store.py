@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import mlflow
 
     from ltsweep.storage.paths import SweepPaths
+    from ltsweep.storage.plan_keys import PlanKeys
     from ltsweep.sweep.config import SweepConfig
 
 
@@ -33,7 +34,14 @@ class Located:
     file: Path | None  # its sweep file, when one resolves
     run_command: str = ""  # ``ltsweep run ...`` that makes this store, for messages
     unresolved: str = ""  # why no sweep file resolved (a typo'd name?), for messages
-    config: SweepConfig | None = None  # the sweep file's configuration, when it resolves
+    config: SweepConfig | None = None  # the sweep file's configuration, when one resolves
+    paths: SweepPaths | None = None  # the sweep's output layout (its records' store)
+
+    def recorded_plan(self) -> PlanKeys | None:
+        """The plan ``ltsweep run`` recorded in the sweep's store (None before it recorded one)."""
+        from ltsweep.storage.plan_keys import read_plan_keys
+
+        return read_plan_keys(self.paths) if self.paths is not None else None
 
     def run_first(self) -> str:
         return f"run `{self.run_command}` first" if self.run_command else "run the sweep first"
@@ -56,6 +64,7 @@ def locate(
         shlex.join(run),
         found.unresolved,
         found.config,
+        found.paths,
     )
 
 
