@@ -44,7 +44,7 @@ def sweep_yaml(trials: int) -> str:
         "models": [{"name": "vgg_tiny"}], "datasets": {"digits": data, "shapes": data},
         "optimizers": {"sgd": {"lr": 0.05}}, "sources": configs, "targets": configs,
         "imp": {"levels": LEVELS, "rate": 0.2, "rewind_epochs": 1},
-        "transfer": {"kinds": ["transferred", "same", "random", "dense"]},
+        "transfer": {"kinds": ["transferred", "random"]},
         "seeds": list(range(seeds_for(trials))),
         "resources": {"generate": {"cpu": 1}, "transfer": {"cpu": 1}}, "retries": 0,
     }  # fmt: skip
@@ -61,11 +61,11 @@ def null_execute(trial, paths) -> dict[str, Any]:
     """What ``execute`` leaves behind (tickets, done record), without training."""
     import torch
 
-    from ltsweep.core.imp import ticket_dir
     from ltsweep.core.masks import Mask
     from ltsweep.core.tickets import TicketInfo, read_info, save_ticket
     from ltsweep.storage.done import read_done, write_done
     from ltsweep.sweep.trial import GENERATE
+    from ltsweep.trial_layout import ticket_dir
 
     tdir = paths.trial_dir(trial.key)
     done = read_done(paths, trial.key)
@@ -76,7 +76,7 @@ def null_execute(trial, paths) -> dict[str, Any]:
         levels = []
         for level in range(trial.job.imp.levels + 1):
             remaining = 0.8**level
-            tags = trial.tags["source_dataset"], trial.tags["source_optimizer"]
+            tags = trial.trains_on.name, trial.trains_on.optimizer
             info = TicketInfo(
                 trial.job.model.name, *tags, level, trial.job.seed, 10, 1, remaining,
                 {"w": remaining}, source_key=trial.key,

@@ -20,10 +20,12 @@ from typing import Any
 
 from bench import procs
 from bench.common import REPO_ROOT, interleave, make_row
+from ltsweep.trial_layout import CHECKPOINT_FILE as CHECKPOINT
+from ltsweep.trial_layout import DONE_FILE as DONE
+from ltsweep.trial_layout import RESULT_FILE as RESULT
 
 NAME = "resume"
 SWEEP = REPO_ROOT / "bench" / "sweeps" / "bench_small.yaml"
-DONE = "done.json"
 
 
 # -- what a trial directory holds -----------------------------------------------------------------
@@ -41,13 +43,13 @@ def saved_epochs(tdir: Path) -> dict[tuple[int, int], dict[str, float]]:
 
     for ldir in sorted(tdir.glob("level_*")):
         level = int(ldir.name.split("_")[1])
-        if (ldir / "result.json").exists():
-            add(level, json.loads((ldir / "result.json").read_text())["history"])
-        elif (ldir / "checkpoint.pt").exists():
-            payload = torch.load(ldir / "checkpoint.pt", map_location="cpu", weights_only=True)
+        if (ldir / RESULT).exists():
+            add(level, json.loads((ldir / RESULT).read_text())["history"])
+        elif (ldir / CHECKPOINT).exists():
+            payload = torch.load(ldir / CHECKPOINT, map_location="cpu", weights_only=True)
             add(level, payload["history"])
-    if (tdir / "checkpoint.pt").exists():
-        payload = torch.load(tdir / "checkpoint.pt", map_location="cpu", weights_only=True)
+    if (tdir / CHECKPOINT).exists():
+        payload = torch.load(tdir / CHECKPOINT, map_location="cpu", weights_only=True)
         add(-1, payload["history"])
     return out
 
@@ -76,9 +78,9 @@ def _trial_dirs(out: Path) -> list[Path]:
 
 def _has_progress(tdir: Path) -> bool:
     return (
-        any(tdir.glob("level_*/result.json"))
-        or any(tdir.glob("level_*/checkpoint.pt"))
-        or (tdir / "checkpoint.pt").exists()
+        any(tdir.glob(f"level_*/{RESULT}"))
+        or any(tdir.glob(f"level_*/{CHECKPOINT}"))
+        or (tdir / CHECKPOINT).exists()
     )
 
 

@@ -34,7 +34,7 @@ CASES = [
 
 def real_batches(dataset: str, case: StepCase, count: int) -> list[Batch]:
     """The first ``count`` training batches of an embedded dataset, as a trial loads them."""
-    from ltsweep.core.data.loaders import LoaderOptions, make_loader
+    from ltsweep.core.data.loading import LoaderOptions, make_loader
 
     options = LoaderOptions(batch_size=case.batch, train=True, workers=0, image_size=case.size)
     return list(itertools.islice(make_loader(dataset, options).batches(0), count))

@@ -3,13 +3,16 @@
 * Experiment ``ltsweep/<sweep name>``; one **parent run** per sweep (tag ``ltsweep.role=sweep``).
 * One child run per **generation trial** (``ltsweep.role=trial``, ``ltsweep.stage=generate``),
   with tickets logged as artifacts under ``tickets/level_LL/`` and their sha256 as tags.
-* Under it, one run per **IMP level** (``ltsweep.role=result``, ``ltsweep.kind=same``): the
-  level's training on the source itself, which is the "same" baseline for that configuration.
+* Under it, one run per **IMP level** (``ltsweep.role=result``, ``ltsweep.stage=generate``):
+  level 0, the dense network, is kind ``dense`` (source axes ``none``); every later level is kind
+  ``same``, the target's own ticket at that level.
 * One child run per **transfer trial** (``ltsweep.role=trial`` and ``result``,
-  ``ltsweep.stage=transfer``, kind ``transferred`` / ``random`` / ``dense`` / ``same``).
+  ``ltsweep.stage=transfer``, kind ``transferred`` or ``random``; a ``random`` control's
+  source axes are ``none``: its mask comes from the target's own ticket).
 
 Every ``result`` run carries all axis tags below, per-epoch metrics (step = epoch) and the final
-metrics, so the MLflow UI and the report filter and group by any axis the same way.
+metrics, so the MLflow UI and the report filter and group by any axis the same way. The kinds
+are ``ltsweep.core.jobs.RESULT_KINDS``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ TAG_ROLE = (
 TAG_SWEEP = PREFIX + "sweep"
 TAG_TRIAL_KEY = PREFIX + "trial_key"
 TAG_STAGE = PREFIX + "stage"  # "generate" | "transfer"
-TAG_KIND = PREFIX + "kind"  # "same" | "transferred" | "random" | "dense"
+TAG_KIND = PREFIX + "kind"  # one of ltsweep.core.jobs.RESULT_KINDS
 TAG_MODEL = PREFIX + "model"
 TAG_SOURCE_DATASET = PREFIX + "source_dataset"
 TAG_SOURCE_OPTIMIZER = PREFIX + "source_optimizer"
@@ -30,6 +33,20 @@ TAG_TARGET_OPTIMIZER = PREFIX + "target_optimizer"
 TAG_LEVEL = PREFIX + "level"
 TAG_WEIGHTS_REMAINING = PREFIX + "weights_remaining"
 TAG_SEED = PREFIX + "seed"
+# "1" while the run's key is in the plan the sweep's store records (set when ``run`` creates the
+# run; ``ltsweep ui`` marks "0" the runs of keys an edited sweep file no longer plans)
+TAG_IN_PLAN = PREFIX + "in_plan"
+TAG_IS_TARGET = PREFIX + "is_target"  # a generation trial whose configuration is a target: 1 | 0
+# Per side ("source" | "target") of a trial's typed record (``sweep.trial.Entry``), beside the
+# entry's name (TAG_*_DATASET) and optimizer: what the report classifies comparisons by.
+ENTRY_FIELDS = ("registered", "classes", "half", "subset", "train_size", "test_size")
+
+
+def entry_tag(side: str, field: str) -> str:
+    """``ltsweep.source_registered``, ``ltsweep.target_test_size``, ..."""
+    return f"{PREFIX}{side}_{field}"
+
+
 TAG_ERROR = PREFIX + "error"
 # Where and when a trial's last attempt ran (from its done record): Ray node, cpu/cuda, times.
 TAG_NODE = PREFIX + "node"
@@ -51,6 +68,8 @@ AXIS_TAGS = (
     TAG_LEVEL,
     TAG_WEIGHTS_REMAINING,
     TAG_SEED,
+    TAG_IS_TARGET,
+    *(entry_tag(side, f) for side in ("source", "target") for f in ENTRY_FIELDS),
 )
 
 ROLE_SWEEP, ROLE_TRIAL, ROLE_RESULT = "sweep", "trial", "result"
@@ -60,7 +79,7 @@ EPOCH_METRICS = ("test_accuracy", "test_loss", "train_loss", "train_accuracy", "
 FINAL_ACCURACY = "final_test_accuracy"  # the paper's figures use the final epoch
 BEST_ACCURACY = "best_test_accuracy"
 
-# Kinds with no source: tags hold "" for source axes of dense runs ("none" in the report).
+# Kinds with no source (random, dense): the source axes hold "none".
 NO_SOURCE = "none"
 
 
