@@ -1,7 +1,8 @@
 """Orchestration: ``ltsweep run`` of a sweep vs the same trials one after another in one process
 without Ray or MLflow (``--sequential SWEEP OUT``); with ``BENCH_FLOOR=1`` also the machine's
 floor, the trials on one plain process per core handed out by the real ticket gate
-(``--parallel SWEEP OUT``). Sweeps, pairs and variables: bench/README.md, "orchestration".
+(``--parallel SWEEP OUT``; ``--generation SWEEP OUT`` trains only the tickets). Sweeps, pairs and
+variables: bench/README.md, "orchestration".
 """
 
 from __future__ import annotations
@@ -41,12 +42,14 @@ def sweeps(repeats: int, quick: bool, work: Path) -> list[tuple[Path, int, str]]
     return [(SMALL_SWEEP, repeats, "bench_small"), (demo, max(1, repeats // 3), "the demo")]
 
 
-def sequential(sweep: Path, out: Path) -> None:
-    """Every trial of the sweep in plan order (generation first), here, without Ray or MLflow."""
+def sequential(sweep: Path, out: Path, generation_only: bool = False) -> None:
+    """Every trial of the sweep in plan order (generation first), here, without Ray or MLflow;
+    only the generation trials (the tickets: what bench_packing starts from) if asked."""
     from ltsweep.storage.paths import SweepPaths
     from ltsweep.tune.trainable import execute
 
-    for trial in _plan(sweep).trials:
+    plan = _plan(sweep)
+    for trial in plan.generation if generation_only else plan.trials:
         execute(trial, SweepPaths(out))
 
 
@@ -171,9 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--sequential", nargs=2, metavar=("SWEEP", "OUT"), help="the baseline")
     group.add_argument("--parallel", nargs=2, metavar=("SWEEP", "OUT"), help="the floor")
+    group.add_argument("--generation", nargs=2, metavar=("SWEEP", "OUT"), help="tickets only")
     args = parser.parse_args(argv)
-    sweep, out = args.sequential or args.parallel
-    (sequential if args.sequential else parallel)(Path(sweep), Path(out))
+    sweep, out = map(Path, args.sequential or args.parallel or args.generation)
+    if args.parallel:
+        parallel(sweep, out)
+    else:
+        sequential(sweep, out, generation_only=bool(args.generation))
     return 0
 
 

@@ -4,15 +4,12 @@ Candidate: ``ltsweep run`` of a sweep whose transfers ask ``gpu: 0.25`` (Ray pac
 one GPU); baseline: the same with ``gpu: 1``. Resources are not in a trial's key, so both run the
 same trials; the tickets are trained once, untimed, and copied into each fresh output directory.
 Trials per hour, target ratio >= 2; CUDA only (bench/README.md, "packing").
-``python -m bench.bench_packing --generate SWEEP OUT`` trains the tickets.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -51,17 +48,6 @@ def sweep_dict(
     }  # fmt: skip
 
 
-def generate(sweep: Path, out: Path) -> None:
-    """Train the sweep's generation trials (the tickets) in this process, without Ray."""
-    from ltsweep.storage.paths import SweepPaths
-    from ltsweep.sweep.config import load_sweep
-    from ltsweep.sweep.plan import build_plan
-    from ltsweep.tune.trainable import execute
-
-    for trial in build_plan(load_sweep(sweep)).generation:
-        execute(trial, SweepPaths(out))
-
-
 def measure(
     repeats: int,
     quick: bool,
@@ -82,7 +68,8 @@ def measure(
     tickets = work / "tickets"
     try:
         procs.run_python(
-            ["-m", "bench.bench_packing", "--generate", str(files["whole"]), str(tickets)], log
+            ["-m", "bench.bench_orchestration", "--generation", str(files["whole"]), str(tickets)],
+            log,
         )
 
         def one(tag: str) -> float:
@@ -123,15 +110,3 @@ def run(repeats: int = 3, quick: bool = False) -> list[dict[str, Any]]:
     base, cand, notes = measure(repeats, quick, {"cpu": cpus, "gpu": 0.25}, {"cpu": cpus, "gpu": 1})
     notes += f"; GPU {torch.cuda.get_device_name(0)}"
     return [make_row(name, METRIC, "trials/h", BASELINE, base, CANDIDATE, cand, TARGET, notes)]
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_packing")
-    parser.add_argument("--generate", nargs=2, metavar=("SWEEP", "OUT"), required=True)
-    args = parser.parse_args(argv)
-    generate(Path(args.generate[0]), Path(args.generate[1]))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
