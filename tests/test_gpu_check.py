@@ -18,14 +18,20 @@ from bench import gpu_check
 
 REPO = Path(__file__).resolve().parent.parent
 COPY_LIMIT = 64 * 2**20  # what the GPU machine is sent: the working tree plus bench/data
-# Runs the module with the packages the GPU machine lacks made unimportable, as they are there.
+# Runs the module with the packages the GPU machine lacks made absent, as they are there: every
+# finder answers "no such module" for them (find_spec None; importing raises ModuleNotFoundError).
 BLOCKED_RUN = """
 import runpy, sys
-class Block:
+class Absent:
+    def __init__(self, finder):
+        self.finder = finder
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in {blocked!r}:
-            raise ImportError(f"{{name}} is not installed on the GPU machine")
-sys.meta_path.insert(0, Block())
+            return None
+        return self.finder.find_spec(name, path, target)
+    def __getattr__(self, attribute):
+        return getattr(self.finder, attribute)
+sys.meta_path[:] = [Absent(f) for f in sys.meta_path]
 sys.argv = ["gpu_check", *sys.argv[1:]]
 runpy.run_module("bench.gpu_check", run_name="__main__")
 """
