@@ -1,7 +1,7 @@
-"""bench/gpu_check.py: its CPU mode runs every section end to end with Ray, MLflow, FFCV, PyYAML
-and safetensors made unimportable (the GPU machine has none of them), its dataset table matches
-grid_full.yaml, its resolution schedule matches grid_lean.yaml, and what is copied to the GPU
-machine stays small."""
+"""bench/gpu_check.py: its CPU mode runs every section end to end with the packages the GPU
+machine lacks (``gpu_check.FORBIDDEN``: Ray, MLflow, FFCV, PyYAML, safetensors, ...) absent, its
+dataset table matches grid_full.yaml, its resolution schedule matches grid_lean.yaml, and what
+is copied to the GPU machine stays small."""
 
 from __future__ import annotations
 
