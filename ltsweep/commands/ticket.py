@@ -78,11 +78,18 @@ def _show(args: argparse.Namespace) -> int:
         import ltsweep.tracking.bundle_registry  # noqa: F401  (reads models:/ URIs)
     elif not is_uri(target) and not Path(target).exists():
         raise UserError(f"{target}: no such ticket directory or bundle; check the path")
+    import shutil
+    import tempfile
+
     found = find_series(target)
-    for i, one in enumerate(found):
-        if not args.no_verify:
+    scratch = Path(tempfile.mkdtemp(prefix="ltsweep-show-"))  # check the origin, not a cache
+    try:
+        for one in [] if args.no_verify else found:
             for lv in one.bundle.levels:
-                fetch_level(one, lv.level)
+                fetch_level(one, lv.level, scratch).unlink()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    for i, one in enumerate(found):
         if args.json:
             print(json.dumps(one.bundle.to_json(), indent=2, sort_keys=True))
             continue

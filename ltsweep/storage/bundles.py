@@ -216,6 +216,7 @@ def fetch_level(found: Found, level: int, cache: Path | None = None) -> Path:
         except UserError:  # damaged in the cache: fetch again
             final.unlink(missing_ok=True)
     tmp = final.parent / f".{final.name}.{os.getpid()}.part"
+    final.parent.mkdir(parents=True, exist_ok=True)
     found.location.fetch(lv.file, tmp, lv.bytes)
     try:
         verify_level_file(bundle, level, tmp, where)  # a bad download never enters the cache
