@@ -33,8 +33,9 @@ def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def summarize_plan(plan) -> dict[str, Any]:
-    from ltsweep.sweep.cost import estimate
+def summarize_plan(plan, reused: dict[str, str] | None = None) -> dict[str, Any]:
+    """The plan's facts; ``reused`` maps generation keys done in a ``reuse`` store to it."""
+    from ltsweep.sweep.cost import estimate, imported_savings
 
     trainings = sum(t.trainings for t in plan.trials)
     naive = plan.naive_trainings()
@@ -52,6 +53,20 @@ def summarize_plan(plan) -> dict[str, Any]:
             "transfer": _resources(plan.transfer),
         },
         "gpu_hours_estimate": _round(cost.gpu_hours, 3),
+        "imported": [
+            {
+                "source": i.label,
+                "origin": i.origin,
+                "model": i.model,
+                "optimizer": i.optimizer,
+                "seeds": list(i.seeds),
+                "bundles": list(i.bundle_ids),
+                "gpu_hours": 0.0,
+                "gpu_hours_saved": _round(i.gpu_hours_saved, 3),
+            }
+            for i in imported_savings(plan)
+        ],
+        "reuse": _reuse(plan, reused),
         "cost": {
             "gpu": cost.gpu or None,
             "unit": "GPU-hours",
@@ -87,6 +102,43 @@ def summarize_plan(plan) -> dict[str, Any]:
     }
 
 
+def _reuse(plan, reused: dict[str, str] | None) -> dict[str, Any] | None:
+    if not plan.sweep.reuse:
+        return None
+    from ltsweep.sweep.cost import reuse_savings
+
+    trials, hours = reuse_savings(plan, reused or {})
+    return {"stores": list(plan.sweep.reuse), "trials": trials, "gpu_hours_saved": _round(hours, 3)}
+
+
+def _print_imports(summary: dict[str, Any]) -> None:
+    from ltsweep.text_table import hours
+
+    for i in summary["imported"]:
+        saved = (
+            "unknown (no epoch_gpu_seconds for its dataset in this sweep)"
+            if i["gpu_hours_saved"] is None
+            else f"{hours(i['gpu_hours_saved'])} GPU-hours saved"
+        )
+        seeds = len(i["seeds"])
+        note = "" if seeds >= 3 else f"; claims on it will read inconclusive ({seeds} seed(s))"
+        print(
+            f"  imported source    {i['source']}/{i['optimizer']} from {i['origin']}: "
+            f"{seeds} seed(s) paired, 0 GPU-hours here, {saved}{note}"
+        )
+    reuse = summary.get("reuse")
+    if reuse:
+        saved = (
+            ""
+            if reuse["gpu_hours_saved"] is None
+            else (f", {hours(reuse['gpu_hours_saved'])} GPU-hours")
+        )
+        print(
+            f"  reuse              {reuse['trials']:,} generation trial(s) done in "
+            f"{', '.join(s.split('?', 1)[0] for s in reuse['stores'])}: copied, not run{saved}"
+        )
+
+
 def _print_text(summary: dict[str, Any], file: str) -> None:
     from ltsweep.text_table import render
 
@@ -113,6 +165,7 @@ def _print_text(summary: dict[str, Any], file: str) -> None:
     ]
     print("  resources per trial")
     print(render(["stage", "cpu", "gpu", "workers", "trials"], res, indent="    "))
+    _print_imports(summary)
     _print_cost(cost)
 
 
@@ -158,7 +211,14 @@ def run(args: argparse.Namespace) -> int:
     from ltsweep.sweep.context import load_context
 
     ctx = load_context(args)
-    summary = summarize_plan(ctx.plan)
+    reused = None
+    if ctx.config.reuse:
+        from ltsweep.storage.done import has_done
+        from ltsweep.storage.reuse import done_elsewhere
+
+        keys = [t.key for t in ctx.plan.generation if not has_done(ctx.paths, t.key)]
+        reused = done_elsewhere(keys, ctx.config.reuse)
+    summary = summarize_plan(ctx.plan, reused)
     if args.trials:
         from ltsweep.sweep.cost import trial_gpu_seconds
 

@@ -74,9 +74,7 @@ def _show(args: argparse.Namespace) -> int:
     from ltsweep.errors import UserError
     from ltsweep.storage.bundles import fetch_level, find_series
 
-    if target.startswith("models:"):
-        import ltsweep.tracking.bundle_registry  # noqa: F401  (reads models:/ URIs)
-    elif not is_uri(target) and not Path(target).exists():
+    if not is_uri(target) and not Path(target).exists():
         raise UserError(f"{target}: no such ticket directory or bundle; check the path")
     import shutil
     import tempfile

@@ -144,9 +144,11 @@ def open_location(uri: str, must_exist: bool = True) -> Location:
         store = open_store(uri)
     except UserError as exc:
         raise UserError(f"tickets {uri}: {str(exc).replace('--out ', '')}") from None
-    if must_exist and store.local is not None and not store.local.exists():
+    if store.local is None:
+        return StoreLocation(uri, store)
+    if must_exist and not store.local.exists():
         raise UserError(f"tickets {uri}: no such folder; check the path")
-    return StoreLocation(uri, store)
+    return StoreLocation(str(store.local), store)  # absolute: trials elsewhere reopen it
 
 
 def read_bundle(location: Location) -> Bundle | None:

@@ -81,8 +81,16 @@ class ModelSettings:
 
 @dataclass(frozen=True)
 class Configuration:
-    dataset: str
-    optimizer: str
+    """A (dataset entry, optimizer) pair; as a source, ``tickets: URI`` instead names a published
+    ticket series that stands in for its generation trials (``sweep/imports.py``)."""
+
+    dataset: str = ""
+    optimizer: str = ""
+    tickets: str | None = None
+
+    @property
+    def imported(self) -> bool:
+        return self.tickets is not None
 
 
 @dataclass(frozen=True)
@@ -154,6 +162,9 @@ class SweepConfig:
     report: ReportSettings = field(default_factory=ReportSettings)
     # torch.compile the training step and evaluation (docs/compile.md); eager where unavailable.
     compile: bool = False  # the shipped sweeps turn it on
+    # Other sweeps' outputs (folders or buckets): a generation trial done there is copied from
+    # there instead of run (docs/tickets.md). Never in trial keys.
+    reuse: tuple[str, ...] = ()
 
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -194,8 +205,11 @@ def validate_names(config: SweepConfig, loader: Loader) -> None:
     ]
     checks += [(f"optimizers.{o}", o, OPTIMIZERS) for o in config.optimizers]
     checks.append(("imp.strategy", config.imp.strategy, PRUNERS))
+    _check_imported(config, loader)
     for group in ("sources", "targets"):
         for i, c in enumerate(getattr(config, group)):
+            if c.imported:
+                continue
             if c.dataset not in config.datasets:  # an entry's own name may be an alias
                 checks.append((f"{group}[{i}].dataset", c.dataset, DATASETS))
             checks.append((f"{group}[{i}].optimizer", c.optimizer, OPTIMIZERS))
@@ -207,6 +221,8 @@ def validate_names(config: SweepConfig, loader: Loader) -> None:
                 raise loader.fail(key, str(exc)) from None
     for group in ("sources", "targets"):
         for i, c in enumerate(getattr(config, group)):
+            if c.imported:
+                continue
             if c.dataset not in config.datasets:
                 raise loader.fail(
                     f"{group}[{i}].dataset", f"{c.dataset!r} has no entry under 'datasets'"
@@ -241,6 +257,27 @@ def validate_names(config: SweepConfig, loader: Loader) -> None:
         raise loader.fail("seeds", "give at least one seed")
     if not config.sources or not config.targets:
         raise loader.fail("sources" if not config.sources else "targets", "must not be empty")
+
+
+def _check_imported(config: SweepConfig, loader: Loader) -> None:
+    """``{tickets: URI}`` only as a source, and alone: the bundle says its dataset and optimizer."""
+    for group in ("sources", "targets"):
+        for i, c in enumerate(getattr(config, group)):
+            key = f"{group}[{i}]"
+            if c.imported and group == "targets":
+                raise loader.fail(f"{key}.tickets", "a target trains; import tickets as a source")
+            if c.imported and (c.dataset or c.optimizer):
+                raise loader.fail(
+                    key, "give either tickets: URI or dataset and optimizer, not both"
+                )
+            if c.imported and not c.tickets:
+                raise loader.fail(f"{key}.tickets", "give the bundle's URI")
+            for name in ("dataset", "optimizer"):
+                if not c.imported and not getattr(c, name):
+                    raise loader.fail(f"{key}.{name}", f"give a {name} (or, as a source, tickets)")
+    for i, uri in enumerate(config.reuse):
+        if not uri:
+            raise loader.fail(f"reuse[{i}]", "give a sweep output: a folder, s3:// or gs://")
 
 
 def _check_folders(config: SweepConfig, loader: Loader) -> None:

@@ -114,3 +114,52 @@ def estimate(plan: Plan) -> Estimate:
         tuple(rows),
         unused,
     )
+
+
+@dataclass(frozen=True)
+class ImportedSaving:
+    """An imported ticket series: 0 GPU-hours here, and what making it here would have cost."""
+
+    label: str  # the source's name in this sweep's trials (entry@hash)
+    origin: str
+    model: str
+    optimizer: str
+    seeds: tuple[int, ...]  # the imported seeds that pair with a target seed
+    bundle_ids: tuple[str, ...]
+    gpu_hours_saved: float | None  # None: the sweep has no epoch_gpu_seconds for its dataset
+
+
+def imported_savings(plan: Plan) -> list[ImportedSaving]:
+    """Per imported series, the generation trials it stands in for, priced with this sweep's
+    figures for its dataset entry (same name) when the sweep has them."""
+    sweep, rows = plan.sweep, []
+    used = {(t.tags.get("source_bundle"), t.job.seed) for t in plan.transfer}
+    for series in plan.imported:
+        seeds = tuple(f.bundle.seed for f in series.found if (f.bundle.id, f.bundle.seed) in used)
+        entry = sweep.datasets.get(series.entry)
+        eps = entry.epoch_gpu_seconds.get(series.model) if entry else None
+        saved = None
+        if eps is not None and entry is not None:
+            res = (entry.resources or sweep.resources).generate
+            levels = int(series.first.identity["imp"]["levels"]) + 1
+            epochs = int(series.first.identity["schedule"]["epochs"])
+            per_seed = levels * epochs * eps / efficiency(res, sweep.cost)
+            saved = per_seed * len(seeds) / 3600
+        rows.append(
+            ImportedSaving(
+                series.label,
+                series.where,
+                series.model,
+                series.optimizer,
+                seeds,
+                tuple(f.bundle.id for f in series.found),
+                saved,
+            )
+        )
+    return rows
+
+
+def reuse_savings(plan: Plan, done_elsewhere: dict[str, str]) -> tuple[int, float | None]:
+    """Generation trials a ``reuse`` store has done: how many, and their GPU-hours."""
+    trials = [t for t in plan.generation if t.key in done_elsewhere]
+    return len(trials), _hours([trial_gpu_seconds(t, plan.sweep.cost) for t in trials])

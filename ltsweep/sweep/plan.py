@@ -30,6 +30,13 @@ from ltsweep.errors import UserError
 from ltsweep.hashing import Memo, config_key
 from ltsweep.sweep.config import Configuration, ModelSettings, SweepConfig
 from ltsweep.sweep.data_files import check_files, folder_data
+from ltsweep.sweep.imports import (
+    ImportedSeries,
+    check_fits,
+    check_protocol,
+    describe_model,
+    resolve,
+)
 from ltsweep.sweep.trial import GENERATE, TRANSFER, Resources, Trial
 
 
@@ -39,6 +46,7 @@ class Plan:
     generation: tuple[Trial, ...]
     transfer: tuple[Trial, ...]
     skipped_incompatible: int = 0
+    imported: tuple[ImportedSeries, ...] = ()  # sources: [{tickets: URI}], read at plan time
 
     @property
     def trials(self) -> tuple[Trial, ...]:
@@ -187,7 +195,8 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
         PruneConfig(sweep.imp.strategy, sweep.imp.rate, sweep.imp.prune_output),
         sweep.imp.rewind_epochs,
     )
-    configs = list(dict.fromkeys([*sweep.sources, *sweep.targets]))
+    own_sources = [s for s in sweep.sources if not s.imported]
+    configs = list(dict.fromkeys([*own_sources, *sweep.targets]))
     for name in dict.fromkeys(c.dataset for c in configs):
         check_files(name, _data(sweep, name, data_root))
     memo: Memo = {}  # trials share model/data/train configurations: turn each to JSON once
@@ -219,6 +228,7 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
     transfer: list[Trial] = []
     skipped = 0
     levels = sweep.transfer.levels or tuple(range(1, sweep.imp.levels + 1))
+    imported = _imported(sweep, levels)
     for settings in sweep.models:
         for target in sweep.targets:
             tmodel = _model(settings, target.dataset)
@@ -228,7 +238,14 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
             res = _resources(sweep, target.dataset, TRANSFER)
             pairs: list[tuple[str, Configuration | None]] = []
             if "transferred" in sweep.transfer.kinds:
-                pairs += [("transferred", s) for s in sweep.sources if s != target]
+                pairs += [("transferred", s) for s in own_sources if s != target]
+                for series in imported:
+                    if series.model == settings.name:
+                        trials, n = _imported_trials(
+                            sweep, series, target, tmodel, data, train, res, cost, levels, memo
+                        )
+                        transfer += trials
+                        skipped += n
             if "random" in sweep.transfer.kinds:
                 pairs.append(("random", target))
             for kind, source in pairs:
@@ -278,4 +295,76 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
                                 cost,
                             )
                         )
-    return Plan(sweep, tuple(generation.values()), tuple(transfer), skipped)
+    return Plan(sweep, tuple(generation.values()), tuple(transfer), skipped, imported)
+
+
+def _imported(sweep: SweepConfig, levels: tuple[int, ...]) -> tuple[ImportedSeries, ...]:
+    """Each ``{tickets: URI}`` source, read (JSON only) and checked against the sweep."""
+    found = []
+    for i, source in enumerate(sweep.sources):
+        if not source.imported:
+            continue
+        series = resolve(i, source.tickets or "")
+        names = [m.name for m in sweep.models]
+        if series.model not in names:
+            raise UserError(
+                f"{series.key}: {series.where} holds tickets of model {series.model}, the sweep "
+                f"trains {', '.join(names)}; import tickets of one of these models"
+            )
+        check_protocol(series, sweep.imp, levels)
+        found.append(series)
+    return tuple(found)
+
+
+def _imported_trials(
+    sweep: SweepConfig,
+    series: ImportedSeries,
+    target: Configuration,
+    tmodel: ModelConfig,
+    data: DataConfig,
+    train: TrainConfig,
+    res: Resources,
+    cost: float | None,
+    levels: tuple[int, ...],
+    memo: Memo,
+) -> tuple[list[Trial], int]:
+    """Transfer trials of an imported series to one target; keyed by the bundle ids."""
+    smodel = series.model_config()
+    restem = sweep.transfer.stem_mismatch == "reinit" and _only_stems_differ(smodel, tmodel)
+    seeds = [s for s in _seeds(sweep, target.dataset) if s in series.seeds]
+    if not restem and not _compatible(smodel, tmodel):
+        if sweep.transfer.skip_incompatible:
+            return [], len(levels) * len(seeds)
+        raise UserError(
+            f"{series.key}: {series.where} holds {describe_model(smodel)} tickets, the sweep's "
+            f"model for {target.dataset} is {describe_model(tmodel)}: parameter shapes differ; "
+            "set transfer.stem_mismatch: reinit (stems only) or import matching tickets"
+        )
+    check_fits(series, tmodel, data.spec().num_classes, restem)
+    trials = []
+    for seed in seeds:
+        found = series.for_seed(seed)
+        for level in levels:
+            job = TransferJob("transferred", tmodel, data, train, seed, reinit_stem=restem)
+            ticket = f"{found.bundle.id}/{level}"
+            key = "t-" + config_key(_key_payload(job, ticket_dir=ticket), memo=memo)
+            tags = _tags(tmodel, TRANSFER, "transferred", None, target, seed, level)
+            tags.update(
+                source_dataset=series.label,
+                source_optimizer=series.optimizer,
+                source_bundle=found.bundle.id,
+                source_origin=series.where,
+            )
+            trial = Trial(
+                key,
+                TRANSFER,
+                dataclasses.replace(job, key=key),
+                res,
+                tags,
+                found.bundle.id,
+                level,
+                cost,
+                ticket_uri=found.location.uri,
+            )
+            trials.append(trial)
+    return trials, 0

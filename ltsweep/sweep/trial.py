@@ -34,6 +34,8 @@ class Trial:
     source_key: str = ""  # transfer: the generation trial whose ticket it trains
     level: int = 0  # transfer: the ticket's level
     epoch_gpu_seconds: float | None = None
+    # transfer from an imported source: the bundle's URI (``source_key`` is its bundle id)
+    ticket_uri: str = ""
 
     @property
     def trainings(self) -> int:

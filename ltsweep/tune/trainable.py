@@ -20,7 +20,7 @@ from ltsweep.core.imp import IMPRun, LevelResult
 from ltsweep.core.jobs import GenerationJob
 from ltsweep.core.train import TrainState
 from ltsweep.core.transfer import run_transfer
-from ltsweep.errors import TrainingDivergedError, UserError
+from ltsweep.errors import CorruptArtifactError, TrainingDivergedError, UserError
 from ltsweep.storage.done import read_done, write_done, write_failed
 from ltsweep.storage.paths import SweepPaths
 from ltsweep.storage.staging import TrialStage, fetch_ticket, ticket_exists, ticket_rel
@@ -71,6 +71,9 @@ def execute(
             record = _transfer(trial, stage, device, emit, paths)
     except TrainingDivergedError as exc:
         write_failed(paths, trial.key, f"training diverged: {exc}", retryable=False)
+        raise
+    except CorruptArtifactError as exc:  # an imported ticket failed its check: retrying cannot help
+        write_failed(paths, trial.key, str(exc), retryable=False)
         raise
     ended = time.time()
     record.update(key=trial.key, seconds=ended - started, device=device, **(where or {}))
@@ -131,7 +134,26 @@ def _generate_distributed(trial: Trial, stage: TrialStage, paths: SweepPaths) ->
     }
 
 
+def _imported_ticket(trial: Trial, stage: TrialStage) -> Path:
+    """An imported source's ticket: the level file fetched once per machine, verified against
+    its bundle's sha256, as a ticket directory in the trial's own work directory."""
+    import ltsweep.tracking.bundle_registry  # noqa: F401  (models:/ URIs)
+    from ltsweep.core.bundle_make import ticket_from_level
+    from ltsweep.storage.bundles import fetch_level, find_series
+
+    (found,) = find_series(trial.ticket_uri)
+    if found.bundle.id != trial.source_key:
+        raise UserError(
+            f"the bundle at {found.where} is now {found.bundle.id}, the plan imported "
+            f"{trial.source_key}: it was replaced; plan the sweep again"
+        )
+    level = fetch_level(found, trial.level)
+    return ticket_from_level(found.bundle, trial.level, level, stage.local / "imported_ticket")
+
+
 def _transfer(trial: Trial, stage: TrialStage, device: str, emit, paths) -> dict[str, Any]:
+    if trial.ticket_uri:
+        return _run_transfer(trial, stage, device, emit, _imported_ticket(trial, stage))
     if not ticket_exists(paths, trial.source_key, trial.level):
         rel = ticket_rel(paths, trial.source_key, trial.level)
         raise UserError(
@@ -139,6 +161,12 @@ def _transfer(trial: Trial, stage: TrialStage, device: str, emit, paths) -> dict
             f"{trial.source_key} has not finished"
         )
     source = fetch_ticket(paths, trial.source_key, trial.level)  # local, sha256-verified
+    return _run_transfer(trial, stage, device, emit, source)
+
+
+def _run_transfer(
+    trial: Trial, stage: TrialStage, device: str, emit, source: Path
+) -> dict[str, Any]:
     job = dataclasses.replace(trial.job, ticket_dir=str(source))
 
     def on_epoch(state: TrainState) -> None:
@@ -155,6 +183,8 @@ def _transfer(trial: Trial, stage: TrialStage, device: str, emit, paths) -> dict
         "weights_remaining": info.weights_remaining if trial.job.kind != "dense" else 1.0,
         "ticket_sha256": info.sha256,
     }
+    if trial.ticket_uri:
+        record["bundle_id"] = trial.source_key
     if job.reinit_stem:  # the stem rule: what was re-initialised, and the true sparsity
         from ltsweep.core.transfer import stem_record
 
