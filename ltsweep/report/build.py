@@ -17,6 +17,7 @@ from ltsweep import fsio
 from ltsweep.errors import UserError
 from ltsweep.report import claims, collect, figures, html, matrix, optimizers, stats
 from ltsweep.report import differences as D
+from ltsweep.report.imported import imported_sources
 from ltsweep.tracking import schema, sweep_store
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class Report:
     claims_table: pd.DataFrame | None = None  # the claims' evidence, as in claims.csv
     files: list[str] = field(default_factory=list)
     parent_run_id: str | None = None
+    imported: pd.DataFrame | None = None  # imported ticket sources (report/imported.py)
 
     @property
     def all_figures(self) -> list[figures.ReportFigure]:
@@ -216,6 +218,17 @@ def _page(report: Report, generated: str) -> str:
             links=[("summary.csv", "summary.csv")],
         ),
     ]
+    if report.imported is not None and len(report.imported):
+        sections.insert(
+            0,
+            html.Section(
+                "imported",
+                "Imported ticket sources",
+                "Sources whose tickets this sweep did not make: published ticket bundles, by "
+                "origin and bundle id (a bundle id hashes its tensors and what made them).",
+                tables=[("Imported sources", report.imported)],
+            ),
+        )
     return html.render(f"ltsweep report: {report.sweep}", meta, sections, report.claims)
 
 
@@ -287,6 +300,7 @@ def build_report(
     client, experiment_id = sweep_store.open_experiment(uri, name, where)
     with sweep_store.reading(uri):
         finished, not_finished = collect.collect(client, experiment_id)
+        imported = imported_sources(client, experiment_id)
     if finished.empty:
         raise UserError(
             f"no finished results in experiment {schema.experiment_name(name)!r} at {uri} "
@@ -296,6 +310,7 @@ def build_report(
     _check_out_dir(out)
     scale = stats.percent_scale(finished[stats.VALUE])
     report = Report(name, uri, out.resolve(), finished, not_finished, scale, _margin(where.file))
+    report.imported = imported
     assemble(report, sparsities)
     with fsio.atomic_dir(out) as tmp:
         write(report, tmp)

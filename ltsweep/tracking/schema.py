@@ -30,6 +30,8 @@ TAG_TARGET_OPTIMIZER = PREFIX + "target_optimizer"
 TAG_LEVEL = PREFIX + "level"
 TAG_WEIGHTS_REMAINING = PREFIX + "weights_remaining"
 TAG_SEED = PREFIX + "seed"
+TAG_SOURCE_BUNDLE = PREFIX + "source_bundle"  # an imported source: the ticket bundle's id
+TAG_SOURCE_ORIGIN = PREFIX + "source_origin"  # ... and where it was imported from
 TAG_ERROR = PREFIX + "error"
 # Where and when a trial's last attempt ran (from its done record): Ray node, cpu/cuda, times.
 TAG_NODE = PREFIX + "node"
