@@ -21,20 +21,14 @@ from ltsweep.core.bundle import (
 )
 from ltsweep.errors import CorruptArtifactError, UserError
 from ltsweep.storage.bundles import fetch_level, find_series, write_bundle
+from tests.common.bundles import publish_tiny_imp
 from tests.common.cli import REPO, ltsweep, ltsweep_quick
 
 
 @pytest.fixture(scope="module")
 def bundle_dir(tiny_imp, tmp_path_factory) -> Path:
     """The tiny IMP run's series as a bundle folder."""
-    from ltsweep.core.bundle_make import bundle_from_tickets
-    from ltsweep.core.imp import ticket_dir
-
-    job, workdir, results = tiny_imp
-    tickets = {lv: ticket_dir(workdir, lv) for lv in range(job.imp.levels + 1)}
-    dest = tmp_path_factory.mktemp("bundle") / "digits-sgd" / "seed_0"
-    bundle_from_tickets(job, "digits", tickets, [r.__dict__ for r in results], dest)
-    return dest
+    return publish_tiny_imp(tiny_imp, tmp_path_factory.mktemp("bundle") / "digits-sgd" / "seed_0")
 
 
 def _copy(bundle_dir: Path, tmp_path: Path) -> Path:

@@ -18,6 +18,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_sweep_arguments(parser)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--trials", action="store_true", help="list every trial")
+    parser.add_argument(
+        "--as-imported",
+        nargs="+",
+        metavar="SOURCE",
+        help="price the sweep as if these source datasets' ticket series were imported "
+        "(published bundles, `sources: [{tickets: URI}]`): the hours another lab would spend",
+    )
 
 
 def _resources(trials) -> list[dict[str, Any]]:
@@ -139,6 +146,19 @@ def _print_imports(summary: dict[str, Any]) -> None:
         )
 
 
+def _print_as_imported(w: dict[str, Any]) -> None:
+    from ltsweep.text_table import hours
+
+    def h(value: float | None) -> str:
+        return "unknown" if value is None else f"{hours(value)} GPU-hours"
+
+    print(
+        f"  as imported        with {', '.join(w['sources'])} imported as published tickets: "
+        f"{w['generation_trials_replaced']:,} generation trials not run ({h(w['gpu_hours_saved'])}"
+        f" saved); this sweep would cost {h(w['gpu_hours_left'])}"
+    )
+
+
 def _print_text(summary: dict[str, Any], file: str) -> None:
     from ltsweep.text_table import render
 
@@ -219,6 +239,16 @@ def run(args: argparse.Namespace) -> int:
         keys = [t.key for t in ctx.plan.generation if not has_done(ctx.paths, t.key)]
         reused = done_elsewhere(keys, ctx.config.reuse)
     summary = summarize_plan(ctx.plan, reused)
+    if args.as_imported:
+        from ltsweep.sweep.cost import what_if_imported
+
+        w = what_if_imported(ctx.plan, tuple(args.as_imported))
+        summary["as_imported"] = {
+            "sources": list(w.entries),
+            "generation_trials_replaced": w.trials,
+            "gpu_hours_saved": _round(w.gpu_hours_saved, 3),
+            "gpu_hours_left": _round(w.gpu_hours_left, 3),
+        }
     if args.trials:
         from ltsweep.sweep.cost import trial_gpu_seconds
 
@@ -239,6 +269,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
         return 0
     _print_text(summary, str(ctx.file))
+    if "as_imported" in summary:
+        _print_as_imported(summary["as_imported"])
     if args.trials:
         for t in summary["trial_list"]:
             print(

@@ -163,3 +163,37 @@ def reuse_savings(plan: Plan, done_elsewhere: dict[str, str]) -> tuple[int, floa
     """Generation trials a ``reuse`` store has done: how many, and their GPU-hours."""
     trials = [t for t in plan.generation if t.key in done_elsewhere]
     return len(trials), _hours([trial_gpu_seconds(t, plan.sweep.cost) for t in trials])
+
+
+@dataclass(frozen=True)
+class WhatIfImported:
+    """``plan --as-imported``: the sweep's cost if the named sources' series were imported."""
+
+    entries: tuple[str, ...]
+    trials: int  # generation trials an import would replace
+    gpu_hours_saved: float | None
+    gpu_hours_left: float | None
+
+
+def what_if_imported(plan: Plan, entries: tuple[str, ...]) -> WhatIfImported:
+    """Price the plan as if each source entry in ``entries`` came as published tickets: its
+    generation trials (those no target needs as its own baseline) cost nothing here; every
+    transfer trial stays, trained and priced as planned."""
+    from ltsweep.errors import UserError
+
+    sources = {s.dataset for s in plan.sweep.sources if not s.imported}
+    unknown = sorted(set(entries) - sources)
+    if unknown:
+        raise UserError(
+            f"--as-imported {unknown[0]}: not a source dataset of this sweep "
+            f"(sources: {', '.join(sorted(sources))})"
+        )
+    replaced = [
+        t
+        for t in plan.generation
+        if t.tags["source_dataset"] in entries and t.tags.get("is_target") != "1"
+    ]
+    saved = _hours([trial_gpu_seconds(t, plan.sweep.cost) for t in replaced])
+    total = estimate(plan).gpu_hours
+    left = None if total is None else total - (saved or 0.0)
+    return WhatIfImported(tuple(entries), len(replaced), saved, left)
