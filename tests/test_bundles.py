@@ -22,7 +22,6 @@ from ltsweep.core.bundle import (
 from ltsweep.errors import CorruptArtifactError, UserError
 from ltsweep.storage.bundles import fetch_level, find_series, write_bundle
 from tests.common.bundles import publish_tiny_imp
-from tests.common.cli import REPO, ltsweep, ltsweep_quick
 
 
 @pytest.fixture(scope="module")
@@ -238,28 +237,3 @@ def test_registry_versions_are_one_per_bundle_and_read_back(
     assert fetch_level(found, 1, tmp_path / "cache").exists()
     with pytest.raises(UserError, match="no such registered model version"):
         find_series("models:/no-such-model/1")
-
-
-def test_publish_and_show_from_a_finished_sweep(tiny_sweep, tmp_path) -> None:
-    out, _, _ = tiny_sweep
-    tiny = str(REPO / "tests" / "sweeps" / "tiny.yaml")
-    to = tmp_path / "published"
-    got = ltsweep(
-        "ticket", "publish", tiny, "--out", str(out), "--to", str(to), "--optimizer", "sgd"
-    )
-    assert got.returncode == 0, got.stderr
-    assert "vgg_tiny digits/sgd s0" in got.stdout and "adam" not in got.stdout, got.stdout
-    series = to / "vgg_tiny-digits-sgd"
-    assert (series / "seed_0" / BUNDLE_FILE).exists()
-    shown = ltsweep("ticket", "show", str(series))
-    assert shown.returncode == 0, shown.stderr
-    text = shown.stdout
-    assert "files verified   yes" in text and "source dataset   digits, 10 classes" in text
-    assert "{" not in text and "'" not in text, f"show prints Python reprs:\n{text}"
-    level = series / "seed_0" / "level_01.safetensors"
-    data = bytearray(level.read_bytes())
-    data[-1] ^= 0xFF
-    level.write_bytes(bytes(data))
-    bad = ltsweep_quick("ticket", "show", str(series))
-    assert bad.returncode == 2 and "level_01.safetensors" in bad.stderr, bad.stderr
-    assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr

@@ -133,11 +133,20 @@ def test_imported_sweep_runs_reuses_and_loses_only_the_tampered_level(tiny_sweep
         "ticket", "publish", tiny, "--out", str(out), "--to", str(published), "--source", "digits"
     )
     assert got.returncode == 0, got.stderr
+    assert "vgg_tiny digits/sgd s0" in got.stdout and "adam" not in got.stdout, got.stdout
     series = published / "vgg_tiny-digits-sgd"
+    shown = ltsweep_quick("ticket", "show", str(series))
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout
+    assert "files verified   yes" in text and "source dataset   digits, 10 classes" in text
+    assert "{" not in text and "'" not in text, f"show prints Python reprs:\n{text}"
     level = series / "seed_0" / "level_02.safetensors"
     data = bytearray(level.read_bytes())
     data[len(data) // 2] ^= 0x01
     level.write_bytes(bytes(data))
+    bad = ltsweep_quick("ticket", "show", str(series))
+    assert bad.returncode == 2 and "level_02.safetensors" in bad.stderr, bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
     sweep = import_sweep(tmp_path / "imported.yaml", str(series), reuse=[str(out)])
 
     plan = ltsweep_quick("plan", str(sweep), "--out", str(tmp_path / "run"))
@@ -165,3 +174,22 @@ def test_imported_sweep_runs_reuses_and_loses_only_the_tampered_level(tiny_sweep
     assert report.returncode == 0, report.stderr
     page = (tmp_path / "run" / "report" / "index.html").read_text()
     assert "Imported ticket sources" in page and imported[0]["bundle_id"] in page
+
+
+def test_the_shipped_import_sweep_matches_the_demo_it_imports_from() -> None:
+    """search_spaces/digits_imported.yaml imports the demo's tickets and reuses its trials: its
+    datasets, optimizers, IMP protocol and levels must be the demo's, or nothing would pair."""
+    from ltsweep.sweep.config import load_sweep
+
+    mine = load_sweep(REPO / "search_spaces" / "digits_imported.yaml")
+    demo = load_sweep(REPO / "search_spaces" / "demo.yaml")
+    assert mine.datasets["shapes_small"] == demo.datasets["shapes_small"]
+    assert (mine.imp, mine.optimizers, mine.compile, mine.seeds, mine.transfer.levels) == (
+        demo.imp,
+        demo.optimizers,
+        demo.compile,
+        demo.seeds,
+        demo.transfer.levels,
+    )
+    assert [s.tickets for s in mine.sources if s.imported] == ["runs/published/vgg_tiny-digits-sgd"]
+    assert mine.reuse == ("runs/demo",)
