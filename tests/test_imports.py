@@ -45,12 +45,18 @@ def test_an_imported_series_is_planned_at_zero_hours_keyed_by_its_bundle(series,
     }
     plan = _plan(import_sweep(tmp_path / "a.yaml", str(series), datasets={"digits": digits}))
     bundle = json.loads((series / "seed_0" / BUNDLE_FILE).read_text())["id"]
-    assert [t.tags["source_dataset"] for t in plan.generation] == ["digits"], (
+    assert [t.trains_on.label for t in plan.generation] == ["digits/adam"], (
         "the imported source must not get a generation trial; only the target's own"
     )
-    imported = [t for t in plan.transfer if t.tags["kind"] == "transferred"]
+    imported = [t for t in plan.transfer if t.axes.kind == "transferred"]
     assert [t.level for t in imported] == [1, 2]
     assert {t.source_key for t in imported} == {bundle}, "transfers must name the bundle id"
+    source = imported[0].axes.source
+    assert source is not None and source.bundle == bundle and source.origin
+    assert source.dataset == "digits" and source.train_size == 1347, (
+        f"the imported entry must carry the registered dataset and size it was made on: {source}"
+    )
+    assert source.name.startswith("digits@"), "an imported source must not share an own name"
     summary = summarize_plan(plan)
     (row,) = summary["imported"]
     assert row["gpu_hours"] == 0.0 and row["bundles"] == [bundle]

@@ -18,6 +18,7 @@ from typing import Any
 from ltsweep.core.bundle import Bundle, shape_mismatch
 from ltsweep.core.jobs import ModelConfig
 from ltsweep.errors import UserError
+from ltsweep.sweep.trial import Entry
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,23 @@ class ImportedSeries:
     @property
     def seeds(self) -> tuple[int, ...]:
         return tuple(f.bundle.seed for f in self.found)
+
+    def entry_of(self, found: Any) -> Entry:
+        """The typed source entry of one imported bundle, as the report classifies it: the
+        registered dataset it was made on, its cut and training-set size, its id and origin."""
+        src = found.bundle.source
+        return Entry(
+            self.label,
+            self.optimizer,
+            str(src["dataset"]),
+            int(src["num_classes"]),
+            src.get("half"),
+            src.get("train_subset"),
+            src.get("train_size"),
+            None,
+            found.bundle.id,
+            self.where,
+        )
 
     def for_seed(self, seed: int) -> Any:
         return next(f for f in self.found if f.bundle.seed == seed)

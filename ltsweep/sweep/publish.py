@@ -31,24 +31,24 @@ class Filters:
     seed: int | None = None
 
     def keep(self, trial: Trial) -> bool:
-        t = trial.tags
-        wanted = {
-            "model": self.model,
-            "source_dataset": self.source,
-            "source_optimizer": self.optimizer,
-            "seed": None if self.seed is None else str(self.seed),
-        }
-        return all(v is None or t.get(k) == v for k, v in wanted.items())
+        own = trial.trains_on
+        pairs = [
+            (self.model, trial.model),
+            (self.source, own.name),
+            (self.optimizer, own.optimizer),
+            (self.seed, trial.axes.seed),
+        ]
+        return all(want is None or want == have for want, have in pairs)
 
 
 def series_name(trial: Trial) -> str:
-    t = trial.tags
-    name = f"{t['model']}-{t['source_dataset']}-{t['source_optimizer']}"
+    own = trial.trains_on
+    name = f"{trial.model}-{own.name}-{own.optimizer}"
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
 def bundle_rel(trial: Trial) -> str:
-    return f"{series_name(trial)}/seed_{trial.tags['seed']}"
+    return f"{series_name(trial)}/seed_{trial.axes.seed}"
 
 
 def select(plan: Plan, paths: SweepPaths, filters: Filters) -> tuple[list[Trial], list[Trial]]:
@@ -71,9 +71,7 @@ def build_local(trial: Trial, paths: SweepPaths, dest: Path):
     assert isinstance(job, GenerationJob)
     record = read_done(paths, trial.key) or {}
     tickets = {lv: fetch_ticket(paths, trial.key, lv) for lv in range(job.imp.levels + 1)}
-    return bundle_from_tickets(
-        job, trial.tags["source_dataset"], tickets, record.get("levels", []), dest
-    )
+    return bundle_from_tickets(job, trial.trains_on.name, tickets, record.get("levels", []), dest)
 
 
 def publish(trials: list[Trial], paths: SweepPaths, to: str | None, on_bundle) -> None:

@@ -30,8 +30,34 @@ TAG_TARGET_OPTIMIZER = PREFIX + "target_optimizer"
 TAG_LEVEL = PREFIX + "level"
 TAG_WEIGHTS_REMAINING = PREFIX + "weights_remaining"
 TAG_SEED = PREFIX + "seed"
-TAG_SOURCE_BUNDLE = PREFIX + "source_bundle"  # an imported source: the ticket bundle's id
-TAG_SOURCE_ORIGIN = PREFIX + "source_origin"  # ... and where it was imported from
+# "1" while the run's key is in the plan the sweep's store records (set when ``run`` creates the
+# run; ``ltsweep ui`` marks "0" the runs of keys an edited sweep file no longer plans)
+TAG_IN_PLAN = PREFIX + "in_plan"
+TAG_IS_TARGET = PREFIX + "is_target"  # a generation trial whose configuration is a target: 1 | 0
+# Per side ("source" | "target") of a trial's typed record (``sweep.trial.Entry``), beside the
+# entry's name (TAG_*_DATASET) and optimizer: what the report classifies comparisons by.
+# ``bundle`` and ``origin``: an imported source's ticket bundle id and where it came from.
+ENTRY_FIELDS = (
+    "registered",
+    "classes",
+    "half",
+    "subset",
+    "train_size",
+    "test_size",
+    "bundle",
+    "origin",
+)
+
+
+def entry_tag(side: str, field: str) -> str:
+    """``ltsweep.source_registered``, ``ltsweep.target_test_size``, ..."""
+    return f"{PREFIX}{side}_{field}"
+
+
+TAG_SOURCE_BUNDLE = entry_tag("source", "bundle")  # an imported source: its ticket bundle id
+TAG_SOURCE_ORIGIN = entry_tag("source", "origin")  # ... and where it was imported from
+
+
 TAG_ERROR = PREFIX + "error"
 # Where and when a trial's last attempt ran (from its done record): Ray node, cpu/cuda, times.
 TAG_NODE = PREFIX + "node"
@@ -53,6 +79,8 @@ AXIS_TAGS = (
     TAG_LEVEL,
     TAG_WEIGHTS_REMAINING,
     TAG_SEED,
+    TAG_IS_TARGET,
+    *(entry_tag(side, f) for side in ("source", "target") for f in ENTRY_FIELDS),
 )
 
 ROLE_SWEEP, ROLE_TRIAL, ROLE_RESULT = "sweep", "trial", "result"
@@ -62,7 +90,7 @@ EPOCH_METRICS = ("test_accuracy", "test_loss", "train_loss", "train_accuracy", "
 FINAL_ACCURACY = "final_test_accuracy"  # the paper's figures use the final epoch
 BEST_ACCURACY = "best_test_accuracy"
 
-# Kinds with no source: tags hold "" for source axes of dense runs ("none" in the report).
+# Kinds with no source (random, dense): the source axes hold "none".
 NO_SOURCE = "none"
 
 
