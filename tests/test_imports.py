@@ -136,7 +136,7 @@ def test_imported_sweep_runs_reuses_and_loses_only_the_tampered_level(tiny_sweep
     tiny = str(REPO / "tests" / "sweeps" / "tiny.yaml")
     published = tmp_path / "published"
     got = ltsweep(
-        "ticket", "publish", tiny, "--out", str(out), "--to", str(published), "--source", "digits"
+        "ticket", "publish", tiny, "--out", str(out), "--to", str(published), "--optimizer", "sgd"
     )
     assert got.returncode == 0, got.stderr
     assert "vgg_tiny digits/sgd s0" in got.stdout and "adam" not in got.stdout, got.stdout
