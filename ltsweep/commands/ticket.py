@@ -70,7 +70,7 @@ def _show(args: argparse.Namespace) -> int:
         info = verify_ticket(Path(target))
         print(json.dumps(asdict(info), indent=2, sort_keys=True) if args.json else describe(info))
         return 0
-    from ltsweep.core.bundle import describe as describe_bundle
+    from ltsweep.core.bundle_text import describe as describe_bundle
     from ltsweep.errors import UserError
     from ltsweep.storage.bundles import fetch_level, find_series
 
