@@ -49,8 +49,8 @@ def _rewrite(folder: Path, doc: dict, fix_id: bool = True) -> None:
 
 
 def test_bundle_describes_the_series_and_its_files_are_the_tickets(tiny_imp, bundle_dir) -> None:
-    from ltsweep.core.imp import ticket_dir
     from ltsweep.core.tickets import read_info
+    from ltsweep.trial_layout import ticket_dir
 
     _, workdir, results = tiny_imp
     (found,) = find_series(str(bundle_dir.parent))
@@ -166,8 +166,8 @@ def test_a_shape_that_does_not_fit_the_model_is_named(bundle_dir) -> None:
 
 def test_a_level_becomes_a_ticket_the_engine_loads(bundle_dir, tiny_imp, tmp_path) -> None:
     from ltsweep.core.bundle_make import ticket_from_level
-    from ltsweep.core.imp import ticket_dir
     from ltsweep.core.tickets import load_ticket
+    from ltsweep.trial_layout import ticket_dir
     from tests.common.tiny import assert_state_equal
 
     _, workdir, _ = tiny_imp

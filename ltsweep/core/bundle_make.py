@@ -24,10 +24,12 @@ from ltsweep.core.bundle import (
     verify_level_file,
 )
 from ltsweep.core.jobs import DataConfig, GenerationJob
-from ltsweep.core.tickets import INFO_FILE, TENSORS_FILE, TicketInfo, verify_ticket
+from ltsweep.core.tickets import TicketInfo, verify_ticket
 from ltsweep.errors import CorruptArtifactError
 from ltsweep.fsio import atomic_dir
 from ltsweep.hashing import canonical_json
+from ltsweep.trial_layout import TICKET_INFO_FILE as INFO_FILE
+from ltsweep.trial_layout import TICKET_TENSORS_FILE as TENSORS_FILE
 
 
 def source_identity(data: DataConfig, entry: str) -> dict[str, Any]:

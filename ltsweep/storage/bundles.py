@@ -200,9 +200,10 @@ def find_series(uri: str) -> list[Found]:
 
 
 def cache_root() -> Path:
-    """This machine's cache of verified level files (``LTSWEEP_CACHE``, as the stores' cache)."""
-    root = os.environ.get("LTSWEEP_CACHE") or Path.home() / ".cache" / "ltsweep"
-    return Path(root) / "bundles"
+    """This machine's cache of verified level files (``ltsweep.caches``: ``bundles/``)."""
+    from ltsweep.caches import cache_folder
+
+    return cache_folder("bundles")
 
 
 def fetch_level(found: Found, level: int, cache: Path | None = None) -> Path:

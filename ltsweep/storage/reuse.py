@@ -10,19 +10,23 @@ for any trial done before it started. Nothing in-progress is copied: only done t
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
 
 from ltsweep.errors import CorruptArtifactError, UserError
-from ltsweep.hashing import sha256_file
 from ltsweep.storage.done import DONE, FAILED, has_done
 from ltsweep.storage.paths import SweepPaths
 from ltsweep.storage.store import is_uri
+from ltsweep.trial_layout import (
+    CHECKPOINT_FILE,
+    MARKERS,
+    TICKET_INFO_FILE,
+    TICKETS_DIR,
+    verify_ticket_files,
+)
 
-SKIPPED = {"checkpoint.pt", FAILED}  # an unfinished level's state, another store's failure notes
-MARKERS = ("ticket.json", "result.json")  # after the files they vouch for
+SKIPPED = {CHECKPOINT_FILE, FAILED}  # an unfinished level's state, another store's failures
 
 
 def reuse_paths(uri: str) -> SweepPaths:
@@ -83,11 +87,11 @@ def copy_trial(source: SweepPaths, dest: SweepPaths, key: str) -> int:
 
 def _verify_tickets(trial_dir: Path, where: str) -> None:
     """Every ``tickets/level_LL/`` of a copied trial: tensors file against ``ticket.json``."""
-    for info in sorted(trial_dir.glob("tickets/*/ticket.json")):
-        expected = json.loads(info.read_text()).get("sha256", "")
-        tensors = info.parent / "weights.safetensors"
-        if not tensors.exists() or sha256_file(tensors) != expected:
+    for info in sorted(trial_dir.glob(f"{TICKETS_DIR}/*/{TICKET_INFO_FILE}")):
+        try:
+            verify_ticket_files(info.parent)
+        except UserError:
             raise CorruptArtifactError(
                 f"reuse: ticket {where}/{info.parent.relative_to(trial_dir)} does not match its "
                 "sha256: that store is damaged; remove it from reuse or regenerate the trial there"
-            )
+            ) from None

@@ -11,7 +11,7 @@ import yaml
 def publish_tiny_imp(tiny_imp, dest: Path) -> Path:
     """The tiny IMP run's series as one bundle folder at ``dest``."""
     from ltsweep.core.bundle_make import bundle_from_tickets
-    from ltsweep.core.imp import ticket_dir
+    from ltsweep.trial_layout import ticket_dir
 
     job, workdir, results = tiny_imp
     tickets = {lv: ticket_dir(workdir, lv) for lv in range(job.imp.levels + 1)}
