@@ -1,5 +1,5 @@
-"""Ticket bundles (``core.bundle``, ``core.bundle_make``, ``storage.bundles``,
-``tracking.bundle_registry``, ``ltsweep ticket publish/show``): a series made from a real IMP
+"""Ticket bundles (``ticket_bundle``, ``core.bundle_make``, ``storage.bundles``,
+``tracking.bundle_registry``): a series made from a real IMP
 run, read back from a folder, a real S3 API (moto on 127.0.0.1) and a real MLflow registry
 (SQLite), and every lie a bundle can tell refused in one line naming it."""
 
@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from ltsweep.core.bundle import (
+from ltsweep.errors import CorruptArtifactError, UserError
+from ltsweep.storage.bundles import fetch_level, find_series, write_bundle
+from ltsweep.ticket_bundle import (
     BUNDLE_FILE,
     MAX_JSON_BYTES,
     bundle_id,
     parse_bundle,
     shape_mismatch,
 )
-from ltsweep.errors import CorruptArtifactError, UserError
-from ltsweep.storage.bundles import fetch_level, find_series, write_bundle
 from tests.common.bundles import publish_tiny_imp
 
 
@@ -218,7 +218,7 @@ def test_bundles_travel_through_s3(bundle_dir, tmp_path, monkeypatch) -> None:
 def test_registry_versions_are_one_per_bundle_and_read_back(
     bundle_dir, tmp_path, monkeypatch
 ) -> None:
-    from ltsweep.core.bundle import parse_bundle as parse
+    from ltsweep.ticket_bundle import parse_bundle as parse
     from ltsweep.tracking.bundle_registry import register_bundle
 
     uri = f"sqlite:///{tmp_path / 'registry.db'}"

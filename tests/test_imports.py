@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ltsweep.core.bundle import BUNDLE_FILE, bundle_id
 from ltsweep.errors import UserError
+from ltsweep.ticket_bundle import BUNDLE_FILE, bundle_id
 from tests.common.bundles import import_sweep, publish_tiny_imp
 from tests.common.cli import REPO, ltsweep, ltsweep_quick
 

@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import ltsweep
-from ltsweep.core.bundle import (
+from ltsweep.core.jobs import DataConfig, GenerationJob
+from ltsweep.core.tickets import TicketInfo, verify_ticket
+from ltsweep.errors import CorruptArtifactError
+from ltsweep.fsio import atomic_dir
+from ltsweep.hashing import canonical_json
+from ltsweep.ticket_bundle import (
     BUNDLE_FILE,
     Bundle,
     BundleLevel,
@@ -23,11 +28,6 @@ from ltsweep.core.bundle import (
     safetensors_header,
     verify_level_file,
 )
-from ltsweep.core.jobs import DataConfig, GenerationJob
-from ltsweep.core.tickets import TicketInfo, verify_ticket
-from ltsweep.errors import CorruptArtifactError
-from ltsweep.fsio import atomic_dir
-from ltsweep.hashing import canonical_json
 from ltsweep.trial_layout import TICKET_INFO_FILE as INFO_FILE
 from ltsweep.trial_layout import TICKET_TENSORS_FILE as TENSORS_FILE
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ltsweep.core.bundle import Bundle
+from ltsweep.ticket_bundle import Bundle
 
 
 def _fmt(value: Any) -> str:

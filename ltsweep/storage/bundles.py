@@ -2,7 +2,7 @@
 layer), or a scheme another package registers (``models:/`` from ``ltsweep.tracking``).
 
 Reading a bundle's JSON is all ``plan`` does; a level file is fetched once per machine into its
-cache, checked (size, sha256, header: ``core.bundle.verify_level_file``) before it enters the
+cache, checked (size, sha256, header: ``ticket_bundle.verify_level_file``) before it enters the
 cache, and read by no one before that. Downloads stop at the declared size plus one byte, so a
 lying or hostile location cannot fill the disk.
 """
@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ltsweep import fsio
-from ltsweep.core.bundle import (
+from ltsweep.errors import CorruptArtifactError, UserError
+from ltsweep.storage.store import Store, is_uri, open_store
+from ltsweep.ticket_bundle import (
     BUNDLE_FILE,
     MAX_JSON_BYTES,
     Bundle,
@@ -25,8 +27,6 @@ from ltsweep.core.bundle import (
     parse_bundle,
     verify_level_file,
 )
-from ltsweep.errors import CorruptArtifactError, UserError
-from ltsweep.storage.store import Store, is_uri, open_store
 
 
 class Location(Protocol):

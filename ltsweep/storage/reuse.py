@@ -15,18 +15,20 @@ import tempfile
 from pathlib import Path
 
 from ltsweep.errors import CorruptArtifactError, UserError
-from ltsweep.storage.done import DONE, FAILED, has_done
+from ltsweep.storage.done import has_done
 from ltsweep.storage.paths import SweepPaths
 from ltsweep.storage.store import is_uri
 from ltsweep.trial_layout import (
     CHECKPOINT_FILE,
+    DONE_FILE,
+    FAILED_FILE,
     MARKERS,
     TICKET_INFO_FILE,
     TICKETS_DIR,
     verify_ticket_files,
 )
 
-SKIPPED = {CHECKPOINT_FILE, FAILED}  # an unfinished level's state, another store's failures
+SKIPPED = {CHECKPOINT_FILE, FAILED_FILE}  # an unfinished level's state, another store's failures
 
 
 def reuse_paths(uri: str) -> SweepPaths:
@@ -58,7 +60,7 @@ def copy_trial(source: SweepPaths, dest: SweepPaths, key: str) -> int:
     """Copy one done trial's directory from ``source`` to ``dest``, verified; returns files."""
     rel = source.trial_rel(key)
     names = [n for n in source.store.files(rel) if Path(n).name not in SKIPPED]
-    if DONE not in names:
+    if DONE_FILE not in names:
         raise UserError(f"reuse: {source.where} has no done record for {key}")
     work = Path(tempfile.mkdtemp(prefix="ltsweep-reuse-"))
     try:
@@ -69,7 +71,7 @@ def copy_trial(source: SweepPaths, dest: SweepPaths, key: str) -> int:
             else:
                 source.store.get_file(f"{rel}/{name}", work / name)
         _verify_tickets(work, source.store.where(rel))
-        order = sorted(names, key=lambda n: (n == DONE, Path(n).name in MARKERS, n))
+        order = sorted(names, key=lambda n: (n == DONE_FILE, Path(n).name in MARKERS, n))
         for name in order:
             if dest.store.local is not None:
                 from ltsweep import fsio

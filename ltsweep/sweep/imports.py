@@ -15,10 +15,10 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from ltsweep.core.bundle import Bundle, shape_mismatch
 from ltsweep.core.jobs import ModelConfig
 from ltsweep.errors import UserError
 from ltsweep.sweep.trial import Entry
+from ltsweep.ticket_bundle import Bundle, shape_mismatch
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ltsweep.core.bundle import Bundle
 from ltsweep.errors import CorruptArtifactError, UserError
 from ltsweep.storage.bundles import register_opener
+from ltsweep.ticket_bundle import Bundle
 
 EXPERIMENT = "ltsweep-tickets"
 TAG_ID = "ltsweep.bundle_id"
