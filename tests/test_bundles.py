@@ -1,7 +1,7 @@
 """Ticket bundles (``ticket_bundle``, ``core.bundle_make``, ``storage.bundles``,
 ``tracking.bundle_registry``): a series made from a real IMP
-run, read back from a folder, a real S3 API (moto on 127.0.0.1) and a real MLflow registry
-(SQLite), and every lie a bundle can tell refused in one line naming it."""
+run, read back from a folder, a real S3 API (moto on 127.0.0.1) and an MLflow server's model
+registry (127.0.0.1), and every lie a bundle can tell refused in one line naming it."""
 
 from __future__ import annotations
 
@@ -215,25 +215,29 @@ def test_bundles_travel_through_s3(bundle_dir, tmp_path, monkeypatch) -> None:
         server.stop()
 
 
-def test_registry_versions_are_one_per_bundle_and_read_back(
-    bundle_dir, tmp_path, monkeypatch
-) -> None:
+def test_registry_through_an_mlflow_server(bundle_dir, tmp_path, monkeypatch) -> None:
+    """The registry as a lab shares it: an ``mlflow server`` on 127.0.0.1 with served artifacts;
+    the version's files travel through the server's artifact proxy."""
     from ltsweep.ticket_bundle import parse_bundle as parse
-    from ltsweep.tracking.bundle_registry import register_bundle
+    from ltsweep.tracking.bundle_registry import RegistryLocation, register_bundle
+    from tests.common.netns_cluster import MlflowServer
 
-    uri = f"sqlite:///{tmp_path / 'registry.db'}"
-    bundle = parse((bundle_dir / BUNDLE_FILE).read_bytes(), "x")
-    name, new = register_bundle(bundle_dir, bundle, "digits-tickets", uri)
-    assert (name, new) == ("models:/digits-tickets/1", True)
-    assert register_bundle(bundle_dir, bundle, "digits-tickets", uri) == (name, False), (
-        "registering the same bundle again must return its version, not add one"
-    )
-    from ltsweep.tracking.bundle_registry import RegistryLocation
-
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    (found,) = find_series(name)
-    assert found.bundle.id == bundle.id
-    assert isinstance(found.location, RegistryLocation)
-    assert fetch_level(found, 1, tmp_path / "cache").exists()
-    with pytest.raises(UserError, match="no such registered model version"):
-        find_series("models:/no-such-model/1")
+    server = MlflowServer(tmp_path).start()
+    try:
+        bundle = parse((bundle_dir / BUNDLE_FILE).read_bytes(), "x")
+        name, new = register_bundle(bundle_dir, bundle, "lab-tickets", server.uri)
+        assert new and name == "models:/lab-tickets/1"
+        assert register_bundle(bundle_dir, bundle, "lab-tickets", server.uri) == (name, False), (
+            "registering the same bundle again must return its version, not add one"
+        )
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", server.uri)
+        (found,) = find_series("models:/lab-tickets")
+        assert found.bundle.id == bundle.id and isinstance(found.location, RegistryLocation)
+        got = fetch_level(found, 2, tmp_path / "cache")
+        assert got.read_bytes() == (bundle_dir / "level_02.safetensors").read_bytes()
+        with pytest.raises(UserError, match="no registered model 'nobody'"):
+            find_series("models:/nobody")
+        with pytest.raises(UserError, match="no such registered model version"):
+            find_series("models:/lab-tickets/7")
+    finally:
+        server.kill()
