@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import ltsweep
 from ltsweep.core.jobs import DataConfig, GenerationJob
 from ltsweep.core.tickets import TicketInfo, verify_ticket
-from ltsweep.errors import CorruptArtifactError
+from ltsweep.errors import CorruptArtifactError, UserError
 from ltsweep.fsio import atomic_dir
 from ltsweep.hashing import canonical_json
 from ltsweep.ticket_bundle import (
@@ -30,6 +31,7 @@ from ltsweep.ticket_bundle import (
 )
 from ltsweep.trial_layout import TICKET_INFO_FILE as INFO_FILE
 from ltsweep.trial_layout import TICKET_TENSORS_FILE as TENSORS_FILE
+from ltsweep.trial_layout import verify_ticket_files
 
 
 def source_identity(data: DataConfig, entry: str) -> dict[str, Any]:
@@ -151,8 +153,22 @@ def ticket_from_level(bundle: Bundle, level: int, level_path: Path, dest: Path) 
         sha256=lv.sha256,
     )
     if (dest / INFO_FILE).exists():
-        return dest
-    with atomic_dir(dest) as tmp:
+        try:
+            verify_ticket_files(dest)
+            return dest
+        except UserError:  # damaged since: make it again
+            shutil.rmtree(dest, ignore_errors=True)
+    # Trials on one machine may make it at once: each builds its own, the first rename wins.
+    tmp = dest.parent / f".{dest.name}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        os.link(level_path, tmp / TENSORS_FILE)  # the cache's verified file, not a second copy
+    except OSError:
         shutil.copyfile(level_path, tmp / TENSORS_FILE)
-        (tmp / INFO_FILE).write_text(json.dumps(asdict(info), indent=2, sort_keys=True) + "\n")
+    (tmp / INFO_FILE).write_text(json.dumps(asdict(info), indent=2, sort_keys=True) + "\n")
+    try:
+        os.rename(tmp, dest)
+    except OSError:  # another trial made it first: use theirs
+        shutil.rmtree(tmp, ignore_errors=True)
     return dest

@@ -135,9 +135,9 @@ def _generate_distributed(trial: Trial, stage: TrialStage, paths: SweepPaths) ->
     }
 
 
-def _imported_ticket(trial: Trial, stage: TrialStage) -> Path:
+def _imported_ticket(trial: Trial) -> Path:
     """An imported source's ticket: the level file fetched once per machine, verified against
-    its bundle's sha256, as a ticket directory in the trial's own work directory."""
+    its bundle's sha256, as a ticket directory beside it in this machine's cache."""
     import ltsweep.tracking.bundle_registry  # noqa: F401  (models:/ URIs)
     from ltsweep.core.bundle_make import ticket_from_level
     from ltsweep.storage.bundles import fetch_level, find_series
@@ -148,13 +148,15 @@ def _imported_ticket(trial: Trial, stage: TrialStage) -> Path:
             f"the bundle at {found.where} is now {found.bundle.id}, the plan imported "
             f"{trial.source_key}: it was replaced; plan the sweep again"
         )
-    level = fetch_level(found, trial.level)
-    return ticket_from_level(found.bundle, trial.level, level, stage.local / "imported_ticket")
+    level = fetch_level(found, trial.level)  # this machine's cache: not pushed with the trial
+    return ticket_from_level(
+        found.bundle, trial.level, level, level.parent / f"ticket_{trial.level:02d}"
+    )
 
 
 def _transfer(trial: Trial, stage: TrialStage, device: str, emit, paths) -> dict[str, Any]:
     if trial.ticket_uri:
-        return _run_transfer(trial, stage, device, emit, _imported_ticket(trial, stage))
+        return _run_transfer(trial, stage, device, emit, _imported_ticket(trial))
     if not ticket_exists(paths, trial.source_key, trial.level):
         rel = ticket_rel(paths, trial.source_key, trial.level)
         raise UserError(
