@@ -15,6 +15,8 @@ accuracies were re-read, keeps the id.
 
 Nothing here imports torch: ``plan`` reads a bundle's JSON, and a level file is checked by size,
 sha256 and its safetensors header (parsed here, never unpickled) before any tensor is loaded.
+It sits beside ``trial_layout``, below ``core`` and ``storage``: the storage layer reads and
+checks bundles without the engine; ``core.bundle_make`` makes them from tickets.
 """
 
 from __future__ import annotations
