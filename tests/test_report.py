@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ltsweep import cli
@@ -36,7 +37,9 @@ def known(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 @pytest.fixture(scope="module")
 def report(known: dict):
-    return build_report(NAME, out_dir=known["root"] / "report", tracking_uri=known["uri"])
+    return build_report(
+        NAME, out_dir=known["root"] / "report", tracking_uri=known["uri"], sparsities=[0.05, 0.2]
+    )
 
 
 def _mean(values: list[float]) -> float:
@@ -152,6 +155,9 @@ def test_transfer_matrix_cells(known: dict, report) -> None:
         if (c["source"], c["target"], c["level"]) == ("shapes/sgd", "digits/sgd", "2")
     ]
     assert gap[0]["vs_own"] == "" and gap[0]["ticket_n"] == "0"
+    near = next(c for c in cells if c["vs_own"] and c["source"] != c["target"])
+    cell = m.vs_own.loc[near["source"], near["target"]]
+    assert float(near["vs_own"]) == pytest.approx(cell * 100) and near["unit"] == "points"
 
 
 def test_optimizer_view(known: dict, report) -> None:
@@ -298,7 +304,10 @@ def test_claims_and_paired_differences(known: dict, report) -> None:
     page = (report.out_dir / "index.html").read_text()
     top = page.index("What this sweep found")
     assert top < page.index("<figure"), "the claim lines are not at the top of index.html"
-    assert len(report.claims) == 5
+    assert len(report.claims) == 6
+    assert all(
+        "weights remaining (the level nearest report.sparsity 5%)" in c for c in report.claims[:2]
+    )
     for line in report.claims:
         assert html_lib.escape(line) in page, f"claim line missing from the page: {line}"
     with open(report.out_dir / "differences.csv", newline="") as fh:
@@ -319,9 +328,10 @@ def test_claims_and_paired_differences(known: dict, report) -> None:
         for r in rows
         if (r["target"], r["level"], r["a"], r["b"]) == ("digits/sgd", "3", "same", "random")
     )
-    assert float(row["mean"]) == pytest.approx(mean, rel=1e-9)
-    assert float(row["ci_low"]) == pytest.approx(mean - half, rel=1e-9)
-    assert float(row["ci_high"]) == pytest.approx(mean + half, rel=1e-9)
+    assert float(row["mean"]) == pytest.approx(mean * 100, rel=1e-9), "not in points"
+    assert float(row["ci_low"]) == pytest.approx((mean - half) * 100, rel=1e-9)
+    assert float(row["ci_high"]) == pytest.approx((mean + half) * 100, rel=1e-9)
+    assert row["unit"] == "points"
     one = next(
         r
         for r in rows
@@ -332,3 +342,95 @@ def test_claims_and_paired_differences(known: dict, report) -> None:
         one["n_seeds"] == "1" and one["verdict"] == "inconclusive (1 seed)" and one["ci_low"] == ""
     )
     assert (report.out_dir / "claims.csv").stat().st_size > 100
+
+
+def _blank_folder(root: Path) -> Path:
+    """Three classes of the same grey image: nothing can be learned, every network is at 1/3."""
+    from PIL import Image
+
+    for name in ("a", "b", "c"):
+        (root / name).mkdir(parents=True)
+        for i in range(6):
+            Image.new("RGB", (8, 8), (128, 128, 128)).save(root / name / f"{i}.png")
+    return root
+
+
+def _accuracy(axes) -> float:
+    """Test accuracies by the typed axes: chance on the blank folder, a learnable digits half."""
+    if axes.target.name == "blank":
+        return 1 / 3
+    noise = axes.seed * 0.002
+    return {"same": 0.90, "transferred": 0.899, "random": 0.60, "dense": 0.92}[axes.kind] + noise
+
+
+def test_halves_and_a_target_at_chance(tmp_path: Path, monkeypatch) -> None:
+    """Two halves of digits and an image folder where nothing can be learned, done without
+    training and recorded as ``run`` records them: the half-to-half transfer is the
+    same-distribution control, never "another dataset"; nothing on the folder supports a claim;
+    the claims are tested at the sweep's report.sparsity."""
+    import json
+
+    from ltsweep.storage.paths import SweepPaths
+    from ltsweep.sweep.config import load_sweep
+    from ltsweep.sweep.plan import build_plan
+    from tests.common.done_trials import record_plan
+
+    monkeypatch.setenv("LTSWEEP_CACHE", str(tmp_path / "cache"))
+    half = {"dataset": "digits", "batch_size": 32, "schedule": {"epochs": 1}, "workers": 0}
+    folder = {"kind": "image_folder", "path": str(_blank_folder(tmp_path / "blank"))}
+    folder |= {"image_size": 16, "test_fraction": 0.5, "batch_size": 8, "schedule": {"epochs": 1}}
+    sgd = "sgd"
+    sweep = {
+        "name": "floor",
+        "models": [{"name": "vgg_tiny"}],
+        "datasets": {"digits_a": {**half, "half": "a"}, "digits_b": {**half, "half": "b"}},
+        "optimizers": {sgd: {"lr": 0.05}},
+        "sources": [{"dataset": "digits_a", "optimizer": sgd}],
+        "targets": [
+            {"dataset": "digits_b", "optimizer": sgd},
+            {"dataset": "blank", "optimizer": sgd},
+        ],
+        "imp": {"levels": 2, "rate": 0.2},
+        "seeds": [0, 1, 2],
+        "report": {"sparsity": 0.64, "margin_points": 1.0},
+    }
+    sweep["datasets"]["blank"] = folder
+    file, out = tmp_path / "floor.yaml", tmp_path / "out"
+    file.write_text(json.dumps(sweep))
+    out.mkdir()
+    uri = f"sqlite:///{out / 'mlflow.db'}"
+    record_plan(build_plan(load_sweep(file)), SweepPaths(out), uri, _accuracy)
+    report = build_report(str(file), tracking_uri=uri, sweep_out=out, log_to_mlflow=False)
+    table = pd.read_csv(report.out_dir / "claims.csv")
+    assert {"unit", "raw_verdict", "verdict", "chance", "test_size", "p_holds"} <= set(table)
+    assert set(table.unit) == {"points"} and set(table.weights_remaining) == {0.64}
+    control = table[table.claim == "same_distribution_control"]
+    other = table[table.claim == "transfer_matches_own"]
+    assert list(control.a_source) == ["digits_a/sgd"] and list(control.target) == ["digits_b/sgd"]
+    assert "digits_b/sgd" not in set(other.target), (
+        "a half-to-half transfer filed as another dataset"
+    )
+    blank = table[table.target == "blank/sgd"]
+    assert len(blank) and not blank.supports.any(), blank[["claim", "verdict"]]
+    assert all(v.startswith("uninformative") for v in blank.verdict), set(blank.verdict)
+    assert (blank.chance.round(4) == 33.3333).all() and (blank.test_size == 9).all(), blank
+    assert all(
+        "at 64% weights remaining" in line for line in report.claims if "not tested" not in line
+    )
+
+
+def test_report_settings_are_sweep_keys(tmp_path: Path) -> None:
+    """``report.sparsity`` and ``report.margin_points`` (0 means 0) are read from the sweep file;
+    a sparsity outside (0, 1] is refused naming its key."""
+    import yaml
+
+    from ltsweep.sweep.config import load_sweep
+
+    base = yaml.safe_load((Path(__file__).parent / "sweeps" / "tiny.yaml").read_text())
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({**base, "report": {"sparsity": 0.1, "margin_points": 0}}))
+    settings = load_sweep(path).report
+    assert (settings.sparsity, settings.margin_points) == (0.1, 0.0), settings
+    path.write_text(yaml.safe_dump({**base, "report": {"sparsity": 0}}))
+    with pytest.raises(UserError, match=r"report\.sparsity"):
+        load_sweep(path)
