@@ -11,61 +11,12 @@ import pytest
 
 from ltsweep.report import claims, stats
 from ltsweep.report import differences as D
+from tests.common.hand_runs import DIGITS, FMNIST, SHAPES, SHAPES_ADAM
+from tests.common.hand_runs import pairs as _pairs
+from tests.common.hand_runs import run as _run
+from tests.common.hand_runs import runs as _runs
 
 T975_2 = 4.302652729749464  # Student's t, 97.5% quantile, 2 degrees of freedom (3 seeds)
-
-
-SIZES = {"digits": 1347, "shapes": 3000, "fashion_mnist": 60_000}  # training images used
-
-
-def _run(kind, src, tgt, level, wr, seed, acc, **axes) -> dict:
-    sd, so = src or ("none", "none")
-    return {
-        "source_train_size": SIZES.get(sd),
-        "target_classes": 10,
-        "target_test_size": 1000,
-        **axes,
-        "model": "vgg_tiny",
-        "target_dataset": tgt[0],
-        "target_optimizer": tgt[1],
-        "kind": kind,
-        "source_dataset": sd,
-        "source_optimizer": so,
-        "level": level,
-        "weights_remaining": wr,
-        "seed": seed,
-        stats.VALUE: acc,
-    }
-
-
-DIGITS, SHAPES, FMNIST, SHAPES_ADAM = (
-    ("digits", "sgd"),
-    ("shapes", "sgd"),
-    ("fashion_mnist", "sgd"),
-    ("shapes", "adam"),
-)
-
-
-def _runs() -> pd.DataFrame:
-    rows = []
-    for seed, (own, rand, small, large) in enumerate(
-        [(0.90, 0.60, 0.905, 0.95), (0.91, 0.60, 0.905, 0.96), (0.92, 0.63, 0.925, 0.97)]
-    ):
-        rows += [
-            _run("dense", None, DIGITS, 0, 1.0, seed, 0.93),
-            _run("same", DIGITS, DIGITS, 1, 0.5, seed, 0.5),  # not sparse: never a claim level
-            _run("random", DIGITS, DIGITS, 1, 0.5, seed, 0.9),
-            _run("same", DIGITS, DIGITS, 2, 0.05, seed, own),
-            _run("random", DIGITS, DIGITS, 2, 0.05, seed, rand),
-            _run("transferred", SHAPES, DIGITS, 2, 0.05, seed, small),
-            _run("transferred", FMNIST, DIGITS, 2, 0.05, seed, large),
-        ]
-    rows += [  # shapes/adam: a single seed, so no interval anywhere
-        _run("same", SHAPES_ADAM, SHAPES_ADAM, 2, 0.05, 0, 0.8),
-        _run("random", SHAPES_ADAM, SHAPES_ADAM, 2, 0.05, 0, 0.5),
-        _run("transferred", SHAPES, SHAPES_ADAM, 2, 0.05, 0, 0.81),
-    ]
-    return stats.add_labels(pd.DataFrame(rows))
 
 
 def _row(diffs: pd.DataFrame, target: str, level: int, a: str, b: str) -> pd.Series:
@@ -119,15 +70,6 @@ def test_verdict_rules(test: str, n: int, ci: tuple[float, float], want: str) ->
     claim = next(c for c in claims.CLAIMS if c.test == test)
     got = claims.judge(claim, _evidence(n, ci), margin_points=1.0).verdict.iloc[0]
     assert got == want, f"{test} with {n} seeds and CI {ci}: {got!r}, expected {want!r}"
-
-
-def _pairs(a_line: tuple, b_line: tuple, target: tuple, diffs_points: list[float]) -> list[dict]:
-    """Runs whose paired differences a − b on ``target`` are ``diffs_points`` (one per seed)."""
-    rows = []
-    for seed, d in enumerate(diffs_points):
-        rows.append(_run(*b_line, target, 3, 0.05, seed, 0.80))
-        rows.append(_run(*a_line, target, 3, 0.05, seed, 0.80 + d / 100))
-    return rows
 
 
 def _claim_line(runs: list[dict], slug: str, margin: float = 1.0) -> tuple[str, pd.DataFrame]:

@@ -11,7 +11,9 @@ import pandas as pd
 from ltsweep.report import claims, stats
 from ltsweep.report import differences as D
 from ltsweep.report.study_doc import BEGIN, END, main
-from tests.test_claims import DIGITS, SHAPES, SHAPES_ADAM, _pairs, _runs
+from tests.common.hand_runs import DIGITS, SHAPES, SHAPES_ADAM
+from tests.common.hand_runs import pairs as _pairs
+from tests.common.hand_runs import runs as _runs
 
 DOC = f"# Fashion study\n\nTables above.\n\n{BEGIN}\nhand-written list\n{END}\n\nAfter.\n"
 
