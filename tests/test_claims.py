@@ -141,7 +141,7 @@ def test_claim_lines_state_the_evidence() -> None:
     larger = by["larger_source_better"]
     assert "holds in 1" in larger and "fashion_mnist/sgd vs shapes/sgd" in larger, larger
     opt = by["across_optimizers"]
-    assert opt.startswith(claims.CLAIMS[-1].statement) and "1 paired seeds" in opt, opt
+    assert opt.startswith(claims.CLAIMS[-1].statement) and "1 paired seed," in opt, opt
     assert set(table.claim) == {c.slug for c in claims.CLAIMS} - {"same_distribution_control"}
     assert (
         "not tested in this sweep (no transfers between halves" in by["same_distribution_control"]

@@ -283,7 +283,8 @@ def summary_line(claim: Claim, rows: pd.DataFrame, margin_points: float, sparsit
     if few == n:
         seeds = "/".join(str(x) for x in sorted({int(x) for x in rows.n_seeds}))
         counts = f"inconclusive in all {n} {claim.unit}"
-        rule = f"{seeds} paired seeds, {stats.MIN_SEEDS} needed for a verdict"
+        plural = "" if seeds == "1" else "s"
+        rule = f"{seeds} paired seed{plural}, {stats.MIN_SEEDS} needed for a verdict"
     elif few:
         counts += f" ({few} of them with fewer than {stats.MIN_SEEDS} seeds)"
     order = {stats.HOLDS: 0, stats.CONTRADICTED: 1, stats.INCONCLUSIVE: 2}
