@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     ctx = load_context(args)  # a bad sweep file stops here, before Ray and MLflow are imported
     check_data(ctx)
 
-    from ltsweep.storage.done import read_done
+    from ltsweep.storage.done import has_done
     from ltsweep.storage.lock import sweep_lock
     from ltsweep.tracking.client import Tracker
     from ltsweep.tracking.writer import start_writer
@@ -62,10 +62,13 @@ def run(args: argparse.Namespace) -> int:
         # Before Ray starts: the writer is forked from this process (see writer.py).
         recorder = start_writer(tracker, parent, ctx.plan.trials)
         try:
-            needs_ray = any(read_done(ctx.paths, t.key) is None for t in ctx.plan.trials)
-            if needs_ray:
+            todo = [t for t in ctx.plan.trials if not has_done(ctx.paths, t.key)]
+            if todo:
                 where = connect_ray(args.num_cpus)
                 print(f"ltsweep: Ray: {where}")
+                from ltsweep.tune.placement import cluster_offer, refuse_unplaceable
+
+                refuse_unplaceable(todo, cluster_offer())  # before any trial waits
             outcomes = run_trials(ctx.plan, ctx.paths, tracker, parent, recorder=recorder)
         finally:
             with contextlib.suppress(Exception):

@@ -49,6 +49,7 @@ class TrainState:
     next_epoch: int
     history: list[EpochMetrics]
     compiled: bool = False  # whether the last epoch ran compiled (False: asked not to, or fallback)
+    steps: str = ""  # "compiled" or "eager: <why>" (StepFunctions.mode), for the trial's record
 
 
 # Hooks: ``on_step(step, model)`` runs before each optimizer step is taken at global ``step``
@@ -134,7 +135,7 @@ def train(
     )
     autocast = _autocast_for(device, config)
     steps = step_functions(model, mask, config.compile, device.type == "cuda" and config.amp)
-    state = TrainState(model, optimizer, first_epoch, history, steps.compiled)
+    state = TrainState(model, optimizer, first_epoch, history, steps.compiled, steps.mode)
     for epoch in range(first_epoch, config.epochs):
         started = time.perf_counter()
         model.train()
@@ -171,7 +172,7 @@ def train(
                 time.perf_counter() - started,
             )
         )
-        state = TrainState(model, optimizer, epoch + 1, history, steps.compiled)
+        state = TrainState(model, optimizer, epoch + 1, history, steps.compiled, steps.mode)
         if on_epoch is not None:
             on_epoch(state)
     return state

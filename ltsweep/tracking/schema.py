@@ -37,6 +37,7 @@ TAG_DEVICE = PREFIX + "device"
 TAG_TRAIN_NODES = PREFIX + "train_nodes"  # a Ray Train trial: one node per rank, comma-joined
 TAG_STARTED_AT = PREFIX + "started_at"  # unix seconds
 TAG_ENDED_AT = PREFIX + "ended_at"
+TAG_STEPS = PREFIX + "steps"  # "compiled" or "eager: <why>": how the trial's steps ran
 TAG_PARENT = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"
 

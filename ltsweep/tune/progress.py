@@ -46,6 +46,7 @@ class Progress:
         self.finished_work = sum(self.epochs[k] for k in done if k in self.epochs)
         self.partial: dict[str, int] = {}  # trial key -> epochs done (in flight)
         self.running = 0  # from Tune's own trial list, every step of its loop
+        self.starved = 0  # placements waiting for busy or starting resources (placement.py)
         self.failed = 0
         self.clock = clock
         self.started = clock()
@@ -54,6 +55,7 @@ class Progress:
         self.live = _terminal() if live is None else live
         self._bar = None
         self._shown: tuple[int, int, int] | None = None
+        self._notes: set[str] = set()
 
     # -- events ---------------------------------------------------------------------------
     def epoch(self, key: str, step: int) -> None:
@@ -77,6 +79,17 @@ class Progress:
         self.failed += 1
         self._refresh(force=True)
 
+    def note(self, message: str) -> None:
+        """One line for the user, said once per run, above the live line if there is one (a
+        Ray worker's own console output does not reach this terminal)."""
+        if message in self._notes:
+            return
+        self._notes.add(message)
+        if self._bar is not None:
+            self._bar.write(message, file=sys.stderr)
+        else:
+            print(message, file=sys.stderr, flush=True)
+
     def set_running(self, n: int) -> None:
         if n != self.running:
             self.running = n
@@ -94,11 +107,21 @@ class Progress:
         rate = (self.reports - 1) / (self.last - self.first)
         return max(self.total_work - self.work_done, 0) / rate
 
+    def set_starved(self, n: int) -> None:
+        if n != self.starved:
+            self.starved = n
+            self._refresh(force=True)
+
     def counts(self) -> str:
         waiting = max(self.total - self.done - self.failed - self.running, 0)
+        starved = (
+            f" · {self.starved} placement(s) waiting for busy or starting resources"
+            if self.starved
+            else ""
+        )
         return (
             f"{self.done}/{self.total} done · {self.running} running · {self.failed} failed · "
-            f"{waiting} waiting"
+            f"{waiting} waiting{starved}"
         )
 
     def line(self) -> str:
@@ -162,6 +185,7 @@ def _fmt(seconds: float) -> str:
 
 
 RECOUNT_S = 0.5  # how often the recorder counts Tune's running trials
+STARVED_S = 5.0  # how often it asks Ray which placements wait for resources
 
 
 def make_callback(
@@ -181,11 +205,13 @@ def make_callback(
     from ray.tune import Callback
 
     from ltsweep.tracking.writer import live_metrics
+    from ltsweep.tune.placement import pending_placements
 
     class MlflowRecorder(Callback):
         """Runs in the driver, which alone decides what is recorded."""
 
         counted_at = -RECOUNT_S
+        starved_at = -STARVED_S
 
         def on_step_end(self, iteration, trials, **info):
             # Tune's trial list is the truth for "running" (reused actors skip on_trial_start);
@@ -196,6 +222,9 @@ def make_callback(
             if now - self.counted_at >= RECOUNT_S:
                 self.counted_at = now
                 progress.set_running(sum(1 for t in trials if t.status == "RUNNING"))
+            if now - self.starved_at >= STARVED_S:
+                self.starved_at = now
+                progress.set_starved(pending_placements())
 
         def on_trial_start(self, iteration, trials, trial, **info):
             recorder.start(by_key[trial.config["key"]])
@@ -205,6 +234,7 @@ def make_callback(
                 t = by_key[trial.config["key"]]
                 recorder.live(t, live_metrics(result))
                 progress.epoch(t.key, int(result.get("step", result.get("epoch", 0))))
+                note_eager_steps(progress, t, result.get("steps"))
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             t = by_key[trial.config["key"]]
@@ -235,6 +265,16 @@ def make_callback(
             progress.close()
 
     return MlflowRecorder()
+
+
+def note_eager_steps(progress: Progress, trial: Trial, steps: object) -> None:
+    """Say once per reason that a trial asked to compile trains eagerly, and why."""
+    if trial.job.train.compile and isinstance(steps, str) and steps.startswith("eager"):
+        why = steps.partition(":")[2].strip() or "no reason given"
+        progress.note(
+            f"ltsweep: steps run eagerly, not compiled: {why} (first seen in {trial.key}; "
+            "each trial's record and MLflow tag ltsweep.steps say how its steps ran)"
+        )
 
 
 def _error_line(trial) -> str:
