@@ -40,48 +40,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from ltsweep.core.ddp import same_names_ddp
 from ltsweep.core.imp import IMPRun, level_dir
 from ltsweep.core.jobs import GenerationJob
 from ltsweep.core.rank_check import MARKER, RanksDisagreeError, check_ranks_agree
 
 PROGRESS_FILE = "progress.json"
-
-
-def _same_names_ddp(device: torch.device, channels_last: bool, fold_mask: bool):
-    """DDP whose parameter names and state dict are the bare model's own.
-
-    Masks, checkpoints and tickets are keyed by the model's parameter names; plain DDP would
-    prefix every name with ``module.`` (and ``MaskFolded`` with ``model.``), and a mask could
-    not find its parameters. DDP itself reads names from ``self.module``, so delegating these
-    methods changes nothing in DDP. ``fold_mask``: DDP wraps ``MaskFolded(model)``, the
-    composition compiled steps need (``core/compile.py``).
-    """
-    from torch.nn.parallel import DistributedDataParallel
-
-    from ltsweep.core.masks import MaskFolded, unwrap
-
-    class SameNamesDDP(DistributedDataParallel):
-        def named_parameters(self, *args: Any, **kwargs: Any):
-            return unwrap(self).named_parameters(*args, **kwargs)
-
-        def named_buffers(self, *args: Any, **kwargs: Any):
-            return unwrap(self).named_buffers(*args, **kwargs)
-
-        def state_dict(self, *args: Any, **kwargs: Any):
-            return unwrap(self).state_dict(*args, **kwargs)
-
-        def load_state_dict(self, *args: Any, **kwargs: Any):
-            return unwrap(self).load_state_dict(*args, **kwargs)
-
-    def wrap(model: torch.nn.Module) -> torch.nn.Module:
-        if device.type == "cuda" and channels_last:
-            model = model.to(memory_format=torch.channels_last)  # before DDP builds its buckets
-        ids = [device.index] if device.type == "cuda" else None
-        return SameNamesDDP(MaskFolded(model) if fold_mask else model, device_ids=ids)
-
-    return wrap
 
 
 def _full_test_loader(job: GenerationJob, device: str):
@@ -152,7 +116,7 @@ def _worker_loop(config: dict[str, Any]) -> None:
         print(f"ltsweep: resuming {workdir} ({_describe(previous)})", flush=True)
     wrap = None
     if world > 1:
-        wrap = _same_names_ddp(device, job.train.channels_last, fold_mask=job.train.compile)
+        wrap = same_names_ddp(device, job.train.channels_last, fold_mask=job.train.compile)
     run = IMPRun(job, workdir, str(device), rank, world, wrap_model=wrap)
     run.before_level = lambda level, mask, model: check_ranks_agree(
         level, mask, model.state_dict(), device
