@@ -54,7 +54,7 @@ class Progress:
         self.first = self.last = None  # times of the first and the latest epoch report
         self.live = _terminal() if live is None else live
         self._bar = None
-        self._shown: tuple[int, int, int] | None = None
+        self._shown: tuple[int, int, int, int] | None = None
         self._notes: set[str] = set()
 
     # -- events ---------------------------------------------------------------------------
@@ -108,9 +108,11 @@ class Progress:
         return max(self.total_work - self.work_done, 0) / rate
 
     def set_starved(self, n: int) -> None:
+        """``n`` placements wait for busy or starting resources (Tune's queued trials, or a
+        Ray Train trial whose workers wait: "1 running" with no epoch would say nothing)."""
         if n != self.starved:
             self.starved = n
-            self._refresh(force=True)
+            self._refresh(force=False)
 
     def counts(self) -> str:
         waiting = max(self.total - self.done - self.failed - self.running, 0)
@@ -140,7 +142,7 @@ class Progress:
         if self.live:
             self._draw()
             return
-        state = (self.done, self.failed, self.running)
+        state = (self.done, self.failed, self.running, self.starved)
         if force or state != self._shown:
             self._shown = state
             print(self.line(), flush=True)
