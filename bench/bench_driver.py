@@ -114,8 +114,8 @@ def null_execute(trial, paths) -> dict[str, Any]:
             remaining = 0.8**level
             info = TicketInfo(
                 trial.job.model.name,
-                trial.tags["source_dataset"],
-                trial.tags["source_optimizer"],
+                trial.trains_on.name,
+                trial.trains_on.optimizer,
                 level,
                 trial.job.seed,
                 10,

@@ -77,7 +77,7 @@ def test_stem_rule_plans_the_transfers_skip_would_drop(tmp_path: Path) -> None:
     new = [t for t in restem.transfer if t.job.reinit_stem]
     # shapes/sgd (ImageNet stem) -> digits/sgd and digits/adam (CIFAR stem), 2 levels, 1 seed
     assert len(new) == 4, f"{len(new)} re-stemmed transfers planned, expected 4"
-    assert {t.tags["source_dataset"] for t in new} == {"shapes"}
+    assert {t.axes.source.name for t in new} == {"shapes"}
     assert all(t.job.model.kwargs.get("stem") is None for t in new), "the target keeps its stem"
     old = [t.key for t in restem.trials if not getattr(t.job, "reinit_stem", False)]
     assert old == [t.key for t in skipped.trials], "the rule changed keys of other trials"
@@ -112,3 +112,42 @@ def test_a_restemmed_transfer_trial_records_the_rule(tmp_path: Path) -> None:
     }, record.get("stem")
     assert 0 < record["weights_remaining"] < 1 and len(record["history"]) == 2
     assert record["device_name"] == "cpu"
+
+
+def test_plan_json_trials_are_typed(tmp_path: Path) -> None:
+    """``plan --json --trials``: seeds and levels are numbers (a generation trial's level is
+    null: it makes every level), entries are objects with their registered dataset and the
+    training-set size the trials use; the same facts the planner's typed record holds."""
+    import json
+
+    from tests.common.cli import ltsweep_quick
+
+    data = {"batch_size": 64, "schedule": {"epochs": 1}, "dataset": "digits"}
+    configs = [
+        {"dataset": "digits_a", "optimizer": "sgd"},
+        {"dataset": "digits_b", "optimizer": "sgd"},
+    ]
+    sweep = {
+        "models": [{"name": "vgg_tiny"}],
+        "datasets": {"digits_a": {**data, "half": "a"}, "digits_b": {**data, "half": "b"}},
+        "optimizers": {"sgd": {"lr": 0.05}},
+        "sources": configs,
+        "targets": configs,
+        "imp": {"levels": 2},
+        "seeds": [0, 1],
+    }
+    path = tmp_path / "halves.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    result = ltsweep_quick("plan", str(path), "--json", "--trials", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    trials = json.loads(result.stdout)["trial_list"]
+    gen = next(t for t in trials if t["stage"] == "generate")
+    xfer = next(t for t in trials if t["stage"] == "transfer" and t["source"])
+    assert isinstance(gen["seed"], int) and gen["level"] is None, gen
+    assert isinstance(gen["is_target"], bool), gen
+    assert isinstance(xfer["level"], int) and xfer["level"] >= 1, xfer
+    target = xfer["target"]
+    assert isinstance(target["train_size"], int) and isinstance(target["classes"], int), target
+    halves = {t["target"]["name"]: t["target"] for t in trials}
+    assert halves["digits_a"]["dataset"] == halves["digits_b"]["dataset"] == "digits", halves
+    assert (halves["digits_a"]["half"], halves["digits_a"]["train_size"]) == ("a", 1347 // 2)

@@ -10,8 +10,16 @@ from ltsweep.sweep.plan import build_plan
 
 def _pairs(name: str) -> tuple[set, object]:
     plan = build_plan(load_sweep(resolve_sweep_file(name)))
-    axes = ("kind", "source_dataset", "source_optimizer", "target_dataset", "target_optimizer")
-    pairs = {tuple(t.tags[a] for a in axes) for t in plan.transfer}
+    pairs = {
+        (
+            t.axes.kind,
+            t.axes.source.name if t.axes.source else "none",
+            t.axes.source.optimizer if t.axes.source else "none",
+            t.axes.target.name,
+            t.axes.target.optimizer,
+        )
+        for t in plan.transfer
+    }
     return pairs, plan
 
 

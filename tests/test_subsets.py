@@ -73,7 +73,7 @@ def test_half_and_subset_are_in_the_job_and_the_trial_key(tmp_path: Path) -> Non
         digits_b_small={"half": "b", "train_subset": 300},
     )
     plan = build_plan(load_sweep(path))
-    by_target = {t.tags["target_dataset"]: t for t in plan.generation}
+    by_target = {t.axes.target.name: t for t in plan.generation}
     assert {
         k: (t.job.data.name, t.job.data.half, t.job.data.train_subset) for k, t in by_target.items()
     } == {
@@ -83,8 +83,16 @@ def test_half_and_subset_are_in_the_job_and_the_trial_key(tmp_path: Path) -> Non
     }
     keys = {t.key for t in plan.generation}
     assert len(keys) == 3, "half/train_subset are not part of the trial key"
-    pairs = {(t.tags["source_dataset"], t.tags["target_dataset"]) for t in plan.transfer}
+    pairs = {(t.axes.source.name, t.axes.target.name): t for t in plan.transfer if t.axes.source}
     assert ("digits_a", "digits_b") in pairs, "no a -> b transfer (the same-distribution control)"
+    control = pairs[("digits_a", "digits_b")].axes
+    sizes = (control.source.train_size, control.target.train_size)
+    assert control.source.dataset == control.target.dataset == "digits", (
+        f"both halves must record their registered dataset, got {control}"
+    )
+    assert sizes == (1347 // 2, 1347 // 2), f"training-set sizes of the halves: {sizes}"
+    small = by_target["digits_b_small"].axes.target
+    assert (small.half, small.subset, small.train_size) == ("b", 300, 300), small
 
 
 @pytest.mark.parametrize(

@@ -59,6 +59,19 @@ def test_run_records_every_trial_once(finished) -> None:
     paths = SweepPaths(out)
     assert {read_done(paths, key)["steps"] for key in plan_keys(TINY)} == {eager}
     assert all(f"ltsweep.ticket_sha256.level_0{lv}" in g.data.tags for g in gen for lv in range(3))
+    from ltsweep.storage.paths import SweepPaths
+    from ltsweep.storage.plan_keys import read_plan_keys
+    from ltsweep.sweep.config import load_sweep
+    from ltsweep.sweep.plan import build_plan
+    from ltsweep.tracking.axes import from_tags
+
+    plan = build_plan(load_sweep(TINY))
+    assert read_plan_keys(SweepPaths(out)) == plan.keys(), "run did not record the plan's keys"
+    by_key = {t.key: t for t in plan.trials}
+    for r in runs:  # every trial's run reads back as the typed record the planner built
+        key = r.data.tags.get("ltsweep.trial_key", "")
+        if key in by_key:
+            assert from_tags(r.data.tags) == by_key[key].axes, f"{key}: tags lost an axis"
 
 
 def test_progress_counts_concurrent_trials_and_epochs(finished) -> None:

@@ -270,3 +270,42 @@ def test_an_interrupt_after_a_stored_batch_doubles_nothing(tmp_path) -> None:
         points = client.get_metric_history(run_id, metric)
         assert len(points) == 1, f"{metric}: {len(points)} points after interrupt + close"
     assert client.get_run(run_id).info.status == "KILLED"
+
+
+def test_typed_axes_round_trip_through_tags() -> None:
+    """Only ``tracking.axes`` spells a trial's typed record as MLflow tags: every field comes back
+    with its type (seed and level ints, none where not applicable), and a store written before
+    entries were recorded reads back with what it has."""
+    import dataclasses
+
+    from ltsweep.sweep.trial import GENERATE, TRANSFER, Entry, TrialAxes
+    from ltsweep.tracking import axes as A
+    from ltsweep.tracking import schema as S
+
+    half = Entry("fashion_a", "sgd", "fashion_mnist", 10, "a", 8000, 8000, 10_000)
+    folder = Entry("blank", "adam", "image_folder:0123456789ab", 3, None, None, 30, 9)
+    cases = [
+        TrialAxes(GENERATE, "same", "vgg_tiny", half, 0, half, None, True),
+        TrialAxes(GENERATE, "dense", "vgg_tiny", half, 2, None, 0),
+        TrialAxes(TRANSFER, "transferred", "resnet20", folder, 1, half, 3),
+        TrialAxes(TRANSFER, "random", "resnet20", folder, 1, None, 4),
+    ]
+    for axes in cases:
+        tags = A.to_tags(axes)
+        assert all(isinstance(v, str) and v != "" for v in tags.values()), tags
+        assert A.from_tags(tags) == axes, f"{axes} came back as {A.from_tags(tags)}"
+    old = {  # what a store written before the typed record holds
+        S.TAG_STAGE: TRANSFER,
+        S.TAG_KIND: "transferred",
+        S.TAG_MODEL: "vgg_tiny",
+        S.TAG_SOURCE_DATASET: "digits",
+        S.TAG_SOURCE_OPTIMIZER: "sgd",
+        S.TAG_TARGET_DATASET: "shapes",
+        S.TAG_TARGET_OPTIMIZER: "sgd",
+        S.TAG_LEVEL: "2",
+        S.TAG_SEED: "1",
+    }
+    read = A.from_tags(old)
+    assert read is not None and (read.level, read.seed) == (2, 1), read
+    assert dataclasses.astuple(read.target)[2:] == ("shapes", None, None, None, None, None)
+    assert A.from_tags({S.TAG_ROLE: "sweep"}) is None, "a parent run has no axes"

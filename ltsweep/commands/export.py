@@ -54,10 +54,12 @@ def run(args: argparse.Namespace) -> int:
     client, experiment_id = sweep_store.open_experiment(where.tracking_uri, where.name, where)
     to = args.to or where.out / EXPORT_DIR / f"epochs{FORMATS[fmt]}"
     with sweep_store.reading(where.tracking_uri):
-        done = export(client, experiment_id, to, fmt)
+        done = export(client, experiment_id, to, fmt, plan=where.recorded_plan())
     print(
         f"exported sweep {where.name}: {done.epochs} ({done.epoch_rows} rows, one per result "
         f"and epoch) and {done.results} ({done.result_rows} rows, one per result: a trained "
         "network; a generation trial has one per IMP level)"
     )
+    if done.earlier:
+        print(f"{done.earlier} results of an earlier version of this sweep are not exported")
     return 0

@@ -7,6 +7,7 @@ The cost comes from ``ltsweep.sweep.cost`` (what the figures mean: docs/cost.md)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections import Counter
 from typing import Any
@@ -42,7 +43,7 @@ def summarize_plan(plan) -> dict[str, Any]:
     return {
         "sweep": plan.sweep.name,
         "trials": {"generate": len(plan.generation), "transfer": len(plan.transfer)},
-        "transfer_by_kind": dict(Counter(t.tags["kind"] for t in plan.transfer)),
+        "transfer_by_kind": dict(Counter(t.axes.kind for t in plan.transfer)),
         "trainings": trainings,
         "trainings_naive": naive,
         "trainings_saved_by_reuse": naive - trainings,
@@ -166,9 +167,8 @@ def run(args: argparse.Namespace) -> int:
         summary["trial_list"] = [
             {
                 "key": t.key,
-                "stage": t.stage,
-                **t.tags,
-                "source_key": t.source_key,
+                **dataclasses.asdict(t.axes),
+                "source_key": t.source_key or None,
                 "epochs": t.epochs,
                 "epoch_gpu_seconds": t.epoch_gpu_seconds,
                 "gpu_seconds": trial_gpu_seconds(t, costs),
@@ -181,9 +181,10 @@ def run(args: argparse.Namespace) -> int:
     _print_text(summary, str(ctx.file))
     if args.trials:
         for t in summary["trial_list"]:
+            source = t["source"] or {"name": "none", "optimizer": "none"}
             print(
-                f"  {t['key']}  {t['stage']:<8} {t['kind']:<11} {t['source_dataset']}/"
-                f"{t['source_optimizer']} -> {t['target_dataset']}/{t['target_optimizer']} "
-                f"L{t['level'] or '*'} s{t['seed']}"
+                f"  {t['key']}  {t['stage']:<8} {t['kind']:<11} {source['name']}/"
+                f"{source['optimizer']} -> {t['target']['name']}/{t['target']['optimizer']} "
+                f"L{'*' if t['level'] is None else t['level']} s{t['seed']}"
             )
     return 0

@@ -64,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
         f"{len(report.all_figures)} figures; a result is one trained network: a generation "
         "trial has one per IMP level)"
     )
+    if report.earlier or report.repeated:
+        from ltsweep.report.build import earlier_line
+
+        print(earlier_line(report))
     if report.parent_run_id and not args.no_mlflow_log:
         print(f"logged as artifacts 'report/' of MLflow run {report.parent_run_id}")
     return 0

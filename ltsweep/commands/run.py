@@ -48,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
             {S.TAG_ROLE: S.ROLE_SWEEP, S.PREFIX + "sweep_file": str(ctx.file)},
         )
         tracker.set_status(parent, "RUNNING")
+        from ltsweep.storage.plan_keys import write_plan_keys
+
+        write_plan_keys(ctx.paths, ctx.plan.keys())  # report, export, status and ui read it
         print(
             f"ltsweep: sweep {ctx.config.name}: {len(ctx.plan.generation)} generation + "
             f"{len(ctx.plan.transfer)} transfer trials; output {ctx.paths.where}; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from ltsweep.commands import add_sweep_arguments, follow_up
 
@@ -75,10 +76,59 @@ def _require_output(ctx, args: argparse.Namespace) -> None:
     )
 
 
+def recorded_status(args: argparse.Namespace) -> dict[str, dict[str, int]] | None:
+    """Counts for a store copied without its sweep file: the plan ``run`` recorded there
+    (``storage.plan_keys``); None when the store records none."""
+    from ltsweep.storage.done import has_done, read_failed
+    from ltsweep.storage.plan_keys import read_plan_keys
+    from ltsweep.sweep.files import has_output, sweep_paths
+
+    paths = sweep_paths(Path(args.sweep).stem, args.out)
+    if not has_output(paths):
+        return None
+    plan = read_plan_keys(paths)
+    if plan is None:
+        return None
+    out = {}
+    for stage, keys in (("generate", list(plan.generation)), ("transfer", plan.transfer)):
+        done = sum(1 for k in keys if has_done(paths, k))
+        failed = sum(1 for k in keys if not has_done(paths, k) and read_failed(paths, k))
+        out[stage] = {
+            "done": done,
+            "running": 0,
+            "failed": failed,
+            "left": len(keys) - done - failed,
+        }
+    return out
+
+
+def _print_counts(status: dict[str, dict[str, int]]) -> None:
+    for stage, c in status.items():
+        total = sum(c.values())
+        print(
+            f"  {stage:<9} {c['done']}/{total} done · {c['running']} running · "
+            f"{c['failed']} failed · {c['left']} left"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
+    from ltsweep.errors import UserError
     from ltsweep.sweep.context import load_context
 
-    ctx = load_context(args)
+    try:
+        ctx = load_context(args)
+    except UserError:
+        recorded = recorded_status(args)  # a copied store: its recorded plan says what counts
+        if recorded is None:
+            raise
+        if args.json:
+            print(json.dumps(recorded))
+            return 0
+        print(
+            f"sweep {Path(args.sweep).stem} ({args.out}; no sweep file: the plan its store records)"
+        )
+        _print_counts(recorded)
+        return 0
     _require_output(ctx, args)
     done = done_keys(ctx)
     status = sweep_status(ctx, done)
@@ -86,12 +136,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(status))
         return 0
     print(f"sweep {ctx.config.name} ({ctx.paths.where})")
-    for stage, c in status.items():
-        total = sum(c.values())
-        print(
-            f"  {stage:<9} {c['done']}/{total} done · {c['running']} running · "
-            f"{c['failed']} failed · {c['left']} left"
-        )
+    _print_counts(status)
     from ltsweep.sweep import rates  # measured vs planned seconds per epoch (done records)
 
     measured, projection = rates.measure(ctx.paths, ctx.plan, is_done=done.__contains__)

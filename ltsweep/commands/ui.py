@@ -120,8 +120,13 @@ def run(args: argparse.Namespace) -> int:
     where = sweep_store.locate(args.sweep, args.out, args.tracking_uri)
     name, uri = where.name, where.tracking_uri
     client, experiment_id = sweep_store.open_experiment(uri, name, where)
-    with sweep_store.reading(uri):
-        ui_view.ensure_tags(client, experiment_id)  # stores made before the view existed
+    plan = where.recorded_plan()
+    with sweep_store.reading(uri):  # also stores made before the view existed
+        hidden = ui_view.ensure_tags(client, experiment_id, plan)
+    if hidden:
+        sys.stderr.write(
+            f"ltsweep: {hidden} results of an earlier version of this sweep are not shown\n"
+        )
     _check_port(args.host, args.port)
     argv = build_command(uri, args.host, args.port, args.workers)
     url = ui_view.runs_url(address(args.host, args.port), experiment_id)

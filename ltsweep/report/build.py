@@ -22,6 +22,9 @@ from ltsweep.tracking import schema, sweep_store
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ltsweep.storage.plan_keys import PlanKeys
+    from ltsweep.sweep.config import ReportSettings
+
 MARKER = ".ltsweep-report"  # marks a directory this command may replace
 FIGURE_DIR = "figures"
 KIND_ORDER = {stats.SAME: 0, stats.TRANSFERRED: 1, stats.RANDOM: 2, stats.DENSE: 3}
@@ -34,9 +37,12 @@ class Report:
     sweep: str
     tracking_uri: str
     out_dir: Path
-    summary: pd.DataFrame  # one row per FINISHED result run, exactly as written to summary.csv
+    summary: pd.DataFrame  # one row per FINISHED result of the plan, exactly as in summary.csv
     not_finished: pd.DataFrame
     scale: float
+    earlier: int = 0  # finished results of keys the recorded plan no longer holds: not shown
+    repeated: int = 0  # further finished runs of a result already counted: not shown
+    planned: int | None = None  # results the recorded plan makes (None: no plan recorded)
     margin_points: float = 1.0  # non-inferiority margin of the claims (report.margin_points)
     accuracy_figures: list[figures.ReportFigure] = field(default_factory=list)
     matrices: list[matrix.TransferMatrix] = field(default_factory=list)
@@ -164,8 +170,8 @@ def _page(report: Report, generated: str) -> str:
     unit = "percent" if report.scale == 100.0 else "as stored"
     meta = [
         f"Store: {report.tracking_uri} · experiment {schema.experiment_name(report.sweep)}",
-        f"Generated {generated}. {len(report.summary)} finished result runs; "
-        f"left out (not finished): {left}.",
+        f"Generated {generated}. {coverage(report)}; left out (not finished): {left}.",
+        *([earlier_line(report)] if report.earlier or report.repeated else []),
         f"Accuracies are the final-epoch test accuracy ({unit}), mean ± standard error over seeds.",
         "Claims: “beats” holds when the paired 95% interval lies above 0; “does as well as” "
         f"when it lies above −{report.margin_points:g} points (the margin, report.margin_points "
@@ -255,11 +261,39 @@ def _log(report: Report, client: object, experiment_id: str) -> None:
         sys.stderr.write(f"ltsweep: warning: report not logged to MLflow run {parent}: {first}\n")
 
 
-def _margin(file: Path | None) -> float:
-    """The sweep file's ``report.margin_points``; the default without a file (a copied store)."""
-    from ltsweep.sweep.config import ReportSettings, load_sweep
+def coverage(report: Report) -> str:
+    """How many of the plan's results the report holds."""
+    n = len(report.summary)
+    if report.planned is None:
+        return f"{n} finished results (no plan recorded in the store: every result run counts)"
+    return f"{n} finished results of the {report.planned} the sweep's plan makes"
 
-    return (load_sweep(file).report if file is not None else ReportSettings()).margin_points
+
+def earlier_line(report: Report) -> str:
+    """The one line about results the report leaves out because the plan no longer holds them."""
+    parts = []
+    if report.earlier:
+        n = report.earlier
+        parts.append(
+            f"{n} result{'s' if n != 1 else ''} of an earlier version of this sweep "
+            f"{'are' if n != 1 else 'is'} not shown"
+        )
+    if report.repeated:
+        parts.append(f"{report.repeated} repeated runs of a result already counted are not shown")
+    return "; ".join(parts) + "."
+
+
+def report_settings(where: sweep_store.Located, plan: PlanKeys | None) -> ReportSettings:
+    """The sweep file's ``report`` settings (already loaded by ``locate``); without the file
+    (a copied store), those ``run`` recorded with the plan; else the defaults."""
+    from ltsweep.strict import Loader
+    from ltsweep.sweep.config import ReportSettings
+
+    if where.config is not None:
+        return where.config.report
+    if plan is not None and plan.report:
+        return Loader(Path(where.name)).build(ReportSettings, plan.report, "report")
+    return ReportSettings()
 
 
 def build_report(
@@ -285,8 +319,10 @@ def build_report(
     where = sweep_store.locate(sweep, sweep_out, tracking_uri)
     name, uri = where.name, where.tracking_uri
     client, experiment_id = sweep_store.open_experiment(uri, name, where)
+    plan = where.recorded_plan()
     with sweep_store.reading(uri):
-        finished, not_finished = collect.collect(client, experiment_id)
+        got = collect.collect(client, experiment_id, plan)
+    finished = got.finished
     if finished.empty:
         raise UserError(
             f"no finished results in experiment {schema.experiment_name(name)!r} at {uri} "
@@ -295,7 +331,19 @@ def build_report(
     out = Path(out_dir) if out_dir is not None else SweepPaths(where.out).report
     _check_out_dir(out)
     scale = stats.percent_scale(finished[stats.VALUE])
-    report = Report(name, uri, out.resolve(), finished, not_finished, scale, _margin(where.file))
+    settings = report_settings(where, plan)
+    report = Report(
+        name,
+        uri,
+        out.resolve(),
+        finished,
+        got.not_finished,
+        scale,
+        got.earlier,
+        got.repeated,
+        got.planned,
+        settings.margin_points,
+    )
     assemble(report, sparsities)
     with fsio.atomic_dir(out) as tmp:
         write(report, tmp)

@@ -30,9 +30,11 @@ from ltsweep.tracking.search import metric_history, search_pages
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from ltsweep.storage.plan_keys import PlanKeys
+
 FORMATS = {"parquet": ".parquet", "csv": ".csv"}
 PAGE_SIZE = 500  # runs per page: the memory bound (a few MB of rows per page)
-INT_COLUMNS = {"level", "seed", "epoch"}
+INT_COLUMNS = {*collect.INT_AXES, "epoch"}
 FLOAT_COLUMNS = {"weights_remaining", *collect.METRIC_COLUMNS, *schema.EPOCH_METRICS}
 EPOCH_COLUMNS = (*collect.AXIS_COLUMNS, "trial_key", "run_id", "epoch", *schema.EPOCH_METRICS)
 
@@ -45,6 +47,7 @@ class Exported:
     results: Path
     epoch_rows: int
     result_rows: int
+    earlier: int = 0  # finished results of keys the recorded plan no longer holds: left out
 
 
 def results_path(epochs: Path) -> Path:
@@ -77,14 +80,19 @@ def _typed(row: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
 
 
 def finished_results(
-    client: Any, experiment_id: str, page_size: int = PAGE_SIZE
+    client: Any,
+    experiment_id: str,
+    page_size: int = PAGE_SIZE,
+    select: collect.Selection | None = None,
 ) -> Iterator[list[Any]]:
-    """FINISHED result runs, one page at a time, in the store's order."""
+    """FINISHED result runs of the plan (``select``: the report's rule, first run of each key),
+    one page at a time, in start-time order."""
     role = schema.TAG_ROLE
+    select = select or collect.Selection(None)
     query = f"tags.`{role}` LIKE '%{schema.ROLE_RESULT}%' and attributes.status = 'FINISHED'"
     order = ["attributes.start_time ASC", "attributes.run_id ASC"]
     for page in search_pages(client, experiment_id, query, page_size, order):
-        yield [r for r in page if collect.is_result(r.data.tags.get(role))]
+        yield [r for r in page if collect.is_result(r.data.tags.get(role)) and select.take(r)]
 
 
 def epoch_rows(client: Any, run: Any) -> list[dict[str, Any]]:
@@ -129,8 +137,10 @@ def export(
     epochs_file: Path,
     fmt: str = "parquet",
     page_size: int = PAGE_SIZE,
+    plan: PlanKeys | None = None,
 ) -> Exported:
-    """Write the epochs table to ``epochs_file`` and the results table next to it."""
+    """Write the epochs table to ``epochs_file`` and the results table next to it: the results
+    of ``plan`` (the store's recorded plan; every result without one)."""
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     targets = (Path(epochs_file), results_path(Path(epochs_file)))
@@ -138,7 +148,8 @@ def export(
         tmp_epochs, tmp_results = (stack.enter_context(fsio.atomic_path(p)) for p in targets)
         epochs = _Writer(tmp_epochs, fmt, EPOCH_COLUMNS)
         results = _Writer(tmp_results, fmt, collect.COLUMNS)
-        for page in finished_results(client, experiment_id, page_size):
+        select = collect.Selection(plan)
+        for page in finished_results(client, experiment_id, page_size, select):
             results.write([collect._row(r) for r in page])
             epochs.write([row for r in page for row in epoch_rows(client, r)])
         epochs.close()
@@ -148,4 +159,4 @@ def export(
                 "no finished results in this sweep's store yet: let `ltsweep run` finish some, "
                 "then export again"
             )
-    return Exported(targets[0], targets[1], epochs.rows, results.rows)
+    return Exported(targets[0], targets[1], epochs.rows, results.rows, select.earlier)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ltsweep.sweep.config import CostSettings
 from ltsweep.sweep.plan import Plan
-from ltsweep.sweep.trial import GENERATE, Resources, Trial
+from ltsweep.sweep.trial import Resources, Trial
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def trial_gpu_seconds(trial: Trial, settings: CostSettings) -> float | None:
 
 def dataset_of(trial: Trial) -> str:
     """The sweep's dataset entry a trial trains on: its source for generation, else its target."""
-    return trial.tags["source_dataset" if trial.stage == GENERATE else "target_dataset"]
+    return trial.trains_on.name
 
 
 def _hours(seconds: list[float | None]) -> float | None:
@@ -81,7 +81,7 @@ def _hours(seconds: list[float | None]) -> float | None:
 def unused_generation(plan: Plan) -> list[Trial]:
     """Generation trials no transfer uses as a ticket source and that are no target's baseline."""
     used = {t.source_key for t in plan.transfer}
-    return [t for t in plan.generation if t.key not in used and t.tags.get("is_target") != "1"]
+    return [t for t in plan.generation if t.key not in used and not t.axes.is_target]
 
 
 def estimate(plan: Plan) -> Estimate:
@@ -89,7 +89,7 @@ def estimate(plan: Plan) -> Estimate:
     seconds = {t.key: trial_gpu_seconds(t, settings) for t in plan.trials}
     groups: dict[tuple[str, str, str], list[Trial]] = defaultdict(list)
     for t in plan.trials:
-        groups[(t.stage, t.tags["model"], dataset_of(t))].append(t)
+        groups[(t.stage, t.model, dataset_of(t))].append(t)
     total = _hours(list(seconds.values()))
     rows = []
     for (stage, model, dataset), trials in groups.items():
@@ -100,7 +100,7 @@ def estimate(plan: Plan) -> Estimate:
     rows.sort(key=lambda r: (-(r.gpu_hours or 0.0), r.stage, r.model, r.dataset))
     idle: dict[tuple[str, str, str], list[Trial]] = defaultdict(list)
     for t in unused_generation(plan):
-        idle[(t.tags["model"], t.tags["source_dataset"], t.tags["source_optimizer"])].append(t)
+        idle[(t.model, t.trains_on.name, t.trains_on.optimizer)].append(t)
     unused = tuple(
         UnusedGeneration(m, d, o, len(ts), _hours([seconds[t.key] for t in ts]))
         for (m, d, o), ts in sorted(idle.items())

@@ -5,7 +5,8 @@ at the end. So: the generation trials that transfers wait on start first (their 
 the rest), the other generation trials next (they only add a `same` baseline), and among trials
 of one kind the costliest first (longest-processing-time order), so the last trials to start are
 the short ones and no slot runs a long trial alone at the end. Cost is in image-epochs, read
-from the plan (the dataset's registered training size, or its subset/half), so that no trial
+from the plan (the training-set size its typed record gives: the registered split, or its
+subset/half), so that no trial
 has to run before the order is known.
 """
 
@@ -13,22 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ltsweep.core.data import get_spec
-from ltsweep.core.data.subsets import Cut, cut_size
-from ltsweep.errors import UserError
 from ltsweep.sweep.trial import Trial
 
 
 def trial_cost(trial: Trial) -> float:
     """Image-epochs a trial trains (test passes are a fixed fraction: left out)."""
-    data = trial.job.data
-    try:
-        size = data.folder.train_size if data.folder else get_spec(data.name).train_size
-    except UserError:  # an unknown name is refused at plan time: ordering need not fail on it
-        size = None
-    if size is not None:
-        size = cut_size(size, Cut(data.half, data.train_subset))
-    return float(trial.epochs * (size or 1))
+    return float(trial.epochs * (trial.trains_on.train_size or 1))
 
 
 def generation_order(generation: Iterable[Trial], transfer: Iterable[Trial]) -> list[Trial]:

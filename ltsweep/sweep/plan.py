@@ -28,9 +28,10 @@ from ltsweep.core.optim import OptimizerConfig
 from ltsweep.core.pruning import PruneConfig
 from ltsweep.errors import UserError
 from ltsweep.hashing import Memo, config_key
+from ltsweep.storage.plan_keys import PlanKeys
 from ltsweep.sweep.config import Configuration, ModelSettings, SweepConfig
 from ltsweep.sweep.data_files import check_files, folder_data
-from ltsweep.sweep.trial import GENERATE, TRANSFER, Resources, Trial
+from ltsweep.sweep.trial import GENERATE, KEY_PREFIX, TRANSFER, Entry, Resources, Trial, TrialAxes
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,22 @@ class Plan:
 
     def naive_trainings(self) -> int:
         """Trainings if the same-target and dense baselines were trained as their own trials."""
-        targets = sum(1 for t in self.generation if t.tags.get("is_target") == "1")
+        targets = sum(1 for t in self.generation if t.axes.is_target)
         # per target IMP run: one "same" training per transferred level, plus one dense
         return sum(t.trainings for t in self.trials) + targets * (len(self.levels()) + 1)
 
     def levels(self) -> tuple[int, ...]:
         return self.sweep.transfer.levels or tuple(range(1, self.sweep.imp.levels + 1))
+
+    def keys(self) -> PlanKeys:
+        """What ``run`` records in the store: the trial keys, and the report's settings (so that
+        a copied store is reported as its sweep file says)."""
+        return PlanKeys(
+            self.sweep.name,
+            {t.key: t.trainings - 1 for t in self.generation},
+            tuple(sorted(t.key for t in self.transfer)),
+            dataclasses.asdict(self.sweep.report),
+        )
 
 
 @functools.lru_cache(maxsize=256)
@@ -127,26 +138,31 @@ def _resources(sweep: SweepConfig, dataset: str, stage: str) -> Resources:
     return getattr(override or sweep.resources, stage)
 
 
-def _tags(
-    model: ModelConfig,
-    stage: str,
-    kind: str,
-    src: Configuration | None,
-    tgt: Configuration,
-    seed: int,
-    level: int | None = None,
-) -> dict[str, str]:
-    return {
-        "stage": stage,
-        "kind": kind,
-        "model": model.name,
-        "source_dataset": src.dataset if src else "none",
-        "source_optimizer": src.optimizer if src else "none",
-        "target_dataset": tgt.dataset,
-        "target_optimizer": tgt.optimizer,
-        "seed": str(seed),
-        "level": "" if level is None else str(level),
-    }
+def entry(sweep: SweepConfig, config: Configuration, data: DataConfig) -> Entry:
+    """The typed description of a configuration as its trials train on it (``trial.Entry``)."""
+    from ltsweep.core.data import get_spec
+    from ltsweep.core.data.image_folder import folder_test_size
+    from ltsweep.core.data.subsets import Cut, cut_size
+
+    settings = sweep.datasets[config.dataset]
+    if data.folder is not None:
+        folder = data.folder
+        dataset = f"image_folder:{folder.files_sha256[:12]}"
+        classes, train, test = len(folder.classes), folder.train_size, folder_test_size(folder)
+    else:
+        spec = get_spec(data.name)
+        dataset, classes, train, test = spec.name, spec.num_classes, spec.train_size, spec.test_size
+    used = None if train is None else cut_size(train, Cut(settings.half, settings.train_subset))
+    return Entry(
+        config.dataset,
+        config.optimizer,
+        dataset,
+        classes,
+        settings.half,
+        settings.train_subset,
+        used,
+        test,
+    )
 
 
 def _seeds(sweep: SweepConfig, dataset: str) -> tuple[int, ...]:
@@ -192,6 +208,7 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
         check_files(name, _data(sweep, name, data_root))
     memo: Memo = {}  # trials share model/data/train configurations: turn each to JSON once
     targets = set(sweep.targets)
+    entries = {c: entry(sweep, c, _data(sweep, c.dataset, data_root)) for c in configs}
     generation: dict[tuple[str, Configuration, int], Trial] = {}
     for settings in sweep.models:
         for config in configs:
@@ -204,16 +221,17 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
                     imp,
                     seed,
                 )
-                key = "g-" + config_key(_key_payload(job), memo=memo)
-                tags = _tags(model, GENERATE, "same", config, config, seed)
-                tags["is_target"] = "1" if config in targets else "0"
+                key = KEY_PREFIX[GENERATE] + config_key(_key_payload(job), memo=memo)
+                own = entries[config]
+                axes = TrialAxes(
+                    GENERATE, "same", model.name, own, seed, own, None, config in targets
+                )
                 cost = sweep.datasets[config.dataset].epoch_gpu_seconds.get(settings.name)
                 generation[(settings.name, config, seed)] = Trial(
                     key,
-                    GENERATE,
+                    axes,
                     dataclasses.replace(job, key=key),
                     _resources(sweep, config.dataset, GENERATE),
-                    tags,
                     epoch_gpu_seconds=cost,
                 )
     transfer: list[Trial] = []
@@ -254,28 +272,19 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
                     gen = generation[(settings.name, source, seed)]
                     for level in levels:
                         job = TransferJob(kind, tmodel, data, train, seed, reinit_stem=restem)
-                        key = "t-" + config_key(
+                        key = KEY_PREFIX[TRANSFER] + config_key(
                             _key_payload(job, ticket_dir=f"{gen.key}/{level}"), memo=memo
                         )
-                        tags = _tags(
-                            tmodel,
+                        axes = TrialAxes(
                             TRANSFER,
                             kind,
-                            None if kind == "random" else source,
-                            target,
+                            tmodel.name,
+                            entries[target],
                             seed,
+                            None if kind == "random" else entries[source],
                             level,
                         )
                         transfer.append(
-                            Trial(
-                                key,
-                                TRANSFER,
-                                dataclasses.replace(job, key=key),
-                                res,
-                                tags,
-                                gen.key,
-                                level,
-                                cost,
-                            )
+                            Trial(key, axes, dataclasses.replace(job, key=key), res, gen.key, cost)
                         )
     return Plan(sweep, tuple(generation.values()), tuple(transfer), skipped)

@@ -85,7 +85,7 @@ def measure(
     planned: dict[tuple[str, str], float | None] = {}
     left: list[Trial] = []
     for trial in plan.trials:
-        group = (trial.tags["model"], dataset_of(trial))
+        group = (trial.model, dataset_of(trial))
         if trial.epoch_gpu_seconds is not None:  # as the plan counts it: / multi-GPU efficiency
             eff = efficiency(trial.resources, plan.sweep.cost)
             planned.setdefault(group, trial.epoch_gpu_seconds / eff)
@@ -126,7 +126,7 @@ def _project(left: Iterable[Trial], rates: list[Rate], plan: Plan) -> Projection
     planned_s, any_planned, n, n_measured = 0.0, False, 0, 0
     for trial in left:
         n += 1
-        rate = best.get((trial.tags["model"], dataset_of(trial)))
+        rate = best.get((trial.model, dataset_of(trial)))
         seconds = trial_gpu_seconds(trial, plan.sweep.cost)
         if seconds is not None:
             any_planned = True

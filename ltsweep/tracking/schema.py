@@ -30,6 +30,20 @@ TAG_TARGET_OPTIMIZER = PREFIX + "target_optimizer"
 TAG_LEVEL = PREFIX + "level"
 TAG_WEIGHTS_REMAINING = PREFIX + "weights_remaining"
 TAG_SEED = PREFIX + "seed"
+# "1" while the run's key is in the plan the sweep's store records (set when ``run`` creates the
+# run; ``ltsweep ui`` marks "0" the runs of keys an edited sweep file no longer plans)
+TAG_IN_PLAN = PREFIX + "in_plan"
+TAG_IS_TARGET = PREFIX + "is_target"  # a generation trial whose configuration is a target: 1 | 0
+# Per side ("source" | "target") of a trial's typed record (``sweep.trial.Entry``), beside the
+# entry's name (TAG_*_DATASET) and optimizer: what the report classifies comparisons by.
+ENTRY_FIELDS = ("registered", "classes", "half", "subset", "train_size", "test_size")
+
+
+def entry_tag(side: str, field: str) -> str:
+    """``ltsweep.source_registered``, ``ltsweep.target_test_size``, ..."""
+    return f"{PREFIX}{side}_{field}"
+
+
 TAG_ERROR = PREFIX + "error"
 # Where and when a trial's last attempt ran (from its done record): Ray node, cpu/cuda, times.
 TAG_NODE = PREFIX + "node"
@@ -52,6 +66,8 @@ AXIS_TAGS = (
     TAG_LEVEL,
     TAG_WEIGHTS_REMAINING,
     TAG_SEED,
+    TAG_IS_TARGET,
+    *(entry_tag(side, f) for side in ("source", "target") for f in ENTRY_FIELDS),
 )
 
 ROLE_SWEEP, ROLE_TRIAL, ROLE_RESULT = "sweep", "trial", "result"
@@ -61,7 +77,7 @@ EPOCH_METRICS = ("test_accuracy", "test_loss", "train_loss", "train_accuracy", "
 FINAL_ACCURACY = "final_test_accuracy"  # the paper's figures use the final epoch
 BEST_ACCURACY = "best_test_accuracy"
 
-# Kinds with no source: tags hold "" for source axes of dense runs ("none" in the report).
+# Kinds with no source (random, dense): the source axes hold "none".
 NO_SOURCE = "none"
 
 

@@ -20,6 +20,10 @@ from ltsweep.tracking import schema
 if TYPE_CHECKING:
     import mlflow
 
+    from ltsweep.storage.paths import SweepPaths
+    from ltsweep.storage.plan_keys import PlanKeys
+    from ltsweep.sweep.config import SweepConfig
+
 
 @dataclass(frozen=True)
 class Located:
@@ -31,6 +35,14 @@ class Located:
     file: Path | None  # its sweep file, when one resolves
     run_command: str = ""  # ``ltsweep run ...`` that makes this store, for messages
     unresolved: str = ""  # why no sweep file resolved (a typo'd name?), for messages
+    config: SweepConfig | None = None  # the sweep file's configuration, when one resolves
+    paths: SweepPaths | None = None  # the sweep's output layout (its records' store)
+
+    def recorded_plan(self) -> PlanKeys | None:
+        """The plan ``ltsweep run`` recorded in the sweep's store (None before it recorded one)."""
+        from ltsweep.storage.plan_keys import read_plan_keys
+
+        return read_plan_keys(self.paths) if self.paths is not None else None
 
     def run_first(self) -> str:
         return f"run `{self.run_command}` first" if self.run_command else "run the sweep first"
@@ -56,7 +68,7 @@ def locate(
         file: Path | None = files.resolve_sweep_file(text)
     except UserError as exc:
         file, unresolved = None, str(exc)
-    configured = None
+    configured, config = None, None
     if file is not None:
         from ltsweep.sweep.config import load_sweep
 
@@ -69,7 +81,7 @@ def locate(
     layout = files.sweep_paths(name, sweep_out)
     uri = files.tracking_uri(layout, configured, tracking_uri)
     run = ["ltsweep", "run", text, *(["--out", str(sweep_out)] if sweep_out else [])]
-    return Located(name, layout.out, uri, file, shlex.join(run), unresolved)
+    return Located(name, layout.out, uri, file, shlex.join(run), unresolved, config, layout)
 
 
 def sqlite_path(uri: str) -> Path | None:

@@ -6,6 +6,7 @@ driver may call it again after any interruption.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +14,14 @@ from ltsweep.core.jobs import GenerationJob
 from ltsweep.hashing import to_jsonable
 from ltsweep.storage.paths import SweepPaths
 from ltsweep.storage.staging import fetch_ticket
-from ltsweep.sweep.trial import GENERATE, Trial
+from ltsweep.sweep.trial import GENERATE, Trial, TrialAxes
+from ltsweep.tracking import axes as A
 from ltsweep.tracking import schema as S
 from ltsweep.tracking.client import Tracker
 
 
-def axis_tags(tags: dict[str, str], role: str, **overrides: str) -> dict[str, str]:
-    merged = {**tags, **overrides}
-    out = {S.PREFIX + k: v for k, v in merged.items() if k != "is_target"}
-    out[S.TAG_ROLE] = role
-    return out
+def axis_tags(axes: TrialAxes, role: str) -> dict[str, str]:
+    return {**A.to_tags(axes), S.TAG_ROLE: role, S.TAG_IN_PLAN: "1"}  # created by its plan
 
 
 def trial_params(trial: Trial) -> dict[str, Any]:
@@ -48,13 +47,11 @@ def trial_params(trial: Trial) -> dict[str, Any]:
 
 
 def run_name(trial: Trial) -> str:
-    t = trial.tags
+    a = trial.axes
     if trial.stage == GENERATE:
-        return f"gen {t['model']} {t['source_dataset']}/{t['source_optimizer']} s{t['seed']}"
-    src = "" if t["kind"] == "random" else f"{t['source_dataset']}/{t['source_optimizer']} -> "
-    return (
-        f"{t['kind']} {src}{t['target_dataset']}/{t['target_optimizer']} L{t['level']} s{t['seed']}"
-    )
+        return f"gen {a.model} {a.target.label} s{a.seed}"
+    src = "" if a.source is None else f"{a.source.label} -> "
+    return f"{a.kind} {src}{a.target.label} L{a.level} s{a.seed}"
 
 
 def start_trial(tracker: Tracker, trial: Trial, parent_id: str) -> str:
@@ -64,7 +61,7 @@ def start_trial(tracker: Tracker, trial: Trial, parent_id: str) -> str:
     run_id = tracker.find_or_create(
         trial.key,
         run_name(trial),
-        axis_tags(trial.tags, role),
+        axis_tags(trial.axes, role),
         trial_params(trial),
         parent_id,
         hold=True,
@@ -132,25 +129,21 @@ def _finish_level(
     from ltsweep.core.tickets import read_info
 
     lv = int(level["level"])
-    key = f"{trial.key}/L{lv:02d}"
+    key = A.result_key(trial.key, lv)
     tdir = trial_dir / "tickets" / f"level_{lv:02d}"
     sha = read_info(tdir).sha256
     gen_tag = {f"{S.PREFIX}ticket_sha256.level_{lv:02d}": sha}
     existing = tracker.find(key)
     if existing is not None and tracker.status(key) == "FINISHED":
         return gen_tag
-    kind, t = ("dense" if lv == 0 else "same"), trial.tags
-    overrides = {
-        "kind": kind,
-        "level": str(lv),
-        "weights_remaining": f"{level['weights_remaining']:.6g}",
-        "stage": GENERATE,
-    }
-    if kind == "dense":
-        overrides.update(source_dataset=S.NO_SOURCE, source_optimizer=S.NO_SOURCE)
-    tags = axis_tags(t, S.ROLE_RESULT, **overrides)
+    kind, a = ("dense" if lv == 0 else "same"), trial.axes
+    result = dataclasses.replace(
+        a, kind=kind, level=lv, source=None if kind == "dense" else a.source
+    )
+    tags = axis_tags(result, S.ROLE_RESULT)
+    tags[S.TAG_WEIGHTS_REMAINING] = f"{level['weights_remaining']:.6g}"
     tags[S.PREFIX + "ticket_sha256"] = sha
-    name = f"{kind} {t['target_dataset']}/{t['target_optimizer']} L{lv} s{t['seed']}"
+    name = f"{kind} {a.target.label} L{lv} s{a.seed}"
     run_id = tracker.find_or_create(key, name, tags, trial_params(trial), gen_run, hold=True)
     rows = tracker.history_rows(run_id, level["history"])
     rows += tracker.unlogged(run_id, _final_metrics(level["history"]), S.FINAL_ACCURACY)

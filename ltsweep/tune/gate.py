@@ -22,7 +22,7 @@ from ray.tune.search import Searcher
 from ltsweep.storage.paths import SweepPaths
 from ltsweep.storage.staging import ticket_exists
 from ltsweep.sweep.order import generation_order, trial_cost
-from ltsweep.sweep.trial import Trial
+from ltsweep.sweep.trial import GENERATE, Trial, stage_of_key
 from ltsweep.tune.trial_table import trial_config
 
 
@@ -84,7 +84,7 @@ class TicketGate(Searcher):
         self, trial_id: str, result: dict | None = None, error: bool = False
     ) -> None:
         key = self.by_trial_id.get(trial_id, "")
-        if error and key.startswith("g-"):
+        if error and stage_of_key(key) == GENERATE:
             self.failed_sources.add(key)
             self._last_poll = 0.0
 

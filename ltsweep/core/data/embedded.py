@@ -136,6 +136,7 @@ register(
         reader=read_digits,
         embedded=True,
         train_size=1347,
+        test_size=450,
     )
 )
 register(
@@ -150,6 +151,7 @@ register(
         reader=read_shapes,
         embedded=True,
         train_size=SHAPES_SIZES["train"],
+        test_size=SHAPES_SIZES["test"],
     )
 )
 register(
@@ -164,5 +166,6 @@ register(
         reader=read_shapes_small,
         embedded=True,
         train_size=SHAPES_SMALL_SIZES["train"],
+        test_size=SHAPES_SMALL_SIZES["test"],
     )
 )

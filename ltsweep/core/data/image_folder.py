@@ -60,6 +60,11 @@ def describe_folder(path: Path, test_fraction: float | None = None) -> FolderDat
     )
 
 
+def folder_test_size(folder: FolderData) -> int:
+    """Test images of a described folder (its listing is cached: no second walk)."""
+    return len(_listing(folder.path, folder.test_fraction).test)
+
+
 def _current_listing(folder: FolderData):
     listing = _listing(folder.path, folder.test_fraction)
     if listing.sha256 != folder.files_sha256:

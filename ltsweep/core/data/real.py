@@ -104,6 +104,7 @@ for _spec in (
         places=FMNIST_PLACES,
         how_to_get=HOW_FMNIST,
         train_size=60_000,
+        test_size=10_000,
     ),
     DatasetSpec(
         "svhn",
@@ -117,6 +118,7 @@ for _spec in (
         places=(Place("svhn"),),
         how_to_get=HOW_SVHN,
         train_size=73_257,
+        test_size=26_032,
     ),
     DatasetSpec(
         "cifar10",
@@ -130,6 +132,7 @@ for _spec in (
         places=FORMATS["cifar10"].places,
         how_to_get=how("cifar10"),
         train_size=50_000,
+        test_size=10_000,
     ),
     DatasetSpec(
         "cifar100",
@@ -143,6 +146,7 @@ for _spec in (
         places=FORMATS["cifar100"].places,
         how_to_get=how("cifar100"),
         train_size=50_000,
+        test_size=10_000,
     ),
     DatasetSpec(
         "imagenet",
@@ -155,6 +159,8 @@ for _spec in (
         read_imagenet,
         places=(Place("imagenet"),),
         how_to_get=HOW_IMAGENET,
+        train_size=1_281_167,
+        test_size=50_000,  # the validation split, ltsweep's test split for ImageNet
         reset_epochs=3,
     ),
     DatasetSpec(
@@ -168,6 +174,8 @@ for _spec in (
         read_places365,
         places=(Place("places365"),),
         how_to_get=HOW_PLACES,
+        train_size=1_803_460,  # Places365-Standard
+        test_size=36_500,  # its validation split
         reset_epochs=3,
     ),
 ):

@@ -43,6 +43,7 @@ class DatasetSpec:
     places: tuple[Place, ...] = ()  # the search order (see ``locate``); empty when embedded
     how_to_get: str = ""
     train_size: int | None = None  # images in the training split, for plan-time subset checks
+    test_size: int | None = None  # images in the test split: the report's resolution (one image)
     # late-reset point: 1 epoch for 32x32 data, 3 for ImageNet (docs/design.md#imp-protocol)
     reset_epochs: int = 1
 
