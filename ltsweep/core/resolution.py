@@ -43,7 +43,7 @@ class Resolution:
         if epoch >= last:
             return self.end
         linear = self.start + (self.end - self.start) * (epoch - first) / (last - first)
-        size = int(round(linear / self.step)) * self.step
+        size = round(linear / self.step) * self.step  # Python rounds half to even, as numpy
         return min(max(size, min(self.start, self.end)), max(self.start, self.end))
 
     def sizes(self, epochs: int) -> list[int]:
