@@ -134,3 +134,21 @@ def test_a_resolution_schedule_is_priced_by_its_pixels(tmp_path: Path) -> None:
     assert f"saved              {lean.saved_hours:.3g} GPU-hours by progressive resolution" in text
     row = next(ln.split() for ln in text.splitlines() if ln.strip().startswith("generate  vgg"))
     assert row[-1] == f"{1.25 * (1 - factor):.3g}", text
+
+
+def test_grid_lean_is_grid_full_with_the_large_datasets_cheaper() -> None:
+    """Same trials; the 32x32 generation trials keep grid_full's keys; ImageNet and Places365
+    train compiled at 160-192 px, priced at 73 epochs of (160/224)^2 and 17 of (192/224)^2."""
+    full = build_plan(load_sweep(resolve_sweep_file("grid_full")))
+    lean = build_plan(load_sweep(resolve_sweep_file("grid_lean")))
+    assert len(lean.trials) == len(full.trials)
+    small = {t.key for t in full.generation if t.job.data.name not in ("imagenet", "places365")}
+    large = [t for t in lean.generation if t.job.data.name in ("imagenet", "places365")]
+    assert small <= {t.key for t in lean.generation}, "grid_lean changed 32x32 trial keys"
+    assert large and all(t.job.train.compile and t.job.data.resolution for t in large)
+    factor = (73 * (160 / 224) ** 2 + 17 * (192 / 224) ** 2) / 90
+    assert all(cost.pixel_factor(t) == pytest.approx(factor) for t in large)
+    est_full, est_lean = cost.estimate(full), cost.estimate(lean)
+    assert est_lean.saved_hours == pytest.approx(est_full.gpu_hours - est_lean.gpu_hours)
+    large_full = sum(r.gpu_hours for r in est_full.rows if r.dataset in ("imagenet", "places365"))
+    assert est_lean.saved_hours == pytest.approx(large_full * (1 - factor))
