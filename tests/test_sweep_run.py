@@ -59,7 +59,6 @@ def test_run_records_every_trial_once(finished) -> None:
     paths = SweepPaths(out)
     assert {read_done(paths, key)["steps"] for key in plan_keys(TINY)} == {eager}
     assert all(f"ltsweep.ticket_sha256.level_0{lv}" in g.data.tags for g in gen for lv in range(3))
-    from ltsweep.storage.paths import SweepPaths
     from ltsweep.storage.plan_keys import read_plan_keys
     from ltsweep.sweep.config import load_sweep
     from ltsweep.sweep.plan import build_plan
