@@ -142,6 +142,8 @@ def test_every_command_finds_a_sweep_the_same_way(tmp_path: Path, monkeypatch) -
     assert copied.config is None and copied.name == "lab_sweep", copied
     assert "no sweep named 'lab_sweep'" in copied.unresolved, copied.unresolved
     assert copied.paths.out == tmp_path / "copy"
+
+
 def test_plan_json_trials_are_typed(tmp_path: Path) -> None:
     """``plan --json --trials``: seeds and levels are numbers (a generation trial's level is
     null: it makes every level), entries are objects with their registered dataset and the

@@ -136,7 +136,7 @@ def _resources(sweep: SweepConfig, dataset: str, stage: str) -> Resources:
 def entry(sweep: SweepConfig, config: Configuration, data: DataConfig) -> Entry:
     """The typed description of a configuration as its trials train on it (``trial.Entry``)."""
     from ltsweep.core.data import get_spec
-    from ltsweep.core.data.image_folder import folder_test_size
+    from ltsweep.core.data.image_folder.dataset import folder_test_size
     from ltsweep.core.data.subsets import Cut, cut_size
 
     settings = sweep.datasets[config.dataset]
@@ -235,7 +235,9 @@ def _generation_trials(
                 )
                 key = KEY_PREFIX[GENERATE] + config_key(_key_payload(job), memo=memo)
                 own = entries[config]
-                axes = TrialAxes(GENERATE, SAME, model.name, own, seed, own, None, config in targets)
+                axes = TrialAxes(
+                    GENERATE, SAME, model.name, own, seed, own, None, config in targets
+                )
                 cost = sweep.datasets[config.dataset].epoch_gpu_seconds.get(settings.name)
                 generation[(settings.name, config, seed)] = Trial(
                     key,

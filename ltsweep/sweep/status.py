@@ -57,5 +57,10 @@ def recorded_counts(paths: SweepPaths) -> dict[str, StageCounts] | None:
     for stage, keys in ((GENERATE, list(plan.generation)), (TRANSFER, plan.transfer)):
         done = sum(1 for k in keys if has_done(paths, k))
         failed = sum(1 for k in keys if not has_done(paths, k) and read_failed(paths, k))
-        out[stage] = {"done": done, "running": 0, "failed": failed, "left": len(keys) - done - failed}
+        out[stage] = {
+            "done": done,
+            "running": 0,
+            "failed": failed,
+            "left": len(keys) - done - failed,
+        }
     return out
