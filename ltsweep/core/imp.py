@@ -72,6 +72,7 @@ def make_loaders(
         half=data.half,
         train_subset=data.train_subset,
         folder=data.folder,
+        resolution=data.resolution,
     )
     train_opts = LoaderOptions(batch_size=batch_size, train=True, **common)  # type: ignore[arg-type]
     test_opts = LoaderOptions(batch_size=max(batch_size, 256), train=False, **common)  # type: ignore[arg-type]

@@ -36,9 +36,11 @@ class EpochMetrics:
     test_accuracy: float
     lr: float
     seconds: float
+    # the side length this epoch trained at, under a progressive-resolution schedule only
+    train_resolution: int | None = None
 
     def as_dict(self) -> dict[str, float]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
 @dataclass
@@ -145,7 +147,10 @@ def train(
         test_loss, test_acc = evaluate(model, test_loader, autocast, steps)
         lr = optimizer.param_groups[0]["lr"]
         seconds = time.perf_counter() - started
-        history.append(EpochMetrics(epoch, train_loss, train_acc, test_loss, test_acc, lr, seconds))
+        size = train_loader.opts.size_at(epoch) if hasattr(train_loader, "opts") else None
+        history.append(
+            EpochMetrics(epoch, train_loss, train_acc, test_loss, test_acc, lr, seconds, size)
+        )
         state = TrainState(model, optimizer, epoch + 1, history, steps.compiled, steps.mode)
         if on_epoch is not None:
             on_epoch(state)

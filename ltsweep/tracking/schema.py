@@ -77,6 +77,8 @@ ROLE_SWEEP, ROLE_TRIAL, ROLE_RESULT = "sweep", "trial", "result"
 
 # Per-epoch metrics (step = epoch index) and final metrics on every result run.
 EPOCH_METRICS = ("test_accuracy", "test_loss", "train_loss", "train_accuracy", "lr")
+# Per-epoch too, only for trials with a progressive-resolution schedule: the training side length.
+TRAIN_RESOLUTION = "train_resolution"
 FINAL_ACCURACY = "final_test_accuracy"  # the paper's figures use the final epoch
 BEST_ACCURACY = "best_test_accuracy"
 

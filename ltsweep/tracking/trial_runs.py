@@ -164,7 +164,7 @@ def log_live(tracker: Tracker, trial: Trial, metrics: dict[str, Any], once: bool
     if run is None:
         return
     step = int(metrics.get("step", metrics.get("epoch", 0)))
-    rows = [(k, metrics[k], step) for k in S.EPOCH_METRICS if k in metrics]
+    rows = [(k, metrics[k], step) for k in (*S.EPOCH_METRICS, S.TRAIN_RESOLUTION) if k in metrics]
     if "level" in metrics:
         rows.append(("level", metrics["level"], step))
     tracker.log_metrics(run.info.run_id, rows, once=once, hold=True)

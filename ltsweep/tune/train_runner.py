@@ -64,6 +64,8 @@ def _full_test_loader(job: GenerationJob, device: str):
         image_size=d.image_size,
         data_root=d.data_root,
         ffcv_dir=d.ffcv_dir,
+        folder=d.folder,
+        resolution=d.resolution,
     )
     return make_loader(d.name, opts, d.loader)
 
