@@ -47,7 +47,7 @@ def test_an_autoscaling_cluster_is_judged_by_its_node_types() -> None:
 def test_the_refusal_names_what_the_trial_needs_and_what_the_cluster_offers() -> None:
     trial = tiny_workers_trial()
     refuse_unplaceable([trial], TWO_CPUS)  # 0.1 + 2 x 0.5 CPU: placed
-    big = type(trial)(trial.key, trial.stage, trial.job, Resources(cpu=1, workers=2))
+    big = tiny_workers_trial(resources=Resources(cpu=1, workers=2))
     with pytest.raises(UserError) as err:
         refuse_unplaceable([big], TWO_CPUS)
     line = str(err.value)

@@ -100,12 +100,7 @@ DRIVER = textwrap.dedent("""
     from pathlib import Path
     import ray
     from ltsweep.tune.train_runner import run_generation_distributed
-    from tests.common.tiny import (
-    assert_state_equal,
-    metrics_without_time,
-    tiny_generation_job,
-    tiny_workers_trial,
-)
+    from tests.common.tiny import tiny_generation_job
     ray.init(address=os.environ["LTSWEEP_TEST_RAY"], configure_logging=False)
     job = tiny_generation_job(levels=2, epochs=3)
     res = run_generation_distributed(job, Path(sys.argv[1]), 2, False, sys.argv[2], "gen-kill",
@@ -251,11 +246,13 @@ def test_a_placement_waiting_for_busy_resources_is_counted(ray_address: str):
 
     from ltsweep.tune.placement import pending_placements
 
-    busy = placement_group([{"CPU": 2}])  # the whole 2-CPU cluster
-    assert busy.wait(timeout_seconds=60), "could not reserve the cluster's 2 CPUs"
-    waiting = placement_group([{"CPU": 1}])
+    busy = placement_group([{"CPU": 1}])  # half the 2-CPU cluster, held
+    assert busy.wait(timeout_seconds=120), "could not reserve 1 of the cluster's 2 CPUs"
+    waiting = placement_group([{"CPU": 2}])  # fits the cluster, not while the other is held
     try:
-        assert pending_placements() == 1, "a placement that waits for busy CPUs was not counted"
+        assert pending_placements() >= 1, "a placement that waits for busy CPUs was not counted"
+        remove_placement_group(busy)
+        assert waiting.wait(timeout_seconds=120), "the waiting placement never started"
+        assert pending_placements() == 0, "a placement that started is still counted"
     finally:
         remove_placement_group(waiting)
-        remove_placement_group(busy)
