@@ -249,10 +249,12 @@ def test_a_placement_waiting_for_busy_resources_is_counted(ray_address: str):
     busy = placement_group([{"CPU": 1}])  # half the 2-CPU cluster, held
     assert busy.wait(timeout_seconds=120), "could not reserve 1 of the cluster's 2 CPUs"
     waiting = placement_group([{"CPU": 2}])  # fits the cluster, not while the other is held
+    held = [busy, waiting]
     try:
         assert pending_placements() >= 1, "a placement that waits for busy CPUs was not counted"
-        remove_placement_group(busy)
+        remove_placement_group(held.pop(0))
         assert waiting.wait(timeout_seconds=120), "the waiting placement never started"
         assert pending_placements() == 0, "a placement that started is still counted"
     finally:
-        remove_placement_group(waiting)
+        for pg in held:
+            remove_placement_group(pg)
