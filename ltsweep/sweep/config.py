@@ -139,13 +139,21 @@ class CostSettings:
     )
 
 
+DEFAULT_SPARSITY = 0.05  # inside the 1-10% region the study is about (docs/verdicts.md)
+
+
 @dataclass(frozen=True)
 class ReportSettings:
     """How the report judges claims (docs/verdicts.md). Never in trial keys."""
 
     # Non-inferiority margin in accuracy points: "does as well as" holds when the 95% interval's
-    # lower bound of (ticket - own ticket) is above -margin.
-    margin_points: float = check(positive, 1.0)
+    # lower bound of (ticket - own ticket) is above -margin. 0 means 0.
+    margin_points: float = check(non_negative, 1.0)
+    # The fraction of weights remaining the claims are tested at (per target, the level nearest
+    # it) and the transfer matrix is drawn at: the default of ``ltsweep report --sparsity``.
+    sparsity: float = check(
+        lambda v: None if 0 < v <= 1 else "must be in (0, 1], e.g. 0.05", DEFAULT_SPARSITY
+    )
 
 
 @dataclass(frozen=True)
