@@ -71,7 +71,7 @@ def sweep_yaml(trials: int) -> str:
         "sources": configs,
         "targets": configs,
         "imp": {"levels": LEVELS, "rate": 0.2, "rewind_epochs": 1},
-        "transfer": {"kinds": ["transferred", "same", "random", "dense"]},
+        "transfer": {"kinds": ["transferred", "random"]},
         "seeds": seeds,
         "resources": {"generate": {"cpu": 1}, "transfer": {"cpu": 1}},
         "retries": 0,
@@ -97,11 +97,11 @@ def null_execute(trial, paths) -> dict[str, Any]:
     """What ``execute`` leaves behind (tickets, done record), without training."""
     import torch
 
-    from ltsweep.core.imp import ticket_dir
     from ltsweep.core.masks import Mask
     from ltsweep.core.tickets import TicketInfo, read_info, save_ticket
     from ltsweep.storage.done import read_done, write_done
     from ltsweep.sweep.trial import GENERATE
+    from ltsweep.trial_layout import ticket_dir
 
     tdir = paths.trial_dir(trial.key)
     done = read_done(paths, trial.key)

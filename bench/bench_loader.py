@@ -69,8 +69,8 @@ def torch_epochs(root: Path, size: int, batch: int, workers: int) -> Callable[[]
 def ffcv_loader(root: Path, out: Path, size: int, batch: int, workers: int, device: str = "cpu"):
     from ltsweep.core.data import get_spec
     from ltsweep.core.data.ffcv_convert import convert_split
-    from ltsweep.core.data.ffcv_loader import make_ffcv_loader
-    from ltsweep.core.data.loaders import LoaderOptions
+    from ltsweep.core.data.loading import LoaderOptions
+    from ltsweep.core.data.loading.ffcv_backend import make_ffcv_loader
 
     spec = get_spec("imagenet")
     convert_split(spec, "train", out, data_root=str(root), workers=os.cpu_count())

@@ -85,16 +85,16 @@ def parallel(sweep: Path, out: Path, workers: int | None = None) -> None:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    from ltsweep.core.imp import ticket_dir
     from ltsweep.storage.paths import SweepPaths
     from ltsweep.sweep.config import load_sweep
-    from ltsweep.sweep.order import generation_order, trial_cost
+    from ltsweep.sweep.order import generation_order, image_epochs
     from ltsweep.sweep.plan import build_plan
+    from ltsweep.trial_layout import ticket_dir
 
     plan = build_plan(load_sweep(sweep))
     paths = SweepPaths(out)
     queue = list(generation_order(plan.generation, plan.transfer))
-    waiting = [(-trial_cost(t), i, t) for i, t in enumerate(plan.transfer)]
+    waiting = [(-image_epochs(t), i, t) for i, t in enumerate(plan.transfer)]
     ready: list = []
     slots = workers or os.cpu_count() or 1
     with ProcessPoolExecutor(slots, mp_context=multiprocessing.get_context("spawn")) as pool:

@@ -27,7 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from bench.common import interleave, make_row, not_run_row
-from ltsweep.core.data.loaders import EpochLoader, LoaderOptions, make_loader
+from ltsweep.core.data.loading import EpochLoader, LoaderOptions, make_loader
 from ltsweep.core.jobs import TrainConfig
 from ltsweep.core.masks import Mask
 from ltsweep.core.models import create_model, prunable_parameter_names

@@ -36,8 +36,8 @@ import torch
 
 from bench.common import cpu_model
 from ltsweep.core.compile import step_functions
-from ltsweep.core.data.loader_api import LoaderOptions
-from ltsweep.core.data.loaders import make_loader
+from ltsweep.core.data.loading import make_loader
+from ltsweep.core.data.loading.protocol import LoaderOptions
 from ltsweep.core.jobs import TrainConfig
 from ltsweep.core.masks import Mask, MaskApplier
 from ltsweep.core.models import create_model, prunable_parameter_names

@@ -176,6 +176,11 @@ CASES = {
         [],
         ["transfer.levels", "1..imp.levels"],
     ),
+    "retired transfer kinds": (
+        edit(_set("transfer", {"kinds": ["transferred", "same", "dense"]})),
+        [],
+        ["transfer.kinds", "same and dense are not trained", "remove same, dense"],
+    ),
     "no data root": (
         edit(
             lambda c: (

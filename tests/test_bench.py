@@ -144,12 +144,12 @@ def test_driver_benchmark_null_trials_leave_real_records(tmp_path):
     """The trial body that trains nothing must leave what execute() leaves, or the driver's
     recording (read_info of every ticket, done records) would not be exercised."""
     from bench.bench_driver import loop_process
-    from ltsweep.core.imp import ticket_dir
     from ltsweep.core.tickets import load_ticket
     from ltsweep.storage.done import read_done
     from ltsweep.storage.paths import SweepPaths
     from ltsweep.sweep.config import load_sweep
     from ltsweep.sweep.plan import build_plan
+    from ltsweep.trial_layout import ticket_dir
 
     result = loop_process(42, tmp_path)
     assert result["trials"] == 42 and result["wall"] > 0, f"loop process reported {result}"
@@ -193,11 +193,11 @@ def test_orchestration_floor_runs_every_trial_after_its_ticket(tmp_path):
     ticket it trains was on disk: else its time would not be the same work as the sweep's."""
     from bench.bench_orchestration import SMALL_SWEEP, parallel
     from bench.procs import quick_variant
-    from ltsweep.core.imp import ticket_dir
     from ltsweep.storage.done import read_done
     from ltsweep.storage.paths import SweepPaths
     from ltsweep.sweep.config import load_sweep
     from ltsweep.sweep.plan import build_plan
+    from ltsweep.trial_layout import ticket_dir
 
     sweep = quick_variant(SMALL_SWEEP, tmp_path)
     out = tmp_path / "floor"

@@ -12,7 +12,7 @@ import torch
 
 from ltsweep.core import compile as compiling
 from ltsweep.core.checkpoint import load_checkpoint, save_checkpoint
-from ltsweep.core.data.loaders import LoaderOptions, make_loader
+from ltsweep.core.data.loading import LoaderOptions, make_loader
 from ltsweep.core.jobs import TrainConfig
 from ltsweep.core.masks import Mask
 from ltsweep.core.models import create_model, prunable_parameter_names

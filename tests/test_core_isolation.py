@@ -1,4 +1,5 @@
-"""The core engine is plain PyTorch: importing it pulls in neither Ray nor MLflow."""
+"""The core engine is plain PyTorch: importing it pulls in neither Ray nor MLflow; the storage
+layer below the planner runs without the engine (no torch, no ``ltsweep.core``)."""
 
 from __future__ import annotations
 
@@ -18,13 +19,16 @@ UPPER = ("storage", "sweep", "tracking", "tune", "commands", "cli", "report", "b
 PROBE = """
 import json, sys
 {imports}
-print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))
+print(json.dumps(sorted({{m if {ours} and m.startswith('ltsweep.') else m.split('.')[0]
+                         for m in sys.modules}})))
 """
 
 
-def _top_level_modules_after(imports: str) -> set[str]:
+def _top_level_modules_after(imports: str, ours: bool = False) -> set[str]:
+    """Top-level packages a fresh process holds after ``imports``; with ``ours``, every
+    ``ltsweep`` module by its full name too."""
     done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(imports=imports)],
+        [sys.executable, "-c", PROBE.format(imports=imports, ours=ours)],
         capture_output=True,
         text=True,
         timeout=600,
@@ -56,6 +60,24 @@ def test_importing_the_package_is_cheap() -> None:
     """Ray imports ltsweep in every worker: the package itself must not import torch."""
     loaded = _top_level_modules_after("import ltsweep, ltsweep.errors, ltsweep.registry")
     assert not loaded & {"torch", "ray", "mlflow", "torchvision"}
+
+
+def test_storage_imports_neither_torch_nor_the_engine() -> None:
+    """Every storage module, the trial-directory layout it mirrors included, in a fresh process:
+    the driver and ``status`` read stores without paying for torch."""
+    root = CORE.parent
+    storage = sorted(
+        ".".join(p.relative_to(root.parent).with_suffix("").parts)
+        for p in (root / "storage").rglob("*.py")
+        if p.stem != "__init__"
+    )
+    imports = "\n".join(["import ltsweep.trial_layout"] + [f"import {name}" for name in storage])
+    loaded = _top_level_modules_after(imports, ours=True)
+    assert {"ltsweep.storage.staging", "ltsweep.storage.leases.gcs"} <= loaded, (
+        "the probe did not import the storage layer"
+    )
+    engine = sorted(m for m in loaded if m == "torch" or m.startswith("ltsweep.core"))
+    assert engine == [], f"importing ltsweep.storage loaded {engine}"
 
 
 def test_core_source_imports_nothing_above_it() -> None:

@@ -92,7 +92,7 @@ def test_unused_generation_trials_are_warned_with_their_hours(tmp_path: Path) ->
         tmp_path,
         sources=sources,
         targets=[{"dataset": "digits", "optimizer": "sgd"}],
-        transfer={"kinds": ["random", "same", "dense"]},
+        transfer={"kinds": ["random"]},
     )
     est = cost.estimate(build_plan(load_sweep(sweep)))
     assert [(u.dataset, u.optimizer, u.trials) for u in est.unused] == [("digits", "adam", 1)]

@@ -19,7 +19,8 @@ from ltsweep.core.data.embedded import (
     generate_shapes,
     read_digits,
 )
-from ltsweep.core.data.loaders import LoaderOptions, TensorLoader, make_loader
+from ltsweep.core.data.loading import LoaderOptions, make_loader
+from ltsweep.core.data.loading.torch_backend import TensorLoader
 from ltsweep.errors import MissingDatasetError, UserError
 from tests.common.dataset_files import (
     make_cifar10,
@@ -237,6 +238,20 @@ def test_data_root_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     make_svhn(tmp_path / "env_root")
     monkeypatch.setenv(DATA_ROOT_ENV, str(tmp_path / "env_root"))
     assert len(load_split("svhn", "test")) == 11
+
+
+def test_data_root_precedence_is_command_line_then_environment_then_sweep_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One rule for ``plan``, ``run`` and ``data check`` alike (``resolve_root``)."""
+    from ltsweep.core.data import resolve_root
+
+    monkeypatch.setenv(DATA_ROOT_ENV, "/env")
+    assert resolve_root("/cli", "/file") == Path("/cli"), "--data-root must win"
+    assert resolve_root(None, "/file") == Path("/env"), "$LTSWEEP_DATA must beat the sweep file"
+    monkeypatch.delenv(DATA_ROOT_ENV)
+    assert resolve_root(None, "/file") == Path("/file"), "the sweep file's data_root comes last"
+    assert resolve_root(None, None) is None
 
 
 def test_unknown_dataset_lists_known_ones() -> None:

@@ -26,7 +26,7 @@ from ltsweep.core.data.ffcv_convert import (
     convert_dataset,
     sidecar_path,
 )
-from ltsweep.core.data.loaders import LoaderOptions, make_loader
+from ltsweep.core.data.loading import LoaderOptions, make_loader
 from ltsweep.errors import UserError
 from ltsweep.hashing import sha256_file
 
@@ -191,7 +191,7 @@ def test_without_ffcv_one_line_error_and_torch_still_works(tmp_path: Path) -> No
     script = textwrap.dedent(f"""
         import sys
         sys.modules["ffcv"] = None
-        from ltsweep.core.data.loaders import LoaderOptions, make_loader
+        from ltsweep.core.data.loading import LoaderOptions, make_loader
         from ltsweep.errors import UserError
         opts = LoaderOptions(batch_size=64, train=False, ffcv_dir={str(tmp_path)!r}, workers=0)
         try:
@@ -215,7 +215,7 @@ def test_without_ffcv_one_line_error_and_torch_still_works(tmp_path: Path) -> No
 
 
 def test_check_ready_is_the_sweep_preflight(betons: Path, tmp_path: Path) -> None:
-    from ltsweep.core.data.ffcv_loader import check_ready
+    from ltsweep.core.data.loading.ffcv_backend import check_ready
 
     check_ready(get_spec("digits"), betons, None)  # both splits converted at 16 px
     with pytest.raises(UserError, match="--image-size 8"):

@@ -1,5 +1,5 @@
-"""Image folders as datasets (``ltsweep.core.data.image_folder``, ``folder_scan``,
-``folder_images``): layouts, classes from disk, the seeded split, the conversion rules for messy
+"""Image folders as datasets (``ltsweep.core.data.image_folder``: ``dataset``, ``listing``,
+``decoding``): layouts, classes from disk, the seeded split, the conversion rules for messy
 files, refusals that name the file, cached statistics, reading splits and cuts, ``data check`` and
 ``data list``, and the plan-time refusals through the real CLI (a registered dataset pointed at a
 folder with another class count; a bad image)."""
@@ -16,9 +16,9 @@ from PIL import Image
 
 from ltsweep.cli import main
 from ltsweep.core.data import Cut, TensorSplit, load_split
-from ltsweep.core.data.folder_images import open_rgb
-from ltsweep.core.data.folder_scan import scan_folder
-from ltsweep.core.data.image_folder import describe_folder
+from ltsweep.core.data.image_folder.dataset import describe_folder
+from ltsweep.core.data.image_folder.decoding import open_rgb
+from ltsweep.core.data.image_folder.listing import scan_folder
 from ltsweep.errors import UserError
 from tests.common.cli import ltsweep_quick
 
@@ -148,7 +148,7 @@ def test_messy_folders_are_refused_naming_the_file(tmp_path: Path, spoil, proble
 
 
 def test_statistics_are_computed_once_and_cached_by_file_list(tmp_path: Path, monkeypatch) -> None:
-    import ltsweep.core.data.folder_images as images
+    import ltsweep.core.data.image_folder.decoding as images
 
     root = tmp_path / "d"
     for i in range(2):
@@ -167,7 +167,7 @@ def test_statistics_are_computed_once_and_cached_by_file_list(tmp_path: Path, mo
     assert describe_folder(root, 0.5) == first
     solid(root / "red" / "2.png", (255, 0, 0))
     monkeypatch.undo()
-    from ltsweep.core.data import image_folder
+    from ltsweep.core.data.image_folder import dataset as image_folder
 
     image_folder._listing.cache_clear()
     changed = describe_folder(root, 0.5)
@@ -249,6 +249,18 @@ def test_image_folder_entries_refused_at_plan(tmp_path: Path, entry: str, proble
     assert result.returncode == 2 and "\n" not in err and problem in err, err
     if "readable" in problem:
         assert str(culprit) in err, err
+
+
+def test_a_one_class_folder_is_refused_at_plan_and_data_check(tmp_path: Path) -> None:
+    """One class would train a one-way head: 100% accuracy that means nothing."""
+    root = flat_folder(tmp_path / "d", per_class=4, classes=("cats",))
+    planned = _plan(tmp_path, f"kind: image_folder, path: {root}, image_size: 8")
+    env = {"LTSWEEP_CACHE": str(tmp_path / "cache")}
+    checked = ltsweep_quick("data", "check", str(root), env=env)
+    for command, result in (("plan", planned), ("data check", checked)):
+        err = result.stderr.strip()
+        assert result.returncode == 2 and "\n" not in err, f"{command}: {result.returncode}: {err}"
+        assert "one class folder (cats)" in err and "two or more" in err, f"{command}: {err}"
 
 
 def test_plan_of_an_image_folder_keys_its_files_not_its_place(tmp_path: Path) -> None:

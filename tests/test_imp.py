@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from ltsweep.core.imp import IMPRun, level_dir, make_loaders, rewind_step, run_imp, ticket_dir
+from ltsweep.core.imp import IMPRun, make_loaders, rewind_step, run_imp
 from ltsweep.core.masks import Mask
 from ltsweep.core.models import create_model, prunable_parameter_names
 from ltsweep.core.pruning import prune
 from ltsweep.core.tickets import load_ticket, verify_ticket
 from ltsweep.core.train import train
 from ltsweep.errors import CorruptArtifactError, UserError
+from ltsweep.trial_layout import level_dir, ticket_dir
 from tests.common.tiny import assert_state_equal, metrics_without_time, tiny_generation_job
 
 STEPS_PER_EPOCH = 22  # 1,347 digits training images, batch 64

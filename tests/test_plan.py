@@ -114,6 +114,36 @@ def test_a_restemmed_transfer_trial_records_the_rule(tmp_path: Path) -> None:
     assert record["device_name"] == "cpu"
 
 
+def test_every_command_finds_a_sweep_the_same_way(tmp_path: Path, monkeypatch) -> None:
+    """``find_sweep`` is the one way: ``run``/``plan``/``status`` (``load_context``) and the
+    report's ``locate`` agree on the name, output and store; a copied store without its sweep
+    file is still found by name."""
+    import argparse
+
+    from ltsweep.sweep.context import load_context
+    from ltsweep.sweep.files import find_sweep
+    from ltsweep.tracking.sweep_store import locate
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    found = find_sweep("demo", tmp_path / "out")
+    assert found.config is not None and found.name == "demo", found
+    assert found.tracking_uri == f"sqlite:///{(tmp_path / 'out' / 'mlflow.db').resolve()}"
+    args = argparse.Namespace(sweep="demo", out=tmp_path / "out", tracking_uri=None)
+    ctx = load_context(args)
+    where = locate("demo", tmp_path / "out")
+    assert (ctx.paths, ctx.tracking_uri, ctx.file) == (found.paths, found.tracking_uri, found.file)
+    assert (where.out, where.tracking_uri, where.config) == (
+        found.paths.out,
+        found.tracking_uri,
+        found.config,
+    )
+    copied = find_sweep("lab_sweep", tmp_path / "copy")
+    assert copied.config is None and copied.name == "lab_sweep", copied
+    assert "no sweep named 'lab_sweep'" in copied.unresolved, copied.unresolved
+    assert copied.paths.out == tmp_path / "copy"
+
+
 def test_plan_json_trials_are_typed(tmp_path: Path) -> None:
     """``plan --json --trials``: seeds and levels are numbers (a generation trial's level is
     null: it makes every level), entries are objects with their registered dataset and the

@@ -6,7 +6,7 @@ import pytest
 
 from ltsweep.sweep.config import load_sweep
 from ltsweep.sweep.plan import build_plan
-from ltsweep.tune.progress import Progress, trial_epochs
+from ltsweep.tune.progress import Progress
 from tests.common.cli import REPO
 
 TINY = REPO / "tests" / "sweeps" / "tiny.yaml"  # 2 generation (2 levels, 2 epochs) + 6 transfer
@@ -23,8 +23,8 @@ class Clock:
 def test_generation_counts_every_level() -> None:
     plan = build_plan(load_sweep(TINY))
     gen, xfer = plan.generation[0], plan.transfer[0]
-    assert trial_epochs(gen) == (2 + 1) * 2, "a generation trial is levels + 1 trainings"
-    assert trial_epochs(xfer) == 2
+    assert gen.epochs == (2 + 1) * 2, "a generation trial is levels + 1 trainings"
+    assert xfer.epochs == 2
     assert Progress(plan.trials, set(), live=False).total_work == 2 * 6 + 6 * 2
 
 
@@ -35,12 +35,12 @@ def test_estimate_counts_remaining_epochs(capsys) -> None:
     progress = Progress(plan.trials, set(), clock=clock, live=False)
     clock.now = 30.0  # Ray and actor start-up: must not slow the rate down
     assert progress.seconds_left() is None, "an estimate before any rate is known"
-    order = [(t, step) for t in plan.trials for step in range(trial_epochs(t))]
+    order = [(t, step) for t in plan.trials for step in range(t.epochs)]
     truth = []
     for i, (trial, step) in enumerate(order):
         clock.now = 30.0 + i
         progress.epoch(trial.key, step)
-        if step == trial_epochs(trial) - 1:
+        if step == trial.epochs - 1:
             progress.finished(trial.key)
         truth.append((progress.seconds_left(), len(order) - 1 - i))
     for got, want in truth[1:]:

@@ -104,7 +104,7 @@ def test_short_training_reaches_the_small_cnn_band() -> None:
 
     3 epochs, lr /10 for the last: 0.8861 here (4 epochs reached 0.8911 but cost a third more;
     2 epochs reach only 0.873, and 20,000 or 30,000 images in 3 or 2 epochs 0.857 or 0.854)."""
-    from ltsweep.core.data.loaders import LoaderOptions, make_loader
+    from ltsweep.core.data.loading import LoaderOptions, make_loader
     from ltsweep.core.jobs import TrainConfig
     from ltsweep.core.optim import OptimizerConfig
     from ltsweep.core.train import train

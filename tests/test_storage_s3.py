@@ -225,7 +225,7 @@ def test_lease_lock_on_s3_refuses_a_live_holder_and_takes_over_an_expired_one(
 def test_two_drivers_racing_for_the_lease_exactly_one_wins(s3, monkeypatch) -> None:
     for name, value in CREDENTIALS.items():
         monkeypatch.setenv(name, value)
-    from ltsweep.storage.lease import S3Lease
+    from ltsweep.storage.leases.s3 import S3Lease
     from ltsweep.storage.store import open_store
 
     store = open_store(s3.uri("race"))

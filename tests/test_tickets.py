@@ -146,6 +146,9 @@ def test_ticket_show_cli(ticket_path: Path) -> None:
     info = load_ticket(ticket_path).info
     out = done.stdout
     assert "vgg_tiny" in out and "digits" in out and info.sha256 in out
+    pruning = next(line for line in out.splitlines() if line.startswith("pruning"))
+    assert pruning.split(None, 1)[1] == "global, 20% of the remaining weights per level", pruning
+    assert "{" not in out and "'" not in out, f"a Python repr in the plain-text view:\n{out}"
     for name, density in info.layer_density.items():
         line = next(line for line in out.splitlines() if line.strip().startswith(name + " "))
         assert f"{density:.4%}" in line

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from ltsweep.core.imp import IMPRun, level_dir, ticket_dir
+from ltsweep.core.imp import IMPRun
 from ltsweep.core.tickets import load_ticket
+from ltsweep.trial_layout import level_dir, ticket_dir
 from ltsweep.tune.train_runner import run_generation_distributed
 from tests.common.tiny import tiny_generation_job
 

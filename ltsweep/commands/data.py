@@ -94,12 +94,11 @@ def _list(args: argparse.Namespace) -> int:
 
 def _sweep_folder_rows(sweep: str, data_root: str | None) -> list[tuple[str, ...]]:
     """One row per image folder of ``sweep``, listed and checked as ``plan`` does."""
-    from ltsweep.sweep.config import load_sweep
-    from ltsweep.sweep.data_files import folder_data
-    from ltsweep.sweep.files import resolve_sweep_file
+    from ltsweep.sweep.data_check import folder_data
+    from ltsweep.sweep.files import find_sweep
 
-    config = load_sweep(resolve_sweep_file(sweep))
-    root = resolve_root(data_root or config.data_root)
+    config = find_sweep(sweep).require_config()
+    root = resolve_root(data_root, config.data_root)
     rows = []
     for name, s in config.datasets.items():
         if not s.is_folder or s.path is None:
@@ -112,8 +111,8 @@ def _sweep_folder_rows(sweep: str, data_root: str | None) -> list[tuple[str, ...
 
 def _check_folder(path: Path, test_fraction: float | None) -> int:
     """Check an image folder as ``plan`` does and say what it found and what it converted."""
-    from ltsweep.core.data.folder_images import cache_dir, converted_modes, folder_stats
-    from ltsweep.core.data.folder_scan import scan_folder
+    from ltsweep.core.data.image_folder.decoding import cache_dir, converted_modes, folder_stats
+    from ltsweep.core.data.image_folder.listing import scan_folder
 
     listing = scan_folder(path.resolve(), test_fraction)
     stats = folder_stats(listing)

@@ -20,66 +20,72 @@ def run(args: argparse.Namespace) -> int:
     ctx = load_context(args)  # a bad sweep file stops here, before Ray and MLflow are imported
     check_data(ctx)
 
-    from ltsweep.storage.done import read_done
     from ltsweep.storage.lock import sweep_lock
     from ltsweep.tracking.client import Tracker
-    from ltsweep.tracking.writer import start_writer
-    from ltsweep.tune.driver import (
-        INTERRUPTED,
-        check_tracking_uri,
-        check_writable,
-        connect_ray,
-        run_trials,
-        summarize,
-    )
+    from ltsweep.tune.driver import check_tracking_uri, check_writable
 
     check_tracking_uri(ctx.tracking_uri)
     check_writable(ctx.paths)
     with sweep_lock(ctx.paths):
         tracker = Tracker(ctx.tracking_uri, ctx.config.name, ctx.paths.artifacts)
-        stale = tracker.kill_stale()
-        if stale:
-            print(f"ltsweep: marked {stale} runs left RUNNING by a dead driver as KILLED")
-        from ltsweep.tracking import schema as S
-
-        parent = tracker.find_or_create(
-            f"sweep:{ctx.config.name}",
-            f"sweep {ctx.config.name}",
-            {S.TAG_ROLE: S.ROLE_SWEEP, S.PREFIX + "sweep_file": str(ctx.file)},
-        )
-        tracker.set_status(parent, "RUNNING")
-        from ltsweep.storage.plan_keys import write_plan_keys
-
-        write_plan_keys(ctx.paths, ctx.plan.keys())  # report, export, status and ui read it
-        print(
-            f"ltsweep: sweep {ctx.config.name}: {len(ctx.plan.generation)} generation + "
-            f"{len(ctx.plan.transfer)} transfer trials; output {ctx.paths.where}; "
-            f"MLflow {ctx.tracking_uri}"
-        )
-        if ctx.paths.remote and ctx.tracking_uri.startswith("sqlite"):
-            print(
-                f"ltsweep: the MLflow store is on this machine's disk ({ctx.paths.out}), not in "
-                f"{ctx.paths.where}: set tracking_uri (or MLFLOW_TRACKING_URI) to share it"
-            )
-        outcomes = []
-        # Before Ray starts: the writer is forked from this process (see writer.py).
-        recorder = start_writer(tracker, parent, ctx.plan.trials)
-        try:
-            needs_ray = any(read_done(ctx.paths, t.key) is None for t in ctx.plan.trials)
-            if needs_ray:
-                where = connect_ray(args.num_cpus)
-                print(f"ltsweep: Ray: {where}")
-            outcomes = run_trials(ctx.plan, ctx.paths, tracker, parent, recorder=recorder)
-        finally:
-            with contextlib.suppress(Exception):
-                recorder.close(wait_s=0.0)  # closed already unless Ray or Tune failed to start
-            code = summarize(outcomes) if len(outcomes) == 2 else INTERRUPTED
-            _close_runs(tracker, parent, code)
+        parent = _start_sweep_run(tracker, ctx)
+        code = _run_trials(tracker, parent, ctx, args.num_cpus)
         print(
             f"ltsweep: next: `{follow_up('status', args)}`, `{follow_up('report', args)}`, "
             f"`{follow_up('ui', args)}` (MLflow store {ctx.tracking_uri})"
         )
         return code
+
+
+def _start_sweep_run(tracker, ctx) -> str:
+    """The sweep's parent run, RUNNING, after closing what a dead driver left RUNNING; says
+    what will run and where its results go."""
+    from ltsweep.tracking import schema as S
+
+    stale = tracker.kill_stale()
+    if stale:
+        print(f"ltsweep: marked {stale} runs left RUNNING by a dead driver as KILLED")
+    parent = tracker.find_or_create(
+        f"sweep:{ctx.config.name}",
+        f"sweep {ctx.config.name}",
+        {S.TAG_ROLE: S.ROLE_SWEEP, S.PREFIX + "sweep_file": str(ctx.file)},
+    )
+    tracker.set_status(parent, "RUNNING")
+    from ltsweep.storage.plan_keys import write_plan_keys
+
+    write_plan_keys(ctx.paths, ctx.plan.keys())  # report, export, status and ui read it
+    print(
+        f"ltsweep: sweep {ctx.config.name}: {len(ctx.plan.generation)} generation + "
+        f"{len(ctx.plan.transfer)} transfer trials; output {ctx.paths.where}; "
+        f"MLflow {ctx.tracking_uri}"
+    )
+    if ctx.paths.remote and ctx.tracking_uri.startswith("sqlite"):
+        print(
+            f"ltsweep: the MLflow store is on this machine's disk ({ctx.paths.out}), not in "
+            f"{ctx.paths.where}: set tracking_uri (or MLFLOW_TRACKING_URI) to share it"
+        )
+    return parent
+
+
+def _run_trials(tracker, parent: str, ctx, num_cpus: int | None) -> int:
+    """Every trial not done yet, through Ray Tune; the exit code, runs closed whatever happens."""
+    from ltsweep.storage.done import read_done
+    from ltsweep.tracking.writer import start_writer
+    from ltsweep.tune.driver import INTERRUPTED, connect_ray, run_trials, summarize
+
+    outcomes = []
+    # Before Ray starts: the writer is forked from this process (see writer.py).
+    recorder = start_writer(tracker, parent, ctx.plan.trials)
+    try:
+        if any(read_done(ctx.paths, t.key) is None for t in ctx.plan.trials):
+            print(f"ltsweep: Ray: {connect_ray(num_cpus)}")
+        outcomes = run_trials(ctx.plan, ctx.paths, tracker, parent, recorder=recorder)
+    finally:
+        with contextlib.suppress(Exception):
+            recorder.close(wait_s=0.0)  # closed already unless Ray or Tune failed to start
+        code = summarize(outcomes) if len(outcomes) == 2 else INTERRUPTED
+        _close_runs(tracker, parent, code)
+    return code
 
 
 def _close_runs(tracker, parent: str, code: int) -> None:

@@ -30,9 +30,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ltsweep.caches import cache_folder
 from ltsweep.core.masks import Mask
 
-CACHE_ENV = "LTSWEEP_COMPILE_CACHE"  # where compiled artifacts live (default: cache_dir())
+CACHE_ENV = "LTSWEEP_COMPILE_CACHE"  # where compiled artifacts live (default: ltsweep.caches)
 DISABLE_ENV = "LTSWEEP_NO_COMPILE"  # "1": train eagerly whatever the sweep says
 
 _broken: list[str] = []  # process-wide: why a compile failed (then every later trial is eager)
@@ -41,12 +42,9 @@ _functions: dict[str, Callable[..., Any]] = {}  # one torch.compile wrapper per 
 
 
 def cache_dir() -> Path:
-    """Inductor's cache for this node: ``$LTSWEEP_COMPILE_CACHE``, else
-    ``$XDG_CACHE_HOME/ltsweep/inductor`` (``~/.cache/ltsweep/inductor``)."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "ltsweep" / "inductor"
+    """Inductor's cache for this node: ``$LTSWEEP_COMPILE_CACHE``, else the ``inductor`` folder
+    of ltsweep's cache root (``ltsweep.caches``)."""
+    return cache_folder("inductor", CACHE_ENV)
 
 
 def use_disk_cache() -> Path:
@@ -102,7 +100,9 @@ def unavailable_reason(model: nn.Module, device: torch.device) -> str | None:
     return None
 
 
-def _autocast(device_type: str, amp: bool) -> Any:
+def bf16_autocast(device_type: str, amp: bool) -> Any:
+    """The one mixed-precision rule, for compiled and eager steps alike: bf16 autocast on CUDA
+    when ``amp`` (``TrainConfig.amp``) is on; full precision on every other device."""
     if device_type == "cuda" and amp:
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return torch.autocast(device_type, enabled=False)
@@ -120,14 +120,14 @@ def masked_loss(
     from torch.func import functional_call
 
     weights = {n: p * factors[n] if n in factors else p for n, p in params.items()}
-    with _autocast(x.device.type, amp):
+    with bf16_autocast(x.device.type, amp):
         logits = functional_call(model, weights, (x,))
         loss = F.cross_entropy(logits.float(), y)
     return logits, loss
 
 
 def predict(model: nn.Module, x: torch.Tensor, amp: bool) -> torch.Tensor:
-    with _autocast(x.device.type, amp):
+    with bf16_autocast(x.device.type, amp):
         return model(x)
 
 
@@ -175,7 +175,7 @@ class StepFunctions:
         if self.compiled:  # a ragged batch: the same function, eagerly
             return masked_loss(self.model, self.params, self.factors, x, y, self.amp)
         self.grads_masked = False
-        with _autocast(x.device.type, self.amp):
+        with bf16_autocast(x.device.type, self.amp):
             logits = self.model(x)  # [B, classes]
             return logits, F.cross_entropy(logits.float(), y)
 

@@ -5,13 +5,8 @@
              weights); train ticket_L from step k to the end
 
 Every stage checks whether its output already exists and returns it if so (open_lth's habit), so
-a killed run started again produces the same tickets. Layout of ``workdir``::
-
-    rewind.safetensors            weights at step k (level 0 captures them)
-    level_LL/checkpoint.pt        last epoch-boundary checkpoint of a level in progress
-    level_LL/final.safetensors    trained weights at the end of the level
-    level_LL/result.json          the level's metrics; its presence means "level done"
-    tickets/level_LL/             the ticket (see tickets.py)
+a killed run started again produces the same tickets. ``workdir`` is the trial's directory, laid
+out as ``ltsweep.trial_layout`` describes.
 """
 
 from __future__ import annotations
@@ -24,16 +19,25 @@ from pathlib import Path
 import torch
 
 from ltsweep.core.checkpoint import load_checkpoint, save_checkpoint
-from ltsweep.core.data.loaders import EpochLoader, LoaderOptions, make_loader
+from ltsweep.core.data.loading import EpochLoader, LoaderOptions, make_loader
 from ltsweep.core.jobs import DataConfig, GenerationJob
 from ltsweep.core.masks import Mask
 from ltsweep.core.models import create_model, prunable_parameter_names
 from ltsweep.core.optim import build_optimizer
 from ltsweep.core.pruning import prune
-from ltsweep.core.tickets import INFO_FILE, TicketInfo, load_ticket, save_ticket
+from ltsweep.core.tickets import TicketInfo, load_ticket, save_ticket
 from ltsweep.core.train import TrainState, train
 from ltsweep.errors import UserError
 from ltsweep.fsio import write_json, write_with
+from ltsweep.trial_layout import (
+    CHECKPOINT_FILE,
+    FINAL_FILE,
+    RESULT_FILE,
+    REWIND_FILE,
+    TICKET_INFO_FILE,
+    level_dir,
+    ticket_dir,
+)
 
 
 @dataclass(frozen=True)
@@ -80,14 +84,6 @@ def rewind_step(job: GenerationJob, steps_per_epoch: int) -> int:
     if epochs is None:
         epochs = job.data.spec().reset_epochs
     return round(epochs * steps_per_epoch)
-
-
-def level_dir(workdir: Path, level: int) -> Path:
-    return workdir / f"level_{level:02d}"
-
-
-def ticket_dir(workdir: Path, level: int) -> Path:
-    return workdir / "tickets" / f"level_{level:02d}"
 
 
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
@@ -145,15 +141,15 @@ class IMPRun:
         if level == 0:
             return Mask.ones_like(model, names)
         tdir = ticket_dir(self.workdir, level)
-        if (tdir / INFO_FILE).exists():
+        if (tdir / TICKET_INFO_FILE).exists():
             return load_ticket(tdir).mask
         previous = self._mask_for(level - 1, model)
-        final = _load_tensors(level_dir(self.workdir, level - 1) / "final.safetensors")
+        final = _load_tensors(level_dir(self.workdir, level - 1) / FINAL_FILE)
         return prune(final, previous, self.job.imp.prune)
 
     def _write_ticket(self, level: int, mask: Mask, model: torch.nn.Module) -> None:
         tdir = ticket_dir(self.workdir, level)
-        if not self.is_writer or (tdir / INFO_FILE).exists():
+        if not self.is_writer or (tdir / TICKET_INFO_FILE).exists():
             return
         info = TicketInfo(
             model=self.job.model.name,
@@ -173,16 +169,16 @@ class IMPRun:
             },
             source_key=self.job.key,
         )
-        save_ticket(tdir, _load_tensors(self.workdir / "rewind.safetensors"), mask, info)
+        save_ticket(tdir, _load_tensors(self.workdir / REWIND_FILE), mask, info)
         if self.on_ticket is not None:
             self.on_ticket(level)
 
     def run_level(self, level: int, on_epoch: EpochHook | None = None) -> LevelResult:
         ldir = level_dir(self.workdir, level)
-        result_path = ldir / "result.json"
+        result_path = ldir / RESULT_FILE
         model = self._new_model()
         mask = self._mask_for(level, model)
-        rewind_path = self.workdir / "rewind.safetensors"
+        rewind_path = self.workdir / REWIND_FILE
         if level > 0 or result_path.exists():  # (re)writes a missing ticket; level 0 needs k
             self._write_ticket(level, mask, model)
         if result_path.exists():
@@ -191,7 +187,7 @@ class IMPRun:
             model.load_state_dict(_load_tensors(rewind_path))
         net = self.wrap_model(model) if self.wrap_model else model
         optimizer = build_optimizer(net, self.job.train.optimizer)
-        resume = load_checkpoint(ldir / "checkpoint.pt", net, optimizer)
+        resume = load_checkpoint(ldir / CHECKPOINT_FILE, net, optimizer)
 
         def capture(step: int, current: torch.nn.Module) -> None:
             if level == 0 and step == self.k and not rewind_path.exists() and self.is_writer:
@@ -199,7 +195,7 @@ class IMPRun:
 
         def epoch_done(state: TrainState) -> None:
             if self.is_writer:
-                save_checkpoint(ldir / "checkpoint.pt", state)
+                save_checkpoint(ldir / CHECKPOINT_FILE, state)
             if on_epoch is not None:
                 on_epoch(level, state)
 
@@ -225,9 +221,9 @@ class IMPRun:
         if self.is_writer:
             if level == 0:
                 self._write_ticket(0, mask, model)
-            _save_tensors(ldir / "final.safetensors", model.state_dict())
+            _save_tensors(ldir / FINAL_FILE, model.state_dict())
             write_json(result_path, result.__dict__)
-            (ldir / "checkpoint.pt").unlink(missing_ok=True)
+            (ldir / CHECKPOINT_FILE).unlink(missing_ok=True)
         return result
 
     def run(

@@ -9,15 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ltsweep.core.data.image_folder import FolderData
+from ltsweep.core.data.image_folder.dataset import FolderData
 from ltsweep.core.optim import OptimizerConfig
 from ltsweep.core.pruning import PruneConfig
 from ltsweep.hashing import HASHED_WHEN_SET
 
-# Field metadata: a field added after trial keys existed enters a key only when it differs from
-# its default, whose meaning is the behaviour before the field existed (so old keys stay valid;
-# that default must never change). ``sweep.plan`` honours it.
-KEY_WHEN_SET = {"key": "when_set"}
+# The kinds of result a study compares (the ``kind`` axis of every result): a ``transferred``
+# ticket and the ``random`` control are trained by transfer trials; ``same`` (the target's own
+# ticket) and ``dense`` (level 0) are the target's own IMP run's levels, never trained twice.
+TRANSFERRED, SAME, RANDOM, DENSE = "transferred", "same", "random", "dense"
+RESULT_KINDS = (TRANSFERRED, SAME, RANDOM, DENSE)
+TRANSFER_KINDS = (TRANSFERRED, RANDOM)  # what ``transfer.kinds`` in a sweep chooses among
+
+# A field added after trial keys existed carries ``metadata=HASHED_WHEN_SET``: it enters a key
+# only when it differs from its default, whose meaning is the behaviour before the field existed
+# (so old keys stay valid; that default must never change).
 
 
 @dataclass(frozen=True)
@@ -43,8 +49,7 @@ class TrainConfig:
     warmup_epochs: float = 0.0
     amp: bool = True  # bf16 autocast, CUDA only
     channels_last: bool = True  # CUDA only
-    # torch.compile the step and evaluation (ltsweep.core.compile). In trial keys only when True,
-    # so eager configurations keep the keys they had before the option existed.
+    # torch.compile the step and evaluation (ltsweep.core.compile); keyed only when True
     compile: bool = field(default=False, metadata=HASHED_WHEN_SET)
 
 
@@ -96,7 +101,7 @@ class GenerationJob:
 class TransferJob:
     """Train one ticket (or a control) on a target. ``ticket_dir`` is None for ``dense``."""
 
-    kind: str  # "transferred", "same", "random", "dense"
+    kind: str  # one of RESULT_KINDS (a sweep plans TRANSFER_KINDS; the engine trains any)
     model: ModelConfig
     data: DataConfig
     train: TrainConfig
@@ -105,4 +110,4 @@ class TransferJob:
     key: str = ""
     # The ticket was made with another input stem (ResNet50 ImageNet -> 32x32): the target's stem
     # is re-initialised and pruned at random to the ticket's stem density (``restem_ticket``).
-    reinit_stem: bool = field(default=False, metadata=KEY_WHEN_SET)
+    reinit_stem: bool = field(default=False, metadata=HASHED_WHEN_SET)

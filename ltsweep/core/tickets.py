@@ -1,4 +1,5 @@
-"""Ticket files: a directory with ``weights.safetensors`` and ``ticket.json``.
+"""Ticket files: a directory with ``weights.safetensors`` and ``ticket.json`` (file names and
+the sha256 check in ``ltsweep.trial_layout``).
 
 ``weights.safetensors`` holds named tensors only (``weights.<name>``: the rewind state, pruned
 entries already zero; ``masks.<name>``: bool masks). ``ticket.json`` says what made the ticket and
@@ -16,12 +17,13 @@ import torch
 
 import ltsweep
 from ltsweep.core.masks import Mask
-from ltsweep.errors import CorruptArtifactError, UserError
+from ltsweep.errors import CorruptArtifactError
 from ltsweep.fsio import atomic_dir
 from ltsweep.hashing import sha256_file
+from ltsweep.trial_layout import TICKET_INFO_FILE as INFO_FILE
+from ltsweep.trial_layout import TICKET_TENSORS_FILE as TENSORS_FILE
+from ltsweep.trial_layout import read_ticket_json, verify_ticket_files
 
-TENSORS_FILE = "weights.safetensors"
-INFO_FILE = "ticket.json"
 TICKET_FORMAT = 1
 
 
@@ -74,33 +76,22 @@ def save_ticket(
     return Ticket(full, {k[8:]: v for k, v in tensors.items() if k.startswith("weights.")}, mask)
 
 
-def read_info(directory: Path) -> TicketInfo:
-    path = Path(directory) / INFO_FILE
-    if not path.exists():
-        raise UserError(f"{directory} is not a ticket: {INFO_FILE} is missing")
+def _info(directory: Path, raw: dict[str, Any]) -> TicketInfo:
     try:
-        raw = json.loads(path.read_text())
         return TicketInfo(**raw)
-    except (json.JSONDecodeError, TypeError) as exc:
+    except TypeError as exc:
         raise CorruptArtifactError(
-            f"ticket file {path} is corrupt ({exc}); regenerate it"
+            f"ticket file {Path(directory) / INFO_FILE} is corrupt ({exc}); regenerate it"
         ) from None
+
+
+def read_info(directory: Path) -> TicketInfo:
+    return _info(directory, read_ticket_json(directory))
 
 
 def verify_ticket(directory: Path) -> TicketInfo:
     """Check the tensors file against the hash in ``ticket.json``; return the info."""
-    info = read_info(directory)
-    tensors = Path(directory) / TENSORS_FILE
-    if not tensors.exists():
-        raise CorruptArtifactError(f"ticket file {tensors} is missing; regenerate the ticket")
-    actual = sha256_file(tensors)
-    if actual != info.sha256:
-        raise CorruptArtifactError(
-            f"ticket file {tensors} does not match its sha256 in {INFO_FILE} "
-            f"(expected {info.sha256[:12]}…, got {actual[:12]}…): the file is corrupt or was "
-            "changed; regenerate the ticket"
-        )
-    return info
+    return _info(directory, verify_ticket_files(directory))
 
 
 def load_ticket(directory: Path, device: str | torch.device = "cpu") -> Ticket:
@@ -114,15 +105,37 @@ def load_ticket(directory: Path, device: str | torch.device = "cpu") -> Ticket:
     return Ticket(info, weights, mask)
 
 
+def _options_text(options: dict[str, Any]) -> str:
+    """``stem cifar, width 2``: a model's options as plain words."""
+    return ", ".join(f"{k} {v}" for k, v in sorted(options.items()))
+
+
+def pruning_text(prune: dict[str, Any]) -> str:
+    """How a ticket was pruned, in words: ``global, 20% of the remaining weights per level,
+    output layer kept dense``; settings it does not know are listed as ``name value``."""
+    if not prune:
+        return "not recorded"
+    rest = dict(prune)
+    parts = [str(rest.pop("strategy", "unknown strategy"))]
+    if "rate" in rest:
+        parts.append(f"{100 * float(rest.pop('rate')):.4g}% of the remaining weights per level")
+    if "prune_output" in rest:
+        parts.append(
+            "output layer pruned" if rest.pop("prune_output") else "output layer kept dense"
+        )
+    return ", ".join([*parts, _options_text(rest)] if rest else parts)
+
+
 def describe(info: TicketInfo) -> str:
     """Human-readable summary for ``ltsweep ticket show``."""
+    options = f" ({_options_text(info.model_options)})" if info.model_options else ""
     lines = [
-        f"model            {info.model} {info.model_options or ''}".rstrip(),
+        f"model            {info.model}{options}",
         f"source           {info.source_dataset} / {info.source_optimizer} "
         f"({info.num_classes} classes)",
         f"level            {info.level}  (rewind to step {info.rewind_step}, seed {info.seed})",
         f"weights left     {info.weights_remaining:.4%} of prunable weights",
-        f"pruning          {info.prune}",
+        f"pruning          {pruning_text(info.prune)}",
         f"code version     {info.code_version}",
         f"sha256           {info.sha256} (verified)",
         "per-layer density:",

@@ -2,12 +2,13 @@
 
 The loop is a pure function of (model, mask, loaders, config, start step): deterministic on CPU
 for a seed, bf16 autocast and channels-last on CUDA, test accuracy after every epoch, resumable at
-epoch boundaries through ``Checkpointer``. With ``compile`` the step and evaluation run through
+epoch boundaries from a ``TrainState`` (``core.checkpoint`` saves and loads it). With ``compile`` the step and evaluation run through
 ``torch.compile`` (ltsweep.core.compile), falling back to eager where that is unavailable.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -18,11 +19,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ltsweep.core.compile import StepFunctions, step_functions
-from ltsweep.core.data.loaders import EpochLoader
+from ltsweep.core.compile import StepFunctions, bf16_autocast, step_functions
+from ltsweep.core.data.loading import EpochLoader
 from ltsweep.core.jobs import TrainConfig  # defined with the other job settings, torch-free
 from ltsweep.core.masks import Mask, MaskApplier
-from ltsweep.core.optim import OptimizerConfig, Schedule, build_optimizer, set_lr
+from ltsweep.core.optim import Schedule, build_optimizer, set_lr
 from ltsweep.errors import TrainingDivergedError
 
 
@@ -78,9 +79,7 @@ def evaluate(
 
 
 def _autocast_for(device: torch.device, config: TrainConfig) -> Callable[[], Any]:
-    if device.type == "cuda" and config.amp:
-        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
-    return lambda: torch.autocast(device.type, enabled=False)
+    return functools.partial(bf16_autocast, device.type, config.amp)
 
 
 def train_step(
@@ -114,11 +113,11 @@ def train(
     resume: TrainState | None = None,
     on_step: StepHook | None = None,
     on_epoch: EpochHook | None = None,
-    optimizer_factory: Callable[[nn.Module, OptimizerConfig], torch.optim.Optimizer] | None = None,
 ) -> TrainState:
     """Train from ``start_step`` (late-reset point) or from ``resume`` to the last epoch."""
     device = next(model.parameters()).device
-    if device.type == "cuda" and config.channels_last:
+    channels_last = device.type == "cuda" and config.channels_last
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
     applier = MaskApplier(model, mask) if mask is not None else None
     if applier:
@@ -126,32 +125,63 @@ def train(
     if resume is not None:
         optimizer, first_epoch, history = resume.optimizer, resume.next_epoch, resume.history
     else:
-        optimizer = (optimizer_factory or build_optimizer)(model, config.optimizer)
+        optimizer = build_optimizer(model, config.optimizer)
         first_epoch, history = start_step // len(train_loader), []
-    spe = len(train_loader)
     schedule = Schedule(
-        config.optimizer.lr, spe, config.milestones, config.gamma, config.warmup_epochs
+        config.optimizer.lr,
+        len(train_loader),
+        config.milestones,
+        config.gamma,
+        config.warmup_epochs,
     )
     autocast = _autocast_for(device, config)
-    steps = step_functions(model, mask, config.compile, device.type == "cuda" and config.amp)
+    steps = step_functions(model, mask, config.compile, config.amp)
+    epoch_run = _EpochRun(model, train_loader, steps, optimizer, applier, schedule, channels_last)
     state = TrainState(model, optimizer, first_epoch, history, steps.compiled)
     for epoch in range(first_epoch, config.epochs):
         started = time.perf_counter()
-        model.train()
+        train_loss, train_acc = epoch_run.train(epoch, start_step, on_step)
+        test_loss, test_acc = evaluate(model, test_loader, autocast, steps)
+        lr = optimizer.param_groups[0]["lr"]
+        seconds = time.perf_counter() - started
+        history.append(EpochMetrics(epoch, train_loss, train_acc, test_loss, test_acc, lr, seconds))
+        state = TrainState(model, optimizer, epoch + 1, history, steps.compiled)
+        if on_epoch is not None:
+            on_epoch(state)
+    return state
+
+
+@dataclass
+class _EpochRun:
+    """One training epoch: every step of the loader, the learning rate set per step."""
+
+    model: nn.Module
+    loader: EpochLoader
+    steps: StepFunctions
+    optimizer: torch.optim.Optimizer
+    applier: MaskApplier | None
+    schedule: Schedule
+    channels_last: bool
+
+    def train(self, epoch: int, start_step: int, on_step: StepHook | None) -> tuple[float, float]:
+        """Mean training loss and accuracy of ``epoch``; steps before ``start_step`` (the
+        late-reset point may fall inside an epoch) are skipped."""
+        self.model.train()
+        device = next(self.model.parameters()).device
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
-        seen = 0
-        for i, (x, y) in enumerate(train_loader.batches(epoch)):
+        seen, spe = 0, len(self.loader)
+        for i, (x, y) in enumerate(self.loader.batches(epoch)):
             step = epoch * spe + i
             if step < start_step:
-                continue  # the late-reset point may fall inside an epoch
+                continue
             if on_step is not None:
-                on_step(step, model)
-            set_lr(optimizer, schedule.lr_at(step))
-            if device.type == "cuda" and config.channels_last:
+                on_step(step, self.model)
+            set_lr(self.optimizer, self.schedule.lr_at(step))
+            if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            logits, loss = train_step(steps, optimizer, applier, x, y)  # [B, classes], mean CE
-            loss_sum += loss.detach() * y.numel()
+            logits, loss = train_step(self.steps, self.optimizer, self.applier, x, y)
+            loss_sum += loss.detach() * y.numel()  # loss: mean CE; logits: [B, classes]
             correct += (logits.detach().argmax(1) == y).sum()
             seen += y.numel()
             if i % 50 == 49 and not math.isfinite(float(loss)):
@@ -159,19 +189,4 @@ def train(
         train_loss = float(loss_sum) / max(seen, 1)
         if not math.isfinite(train_loss):
             raise TrainingDivergedError(f"loss became {train_loss} in epoch {epoch}")
-        test_loss, test_acc = evaluate(model, test_loader, autocast, steps)
-        history.append(
-            EpochMetrics(
-                epoch,
-                train_loss,
-                int(correct) / max(seen, 1),
-                test_loss,
-                test_acc,
-                optimizer.param_groups[0]["lr"],
-                time.perf_counter() - started,
-            )
-        )
-        state = TrainState(model, optimizer, epoch + 1, history, steps.compiled)
-        if on_epoch is not None:
-            on_epoch(state)
-    return state
+        return train_loss, int(correct) / max(seen, 1)

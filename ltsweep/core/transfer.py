@@ -1,6 +1,6 @@
 """Moving a ticket to a target configuration, and the controls it is compared with.
 
-Ticket kinds (registry): ``transferred`` and ``same`` load the ticket's trunk weights and masks;
+Ticket kinds (a registry of ``core.jobs.RESULT_KINDS``): ``transferred`` and ``same`` load the ticket's trunk weights and masks;
 ``random`` keeps only the per-layer sparsity (positions permuted within each layer, fresh initial
 weights: docs/design.md#ticket-kinds); ``dense`` is the unpruned network from a fresh
 initialization. When the target dataset differs from the ticket's source, the output layer is
@@ -25,7 +25,15 @@ import torch.nn as nn
 
 from ltsweep.core.checkpoint import load_checkpoint, save_checkpoint
 from ltsweep.core.imp import make_loaders
-from ltsweep.core.jobs import DataConfig, ModelConfig, TransferJob
+from ltsweep.core.jobs import (
+    DENSE,
+    RANDOM,
+    SAME,
+    TRANSFERRED,
+    DataConfig,
+    ModelConfig,
+    TransferJob,
+)
 from ltsweep.core.masks import Mask
 from ltsweep.core.models import (
     STEM_OPTION,
@@ -41,6 +49,7 @@ from ltsweep.core.tickets import Ticket, load_ticket
 from ltsweep.core.train import EpochHook, TrainState, train
 from ltsweep.errors import UserError
 from ltsweep.registry import Registry
+from ltsweep.trial_layout import CHECKPOINT_FILE
 
 Builder = Callable[[Ticket | None, ModelConfig, DataConfig, int], tuple[nn.Module, Mask | None]]
 TICKET_KINDS: Registry[Builder] = Registry("ticket kind")
@@ -94,17 +103,17 @@ def ticket_on_target(
     return net, mask
 
 
-@TICKET_KINDS.register("transferred")
+@TICKET_KINDS.register(TRANSFERRED)
 def _transferred(ticket, model, data, seed):
     return ticket_on_target(ticket, model, data, seed)
 
 
-@TICKET_KINDS.register("same")
+@TICKET_KINDS.register(SAME)
 def _same(ticket, model, data, seed):
     return ticket_on_target(ticket, model, data, seed)
 
 
-@TICKET_KINDS.register("random")
+@TICKET_KINDS.register(RANDOM)
 def _random(ticket, model, data, seed):
     """Same per-layer sparsity as ``ticket``, permuted within layers, fresh weights."""
     check_same_model(ticket, model)
@@ -115,7 +124,7 @@ def _random(ticket, model, data, seed):
     return net, random_mask_like(trunk, gen)
 
 
-@TICKET_KINDS.register("dense")
+@TICKET_KINDS.register(DENSE)
 def _dense(ticket, model, data, seed):
     return _fresh_model(model, data, derived_seed("dense-init", seed)), None
 
@@ -199,7 +208,7 @@ def build_for_target(job: TransferJob) -> tuple[nn.Module, Mask | None]:
     """The model (and mask) a transfer trial trains, before any training."""
     builder = TICKET_KINDS.get(job.kind)
     ticket = load_ticket(Path(job.ticket_dir)) if job.ticket_dir else None
-    if ticket is None and job.kind != "dense":
+    if ticket is None and job.kind != DENSE:
         raise UserError(f"ticket kind {job.kind!r} needs a ticket directory")
     if ticket is not None and job.reinit_stem:
         ticket = restem_ticket(ticket, job.model, job.seed)
@@ -210,17 +219,17 @@ def build_for_target(job: TransferJob) -> tuple[nn.Module, Mask | None]:
 def run_transfer(
     job: TransferJob, workdir: Path, device: str = "cpu", on_epoch: EpochHook | None = None
 ) -> TrainState:
-    """Train ``job`` on its target; resumes from ``workdir/checkpoint.pt`` at epoch boundaries."""
+    """Train ``job`` on its target; resumes from ``workdir``'s checkpoint at epoch boundaries."""
     workdir = Path(workdir)
     net, mask = build_for_target(job)
     net = net.to(device)
     mask = mask.to(device) if mask is not None else None
     train_loader, test_loader = make_loaders(job.data, job.train.batch_size, job.seed, device)
     optimizer = build_optimizer(net, job.train.optimizer)
-    resume = load_checkpoint(workdir / "checkpoint.pt", net, optimizer)
+    resume = load_checkpoint(workdir / CHECKPOINT_FILE, net, optimizer)
 
     def epoch_done(state: TrainState) -> None:
-        save_checkpoint(workdir / "checkpoint.pt", state)
+        save_checkpoint(workdir / CHECKPOINT_FILE, state)
         if on_epoch is not None:
             on_epoch(state)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from ltsweep.core.jobs import DENSE, RANDOM, SAME, TRANSFERRED
 from ltsweep.tracking import schema
 
 if TYPE_CHECKING:
     import pandas as pd
 
 VALUE = schema.FINAL_ACCURACY  # the paper's figures use the final-epoch accuracy
-SAME, TRANSFERRED, RANDOM, DENSE = "same", "transferred", "random", "dense"
 CONTROLS = (SAME, RANDOM, DENSE)
 TARGET = ("model", "target_dataset", "target_optimizer")
 

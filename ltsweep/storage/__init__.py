@@ -3,6 +3,6 @@
 Belongs here: the store itself (a local directory or an S3/GCS bucket through pyarrow,
 ``store``), the layout of a sweep's output (``paths``), done and failed records (``done``),
 moving a trial's files between this machine and the store (``staging``), and the one-driver lock
-(``lock``; its S3 and GCS leases in ``lease`` and ``gcs_lease``). Does not belong here: anything
+(``lock``; its S3 and GCS leases in ``leases``). Does not belong here: anything
 that knows Ray, MLflow or how trials are planned — this package only sees keys and files.
 """

@@ -1,5 +1,5 @@
 """One live ``ltsweep run`` per output directory: a lock file naming its holder (on an object
-store, a lease: ``lease.py``).
+store, a lease: ``leases/``).
 
 Two drivers on one directory would start two Ray instances running the same trials into the same
 files (docs/design.md#ray-facts). A lock whose holder is dead (same host, pid gone) is taken over.
@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ltsweep.errors import UserError
-from ltsweep.storage.gcs_lease import GcsLease
-from ltsweep.storage.lease import RENEW_S, S3Lease, holder_live
-from ltsweep.storage.lease import pid_alive as _alive
+from ltsweep.storage.leases.gcs import GcsLease
+from ltsweep.storage.leases.s3 import RENEW_S, S3Lease, holder_live
+from ltsweep.storage.leases.s3 import pid_alive as _alive
 from ltsweep.storage.paths import SweepPaths
 from ltsweep.storage.store import Store
 

@@ -13,12 +13,15 @@ import os
 import shutil
 from pathlib import Path
 
-from ltsweep.core.imp import ticket_dir
-from ltsweep.core.tickets import INFO_FILE, TENSORS_FILE, verify_ticket
 from ltsweep.errors import CorruptArtifactError, UserError
 from ltsweep.storage.paths import SweepPaths
-
-MARKERS = (INFO_FILE, "result.json")  # written after the files they vouch for
+from ltsweep.trial_layout import (
+    MARKERS,
+    TICKET_INFO_FILE,
+    TICKET_TENSORS_FILE,
+    ticket_dir,
+    verify_ticket_files,
+)
 
 
 def _local_files(root: Path) -> dict[str, tuple[int, int]]:
@@ -84,7 +87,7 @@ class TrialStage:
 def ticket_exists(paths: SweepPaths, source_key: str, level: int) -> bool:
     """Whether a generation trial's ticket at ``level`` is on the sweep's store: the one test
     the gate, the retry pass and a transfer trial all ask (its ``ticket.json`` is written last)."""
-    return paths.store.exists(ticket_rel(paths, source_key, level) + f"/{INFO_FILE}")
+    return paths.store.exists(ticket_rel(paths, source_key, level) + f"/{TICKET_INFO_FILE}")
 
 
 def ticket_rel(paths: SweepPaths, source_key: str, level: int) -> str:
@@ -100,7 +103,7 @@ def fetch_ticket(paths: SweepPaths, source_key: str, level: int) -> Path:
     final = ticket_dir(paths.cached_trial(source_key), level)
     if final.exists():
         try:
-            verify_ticket(final)
+            verify_ticket_files(final)
             return final
         except UserError:  # damaged or half deleted (CorruptArtifactError is one): fetch again
             shutil.rmtree(final, ignore_errors=True)
@@ -108,16 +111,16 @@ def fetch_ticket(paths: SweepPaths, source_key: str, level: int) -> Path:
     tmp = final.parent / f".{final.name}.{os.getpid()}.tmp"
     final.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(tmp, ignore_errors=True)
-    for name in (TENSORS_FILE, INFO_FILE):
+    for name in (TICKET_TENSORS_FILE, TICKET_INFO_FILE):
         if paths.store.exists(f"{rel}/{name}"):
             paths.store.get_file(f"{rel}/{name}", tmp / name)
     try:
-        verify_ticket(tmp)  # a corrupt download never enters the cache
+        verify_ticket_files(tmp)  # a corrupt download never enters the cache
     except UserError:
         shutil.rmtree(tmp, ignore_errors=True)
         raise CorruptArtifactError(
             f"ticket {paths.store.where(rel)} is incomplete or does not match its sha256 in "
-            f"{INFO_FILE}: delete {paths.store.where(paths.trial_rel(source_key))} and run "
+            f"{TICKET_INFO_FILE}: delete {paths.store.where(paths.trial_rel(source_key))} and run "
             "again to regenerate it"
         ) from None
     try:

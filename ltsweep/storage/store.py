@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
 import shutil
 import uuid
@@ -24,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ltsweep import fsio
+from ltsweep.caches import cache_folder
 from ltsweep.errors import UserError
 
 OBJECT_SCHEMES = ("s3", "gs", "gcs")
@@ -266,5 +266,4 @@ def cache_dir(uri: str) -> Path:
     canonical = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{parts.netloc}{parts.path}").strip("-")[:60]
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:12]
-    root = os.environ.get("LTSWEEP_CACHE") or Path.home() / ".cache" / "ltsweep"
-    return Path(root) / "stores" / f"{slug}-{digest}"
+    return cache_folder("stores") / f"{slug}-{digest}"

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ltsweep.core.jobs import DENSE, SAME, TRANSFER_KINDS
 from ltsweep.errors import UserError
 from ltsweep.strict import Loader, check, non_negative, one_of, open_unit, positive
 from ltsweep.sweep.trial import Resources
 from ltsweep.yaml_files import load_yaml
 
-KINDS = ("transferred", "same", "random", "dense")
 DATASET_KINDS = ("registered", "image_folder")
 
 
@@ -96,13 +96,26 @@ class IMPSettings:
     )
 
 
+def _check_kinds(kinds: tuple[str, ...]) -> str | None:
+    """Transfer trials train ``transferred`` tickets and ``random`` controls; ``same`` and
+    ``dense`` always come from the target's own IMP run, so listing them changed nothing."""
+    retired = [k for k in kinds if k in (SAME, DENSE)]
+    if retired:
+        return (
+            f"{' and '.join(retired)} {'is' if len(retired) == 1 else 'are'} not trained by "
+            "transfer trials (the target's own IMP run gives them, always): remove "
+            f"{', '.join(retired)} from transfer.kinds"
+        )
+    unknown = [k for k in kinds if k not in TRANSFER_KINDS]
+    if unknown:
+        return f"unknown kind {unknown[0]!r}: kinds are among {', '.join(TRANSFER_KINDS)}"
+    return None
+
+
 @dataclass(frozen=True)
 class TransferSettings:
     levels: tuple[int, ...] | None = None  # None: every level 1..imp.levels
-    kinds: tuple[str, ...] = check(
-        lambda v: None if set(v) <= set(KINDS) else f"kinds must be among {', '.join(KINDS)}",
-        KINDS,
-    )
+    kinds: tuple[str, ...] = check(_check_kinds, TRANSFER_KINDS)
     skip_incompatible: bool = False  # drop transfers whose trunks differ (e.g. ResNet stems)
     # When a ticket's input stem differs from the target's (ResNet50: ImageNet 7x7 vs CIFAR 3x3):
     # "refuse" (plan fails), or "reinit": the target's stem is freshly initialised, like the
@@ -174,27 +187,50 @@ def load_sweep(path: Path) -> SweepConfig:
     config = loader.build(SweepConfig, raw, "")
     if not config.name:
         config = SweepConfig(**{**config.__dict__, "name": path.stem})
-    validate_names(config, loader)
+    check_sweep(config, loader)
     return config
 
 
-def validate_names(config: SweepConfig, loader: Loader) -> None:
-    """Registry names, cross references and resource rules, each with its dotted key."""
-    from ltsweep.core.data import DATASETS, dataset_names
-    from ltsweep.core.models import check_model
-    from ltsweep.core.optim import OPTIMIZERS
-    from ltsweep.core.pruning import PRUNERS
+def check_sweep(config: SweepConfig, loader: Loader) -> None:
+    """What no single key's type can say, each refusal naming its dotted key: the sweep's name,
+    registry names, cross references, cuts, levels, resources and seeds (in this order)."""
+    from ltsweep.core.data import dataset_names
 
     dataset_names()  # populate the registry (model names are declared: no torch import here)
     if not NAME_RE.match(config.name):
         raise loader.fail("name", "use letters, digits, '_', '-', '.' only")
+    _check_models(config, loader)
+    _check_folders(config, loader)
+    _check_registered_names(config, loader)
+    _check_references(config, loader)
+    _check_cuts(config, loader)
+    _check_schedule_models(config, loader)
+    _check_levels(config, loader)
+    _check_resources(config, loader)
+    if not config.seeds:
+        raise loader.fail("seeds", "give at least one seed")
+    if not config.sources or not config.targets:
+        raise loader.fail("sources" if not config.sources else "targets", "must not be empty")
+
+
+def _check_models(config: SweepConfig, loader: Loader) -> None:
+    """Every model name and option."""
+    from ltsweep.core.models import check_model
+
     for i, m in enumerate(config.models):
         for options in (m.options, *m.options_by_dataset.values()):
             try:
                 check_model(m.name, options)
             except UserError as exc:
                 raise loader.fail(f"models[{i}].name", str(exc)) from None
-    _check_folders(config, loader)
+
+
+def _check_registered_names(config: SweepConfig, loader: Loader) -> None:
+    """Datasets, optimizers and the pruning strategy are names of registries."""
+    from ltsweep.core.data import DATASETS
+    from ltsweep.core.optim import OPTIMIZERS
+    from ltsweep.core.pruning import PRUNERS
+
     checks = [
         (f"datasets.{d}" + (".dataset" if s.dataset else ""), s.registered(d), DATASETS)
         for d, s in config.datasets.items()
@@ -213,6 +249,10 @@ def validate_names(config: SweepConfig, loader: Loader) -> None:
                 registry.get(name)
             except UserError as exc:
                 raise loader.fail(key, str(exc)) from None
+
+
+def _check_references(config: SweepConfig, loader: Loader) -> None:
+    """Every source and target names an entry of ``datasets`` and of ``optimizers``."""
     for group in ("sources", "targets"):
         for i, c in enumerate(getattr(config, group)):
             if c.dataset not in config.datasets:
@@ -223,19 +263,31 @@ def validate_names(config: SweepConfig, loader: Loader) -> None:
                 raise loader.fail(
                     f"{group}[{i}].optimizer", f"{c.optimizer!r} has no entry under 'optimizers'"
                 )
-    _check_cuts(config, loader)
+
+
+def _check_schedule_models(config: SweepConfig, loader: Loader) -> None:
+    """A model given a schedule of its own (``schedule_by_model``) is a model."""
+    from ltsweep.core.models import check_model
+
     for name, settings in config.datasets.items():
         for model in settings.schedule_by_model:
             try:
                 check_model(model)
             except UserError as exc:
                 raise loader.fail(f"datasets.{name}.schedule_by_model.{model}", str(exc)) from None
-    if config.transfer.levels is not None:
-        for lv in config.transfer.levels:
-            if not 1 <= lv <= config.imp.levels:
-                raise loader.fail(
-                    "transfer.levels", f"level {lv} is outside 1..imp.levels ({config.imp.levels})"
-                )
+
+
+def _check_levels(config: SweepConfig, loader: Loader) -> None:
+    """Transferred levels are levels IMP makes."""
+    for lv in config.transfer.levels or ():
+        if not 1 <= lv <= config.imp.levels:
+            raise loader.fail(
+                "transfer.levels", f"level {lv} is outside 1..imp.levels ({config.imp.levels})"
+            )
+
+
+def _check_resources(config: SweepConfig, loader: Loader) -> None:
+    """Fractional GPUs only for one-worker trials; several GPUs only as several workers."""
     for key, res in _all_resources(config):
         if res.workers > 1 and res.gpu not in (0.0, 1.0) and res.gpu % 1:
             raise loader.fail(
@@ -245,10 +297,6 @@ def validate_names(config: SweepConfig, loader: Loader) -> None:
             )
         if res.gpu > 1 and res.workers == 1:
             raise loader.fail(f"{key}.gpu", "more than 1 GPU per trial: use workers: N with gpu: 1")
-    if not config.seeds:
-        raise loader.fail("seeds", "give at least one seed")
-    if not config.sources or not config.targets:
-        raise loader.fail("sources" if not config.sources else "targets", "must not be empty")
 
 
 def _check_folders(config: SweepConfig, loader: Loader) -> None:

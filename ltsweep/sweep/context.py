@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ltsweep.storage.paths import SweepPaths
-from ltsweep.sweep.config import SweepConfig, load_sweep
-from ltsweep.sweep.files import resolve_sweep_file, sweep_paths, tracking_uri
+from ltsweep.sweep.config import SweepConfig
+from ltsweep.sweep.files import find_sweep
 from ltsweep.sweep.plan import Plan, build_plan
 
 
@@ -23,13 +23,13 @@ class SweepContext:
 
 def load_context(args: argparse.Namespace) -> SweepContext:
     """The sweep of ``args`` (``sweep``, ``out``, ``data_root``, ``tracking_uri``; see
-    ``ltsweep.commands.add_sweep_arguments``), resolved the same way for every command."""
-    file = resolve_sweep_file(args.sweep)
-    config = load_sweep(file)
+    ``ltsweep.commands.add_sweep_arguments``), found as every command finds it (``find_sweep``);
+    the sweep file must resolve, since the plan is built from it."""
+    where = find_sweep(args.sweep, getattr(args, "out", None), getattr(args, "tracking_uri", None))
+    config = where.require_config()
+    assert where.file is not None
     plan = build_plan(config, getattr(args, "data_root", None))
-    paths = sweep_paths(config.name, getattr(args, "out", None))
-    uri = tracking_uri(paths, config.tracking_uri, getattr(args, "tracking_uri", None))
-    return SweepContext(file, config, plan, paths, uri)
+    return SweepContext(where.file, config, plan, where.paths, where.tracking_uri)
 
 
 def check_data(ctx: SweepContext) -> None:
@@ -41,7 +41,7 @@ def check_data(ctx: SweepContext) -> None:
             continue
         spec = get_spec(settings.registered(name))
         if settings.loader == "ffcv":
-            from ltsweep.core.data.ffcv_loader import check_ready
+            from ltsweep.core.data.loading.ffcv_backend import check_ready
 
             check_ready(spec, ctx.config.ffcv_dir, settings.image_size)
             continue

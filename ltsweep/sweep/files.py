@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import difflib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from ltsweep.errors import UserError
 from ltsweep.storage.paths import SweepPaths
 from ltsweep.storage.store import is_uri
+from ltsweep.sweep.config import SweepConfig, load_sweep
 from ltsweep.yaml_files import read_text
 
 SEARCH_SPACES = "search_spaces"
@@ -78,6 +80,19 @@ def has_output(paths: SweepPaths) -> bool:
         return True
 
 
+def require_output(paths: SweepPaths, sweep_name: str, run_command: str) -> None:
+    """No output at all is not "0 done": most often the --out given to `run` was left out."""
+    if has_output(paths):
+        return
+    parent = paths.out.parent
+    beside = sorted(d.name for d in parent.iterdir() if d.is_dir()) if parent.is_dir() else []
+    there = f" ({parent} holds: {', '.join(beside)})" if beside and not paths.remote else ""
+    raise UserError(
+        f"sweep {sweep_name} has no output at {paths.where}{there}: pass the --out "
+        f"that `ltsweep run` was given, or start it with `{run_command}`"
+    )
+
+
 def tracking_uri(
     paths: SweepPaths, configured: str | None = None, explicit: str | None = None
 ) -> str:
@@ -92,10 +107,64 @@ def tracking_uri(
     )
 
 
+@dataclass(frozen=True)
+class SweepLocation:
+    """A sweep as every command finds it: its name, file and configuration (when the file
+    resolves: a store copied from a cluster may come without it), output layout and MLflow store."""
+
+    name: str
+    file: Path | None
+    config: SweepConfig | None
+    paths: SweepPaths
+    tracking_uri: str
+    unresolved: str = ""  # why no sweep file resolved (a typo'd name?), for messages
+
+    def require_config(self) -> SweepConfig:
+        """The sweep's configuration; the reason it has none as one line otherwise."""
+        if self.config is None:
+            raise UserError(self.unresolved)
+        return self.config
+
+
+def find_sweep(
+    sweep: str, out: str | Path | None = None, explicit_tracking_uri: str | None = None
+) -> SweepLocation:
+    """The one way to find a sweep from what a user typed (a name from ``search_spaces/`` or a
+    path to a .yaml), ``--out`` and ``--tracking-uri``.
+
+    The sweep file, when it resolves, gives the name (its ``name`` key, else its stem) and its
+    ``tracking_uri``; without one the argument is the name, or the stem of a path. The store is
+    found by ``tracking_uri`` below; the output layout by ``sweep_paths``."""
+    text = sweep.strip()
+    if not text:
+        raise UserError("empty sweep name: give a name from search_spaces/ or a path to a .yaml")
+    file: Path | None = None
+    config: SweepConfig | None = None
+    unresolved = ""
+    try:
+        file = resolve_sweep_file(text)
+    except UserError as exc:
+        unresolved = str(exc)
+    if file is not None:
+        config = load_sweep(file)
+        name = config.name
+    elif text.endswith((".yaml", ".yml")) or "/" in text or os.sep in text:
+        name = Path(text).stem
+    else:
+        name = text
+    paths = sweep_paths(name, out)
+    configured = config.tracking_uri if config is not None else None
+    uri = tracking_uri(paths, configured, explicit_tracking_uri)
+    return SweepLocation(name, file, config, paths, uri, unresolved)
+
+
 __all__ = [
+    "SweepLocation",
     "available_sweeps",
     "default_out",
+    "find_sweep",
     "has_output",
+    "require_output",
     "resolve_sweep_file",
     "sweep_paths",
     "tracking_uri",

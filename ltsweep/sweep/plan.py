@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from dataclasses import dataclass
 from typing import Any
 
-from ltsweep.core.data import DATA_ROOT_ENV
+from ltsweep.core.data import resolve_root
 from ltsweep.core.jobs import (
-    KEY_WHEN_SET,
+    RANDOM,
+    SAME,
+    TRANSFERRED,
     DataConfig,
     GenerationJob,
     IMPConfig,
@@ -30,7 +31,7 @@ from ltsweep.errors import UserError
 from ltsweep.hashing import Memo, config_key
 from ltsweep.storage.plan_keys import PlanKeys
 from ltsweep.sweep.config import Configuration, ModelSettings, SweepConfig
-from ltsweep.sweep.data_files import check_files, folder_data
+from ltsweep.sweep.data_check import check_files, folder_data
 from ltsweep.sweep.trial import GENERATE, KEY_PREFIX, TRANSFER, Entry, Resources, Trial, TrialAxes
 
 
@@ -52,7 +53,7 @@ class Plan:
         return sum(t.trainings for t in self.trials) + targets * (len(self.levels()) + 1)
 
     def levels(self) -> tuple[int, ...]:
-        return self.sweep.transfer.levels or tuple(range(1, self.sweep.imp.levels + 1))
+        return transfer_levels(self.sweep)
 
     def keys(self) -> PlanKeys:
         """What ``run`` records in the store: the trial keys, and the report's settings (so that
@@ -65,6 +66,11 @@ class Plan:
         )
 
 
+def transfer_levels(sweep: SweepConfig) -> tuple[int, ...]:
+    """The IMP levels whose tickets a sweep transfers: ``transfer.levels``, else every one."""
+    return sweep.transfer.levels or tuple(range(1, sweep.imp.levels + 1))
+
+
 @functools.lru_cache(maxsize=256)
 def _identity_data(data: DataConfig) -> DataConfig:
     """The data configuration without where data lives and how many loader workers; one object
@@ -74,23 +80,10 @@ def _identity_data(data: DataConfig) -> DataConfig:
 
 
 def _key_payload(job: GenerationJob | TransferJob, **extra: Any) -> dict[str, Any]:
-    """What identifies a job: everything but where data lives and how many loader workers.
-
-    A field marked ``KEY_WHEN_SET`` (added after keys existed) enters the key only when set, so
-    the keys of every job that does not use it are the keys it had before the field existed."""
+    """What identifies a job: everything but where data lives and how many loader workers
+    (fields marked ``HASHED_WHEN_SET`` only when set: ``ltsweep.hashing``)."""
     data = _identity_data(job.data)
-    ident = dataclasses.replace(job, data=data, key="", **extra)
-    late = [
-        f
-        for f in dataclasses.fields(ident)
-        if f.metadata == KEY_WHEN_SET and getattr(ident, f.name) == f.default
-    ]
-    if late:
-        skip = {f.name for f in late}
-        fields = dataclasses.fields(ident)
-        payload = {f.name: getattr(ident, f.name) for f in fields if f.name not in skip}
-        return {"job": payload, "type": type(job).__name__}
-    return {"job": ident, "type": type(job).__name__}
+    return {"job": dataclasses.replace(job, data=data, key="", **extra), "type": type(job).__name__}
 
 
 def _model(settings: ModelSettings, dataset: str) -> ModelConfig:
@@ -118,7 +111,8 @@ def _train(sweep: SweepConfig, model: str, config: Configuration) -> TrainConfig
 
 def _data(sweep: SweepConfig, dataset: str, data_root: str | None) -> DataConfig:
     d = sweep.datasets[dataset]
-    root = data_root or os.environ.get(DATA_ROOT_ENV) or sweep.data_root  # CLI > env > file
+    resolved = resolve_root(data_root, sweep.data_root)
+    root = str(resolved) if resolved else None
     folder = folder_data(dataset, d.path, root, d.test_fraction) if d.is_folder and d.path else None
     return DataConfig(
         d.registered(dataset),
@@ -141,7 +135,7 @@ def _resources(sweep: SweepConfig, dataset: str, stage: str) -> Resources:
 def entry(sweep: SweepConfig, config: Configuration, data: DataConfig) -> Entry:
     """The typed description of a configuration as its trials train on it (``trial.Entry``)."""
     from ltsweep.core.data import get_spec
-    from ltsweep.core.data.image_folder import folder_test_size
+    from ltsweep.core.data.image_folder.dataset import folder_test_size
     from ltsweep.core.data.subsets import Cut, cut_size
 
     settings = sweep.datasets[config.dataset]
@@ -198,18 +192,35 @@ def _only_stems_differ(source: ModelConfig, target: ModelConfig) -> bool:
 
 
 def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
+    """Every trial of ``sweep``: its generation trials, then the transfers of their tickets."""
+    configs = list(dict.fromkeys([*sweep.sources, *sweep.targets]))
+    for name in dict.fromkeys(c.dataset for c in configs):
+        check_files(name, _data(sweep, name, data_root))
+    memo: Memo = {}  # trials share model/data/train configurations: turn each to JSON once
+    entries = {c: entry(sweep, c, _data(sweep, c.dataset, data_root)) for c in configs}
+    generation = _generation_trials(sweep, configs, entries, data_root, memo)
+    transfer, skipped = _transfer_trials(sweep, generation, entries, data_root, memo)
+    return Plan(sweep, tuple(generation.values()), tuple(transfer), skipped)
+
+
+GenerationTrials = dict[tuple[str, Configuration, int], Trial]  # (model, configuration, seed)
+
+
+def _generation_trials(
+    sweep: SweepConfig,
+    configs: list[Configuration],
+    entries: dict[Configuration, Entry],
+    data_root: str | None,
+    memo: Memo,
+) -> GenerationTrials:
+    """One IMP run per model, source or target configuration and seed."""
     imp = IMPConfig(
         sweep.imp.levels,
         PruneConfig(sweep.imp.strategy, sweep.imp.rate, sweep.imp.prune_output),
         sweep.imp.rewind_epochs,
     )
-    configs = list(dict.fromkeys([*sweep.sources, *sweep.targets]))
-    for name in dict.fromkeys(c.dataset for c in configs):
-        check_files(name, _data(sweep, name, data_root))
-    memo: Memo = {}  # trials share model/data/train configurations: turn each to JSON once
     targets = set(sweep.targets)
-    entries = {c: entry(sweep, c, _data(sweep, c.dataset, data_root)) for c in configs}
-    generation: dict[tuple[str, Configuration, int], Trial] = {}
+    generation: GenerationTrials = {}
     for settings in sweep.models:
         for config in configs:
             model = _model(settings, config.dataset)
@@ -224,7 +235,7 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
                 key = KEY_PREFIX[GENERATE] + config_key(_key_payload(job), memo=memo)
                 own = entries[config]
                 axes = TrialAxes(
-                    GENERATE, "same", model.name, own, seed, own, None, config in targets
+                    GENERATE, SAME, model.name, own, seed, own, None, config in targets
                 )
                 cost = sweep.datasets[config.dataset].epoch_gpu_seconds.get(settings.name)
                 generation[(settings.name, config, seed)] = Trial(
@@ -234,9 +245,32 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
                     _resources(sweep, config.dataset, GENERATE),
                     epoch_gpu_seconds=cost,
                 )
+    return generation
+
+
+def _transfer_pairs(sweep: SweepConfig, target: Configuration) -> list[tuple[str, Configuration]]:
+    """(kind, configuration whose ticket it trains) for one target: every other source's
+    ticket, and the random control of the target's own."""
+    pairs: list[tuple[str, Configuration]] = []
+    if TRANSFERRED in sweep.transfer.kinds:
+        pairs += [(TRANSFERRED, s) for s in sweep.sources if s != target]
+    if RANDOM in sweep.transfer.kinds:
+        pairs.append((RANDOM, target))
+    return pairs
+
+
+def _transfer_trials(
+    sweep: SweepConfig,
+    generation: GenerationTrials,
+    entries: dict[Configuration, Entry],
+    data_root: str | None,
+    memo: Memo,
+) -> tuple[list[Trial], int]:
+    """Every kind's trials per model, target, source, shared seed and transferred level, and
+    how many incompatible ones ``transfer.skip_incompatible`` left out."""
     transfer: list[Trial] = []
     skipped = 0
-    levels = sweep.transfer.levels or tuple(range(1, sweep.imp.levels + 1))
+    levels = transfer_levels(sweep)
     for settings in sweep.models:
         for target in sweep.targets:
             tmodel = _model(settings, target.dataset)
@@ -244,13 +278,7 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
             train = _train(sweep, settings.name, target)
             data = _data(sweep, target.dataset, data_root)
             res = _resources(sweep, target.dataset, TRANSFER)
-            pairs: list[tuple[str, Configuration | None]] = []
-            if "transferred" in sweep.transfer.kinds:
-                pairs += [("transferred", s) for s in sweep.sources if s != target]
-            if "random" in sweep.transfer.kinds:
-                pairs.append(("random", target))
-            for kind, source in pairs:
-                assert source is not None
+            for kind, source in _transfer_pairs(sweep, target):
                 smodel = _model(settings, source.dataset)
                 restem = sweep.transfer.stem_mismatch == "reinit" and _only_stems_differ(
                     smodel, tmodel
@@ -281,10 +309,10 @@ def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
                             tmodel.name,
                             entries[target],
                             seed,
-                            None if kind == "random" else entries[source],
+                            None if kind == RANDOM else entries[source],
                             level,
                         )
                         transfer.append(
                             Trial(key, axes, dataclasses.replace(job, key=key), res, gen.key, cost)
                         )
-    return Plan(sweep, tuple(generation.values()), tuple(transfer), skipped)
+    return transfer, skipped

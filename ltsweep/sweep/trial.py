@@ -99,8 +99,10 @@ class Trial:
 
     @property
     def trainings(self) -> int:
+        """Trainings a trial runs: every IMP level (level 0 is the dense network), or one."""
         return self.job.imp.levels + 1 if isinstance(self.job, GenerationJob) else 1
 
     @property
     def epochs(self) -> int:
+        """Epochs a trial trains (progress, ordering and cost all count these)."""
         return self.trainings * self.job.train.epochs

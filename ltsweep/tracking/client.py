@@ -38,8 +38,8 @@ def _quiet_mlflow() -> None:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """WAL journal, fsync at checkpoints only: a commit no longer waits for the disk (it was
-    most of the driver's wall time per trial on a busy disk). A killed process loses nothing;
+    """WAL journal, fsync at checkpoints only, so that a commit does not wait for the disk (on a
+    busy disk that wait would be the driver's cost per trial). A killed process loses nothing;
     a power cut may lose the last commits, which the next run re-derives from the done records
     (the store is derived from them, never the other way round)."""
     import sqlite3
@@ -127,7 +127,7 @@ class Tracker:
         self._all_cached = False  # _runs holds every run of the experiment (after statuses())
         # Runs this tracker created, with the steps it logged per metric: while every write to
         # such a run succeeded, the store holds exactly that, so "what is logged" needs no query
-        # (two per trial were a large part of the driver's cost). A failed write may still have
+        # (two per trial otherwise, each a store round trip). A failed write may still have
         # reached the store: the run then leaves this map and the store is asked again.
         self._fresh: dict[str, dict[str, set[int]]] = {}
         # Params and live metrics held back (``hold=True``) until the run's next write or

@@ -3,13 +3,16 @@
 * Experiment ``ltsweep/<sweep name>``; one **parent run** per sweep (tag ``ltsweep.role=sweep``).
 * One child run per **generation trial** (``ltsweep.role=trial``, ``ltsweep.stage=generate``),
   with tickets logged as artifacts under ``tickets/level_LL/`` and their sha256 as tags.
-* Under it, one run per **IMP level** (``ltsweep.role=result``, ``ltsweep.kind=same``): the
-  level's training on the source itself, which is the "same" baseline for that configuration.
+* Under it, one run per **IMP level** (``ltsweep.role=result``, ``ltsweep.stage=generate``):
+  level 0, the dense network, is kind ``dense`` (source axes ``none``); every later level is kind
+  ``same``, the target's own ticket at that level.
 * One child run per **transfer trial** (``ltsweep.role=trial`` and ``result``,
-  ``ltsweep.stage=transfer``, kind ``transferred`` / ``random`` / ``dense`` / ``same``).
+  ``ltsweep.stage=transfer``, kind ``transferred`` or ``random``; a ``random`` control's
+  source axes are ``none``: its mask comes from the target's own ticket).
 
 Every ``result`` run carries all axis tags below, per-epoch metrics (step = epoch) and the final
-metrics, so the MLflow UI and the report filter and group by any axis the same way.
+metrics, so the MLflow UI and the report filter and group by any axis the same way. The kinds
+are ``ltsweep.core.jobs.RESULT_KINDS``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ TAG_ROLE = (
 TAG_SWEEP = PREFIX + "sweep"
 TAG_TRIAL_KEY = PREFIX + "trial_key"
 TAG_STAGE = PREFIX + "stage"  # "generate" | "transfer"
-TAG_KIND = PREFIX + "kind"  # "same" | "transferred" | "random" | "dense"
+TAG_KIND = PREFIX + "kind"  # one of ltsweep.core.jobs.RESULT_KINDS
 TAG_MODEL = PREFIX + "model"
 TAG_SOURCE_DATASET = PREFIX + "source_dataset"
 TAG_SOURCE_OPTIMIZER = PREFIX + "source_optimizer"

@@ -1,13 +1,12 @@
 """Where a sweep's MLflow store lives, and opening it without creating one by mistake.
 
-The paths and the URI precedence are the sweep engine's (``ltsweep.sweep.files``); this module
-adds an explicit ``--tracking-uri`` on top and refuses a SQLite file that does not exist.
+Finding a sweep is the sweep engine's (``ltsweep.sweep.files.find_sweep``); this module adds the
+``ltsweep run`` command for messages and refuses a SQLite file that does not exist.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,37 +50,41 @@ class Located:
 def locate(
     sweep: str, sweep_out: Path | str | None = None, tracking_uri: str | None = None
 ) -> Located:
-    """Find a sweep's name and store the way ``ltsweep run`` does (``ltsweep.sweep.files``).
+    """Find a sweep's name and store the way ``ltsweep run`` does (``sweep.files.find_sweep``),
+    and the ``ltsweep run`` command that makes the store, for messages."""
+    from ltsweep.sweep.files import find_sweep
 
-    The sweep file, when it resolves, gives the name (its ``name`` key, else its stem) and its
-    ``tracking_uri``; without one (a store copied from a cluster) the argument is the name, or the
-    stem of a path. Precedence for the URI: ``tracking_uri`` here, ``MLFLOW_TRACKING_URI``, the
-    sweep file's ``tracking_uri``, then ``<out>/mlflow.db``.
-    """
-    from ltsweep.sweep import files
+    found = find_sweep(sweep, sweep_out, tracking_uri)
+    run = ["ltsweep", "run", sweep.strip(), *(["--out", str(sweep_out)] if sweep_out else [])]
+    return Located(
+        found.name,
+        found.paths.out,
+        found.tracking_uri,
+        found.file,
+        shlex.join(run),
+        found.unresolved,
+        found.config,
+        found.paths,
+    )
 
-    text = sweep.strip()
-    if not text:
-        raise UserError("empty sweep name: give a name from search_spaces/ or a path to a .yaml")
-    unresolved = ""
-    try:
-        file: Path | None = files.resolve_sweep_file(text)
-    except UserError as exc:
-        file, unresolved = None, str(exc)
-    configured, config = None, None
-    if file is not None:
-        from ltsweep.sweep.config import load_sweep
 
-        config = load_sweep(file)
-        name, configured = config.name, config.tracking_uri
-    elif text.endswith((".yaml", ".yml")) or "/" in text or os.sep in text:
-        name = Path(text).stem
-    else:
-        name = text
-    layout = files.sweep_paths(name, sweep_out)
-    uri = files.tracking_uri(layout, configured, tracking_uri)
-    run = ["ltsweep", "run", text, *(["--out", str(sweep_out)] if sweep_out else [])]
-    return Located(name, layout.out, uri, file, shlex.join(run), unresolved, config, layout)
+def running_keys(paths: SweepPaths, uri: str, sweep_name: str) -> set[str]:
+    """Keys of the trials the store shows RUNNING while a live driver holds the sweep's lock
+    (without one nothing can be running, whatever a killed driver left in the store)."""
+    from ltsweep.storage.lock import live_holder
+
+    if live_holder(paths) is None:
+        return set()
+    path = sqlite_path(uri)
+    if path is not None and not path.exists():
+        return set()
+    from ltsweep.tracking.client import Tracker
+
+    tracker = Tracker(uri, sweep_name)
+    return {
+        r.data.tags.get(schema.TAG_TRIAL_KEY, "")
+        for r in tracker.runs("attributes.status = 'RUNNING'")
+    }
 
 
 def sqlite_path(uri: str) -> Path | None:

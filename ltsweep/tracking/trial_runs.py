@@ -7,10 +7,10 @@ driver may call it again after any interruption.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ltsweep.core.jobs import GenerationJob
+from ltsweep.core.jobs import DENSE, SAME, GenerationJob
 from ltsweep.hashing import to_jsonable
 from ltsweep.storage.paths import SweepPaths
 from ltsweep.storage.staging import fetch_ticket
@@ -18,6 +18,7 @@ from ltsweep.sweep.trial import GENERATE, Trial, TrialAxes
 from ltsweep.tracking import axes as A
 from ltsweep.tracking import schema as S
 from ltsweep.tracking.client import Tracker
+from ltsweep.trial_layout import level_name, read_ticket_json, ticket_dir
 
 
 def axis_tags(axes: TrialAxes, role: str) -> dict[str, str]:
@@ -38,8 +39,6 @@ def trial_params(trial: Trial) -> dict[str, Any]:
     walk("", job)
     for noisy in ("key", "data.data_root", "data.ffcv_dir", "data.workers", "ticket_dir"):
         flat.pop(noisy, None)
-    if flat.get("reinit_stem") is False:  # a param only where the stem rule applies
-        del flat["reinit_stem"]
     flat["resources"] = to_jsonable(trial.resources)
     if trial.source_key:
         flat["ticket.source_key"], flat["ticket.level"] = trial.source_key, trial.level
@@ -124,20 +123,16 @@ def _finish_level(
 ) -> dict[str, str]:
     """One IMP level's result run; returns the generation run's tag for its ticket (set by the
     caller with the others, also for a level recorded before)."""
-    from ltsweep.core.tickets import read_info
-
     lv = int(level["level"])
     key = A.result_key(trial.key, lv)
-    tdir = trial_dir / "tickets" / f"level_{lv:02d}"
-    sha = read_info(tdir).sha256
-    gen_tag = {f"{S.PREFIX}ticket_sha256.level_{lv:02d}": sha}
+    tdir = ticket_dir(trial_dir, lv)
+    sha = str(read_ticket_json(tdir)["sha256"])
+    gen_tag = {f"{S.PREFIX}ticket_sha256.{level_name(lv)}": sha}
     existing = tracker.find(key)
     if existing is not None and tracker.status(key) == "FINISHED":
         return gen_tag
-    kind, a = ("dense" if lv == 0 else "same"), trial.axes
-    result = dataclasses.replace(
-        a, kind=kind, level=lv, source=None if kind == "dense" else a.source
-    )
+    kind, a = (DENSE if lv == 0 else SAME), trial.axes
+    result = dataclasses.replace(a, kind=kind, level=lv, source=None if kind == DENSE else a.source)
     tags = axis_tags(result, S.ROLE_RESULT)
     tags[S.TAG_WEIGHTS_REMAINING] = f"{level['weights_remaining']:.6g}"
     tags[S.PREFIX + "ticket_sha256"] = sha
@@ -146,7 +141,7 @@ def _finish_level(
     rows = tracker.history_rows(run_id, level["history"])
     rows += tracker.unlogged(run_id, _final_metrics(level["history"]), S.FINAL_ACCURACY)
     tracker.write(run_id, rows)
-    tracker.log_artifacts(gen_run, tdir, f"tickets/level_{lv:02d}")
+    tracker.log_artifacts(gen_run, tdir, ticket_dir(PurePosixPath(), lv).as_posix())
     tracker.set_status(run_id, "FINISHED")
     return gen_tag
 

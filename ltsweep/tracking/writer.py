@@ -1,9 +1,9 @@
 """Who writes the MLflow store while Tune runs: the driver itself (``InlineRecorder``), or one
 writer process of its own (``WriterProcess``), so that Tune's loop does not wait on store writes.
 
-The store's writes (MLflow's SQLAlchemy store: create, one batch, terminate per run) were most
-of the driver's CPU per trial (bench/bench_driver.py, null trials, SQLite), all of it in series
-with Tune's scheduling. In a process of its own they overlap with it.
+The store's writes (MLflow's SQLAlchemy store: create, one batch, terminate per run) cost the
+driver CPU for every trial, in series with Tune's scheduling; in a process of their own they
+overlap with it.
 
 The driver sends small JSON messages (a trial key, its done record, live metrics) down a pipe;
 the writer holds the sweep's trials (it is forked from the driver, before Ray starts, so it

@@ -21,10 +21,11 @@ from ltsweep.storage.paths import SweepPaths
 from ltsweep.sweep.plan import Plan
 from ltsweep.sweep.trial import GENERATE, TRANSFER, Trial
 from ltsweep.tracking.trial_runs import record_dir
-from ltsweep.tune.progress import Progress, make_callback
+from ltsweep.tune.callback import MlflowRecorder
+from ltsweep.tune.progress import Progress
 
 # Tune's experiment-state snapshots are not what we resume from (a run never restores a Tune
-# experiment): each one serializes every trial, so every 5 s they grew with the grid. Hourly.
+# experiment), and each one serializes every trial, a cost that grows with the grid: hourly.
 os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "3600")
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -207,7 +208,7 @@ def _tune_pass(
             **tune_storage(paths),
             verbose=0,
             failure_config=tune.FailureConfig(max_failures=retries),
-            callbacks=[make_callback(d.recorder, by_key, paths, d.progress, d.outcomes, ledger)],
+            callbacks=[MlflowRecorder(d.recorder, by_key, paths, d.progress, d.outcomes, ledger)],
         ),
     )
     tuner.fit()

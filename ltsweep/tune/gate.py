@@ -1,6 +1,6 @@
 """A Ray Tune searcher that overlaps the two stages: it hands out every generation trial first,
 then each transfer trial as soon as the ticket it trains exists on disk; each in the order of
-``order.py`` (ticket makers first, costliest first).
+``order.py`` (ticket makers first, longest first).
 
 Tune has no trial-to-trial dependencies (docs/design.md#ray-facts); ``suggest`` returning ``None``
 means "nothing yet, ask again", so no slot idles on the slowest generation trial and nothing waits
@@ -21,7 +21,7 @@ from ray.tune.search import Searcher
 
 from ltsweep.storage.paths import SweepPaths
 from ltsweep.storage.staging import ticket_exists
-from ltsweep.sweep.order import generation_order, trial_cost
+from ltsweep.sweep.order import generation_order, image_epochs
 from ltsweep.sweep.trial import GENERATE, Trial, stage_of_key
 from ltsweep.tune.trial_table import trial_config
 
@@ -41,8 +41,8 @@ class TicketGate(Searcher):
         self.waiting: OrderedDict[tuple[str, int], deque[str]] = OrderedDict()
         for t in transfer:
             self.waiting.setdefault((t.source_key, t.level), deque()).append(t.key)
-        # Ready transfers, costliest first: a heap of (-cost, plan position, key).
-        self.rank = {t.key: (-trial_cost(t), i) for i, t in enumerate(transfer)}
+        # Ready transfers, longest first: a heap of (-image-epochs, plan position, key).
+        self.rank = {t.key: (-image_epochs(t), i) for i, t in enumerate(transfer)}
         self.ready: list[tuple[float, int, str]] = []
         self.configs = {t.key: trial_config(t) for t in [*generation, *transfer]}
         self.by_trial_id: dict[str, str] = {}

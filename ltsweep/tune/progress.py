@@ -1,7 +1,7 @@
-"""Progress on the terminal and the Tune callback that records trials in MLflow (driver only).
+"""Progress on the terminal (driver only; ``tune/callback.py`` feeds it from Tune's events).
 
-The estimate counts epochs, not trials: a generation trial is ``levels + 1`` trainings, a
-transfer trial one, so a trial count would be off by the IMP depth. On a TTY the progress is one
+The estimate counts epochs (``Trial.epochs``), not trials: a generation trial is ``levels + 1``
+trainings, a transfer trial one, so a trial count would be off by the IMP depth. On a TTY the progress is one
 live line (tqdm); otherwise a plain line whenever a count changes.
 """
 
@@ -11,18 +11,8 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
-from ltsweep.storage.done import read_done, read_failed
-from ltsweep.storage.paths import SweepPaths
-from ltsweep.sweep.trial import GENERATE, Trial
-from ltsweep.tracking.trial_runs import record_dir
-
-
-def trial_epochs(trial: Trial) -> int:
-    """Epochs a trial trains: every IMP level (level 0 is the dense network) or one schedule."""
-    epochs = trial.job.train.epochs
-    return (trial.job.imp.levels + 1) * epochs if trial.stage == GENERATE else epochs
+from ltsweep.sweep.trial import Trial
 
 
 class Progress:
@@ -40,7 +30,7 @@ class Progress:
         live: bool | None = None,
     ) -> None:
         trials = list(trials)
-        self.epochs = {t.key: trial_epochs(t) for t in trials}
+        self.epochs = {t.key: t.epochs for t in trials}
         self.total, self.done = len(trials), sum(1 for t in trials if t.key in done)
         self.total_work = sum(self.epochs.values())
         self.finished_work = sum(self.epochs[k] for k in done if k in self.epochs)
@@ -159,88 +149,3 @@ def _terminal() -> bool:
 def _fmt(seconds: float) -> str:
     m, s = divmod(int(seconds), 60)
     return f"{m}m{s:02d}s"
-
-
-RECOUNT_S = 0.5  # how often the recorder counts Tune's running trials
-
-
-def make_callback(
-    recorder,
-    by_key: dict[str, Trial],
-    paths: SweepPaths,
-    progress: Progress,
-    outcomes: dict,
-    ledger=None,
-):
-    """The recorder callback: the driver's MLflow writes go to ``recorder`` (``writer.py``: a
-    writer process, or the driver itself through an outbox that holds them while the tracking
-    server is unreachable); every call returns at once.
-
-    ``ledger`` (``retry.Ledger``) counts recoveries and takes the errors Tune makes by counting
-    one worker death twice: those trials are neither FAILED nor counted failed; they run again."""
-    from ray.tune import Callback
-
-    from ltsweep.tracking.writer import live_metrics
-
-    class MlflowRecorder(Callback):
-        """Runs in the driver, which alone decides what is recorded."""
-
-        counted_at = -RECOUNT_S
-
-        def on_step_end(self, iteration, trials, **info):
-            # Tune's trial list is the truth for "running" (reused actors skip on_trial_start);
-            # it holds every trial of the pass, so it is walked at most every RECOUNT_S, not on
-            # each of Tune's steps (thousands of steps times thousands of trials on a grid).
-            now = time.monotonic()
-            recorder.tick()
-            if now - self.counted_at >= RECOUNT_S:
-                self.counted_at = now
-                progress.set_running(sum(1 for t in trials if t.status == "RUNNING"))
-
-        def on_trial_start(self, iteration, trials, trial, **info):
-            recorder.start(by_key[trial.config["key"]])
-
-        def on_trial_result(self, iteration, trials, trial, result, **info):
-            if not result.get("final"):
-                t = by_key[trial.config["key"]]
-                recorder.live(t, live_metrics(result))
-                progress.epoch(t.key, int(result.get("step", result.get("epoch", 0))))
-
-        def on_trial_complete(self, iteration, trials, trial, **info):
-            t = by_key[trial.config["key"]]
-            record = read_done(paths, t.key)
-            progress.running = max(progress.running - 1, 0)  # the next recount corrects it
-            if record is None:
-                return
-            recorder.finish(t, record, record_dir(paths, t))
-            outcomes[t.stage].finished += 1
-            progress.finished(t.key)
-
-        def on_trial_recover(self, iteration, trials, trial, **info):
-            if ledger is not None:
-                ledger.recovered(trial.config["key"], iteration)
-
-        def on_trial_error(self, iteration, trials, trial, **info):
-            t = by_key[trial.config["key"]]
-            progress.running = max(progress.running - 1, 0)
-            if ledger is not None and ledger.given_up_by_mistake(t.key, iteration):
-                return
-            failed = read_failed(paths, t.key)
-            reason = failed["reason"] if failed else _error_line(trial)
-            recorder.fail(t, reason)
-            outcomes[t.stage].failed[t.key] = reason
-            progress.failed_trial(t.key)
-
-        def on_experiment_end(self, trials, **info):
-            progress.close()
-
-    return MlflowRecorder()
-
-
-def _error_line(trial) -> str:
-    try:
-        text = Path(trial.error_file).read_text() if trial.error_file else ""
-    except OSError:
-        text = ""
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1][:500] if lines else "trial failed (no error text)"

@@ -5,11 +5,10 @@ Tune's FIFO scheduler hands a freed, reused actor to the oldest pending trial, a
 has an actor of its own starting on a free CPU, Tune kills that one (TuneController
 ``_maybe_reuse_cached_actor``, "Removing ORIGINAL ACTOR"). With trials shorter than an actor's
 start-up (a worker process importing torch) the second slot's actor is killed again and again
-and never runs a trial: nearly every actor started is killed and one trial runs at a time
-(bench/bench_driver.py's null trials show it; figures in bench/HISTORY.md). Here the freed actor
-goes to the oldest pending trial *without* a starting actor, and the starting one lives.
-FIFO's scan of every trial of the experiment at each of Tune's steps (O(trials) per step on a
-grid) becomes a scan of the live ones.
+and never runs a trial: nearly every actor started is killed and one trial runs at a time. Here
+the freed actor goes to the oldest pending trial *without* a starting actor, and the starting
+one lives. FIFO's scan of every trial of the experiment at each of Tune's steps (O(trials) per
+step on a grid) becomes a scan of the live ones.
 
 Reading "starting" needs two private attributes of Ray 2.60's TuneController; where they are
 missing (another Ray), this is plain FIFO order over the live trials.

@@ -37,8 +37,9 @@ from typing import Any
 
 import torch
 
-from ltsweep.core.imp import IMPRun, level_dir
+from ltsweep.core.imp import IMPRun
 from ltsweep.core.jobs import GenerationJob
+from ltsweep.trial_layout import NODES_DIR, RESULT_FILE, level_dir, node_file
 
 PROGRESS_FILE = "progress.json"
 
@@ -77,7 +78,7 @@ def _same_names_ddp(device: torch.device, channels_last: bool):
 def _full_test_loader(job: GenerationJob, device: str):
     """Every rank evaluates the whole test split (DDP keeps the models identical), so the
     accuracy rank 0 records is the test accuracy, not the accuracy on one shard of it."""
-    from ltsweep.core.data.loaders import LoaderOptions, make_loader
+    from ltsweep.core.data.loading import LoaderOptions, make_loader
 
     d = job.data
     opts = LoaderOptions(
@@ -183,7 +184,7 @@ def _write_worker_node(workdir: Path, rank: int, stage=None) -> None:
     from ltsweep.fsio import write_json
     from ltsweep.tune.nodes import node_label
 
-    rel = f"nodes/rank_{rank:03d}.json"
+    rel = node_file(rank)
     record = {"rank": rank, "node": node_label(), "workdir": str(workdir)}
     if stage is None:
         write_json(workdir / rel, record)
@@ -193,7 +194,7 @@ def _write_worker_node(workdir: Path, rank: int, stage=None) -> None:
 
 def read_worker_nodes(workdir: Path) -> list[str]:
     """The Ray node of each rank of the last worker group (for the trial's record)."""
-    files = sorted((Path(workdir) / "nodes").glob("rank_*.json"))
+    files = sorted((Path(workdir) / NODES_DIR).glob("rank_*.json"))
     return [json.loads(f.read_text())["node"] for f in files]
 
 
@@ -201,7 +202,7 @@ def read_results(job: GenerationJob, workdir: Path) -> list[dict[str, Any]]:
     """The per-level results (``LevelResult`` fields) a finished run left in ``workdir``."""
     results = []
     for level in range(job.imp.levels + 1):
-        path = level_dir(Path(workdir), level) / "result.json"
+        path = level_dir(Path(workdir), level) / RESULT_FILE
         if not path.exists():
             raise RuntimeError(f"generation in {workdir} ended without level {level} ({path})")
         results.append(json.loads(path.read_text()))

@@ -25,6 +25,7 @@ from ltsweep.storage.done import read_done, write_done, write_failed
 from ltsweep.storage.paths import SweepPaths
 from ltsweep.storage.staging import TrialStage, fetch_ticket, ticket_exists, ticket_rel
 from ltsweep.sweep.trial import GENERATE, Trial
+from ltsweep.trial_layout import CHECKPOINT_FILE
 from ltsweep.tune.nodes import node_label
 
 
@@ -78,7 +79,7 @@ def execute(
     record.update(started_at=started, ended_at=ended)
     stage.push()  # every output on the store before the record that says it is done
     write_done(paths, trial.key, record)
-    (tdir / "checkpoint.pt").unlink(missing_ok=True)  # only once the done record is safe
+    (tdir / CHECKPOINT_FILE).unlink(missing_ok=True)  # only once the done record is safe
     stage.push()
     return record
 
@@ -152,7 +153,7 @@ def _transfer(trial: Trial, stage: TrialStage, device: str, emit, paths) -> dict
     info = read_info(source)
     record = {
         "history": [m.as_dict() for m in state.history],
-        "weights_remaining": info.weights_remaining if trial.job.kind != "dense" else 1.0,
+        "weights_remaining": info.weights_remaining,
         "ticket_sha256": info.sha256,
     }
     if job.reinit_stem:  # the stem rule: what was re-initialised, and the true sparsity

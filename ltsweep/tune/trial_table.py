@@ -3,10 +3,11 @@
 
 Why not simply close over the trials: Tune pickles a trainable's resource function with the
 trainable and unpickles it twice per trial on the driver (``registry.get_trainable_cls``), so a
-resource function that looked trials up in a dict made every trial pay for the whole plan, a
-cost that grew with the grid (bench/bench_driver.py). The config carries the resources instead. Likewise ``tune.with_parameters`` gives every trial call a
-fresh deserialized copy of what it was given; ``TrialTable`` is a handle that deserializes the
-table once per worker process, however many trials the (reused) actor runs.
+resource function that looked trials up in a dict would make every trial pay for the whole
+plan, a cost that grows with the grid. The config carries the resources instead. Likewise
+``tune.with_parameters`` gives every trial call a fresh deserialized copy of what it was given;
+``TrialTable`` is a handle that deserializes the table once per worker process, however many
+trials the (reused) actor runs.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ltsweep.core.data import DATASETS, DatasetSpec, TensorSplit, get_spec, register
-from ltsweep.core.data.loaders import EpochLoader, LoaderOptions, make_loader
+from ltsweep.core.data.loading import EpochLoader, LoaderOptions, make_loader
 from ltsweep.core.jobs import DataConfig, GenerationJob, IMPConfig, ModelConfig, TrainConfig
 from ltsweep.core.optim import OptimizerConfig
 from ltsweep.core.pruning import PruneConfig

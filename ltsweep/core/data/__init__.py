@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ltsweep.core.data.image_folder import FolderData, folder_spec
+from ltsweep.core.data.image_folder.dataset import FolderData, folder_spec
 from ltsweep.core.data.locate import candidates, locate
 from ltsweep.core.data.spec import DATASETS, DatasetSpec, TensorSplit, register
 from ltsweep.core.data.subsets import Cut, balanced_indices
@@ -93,9 +93,12 @@ def dataset_names() -> list[str]:
     return DATASETS.names()
 
 
-def resolve_root(data_root: str | Path | None) -> Path | None:
-    """The data root from the argument, else ``$LTSWEEP_DATA``; ``None`` if neither is set."""
-    root = data_root or os.environ.get(DATA_ROOT_ENV)
+def resolve_root(
+    data_root: str | Path | None, sweep_data_root: str | Path | None = None
+) -> Path | None:
+    """The one precedence for the data root: the command line's ``--data-root`` (``data_root``),
+    else ``$LTSWEEP_DATA``, else the sweep file's ``data_root``; ``None`` if none is set."""
+    root = data_root or os.environ.get(DATA_ROOT_ENV) or sweep_data_root
     return Path(root).expanduser() if root else None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from ltsweep.core.models.initialization import init_weights
 from ltsweep.core.models.registry import MODELS
 from ltsweep.errors import UserError
 
@@ -70,12 +71,7 @@ class ResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(widths[-1] * Bottleneck.expansion, num_classes)
         self.num_stages = len(layers)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_weights(self)
 
     def _make_layer(self, planes: int, blocks: int, stride: int) -> nn.Sequential:
         out = planes * Bottleneck.expansion

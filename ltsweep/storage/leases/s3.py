@@ -9,7 +9,7 @@ and may be taken over, at once when its holder is a dead pid on the taker's own 
 whose renewal fails (another driver took an expired lease, e.g. after a long network outage)
 stops itself with SIGINT, the same clean stop as Ctrl-C. Expiry compares wall clocks: hosts
 must agree within a few seconds (NTP). pyarrow has no conditional writes, so this uses boto3;
-``gcs_lease.py`` runs the same protocol on GCS's generation preconditions.
+``gcs.py`` runs the same protocol on GCS's generation preconditions.
 """
 
 from __future__ import annotations

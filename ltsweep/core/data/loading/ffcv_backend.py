@@ -36,7 +36,7 @@ from ltsweep.core.data.ffcv_convert import (
     require_ffcv,
     settings_for,
 )
-from ltsweep.core.data.loader_api import LOADER_BACKENDS, Batch, LoaderOptions
+from ltsweep.core.data.loading.protocol import LOADER_BACKENDS, Batch, LoaderOptions
 from ltsweep.core.data.transforms import normalize
 from ltsweep.errors import UserError
 

@@ -16,29 +16,24 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ltsweep.core.data.folder_scan import Listing
+from ltsweep.caches import cache_folder
+from ltsweep.core.data.image_folder.listing import Listing
 from ltsweep.errors import UserError
 from ltsweep.fsio import write_json
 
-CACHE_ENV = "LTSWEEP_CACHE"
 STATS_SIDE = 64
 CACHE_VERSION = 1
 
 
 def cache_dir() -> Path:
-    """``$LTSWEEP_CACHE``, else ``$XDG_CACHE_HOME/ltsweep``, else ``~/.cache/ltsweep``."""
-    explicit = os.environ.get(CACHE_ENV)
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "ltsweep"
+    """Where image folders' statistics are cached (``ltsweep.caches``)."""
+    return cache_folder("image_folders")
 
 
 def _to_rgb(img: Any, path: Path) -> Any:
@@ -133,7 +128,7 @@ def _compute(listing: Listing) -> dict[str, Any]:
 
 def folder_stats(listing: Listing) -> dict[str, Any]:
     """``{"mean", "std", "modes"}`` of ``listing``: from the cache, else computed and cached."""
-    path = cache_dir() / "image_folders" / f"{listing.sha256}.json"
+    path = cache_dir() / f"{listing.sha256}.json"
     try:
         cached = json.loads(path.read_text())
         if cached.get("version") == CACHE_VERSION:

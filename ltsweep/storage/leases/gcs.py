@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from ltsweep.errors import UserError
-from ltsweep.storage.lease import S3Lease
+from ltsweep.storage.leases.s3 import S3Lease
 from ltsweep.storage.store import Store
 
 GCS = "https://storage.googleapis.com"

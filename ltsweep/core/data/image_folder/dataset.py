@@ -1,7 +1,7 @@
 """Image folders as datasets (``kind: image_folder`` in a sweep): no code, no registration.
 
-``describe_folder`` runs at plan time: it lists the folder (``folder_scan``), decodes every image
-once to check it and to compute the training split's statistics (``folder_images``, cached) and
+``describe_folder`` runs at plan time: it lists the folder (``listing``), decodes every image
+once to check it and to compute the training split's statistics (``decoding``, cached) and
 returns a ``FolderData`` that travels inside the trial's job, so a Ray worker needs neither the
 cache nor a second pass. ``folder_spec`` turns it into a ``DatasetSpec`` like a registered one's:
 at ``image_size`` <= ``IN_MEMORY_MAX_SIDE`` the images are decoded once into memory and trained
@@ -38,14 +38,14 @@ class FolderData:
 
 @functools.lru_cache(maxsize=16)
 def _listing(path: str, test_fraction: float | None):
-    from ltsweep.core.data.folder_scan import scan_folder
+    from ltsweep.core.data.image_folder.listing import scan_folder
 
     return scan_folder(Path(path), test_fraction)
 
 
 def describe_folder(path: Path, test_fraction: float | None = None) -> FolderData:
     """List, check and measure the folder at ``path`` (statistics cached by its file list)."""
-    from ltsweep.core.data.folder_images import folder_stats
+    from ltsweep.core.data.image_folder.decoding import folder_stats
 
     listing = _listing(str(path), test_fraction)
     stats = folder_stats(listing)
@@ -79,7 +79,7 @@ def _read_in_memory(folder: FolderData, split: str, size: int) -> TensorSplit:
     import numpy as np
     import torch
 
-    from ltsweep.core.data.folder_images import decode_square
+    from ltsweep.core.data.image_folder.decoding import decode_square
 
     listing = _current_listing(folder)
     files = getattr(listing, split)
@@ -103,7 +103,7 @@ class FolderImages:
         return len(self.paths)
 
     def __getitem__(self, index: int):
-        from ltsweep.core.data.folder_images import open_rgb
+        from ltsweep.core.data.image_folder.decoding import open_rgb
 
         img, _ = open_rgb(self.paths[index])
         return self.transform(img), self.targets[index]

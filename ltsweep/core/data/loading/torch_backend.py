@@ -1,4 +1,4 @@
-"""One loader function for every dataset and backend: ``make_loader(...)`` -> ``EpochLoader``.
+"""The torch loader backend: in-memory tensor splits and decoded image folders.
 
 An ``EpochLoader`` yields normalized ``(images, labels)`` batches on the target device for a given
 epoch. Shuffling and augmentation draw from a generator seeded by (seed, epoch), so an epoch
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import torch
 
 from ltsweep.core.data import Cut, DatasetSpec, TensorSplit, dataset_spec, load_split
-from ltsweep.core.data.loader_api import (
+from ltsweep.core.data.loading.protocol import (
     LOADER_BACKENDS,
     Batch,
     EpochLoader,
@@ -107,14 +107,3 @@ def _torch_backend(name: str, opts: LoaderOptions) -> EpochLoader:
 
 
 LOADER_BACKENDS.register("torch", _torch_backend)
-
-# The FFCV module registers its own backend; importing it costs no FFCV import (that is lazy).
-import ltsweep.core.data.ffcv_loader  # noqa: E402, F401
-
-
-def make_loader(name: str, opts: LoaderOptions, backend: str = "torch") -> EpochLoader:
-    """The loader for dataset ``name`` with the given backend (see ``LOADER_BACKENDS``)."""
-    return LOADER_BACKENDS.get(backend)(name, opts)
-
-
-__all__ = ["LOADER_BACKENDS", "Batch", "EpochLoader", "LoaderOptions", "make_loader"]

@@ -1,5 +1,5 @@
 """What every loader backend shares: the batch type, the loader protocol, the options and the
-backend registry. Backends (``loaders`` for torch, ``ffcv_loader``) import this module and
+backend registry. Backends (``torch_backend``, ``ffcv_backend``) import this module and
 register into it, so no backend module imports another."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Protocol
 
 import torch
 
-from ltsweep.core.data.image_folder import FolderData
+from ltsweep.core.data.image_folder.dataset import FolderData
 from ltsweep.registry import Registry
 
 Batch = tuple[torch.Tensor, torch.Tensor]

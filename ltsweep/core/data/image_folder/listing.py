@@ -5,8 +5,8 @@ Two layouts: ``train/<class>/*`` beside ``val/<class>/*`` (or ``test/``), as tor
 class-balanced fraction (per class, a fixed permutation of the sorted file names). Classes are
 the sorted names of the class folders, the same in both splits. Inside a class folder files are
 found recursively, symlinks followed; hidden files and files without an image extension are
-skipped (and counted), a symlink loop, a broken link or an empty class is a one-line error that
-names the path. Listing touches no pixel: ``folder_images`` decodes.
+skipped (and counted), a symlink loop, a broken link, an empty class or a single class is a
+one-line error that names the path. Listing touches no pixel: ``decoding`` decodes.
 """
 
 from __future__ import annotations
@@ -196,6 +196,11 @@ def scan_folder(root: Path, test_fraction: float | None = None) -> Listing:
         train, test = _fraction_split(_list_split(root, root, skipped), fraction)
         layout = f"fraction {fraction}"
     classes = sorted(train)
+    if len(classes) < 2:  # a one-way head scores 100% and means nothing
+        raise UserError(
+            f"image folder {root} has one class folder ({', '.join(classes)}): a classifier needs "
+            "two or more; add a folder per class beside it"
+        )
     index = {name: i for i, name in enumerate(classes)}
     splits = {
         split: tuple((rel, index[name]) for name in classes for rel in per[name])

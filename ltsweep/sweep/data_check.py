@@ -15,7 +15,7 @@ from ltsweep.errors import UserError
 @functools.lru_cache(maxsize=64)
 def folder_data(entry: str, path: str, root: str | None, test_fraction: float | None) -> FolderData:
     """The image folder of entry ``entry``, listed, checked and measured (statistics cached)."""
-    from ltsweep.core.data.image_folder import describe_folder
+    from ltsweep.core.data.image_folder.dataset import describe_folder
 
     where = Path(path).expanduser()
     if not where.is_absolute():
