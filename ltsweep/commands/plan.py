@@ -57,9 +57,11 @@ def summarize_plan(plan) -> dict[str, Any]:
             "gpu": cost.gpu or None,
             "unit": "GPU-hours",
             "meaning": "sum over trials of epochs x epoch_gpu_seconds (one GPU, one whole epoch) "
+            "x the mean (size / base size)^2 of a resolution schedule's epochs "
             "/ multi_gpu_efficiency for trials on several GPUs",
             "multi_gpu_efficiency": cost.multi_gpu_efficiency,
             "gpu_hours": _round(cost.gpu_hours, 3),
+            "saved_by_resolution_gpu_hours": _round(cost.saved_hours, 3),
             "trials_costed": cost.trials_costed,
             "trials": cost.trials,
             "breakdown": [
@@ -71,6 +73,7 @@ def summarize_plan(plan) -> dict[str, Any]:
                     "epochs": r.epochs,
                     "gpu_hours": _round(r.gpu_hours, 3),
                     "share": _round(r.share, 4),
+                    "saved_by_resolution_gpu_hours": _round(r.saved_hours, 3),
                 }
                 for r in cost.rows
             ],
@@ -131,6 +134,12 @@ def _print_cost(cost: dict[str, Any]) -> None:
         f"  GPU-hours          {hours(gh)} on {gpu} ({n:,}/{total:,} trials have per-epoch figures; "
         f"trials on several GPUs count / {cost['multi_gpu_efficiency']:.3g} scaling efficiency)"
     )
+    saved = cost["saved_by_resolution_gpu_hours"]
+    if saved:
+        print(
+            f"  saved              {hours(saved)} GPU-hours by progressive resolution "
+            f"({saved / (gh + saved):.1%} of {hours(gh + saved)} at full size; docs/cost.md)"
+        )
     rows = [
         (
             r["stage"],
@@ -140,12 +149,13 @@ def _print_cost(cost: dict[str, Any]) -> None:
             r["epochs"],
             r["gpu_hours"],
             "—" if r["share"] is None else f"{r['share']:.1%}",
+            _saving(r["saved_by_resolution_gpu_hours"]),
         )
         for r in cost["breakdown"]
     ]
-    print("  where the GPU-hours go")
-    headers = ["stage", "model", "dataset", "trials", "epochs", "GPU-hours", "share"]
-    print(render(headers, rows, indent="    ", right=(6,)))
+    print("  where the GPU-hours go (saved: by the dataset's resolution schedule)")
+    headers = ["stage", "model", "dataset", "trials", "epochs", "GPU-hours", "share", "saved"]
+    print(render(headers, rows, indent="    ", right=(6, 7)))
     for u in cost["unused_generation"]:
         spent = "unknown" if u["gpu_hours"] is None else hours(u["gpu_hours"])
         print(
@@ -153,6 +163,12 @@ def _print_cost(cost: dict[str, Any]) -> None:
             f"{u['dataset']}/{u['optimizer']} ({spent} GPU-hours) make tickets that no transfer "
             "trains and no target needs: drop it from sources or add targets it can reach"
         )
+
+
+def _saving(saved: float | None) -> str:
+    from ltsweep.text_table import hours
+
+    return "—" if saved is None else ("0" if saved == 0 else hours(saved))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ltsweep.core.jobs import DENSE, SAME, TRANSFER_KINDS
+from ltsweep.core.resolution import Resolution
 from ltsweep.errors import UserError
 from ltsweep.strict import Loader, check, non_negative, one_of, open_unit, positive
 from ltsweep.sweep.trial import Resources
@@ -63,6 +64,8 @@ class DatasetSettings:
     path: str | None = None
     test_fraction: float | None = check(lambda v: None if v is None else open_unit(v), None)
     compile: bool | None = None  # overrides the sweep-wide ``compile``
+    # progressive resolution: training size per epoch, test size (docs/resolution.md)
+    resolution: Resolution | None = None
 
     def registered(self, entry: str) -> str:
         return self.dataset or entry
@@ -188,6 +191,7 @@ def load_sweep(path: Path) -> SweepConfig:
     if not config.name:
         config = SweepConfig(**{**config.__dict__, "name": path.stem})
     check_sweep(config, loader)
+    _check_resolutions(config, loader)
     return config
 
 
@@ -297,6 +301,21 @@ def _check_resources(config: SweepConfig, loader: Loader) -> None:
             )
         if res.gpu > 1 and res.workers == 1:
             raise loader.fail(f"{key}.gpu", "more than 1 GPU per trial: use workers: N with gpu: 1")
+
+
+def _check_resolutions(config: SweepConfig, loader: Loader) -> None:
+    """A dataset entry's resolution schedule must fit every schedule it trains with."""
+    for name, s in config.datasets.items():
+        if s.resolution is None:
+            continue
+        for where, sched in [("schedule", s.schedule)] + [
+            (f"schedule_by_model.{m}", v) for m, v in s.schedule_by_model.items()
+        ]:
+            problem = s.resolution.problem(sched.epochs)
+            if problem:
+                raise loader.fail(
+                    f"datasets.{name}.resolution", f"{problem} ({where}: {sched.epochs} epochs)"
+                )
 
 
 def _check_folders(config: SweepConfig, loader: Loader) -> None:

@@ -7,7 +7,11 @@ them; it is not spent N times. What is lost to multi-GPU communication is the sw
 
     GPU-seconds of a trial = epochs x epoch_gpu_seconds / efficiency,
 
-with efficiency 1.0 for a trial on one GPU or a fraction of one. Pure: no I/O, no torch.
+with efficiency 1.0 for a trial on one GPU or a fraction of one. A dataset entry with a progressive
+``resolution`` trains each epoch at fewer pixels than the size its ``epoch_gpu_seconds`` assume
+(the entry's ``image_size``, else the dataset's): each epoch's figure is scaled by
+``(size / base)^2``, so a training costs ``pixel_factor`` = the mean of that over its epochs
+(docs/cost.md#progressive-resolution). Pure: no I/O, no torch.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class CostRow:
     epochs: int
     gpu_hours: float | None  # None when no trial of the group has a per-epoch figure
     share: float | None  # of the sweep's costed GPU-hours
+    saved_hours: float | None = None  # by a resolution schedule (0.0 where none is set)
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class Estimate:
     gpu: str  # the GPU kind the figures assume ("" when the sweep does not say)
     multi_gpu_efficiency: float
     gpu_hours: float | None  # None when no trial has a per-epoch figure
+    saved_hours: float | None  # what the resolution schedules save (0.0 when none is set)
     trials_costed: int
     trials: int
     rows: tuple[CostRow, ...]  # largest first
@@ -61,11 +67,40 @@ def efficiency(resources: Resources, settings: CostSettings) -> float:
     return settings.multi_gpu_efficiency if resources.workers * resources.gpu > 1 else 1.0
 
 
-def trial_gpu_seconds(trial: Trial, settings: CostSettings) -> float | None:
-    """``epochs x epoch_gpu_seconds / efficiency``; None without a per-epoch figure."""
+def base_size(trial: Trial) -> int:
+    """The side length ``epoch_gpu_seconds`` assume: the entry's image size, else the
+    dataset's registered one."""
+    data = trial.job.data
+    return data.image_size or data.spec().image_size
+
+
+def pixel_factor(trial: Trial) -> float:
+    """A training's cost under its resolution schedule, as a fraction of the full-size one
+    (1.0 without a schedule): the mean over its epochs of ``(size / base)^2``."""
+    schedule = trial.job.data.resolution
+    if schedule is None:
+        return 1.0
+    return schedule.pixel_factor(trial.job.train.epochs, base_size(trial))
+
+
+def planned_epoch_seconds(
+    trial: Trial, settings: CostSettings, full_size: bool = False
+) -> float | None:
+    """One epoch as ``plan`` counts it: ``epoch_gpu_seconds x pixel_factor / efficiency``
+    (``full_size``: without the resolution schedule's saving); None without a figure."""
     if trial.epoch_gpu_seconds is None:
         return None
-    return trial.epochs * trial.epoch_gpu_seconds / efficiency(trial.resources, settings)
+    factor = 1.0 if full_size else pixel_factor(trial)
+    return trial.epoch_gpu_seconds * factor / efficiency(trial.resources, settings)
+
+
+def trial_gpu_seconds(
+    trial: Trial, settings: CostSettings, full_size: bool = False
+) -> float | None:
+    """``epochs x epoch_gpu_seconds x pixel_factor / efficiency``; None without a per-epoch
+    figure."""
+    per_epoch = planned_epoch_seconds(trial, settings, full_size)
+    return None if per_epoch is None else trial.epochs * per_epoch
 
 
 def dataset_of(trial: Trial) -> str:
@@ -87,6 +122,7 @@ def unused_generation(plan: Plan) -> list[Trial]:
 def estimate(plan: Plan) -> Estimate:
     settings = plan.sweep.cost
     seconds = {t.key: trial_gpu_seconds(t, settings) for t in plan.trials}
+    full = {t.key: trial_gpu_seconds(t, settings, full_size=True) for t in plan.trials}
     groups: dict[tuple[str, str, str], list[Trial]] = defaultdict(list)
     for t in plan.trials:
         groups[(t.stage, t.model, dataset_of(t))].append(t)
@@ -96,7 +132,9 @@ def estimate(plan: Plan) -> Estimate:
         hours = _hours([seconds[t.key] for t in trials])
         share = hours / total if hours is not None and total else None
         epochs = sum(t.epochs for t in trials)
-        rows.append(CostRow(stage, model, dataset, len(trials), epochs, hours, share))
+        full_hours = _hours([full[t.key] for t in trials])
+        saved = None if hours is None or full_hours is None else full_hours - hours
+        rows.append(CostRow(stage, model, dataset, len(trials), epochs, hours, share, saved))
     rows.sort(key=lambda r: (-(r.gpu_hours or 0.0), r.stage, r.model, r.dataset))
     idle: dict[tuple[str, str, str], list[Trial]] = defaultdict(list)
     for t in unused_generation(plan):
@@ -105,10 +143,12 @@ def estimate(plan: Plan) -> Estimate:
         UnusedGeneration(m, d, o, len(ts), _hours([seconds[t.key] for t in ts]))
         for (m, d, o), ts in sorted(idle.items())
     )
+    full_total = _hours(list(full.values()))
     return Estimate(
         settings.gpu,
         settings.multi_gpu_efficiency,
         total,
+        None if total is None or full_total is None else full_total - total,
         sum(1 for s in seconds.values() if s is not None),
         len(seconds),
         tuple(rows),

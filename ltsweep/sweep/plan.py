@@ -124,6 +124,7 @@ def _data(sweep: SweepConfig, dataset: str, data_root: str | None) -> DataConfig
         d.half,
         d.train_subset,
         folder,
+        d.resolution,
     )
 
 

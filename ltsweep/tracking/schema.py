@@ -54,6 +54,7 @@ TAG_DEVICE = PREFIX + "device"
 TAG_TRAIN_NODES = PREFIX + "train_nodes"  # a Ray Train trial: one node per rank, comma-joined
 TAG_STARTED_AT = PREFIX + "started_at"  # unix seconds
 TAG_ENDED_AT = PREFIX + "ended_at"
+TAG_STEPS = PREFIX + "steps"  # "compiled" or "eager: <why>": how the trial's steps ran
 TAG_PARENT = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"
 
@@ -76,6 +77,8 @@ ROLE_SWEEP, ROLE_TRIAL, ROLE_RESULT = "sweep", "trial", "result"
 
 # Per-epoch metrics (step = epoch index) and final metrics on every result run.
 EPOCH_METRICS = ("test_accuracy", "test_loss", "train_loss", "train_accuracy", "lr")
+# Per-epoch too, only for trials with a progressive-resolution schedule: the training side length.
+TRAIN_RESOLUTION = "train_resolution"
 FINAL_ACCURACY = "final_test_accuracy"  # the paper's figures use the final epoch
 BEST_ACCURACY = "best_test_accuracy"
 
