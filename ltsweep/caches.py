@@ -6,6 +6,8 @@ Every cache lives under one root, ``$LTSWEEP_CACHE``, else ``$XDG_CACHE_HOME/lts
     inductor/        compiled steps (``core.compile``; ``$LTSWEEP_COMPILE_CACHE`` moves it alone)
     image_folders/   an image folder's statistics, by its listing's hash (``core.data.image_folder``)
     stores/          working copies of object-store sweeps (``storage.store``)
+    bundles/         imported ticket bundles' level files, verified, by bundle id
+                     (``storage.bundles``)
 
 Deleting any of them costs time, never results: each is rebuilt on the next use.
 """

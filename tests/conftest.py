@@ -73,3 +73,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.xdist_group(durations.unit_of(item.nodeid)))
     # stable: units of equal seconds keep file order
     items.sort(key=lambda item: -durations.seconds(durations.unit_of(item.nodeid), _SECONDS))
+
+
+# -- the MLflow store of known values and its report, shared by the report modules' tests
+@pytest.fixture(scope="session")
+def known(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The store of known values (``tests/common/known_store.py``), built once per session."""
+    from tests.common import known_store
+
+    return known_store.build(tmp_path_factory.mktemp("report"))
+
+
+@pytest.fixture(scope="session")
+def report(known: dict):
+    """The known store's report (claims at 5%, matrices at 5% and 20% weights remaining)."""
+    from ltsweep.report.build import build_report
+    from tests.common.known_store import NAME
+
+    return build_report(
+        NAME, out_dir=known["root"] / "report", tracking_uri=known["uri"], sparsities=[0.05, 0.2]
+    )

@@ -129,6 +129,18 @@ CASES = {
     ),
     "yaml syntax": (raw("models: [\n  - name: vgg_tiny\n seeds: {"), [], ["YAML syntax", "line"]),
     "unknown key": (edit(_set("imp.levles", 3)), [], ["imp.levles", "did you mean 'levels'"]),
+    "resolution ramp past the last epoch": (
+        edit(
+            _set("datasets.digits.resolution", {"start": 8, "end": 16, "ramp": [0, 2], "step": 8})
+        ),
+        [],
+        ["datasets.digits.resolution", "ramp ends at epoch 2", "epochs 0..1"],
+    ),
+    "resolution size off its step": (
+        edit(_set("datasets.digits.resolution", {"start": 12, "end": 16, "ramp": [0, 1]})),
+        [],
+        ["datasets.digits.resolution", "start (12) must be a multiple of step (32)"],
+    ),
     "unknown model": (
         edit(_set("models.0.name", "vgg_huge")),
         [],

@@ -1,6 +1,7 @@
 """Compiled training (ltsweep.core.compile): agreement with the eager step within the documented
 tolerance, pruned weights kept at zero, a resumed compiled run equal to an uninterrupted one, the
-eager fallback when compiling fails, and how the ``compile`` sweep key enters trial keys."""
+eager fallback when compiling fails (and the reason it records), the compiled DDP step of the
+mask-folding forward, and how the ``compile`` sweep key enters trial keys."""
 
 from __future__ import annotations
 
@@ -108,7 +109,9 @@ def test_a_failing_compile_trains_eagerly_and_says_so_once(capsys, monkeypatch, 
     import torch._dynamo
     import torch._inductor.config as inductor_config
 
-    monkeypatch.setattr(inductor_config.cpp, "cxx", ("/nonexistent/ltsweep-cc",))
+    # inductor's own patch restores the option (monkeypatch would delete it on undo, and every
+    # later compile in this process would fail)
+    no_compiler = inductor_config.patch({"cpp.cxx": ("/nonexistent/ltsweep-cc",)})
     monkeypatch.setenv(compiling.CACHE_ENV, str(tmp_path / "inductor"))
     monkeypatch.setattr(compiling, "_broken", [])
     monkeypatch.setattr(compiling, "_said", set())
@@ -116,12 +119,16 @@ def test_a_failing_compile_trains_eagerly_and_says_so_once(capsys, monkeypatch, 
     torch._dynamo.reset()
     try:
         config = dataclasses.replace(tiny_train_config(epochs=1), compile=True)
-        first, second = _run(config, batch=40), _run(config, batch=40)
+        with no_compiler:
+            first, second = _run(config, batch=40), _run(config, batch=40)
         eager = _run(dataclasses.replace(config, compile=False), batch=40)
     finally:
         torch._dynamo.reset()
     err = capsys.readouterr().err
     assert not first.compiled and not second.compiled, "a failed compile still reports compiled"
+    assert first.steps.startswith("eager: compile failed (") and second.steps.startswith(
+        "eager: "
+    ), (first.steps, second.steps)
     assert err.count("compile unavailable") == 1, f"expected one message, got: {err!r}"
     assert first.history[-1].test_accuracy == eager.history[-1].test_accuracy
 
@@ -146,3 +153,38 @@ def test_compile_enters_trial_keys_only_when_on(tmp_path: Path) -> None:
     assert keys["default"] == keys["off"], "compile: false changed the eager trial keys"
     assert keys["entry_off"] == keys["off"], "a dataset entry's compile: false was not applied"
     assert not set(keys["on"]) & set(keys["off"]), "compiled trials share keys with eager ones"
+
+
+def test_compiled_ddp_of_the_mask_folding_forward_trains_like_one_process(
+    compiled_run, tmp_path: Path
+) -> None:
+    """DDP (gloo, one rank) of ``MaskFolded``, the step compiled around the DDP call: compiled by
+    its record, pruned weights kept at zero, accuracies those of the one-process compiled run."""
+    import torch.distributed as dist
+
+    from ltsweep.core.ddp import same_names_ddp
+
+    dist.init_process_group(
+        "gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1
+    )
+    try:
+        model, mask = _model_and_mask()
+        net = same_names_ddp(torch.device("cpu"), False, fold_mask=True)(model)
+        assert sorted(net.state_dict()) == sorted(model.state_dict()), "DDP renamed the weights"
+        train_loader, test_loader = digits_loaders()
+        state = train(net, train_loader, test_loader, _config(True), mask=mask)
+    finally:
+        dist.destroy_process_group()
+    assert state.compiled and state.steps == "compiled", state.steps
+    weights = model.state_dict()
+    revived = {n: int((weights[n][~m] != 0).sum()) for n, m in mask.items()}
+    assert not any(revived.values()), f"the compiled DDP step revived pruned weights: {revived}"
+    for a, b in zip(compiled_run.history, state.history, strict=True):
+        assert abs(a.test_accuracy - b.test_accuracy) <= ACCURACY_TOLERANCE, (
+            f"epoch {a.epoch}: one process {a.test_accuracy:.4f} vs DDP {b.test_accuracy:.4f}"
+        )
+
+
+def test_eager_steps_record_why() -> None:
+    eager = _run(dataclasses.replace(_config(False), epochs=1))
+    assert eager.steps == "eager: compile is off (sweep key compile: false)", eager.steps

@@ -1,6 +1,7 @@
 """What ``ltsweep plan`` says a sweep costs (``ltsweep.sweep.cost`` and the plan command's output):
 GPU-hours counted once per epoch with the stated multi-GPU efficiency, the breakdown by stage x
-model x dataset, generation trials nothing uses, and plain-JSON output."""
+model x dataset, each epoch of a resolution schedule priced by its pixels and the saving shown per
+row, generation trials nothing uses, and plain-JSON output."""
 
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ def test_plan_json_is_plain_numbers_and_the_text_is_tables(tmp_path: Path) -> No
     row = next(
         line.split() for line in text.splitlines() if line.strip().startswith("generate  vgg")
     )
-    assert row == ["generate", "vgg_tiny", "digits", "2", "12", "1.25", "55.6%"], text
+    assert row == ["generate", "vgg_tiny", "digits", "2", "12", "1.25", "55.6%", "0"], text
 
 
 def test_unused_generation_trials_are_warned_with_their_hours(tmp_path: Path) -> None:
@@ -112,3 +113,42 @@ def test_grid_full_skips_nothing_and_names_its_gpu() -> None:
     )
     assert est.gpu_hours == pytest.approx(by_hand / 3600)
     assert 20_000 < est.gpu_hours < 40_000, f"{est.gpu_hours} GPU-hours for the paper's grid"
+
+
+def test_a_resolution_schedule_is_priced_by_its_pixels(tmp_path: Path) -> None:
+    """digits at 8 px, 2 epochs: epoch 0 at 4 px, epoch 1 at 8 px costs (1/4 + 1) / 2 of the
+    full-size figure (docs/cost.md#progressive-resolution)."""
+    full = cost.estimate(build_plan(load_sweep(_sweep(tmp_path))))
+    cfg = yaml.safe_load(_sweep(tmp_path).read_text())
+    cfg["datasets"]["digits"]["resolution"] = {"start": 4, "end": 8, "ramp": [0, 1], "step": 4}
+    lean_file = tmp_path / "lean.yaml"
+    lean_file.write_text(yaml.safe_dump(cfg))
+    lean = cost.estimate(build_plan(load_sweep(lean_file)))
+    factor = ((4 / 8) ** 2 + 1) / 2
+    assert lean.gpu_hours == pytest.approx(full.gpu_hours * factor), "not (size / base)^2"
+    assert lean.saved_hours == pytest.approx(full.gpu_hours - lean.gpu_hours)
+    assert full.saved_hours == 0.0
+    for row, before in zip(lean.rows, full.rows, strict=True):
+        assert row.saved_hours == pytest.approx(before.gpu_hours * (1 - factor)), row
+    text = ltsweep_quick("plan", str(lean_file), cwd=tmp_path).stdout
+    assert f"saved              {lean.saved_hours:.3g} GPU-hours by progressive resolution" in text
+    row = next(ln.split() for ln in text.splitlines() if ln.strip().startswith("generate  vgg"))
+    assert row[-1] == f"{1.25 * (1 - factor):.3g}", text
+
+
+def test_grid_lean_is_grid_full_with_the_large_datasets_cheaper() -> None:
+    """Same trials; the 32x32 generation trials keep grid_full's keys; ImageNet and Places365
+    train compiled at 160-192 px, priced at 73 epochs of (160/224)^2 and 17 of (192/224)^2."""
+    full = build_plan(load_sweep(resolve_sweep_file("grid_full")))
+    lean = build_plan(load_sweep(resolve_sweep_file("grid_lean")))
+    assert len(lean.trials) == len(full.trials)
+    small = {t.key for t in full.generation if t.job.data.name not in ("imagenet", "places365")}
+    large = [t for t in lean.generation if t.job.data.name in ("imagenet", "places365")]
+    assert small <= {t.key for t in lean.generation}, "grid_lean changed 32x32 trial keys"
+    assert large and all(t.job.train.compile and t.job.data.resolution for t in large)
+    factor = (73 * (160 / 224) ** 2 + 17 * (192 / 224) ** 2) / 90
+    assert all(cost.pixel_factor(t) == pytest.approx(factor) for t in large)
+    est_full, est_lean = cost.estimate(full), cost.estimate(lean)
+    assert est_lean.saved_hours == pytest.approx(est_full.gpu_hours - est_lean.gpu_hours)
+    large_full = sum(r.gpu_hours for r in est_full.rows if r.dataset in ("imagenet", "places365"))
+    assert est_lean.saved_hours == pytest.approx(large_full * (1 - factor))

@@ -29,6 +29,7 @@ from ltsweep.core.data.ffcv_convert import (
 from ltsweep.core.data.loading import LoaderOptions, make_loader
 from ltsweep.errors import UserError
 from ltsweep.hashing import sha256_file
+from tests.common.dataset_files import make_imagenet_jpegs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -148,22 +149,8 @@ def test_missing_beton_names_the_convert_command(tmp_path: Path) -> None:
         make_loader("digits", _opts(tmp_path, True, image_size=8), "ffcv")
 
 
-def _jpeg_folder(root: Path) -> None:
-    """A 2-class ImageNet-layout folder of small JPEGs (drawn from the shapes generator)."""
-    from PIL import Image
-
-    data = load_split("shapes", "test")
-    for split, start in (("train", 0), ("val", 40)):
-        for i in range(start, start + 12):
-            label = int(data.labels[i]) % 2
-            folder = root / "imagenet" / split / f"n0000000{label}"
-            folder.mkdir(parents=True, exist_ok=True)
-            img = Image.fromarray(data.images[i].permute(1, 2, 0).numpy()).resize((48, 40))
-            img.save(folder / f"{i}.JPEG", quality=95)
-
-
 def test_folder_dataset_jpeg_roundtrip(tmp_path: Path) -> None:
-    _jpeg_folder(tmp_path / "data")
+    make_imagenet_jpegs(tmp_path / "data")
     root, out = str(tmp_path / "data"), tmp_path / "ffcv"
     done = convert_dataset("imagenet", out, data_root=root, workers=1)
     assert [d.path.name for d in done] == ["imagenet-train.beton", "imagenet-test.beton"]
@@ -179,6 +166,29 @@ def test_folder_dataset_jpeg_roundtrip(tmp_path: Path) -> None:
     train_labels = load_split("imagenet", "train", root).targets  # an ImageFolder
     assert rx.shape == (12, 3, 16, 16)
     assert sorted(ry.tolist()) == sorted(train_labels)
+
+
+def test_a_resolution_schedule_sets_each_epochs_size(betons: Path, tmp_path: Path) -> None:
+    """JPEG .beton: the random-resized-crop decoder's output size follows the schedule and the
+    test split is centre-cropped at eval; a tensor .beton (digits, stored size) is resized."""
+    from ltsweep.core.resolution import Resolution
+
+    schedule = Resolution(start=16, end=32, ramp=(0, 2), eval=24, step=8)
+    make_imagenet_jpegs(tmp_path / "data")
+    root, out = str(tmp_path / "data"), tmp_path / "ffcv"
+    convert_dataset("imagenet", out, data_root=root, workers=1)
+    opts = dict(image_size=224, data_root=root, resolution=schedule)
+    train = make_loader("imagenet", _opts(out, True, **opts), "ffcv")
+    sizes = [tuple(_all(train, e)[0].shape[-2:]) for e in range(4)]
+    assert sizes == [(16, 16), (24, 24), (32, 32), (32, 32)], sizes
+    test = make_loader("imagenet", _opts(out, False, **opts), "ffcv")
+    assert _all(test)[0].shape[-2:] == (24, 24), "the test split is not read at eval"
+    digits = make_loader("digits", _opts(betons, True, resolution=schedule), "ffcv")
+    assert [tuple(_all(digits, e)[0].shape[-2:]) for e in range(3)] == [
+        (16, 16),
+        (24, 24),
+        (32, 32),
+    ]
 
 
 def test_folder_image_size_option_is_refused(tmp_path: Path) -> None:

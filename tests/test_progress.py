@@ -68,3 +68,30 @@ def test_running_count_and_failures(capsys) -> None:
     assert progress.total_work == 24 - 6, "a failed trial's epochs are still counted as ahead"
     progress.epoch(gen[0].key, 1)
     assert capsys.readouterr().out == "", "off a TTY an epoch alone must not print a line"
+
+
+def test_waiting_placements_are_shown_and_eager_steps_said_once(capsys) -> None:
+    import dataclasses
+
+    from ltsweep.tune.progress import note_eager_steps
+
+    plan = build_plan(load_sweep(TINY))
+    progress = Progress(plan.trials, set(), live=False)
+    progress.set_running(1)
+    progress.set_starved(1)  # e.g. a Ray Train trial whose workers wait for CPUs
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert "1 running" in line and "1 placement(s) waiting for busy or starting resources" in line
+    gen = plan.generation[0]
+    compiled = dataclasses.replace(
+        gen,
+        job=dataclasses.replace(gen.job, train=dataclasses.replace(gen.job.train, compile=True)),
+    )
+    for _ in range(3):
+        note_eager_steps(progress, compiled, "eager: compile failed (no C compiler)")
+    note_eager_steps(progress, gen, "eager: compile is off (sweep key compile: false)")
+    note_eager_steps(progress, compiled, "compiled")
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"ltsweep: steps run eagerly, not compiled: compile failed (no C compiler) (first seen in "
+        f"{gen.key}; each trial's record and MLflow tag ltsweep.steps say how its steps ran)"
+    ], err

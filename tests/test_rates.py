@@ -69,3 +69,19 @@ def test_status_prints_measured_cpu_seconds(tmp_path: Path) -> None:
     got = rates.as_json(*rates.measure(SweepPaths(tmp_path / "out"), plan), gpu="")
     assert got["per_epoch"][0]["measured"] == pytest.approx(3.0), got
     assert got["left"]["trials"] == 5 and got["left"]["planned_gpu_hours"] is not None, got
+
+
+def test_planned_rates_follow_a_resolution_schedule(tmp_path: Path) -> None:
+    """digits at 8 px trained at 4 px in epoch 0 and 8 px in epoch 1: the planned seconds per
+    epoch status compares with are (1/4 + 1) / 2 of the figure, as ``plan`` counts them."""
+    cfg = yaml.safe_load(_sweep(tmp_path).read_text())
+    cfg["datasets"]["digits"]["resolution"] = {"start": 4, "end": 8, "ramp": [0, 1], "step": 4}
+    path = tmp_path / "lean.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    plan = build_plan(load_sweep(path))
+    paths = SweepPaths(tmp_path / "out")
+    _finish(paths, plan)
+    measured, left = rates.measure(paths, plan)
+    factor = ((4 / 8) ** 2 + 1) / 2
+    assert measured[0].planned == pytest.approx(0.5 * factor), measured[0]
+    assert left.planned_hours == pytest.approx(14 * 0.5 * factor / 3600), left

@@ -15,162 +15,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
 import pytest
 
 from ltsweep import cli
 from ltsweep.errors import UserError
 from ltsweep.report.build import build_report
-from ltsweep.tracking import schema
 from ltsweep.tracking.sweep_store import locate
-from tests.common import known_store
-from tests.common.known_store import CONFIGS, MISSING, MODEL, NAME, ONE_SEED, SEEDS
-from tests.common.known_store import label as _label
-
-
-@pytest.fixture(scope="module")
-def known(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The store of known values (``tests/common/known_store.py``), built once for this module."""
-    return known_store.build(tmp_path_factory.mktemp("report"))
-
-
-@pytest.fixture(scope="module")
-def report(known: dict):
-    return build_report(NAME, out_dir=known["root"] / "report", tracking_uri=known["uri"])
-
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values)
-
-
-def _acc(known: dict, kind: str, src, tgt, level: int) -> list[float]:
-    return [
-        r["acc"]
-        for r in known["planned"]
-        if (r["kind"], r["src"], r["tgt"], r["level"]) == (kind, src, tgt, level)
-    ]
-
-
-def test_summary_csv_matches_store_exactly(known: dict, report) -> None:
-    import mlflow
-
-    client = mlflow.MlflowClient(tracking_uri=known["uri"])
-    exp = client.get_experiment_by_name(schema.experiment_name(NAME)).experiment_id
-    store = {r.info.run_id: r for r in client.search_runs([exp], max_results=5000)}
-    with open(report.out_dir / "summary.csv", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    assert len(rows) == len(known["planned"])  # FAILED, RUNNING and non-result runs left out
-    assert {r["run_id"] for r in rows} == {r["run_id"] for r in known["planned"]}
-    assert not {r["run_id"] for r in rows} & known["excluded"]
-    for row in rows:
-        run = store[row["run_id"]]
-        assert run.info.status == "FINISHED"
-        for col in (
-            "model",
-            "kind",
-            "source_dataset",
-            "source_optimizer",
-            "target_dataset",
-            "target_optimizer",
-            "level",
-            "seed",
-            "stage",
-            "trial_key",
-        ):
-            assert row[col] == run.data.tags[f"ltsweep.{col}"], col
-        assert float(row["weights_remaining"]) == float(run.data.tags[schema.TAG_WEIGHTS_REMAINING])
-        for col, key in (
-            ("final_test_accuracy", schema.FINAL_ACCURACY),
-            ("best_test_accuracy", schema.BEST_ACCURACY),
-            ("final_test_loss", "test_loss"),
-            ("final_train_loss", "train_loss"),
-            ("final_train_accuracy", "train_accuracy"),
-        ):
-            assert float(row[col]) == run.data.metrics[key], col  # exact, not approximate
-
-
-def test_accuracy_figures_have_expected_lines(known: dict, report) -> None:
-    by_slug = {f.slug: f for f in report.accuracy_figures}
-    assert sorted(by_slug) == sorted(f"accuracy__{MODEL}__{d}__{o}" for d, o in CONFIGS)
-    fig = by_slug[f"accuracy__{MODEL}__digits__sgd"]
-    ax = fig.figure.axes[0]
-    lines = {ln.get_label(): ln for ln in ax.get_lines()}
-    assert list(lines) == ["same", "from digits/adam", "from shapes/sgd", "random", "dense"]
-    assert ax.get_xscale() == "log" and ax.get_xlim()[0] > ax.get_xlim()[1]  # inverted
-    # The missing point is a gap (NaN), never zero; the others are the hand-computed means.
-    ys = lines["from shapes/sgd"].get_ydata()
-    assert math.isnan(ys[1]) and not np.isnan(ys[[0, 2]]).any()
-    want = _mean(_acc(known, "transferred", ("shapes", "sgd"), ("digits", "sgd"), 3)) * 100
-    assert ys[2] == pytest.approx(want, rel=1e-12)
-    assert list(lines["same"].get_xdata()) == pytest.approx([0.5, 0.2, 0.05])
-    dense = (
-        _mean(
-            [
-                r["acc"]
-                for r in known["planned"]
-                if r["kind"] == "dense" and r["tgt"] == ("digits", "sgd")
-            ]
-        )
-        * 100
-    )
-    assert lines["dense"].get_ydata()[0] == pytest.approx(dense, rel=1e-12)
-    caption = fig.figure.get_supxlabel()
-    assert "Built from 24 finished results" in caption and "2 unfinished or failed" in caption
-    for f in report.all_figures:
-        for rel in f.files:
-            assert (report.out_dir / rel).stat().st_size > 1000, rel
-        assert {Path(p).suffix for p in f.files} == {".png", ".svg"}
-
-
-def test_transfer_matrix_cells(known: dict, report) -> None:
-    assert [(m.level, m.requested) for m in report.matrices] == [(2, 0.2), (3, 0.05)]
-    m = report.matrices[0]
-    configs = [_label(c) for c in sorted(CONFIGS)]
-    assert list(m.vs_own.index) == configs and list(m.vs_own.columns) == configs
-    for src in CONFIGS:
-        for tgt in CONFIGS:
-            kind = "same" if src == tgt else "transferred"
-            ticket = _acc(known, kind, src, tgt, 2)
-            cell_own = m.vs_own.loc[_label(src), _label(tgt)]
-            cell_rand = m.vs_random.loc[_label(src), _label(tgt)]
-            if (src, tgt, 2) == MISSING:
-                assert math.isnan(cell_own) and math.isnan(cell_rand)  # missing, not zero
-                assert m.n.loc[_label(src), _label(tgt)] == 0
-                continue
-            own = _mean(_acc(known, "same", tgt, tgt, 2))
-            rand = _mean(_acc(known, "random", tgt, tgt, 2))
-            assert cell_own == pytest.approx(_mean(ticket) - own, rel=1e-9, abs=1e-12)
-            assert cell_rand == pytest.approx(_mean(ticket) - rand, rel=1e-9, abs=1e-12)
-    src, tgt, level, _seed = ONE_SEED
-    single = report.matrices[1].ticket.loc[_label(src), _label(tgt)]
-    assert single == pytest.approx(_acc(known, "transferred", src, tgt, level)[0], rel=1e-12)
-    with open(report.out_dir / "transfer_matrix.csv", newline="") as fh:
-        cells = list(csv.DictReader(fh))
-    gap = [
-        c
-        for c in cells
-        if (c["source"], c["target"], c["level"]) == ("shapes/sgd", "digits/sgd", "2")
-    ]
-    assert gap[0]["vs_own"] == "" and gap[0]["ticket_n"] == "0"
-
-
-def test_optimizer_view(known: dict, report) -> None:
-    assert [f.slug for f in report.optimizer_figures] == [f"optimizer__{MODEL}__digits"]
-    fig = report.optimizer_figures[0].figure
-    panels = [[ln.get_label() for ln in ax.get_lines()] for ax in fig.axes if ax.get_lines()]
-    assert panels == [
-        ["same", "from digits/sgd", "random", "dense"],
-        ["same", "from digits/adam", "random", "dense"],
-    ]
-    table = report.optimizer_table
-    assert len(table) == 6 and set(zip(table.made_with, table.trained_with)) == {
-        ("sgd", "adam"),
-        ("adam", "sgd"),
-    }
-    row = table[(table.made_with == "sgd") & (table.level == 1)].iloc[0]
-    sgd_made = _mean(_acc(known, "transferred", ("digits", "sgd"), ("digits", "adam"), 1))
-    adam_own = _mean(_acc(known, "same", ("digits", "adam"), ("digits", "adam"), 1))
-    assert row.ticket_minus_own == pytest.approx(sgd_made - adam_own, rel=1e-9, abs=1e-12)
+from tests.common.known_store import MODEL, NAME, SEEDS
 
 
 def test_index_html_and_mlflow_artifacts(known: dict, report) -> None:
@@ -298,7 +150,10 @@ def test_claims_and_paired_differences(known: dict, report) -> None:
     page = (report.out_dir / "index.html").read_text()
     top = page.index("What this sweep found")
     assert top < page.index("<figure"), "the claim lines are not at the top of index.html"
-    assert len(report.claims) == 5
+    assert len(report.claims) == 6
+    assert all(
+        "weights remaining (the level nearest report.sparsity 5%)" in c for c in report.claims[:2]
+    )
     for line in report.claims:
         assert html_lib.escape(line) in page, f"claim line missing from the page: {line}"
     with open(report.out_dir / "differences.csv", newline="") as fh:
@@ -319,9 +174,10 @@ def test_claims_and_paired_differences(known: dict, report) -> None:
         for r in rows
         if (r["target"], r["level"], r["a"], r["b"]) == ("digits/sgd", "3", "same", "random")
     )
-    assert float(row["mean"]) == pytest.approx(mean, rel=1e-9)
-    assert float(row["ci_low"]) == pytest.approx(mean - half, rel=1e-9)
-    assert float(row["ci_high"]) == pytest.approx(mean + half, rel=1e-9)
+    assert float(row["mean"]) == pytest.approx(mean * 100, rel=1e-9), "not in points"
+    assert float(row["ci_low"]) == pytest.approx((mean - half) * 100, rel=1e-9)
+    assert float(row["ci_high"]) == pytest.approx((mean + half) * 100, rel=1e-9)
+    assert row["unit"] == "points"
     one = next(
         r
         for r in rows
@@ -332,3 +188,95 @@ def test_claims_and_paired_differences(known: dict, report) -> None:
         one["n_seeds"] == "1" and one["verdict"] == "inconclusive (1 seed)" and one["ci_low"] == ""
     )
     assert (report.out_dir / "claims.csv").stat().st_size > 100
+
+
+def _blank_folder(root: Path) -> Path:
+    """Three classes of the same grey image: nothing can be learned, every network is at 1/3."""
+    from PIL import Image
+
+    for name in ("a", "b", "c"):
+        (root / name).mkdir(parents=True)
+        for i in range(6):
+            Image.new("RGB", (8, 8), (128, 128, 128)).save(root / name / f"{i}.png")
+    return root
+
+
+def _accuracy(axes) -> float:
+    """Test accuracies by the typed axes: chance on the blank folder, a learnable digits half."""
+    if axes.target.name == "blank":
+        return 1 / 3
+    noise = axes.seed * 0.002
+    return {"same": 0.90, "transferred": 0.899, "random": 0.60, "dense": 0.92}[axes.kind] + noise
+
+
+def test_halves_and_a_target_at_chance(tmp_path: Path, monkeypatch) -> None:
+    """Two halves of digits and an image folder where nothing can be learned, done without
+    training and recorded as ``run`` records them: the half-to-half transfer is the
+    same-distribution control, never "another dataset"; nothing on the folder supports a claim;
+    the claims are tested at the sweep's report.sparsity."""
+    import json
+
+    from ltsweep.storage.paths import SweepPaths
+    from ltsweep.sweep.config import load_sweep
+    from ltsweep.sweep.plan import build_plan
+    from tests.common.done_trials import record_plan
+
+    monkeypatch.setenv("LTSWEEP_CACHE", str(tmp_path / "cache"))
+    half = {"dataset": "digits", "batch_size": 32, "schedule": {"epochs": 1}, "workers": 0}
+    folder = {"kind": "image_folder", "path": str(_blank_folder(tmp_path / "blank"))}
+    folder |= {"image_size": 16, "test_fraction": 0.5, "batch_size": 8, "schedule": {"epochs": 1}}
+    sgd = "sgd"
+    sweep = {
+        "name": "floor",
+        "models": [{"name": "vgg_tiny"}],
+        "datasets": {"digits_a": {**half, "half": "a"}, "digits_b": {**half, "half": "b"}},
+        "optimizers": {sgd: {"lr": 0.05}},
+        "sources": [{"dataset": "digits_a", "optimizer": sgd}],
+        "targets": [
+            {"dataset": "digits_b", "optimizer": sgd},
+            {"dataset": "blank", "optimizer": sgd},
+        ],
+        "imp": {"levels": 2, "rate": 0.2},
+        "seeds": [0, 1, 2],
+        "report": {"sparsity": 0.64, "margin_points": 1.0},
+    }
+    sweep["datasets"]["blank"] = folder
+    file, out = tmp_path / "floor.yaml", tmp_path / "out"
+    file.write_text(json.dumps(sweep))
+    out.mkdir()
+    uri = f"sqlite:///{out / 'mlflow.db'}"
+    record_plan(build_plan(load_sweep(file)), SweepPaths(out), uri, _accuracy)
+    report = build_report(str(file), tracking_uri=uri, sweep_out=out, log_to_mlflow=False)
+    table = pd.read_csv(report.out_dir / "claims.csv")
+    assert {"unit", "raw_verdict", "verdict", "chance", "test_size", "p_holds"} <= set(table)
+    assert set(table.unit) == {"points"} and set(table.weights_remaining) == {0.64}
+    control = table[table.claim == "same_distribution_control"]
+    other = table[table.claim == "transfer_matches_own"]
+    assert list(control.a_source) == ["digits_a/sgd"] and list(control.target) == ["digits_b/sgd"]
+    assert "digits_b/sgd" not in set(other.target), (
+        "a half-to-half transfer filed as another dataset"
+    )
+    blank = table[table.target == "blank/sgd"]
+    assert len(blank) and not blank.supports.any(), blank[["claim", "verdict"]]
+    assert all(v.startswith("uninformative") for v in blank.verdict), set(blank.verdict)
+    assert (blank.chance.round(4) == 33.3333).all() and (blank.test_size == 9).all(), blank
+    assert all(
+        "at 64% weights remaining" in line for line in report.claims if "not tested" not in line
+    )
+
+
+def test_report_settings_are_sweep_keys(tmp_path: Path) -> None:
+    """``report.sparsity`` and ``report.margin_points`` (0 means 0) are read from the sweep file;
+    a sparsity outside (0, 1] is refused naming its key."""
+    import yaml
+
+    from ltsweep.sweep.config import load_sweep
+
+    base = yaml.safe_load((Path(__file__).parent / "sweeps" / "tiny.yaml").read_text())
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({**base, "report": {"sparsity": 0.1, "margin_points": 0}}))
+    settings = load_sweep(path).report
+    assert (settings.sparsity, settings.margin_points) == (0.1, 0.0), settings
+    path.write_text(yaml.safe_dump({**base, "report": {"sparsity": 0}}))
+    with pytest.raises(UserError, match=r"report\.sparsity"):
+        load_sweep(path)

@@ -16,8 +16,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ltsweep.storage.done import read_done
+from ltsweep.storage.paths import SweepPaths
 from tests.common.cli import REPO, ltsweep
-from tests.common.sweep_checks import assert_store_complete, final_accuracies, store_runs
+from tests.common.sweep_checks import (
+    assert_store_complete,
+    final_accuracies,
+    plan_keys,
+    store_runs,
+)
 
 TINY = REPO / "tests" / "sweeps" / "tiny.yaml"
 pytestmark = pytest.mark.slow
@@ -46,8 +53,12 @@ def test_run_records_every_trial_once(finished) -> None:
     assert kinds == {"same", "dense", "transferred", "random"}
     gen = [r for r in runs if r.data.tags.get("ltsweep.role") == "trial"]
     assert len(gen) == 2
+    eager = "eager: compile is off (sweep key compile: false)"  # how tiny.yaml's steps ran
+    trials = [r for r in runs if "trial" in r.data.tags.get("ltsweep.role", "")]
+    assert {r.data.tags.get("ltsweep.steps") for r in trials} == {eager}, "steps tag missing"
+    paths = SweepPaths(out)
+    assert {read_done(paths, key)["steps"] for key in plan_keys(TINY)} == {eager}
     assert all(f"ltsweep.ticket_sha256.level_0{lv}" in g.data.tags for g in gen for lv in range(3))
-    from ltsweep.storage.paths import SweepPaths
     from ltsweep.storage.plan_keys import read_plan_keys
     from ltsweep.sweep.config import load_sweep
     from ltsweep.sweep.plan import build_plan

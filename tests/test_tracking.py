@@ -284,11 +284,15 @@ def test_typed_axes_round_trip_through_tags() -> None:
 
     half = Entry("fashion_a", "sgd", "fashion_mnist", 10, "a", 8000, 8000, 10_000)
     folder = Entry("blank", "adam", "image_folder:0123456789ab", 3, None, None, 30, 9)
+    imported = Entry(
+        "digits@0a1b2c3d", "sgd", "digits", 10, None, None, 1347, None, "b-0123", "s3://lab/t"
+    )
     cases = [
         TrialAxes(GENERATE, "same", "vgg_tiny", half, 0, half, None, True),
         TrialAxes(GENERATE, "dense", "vgg_tiny", half, 2, None, 0),
         TrialAxes(TRANSFER, "transferred", "resnet20", folder, 1, half, 3),
         TrialAxes(TRANSFER, "random", "resnet20", folder, 1, None, 4),
+        TrialAxes(TRANSFER, "transferred", "vgg_tiny", half, 0, imported, 2),
     ]
     for axes in cases:
         tags = A.to_tags(axes)
@@ -307,5 +311,5 @@ def test_typed_axes_round_trip_through_tags() -> None:
     }
     read = A.from_tags(old)
     assert read is not None and (read.level, read.seed) == (2, 1), read
-    assert dataclasses.astuple(read.target)[2:] == ("shapes", None, None, None, None, None)
+    assert dataclasses.astuple(read.target)[2:] == ("shapes",) + (None,) * 7
     assert A.from_tags({S.TAG_ROLE: "sweep"}) is None, "a parent run has no axes"

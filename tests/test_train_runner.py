@@ -1,5 +1,7 @@
 """Ray Train generation on 2 CPU workers (gloo, DDP): same tickets as single-process IMP, run
-from inside a Ray Tune trial with FFCV loaders, and resumable after a worker or the driver dies.
+from inside a Ray Tune trial with FFCV loaders, and resumable after a worker or the driver dies;
+compiled steps (DDP of the mask-folding forward) recorded as such and resumed bit for bit after
+the driver is killed; placements waiting for busy resources counted.
 
 The local cluster runs with ``RAY_AUTH_MODE=disabled``: Ray >= 2.59 turns token authentication
 on for local clusters and writes ``~/.ray/auth_token`` into the home directory; a throwaway
@@ -25,7 +27,12 @@ from ltsweep.core.imp import IMPRun
 from ltsweep.core.tickets import load_ticket
 from ltsweep.trial_layout import level_dir, ticket_dir
 from ltsweep.tune.train_runner import run_generation_distributed
-from tests.common.tiny import tiny_generation_job
+from tests.common.tiny import (
+    assert_state_equal,
+    metrics_without_time,
+    tiny_generation_job,
+    tiny_workers_trial,
+)
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,3 +171,90 @@ def test_killed_worker_and_driver_resume_where_they_stopped(ray_address: str, tm
     for lv in range(3):
         assert json.loads((ticket_dir(workdir, lv) / "ticket.json").read_text())["level"] == lv
         load_ticket(ticket_dir(workdir, lv))  # hash verified
+
+
+EXECUTE = textwrap.dedent("""
+    import os, sys
+    from pathlib import Path
+    import ray
+    from ltsweep.storage.paths import SweepPaths
+    from ltsweep.tune.trainable import execute
+    from tests.common.tiny import tiny_workers_trial
+    ray.init(address=os.environ["LTSWEEP_TEST_RAY"], configure_logging=False)
+    print("STEPS", execute(tiny_workers_trial(), SweepPaths(Path(sys.argv[1])))["steps"])
+""")
+
+
+def _levels_without_time(record: dict) -> list[dict]:
+    return [
+        {**lv, "history": metrics_without_time(lv["history"]), "ticket_dir": ""}
+        for lv in record["levels"]
+    ]
+
+
+def test_compiled_two_worker_trial_resumes_after_a_kill_bit_for_bit(
+    ray_address: str, tmp_path: Path
+):
+    from safetensors.torch import load_file
+
+    from ltsweep.storage.paths import SweepPaths
+    from ltsweep.tune.trainable import execute
+
+    trial = tiny_workers_trial()
+    reference = execute(trial, SweepPaths(tmp_path / "reference"))
+    assert reference["steps"] == "compiled", f"the two workers trained {reference['steps']}"
+    assert [lv["steps"] for lv in reference["levels"]] == ["compiled", "compiled"]
+
+    out, log = tmp_path / "killed", tmp_path / "driver.log"
+    workdir = SweepPaths(out).trial_dir(trial.key)
+    env = {**os.environ, "LTSWEEP_TEST_RAY": ray_address, "RAY_AUTH_MODE": "disabled"}
+    with open(log, "w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", EXECUTE, str(out)],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for(level_dir(workdir, 0) / "result.json", proc, log)
+        proc.send_signal(signal.SIGKILL)  # the driver (and with it its workers) during level 1
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not (level_dir(workdir, 1) / "result.json").exists(), "killed too late to test resume"
+
+    resumed = execute(trial, SweepPaths(out))
+    assert resumed["steps"] == "compiled", resumed["steps"]
+    assert _levels_without_time(resumed) == _levels_without_time(reference), (
+        "the resumed compiled trial's levels differ from the uninterrupted run's"
+    )
+    ref_dir = SweepPaths(tmp_path / "reference").trial_dir(trial.key)
+    for lv in range(2):
+        a, b = load_ticket(ticket_dir(workdir, lv)), load_ticket(ticket_dir(ref_dir, lv))
+        assert_state_equal(dict(a.mask), dict(b.mask))
+        assert_state_equal(a.weights, b.weights)
+        final = "final.safetensors"
+        assert_state_equal(
+            load_file(level_dir(workdir, lv) / final), load_file(level_dir(ref_dir, lv) / final)
+        )
+
+
+def test_a_placement_waiting_for_busy_resources_is_counted(ray_address: str):
+    from ray.util import placement_group, remove_placement_group
+
+    from ltsweep.tune.placement import pending_placements
+
+    busy = placement_group([{"CPU": 1}])  # half the 2-CPU cluster, held
+    assert busy.wait(timeout_seconds=120), "could not reserve 1 of the cluster's 2 CPUs"
+    waiting = placement_group([{"CPU": 2}])  # fits the cluster, not while the other is held
+    held = [busy, waiting]
+    try:
+        assert pending_placements() >= 1, "a placement that waits for busy CPUs was not counted"
+        remove_placement_group(held.pop(0))
+        assert waiting.wait(timeout_seconds=120), "the waiting placement never started"
+        assert pending_placements() == 0, "a placement that started is still counted"
+    finally:
+        for pg in held:
+            remove_placement_group(pg)

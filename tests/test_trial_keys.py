@@ -54,3 +54,27 @@ def test_an_unset_added_field_keeps_the_key() -> None:
 
 def test_a_registered_dataset_has_no_folder_in_its_key() -> None:
     assert "folder" not in to_jsonable(DataConfig("digits")), "keys of existing sweeps move"
+
+
+def test_a_resolution_schedule_enters_the_keys_of_its_datasets_trials_only() -> None:
+    """grid_full's ImageNet entry with a resolution schedule: its generation trials (and the
+    transfers from them) get new keys; every trial of the 32x32 entries keeps its key."""
+    import dataclasses
+
+    from ltsweep.core.resolution import Resolution
+
+    sweep = load_sweep(resolve_sweep_file("grid_full"))
+    schedule = Resolution(start=160, end=192, ramp=(67, 78), eval=224)
+    datasets = dict(sweep.datasets)
+    datasets["imagenet"] = dataclasses.replace(datasets["imagenet"], resolution=schedule)
+    before = build_plan(sweep)
+    after = build_plan(dataclasses.replace(sweep, datasets=datasets))
+    old = {t.key for t in before.trials}
+    imagenet_gen = {t.key for t in before.generation if t.job.data.name == "imagenet"}
+    for b, a in zip(before.trials, after.trials, strict=True):
+        scheduled = a.job.data.resolution is not None
+        assert scheduled == (b.job.data.name == "imagenet"), b.key
+        if scheduled or b.source_key in imagenet_gen:
+            assert a.key not in old, f"{a.key}: the schedule did not enter the key"
+        else:
+            assert a.key == b.key, f"{b.key} changed although its data has no schedule"

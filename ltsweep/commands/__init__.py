@@ -17,6 +17,10 @@ import shlex
 import sys
 from pathlib import Path
 
+# ``models:/NAME/VERSION`` ticket sources are read through the tracking package (MLflow is
+# imported only when such a URI is opened): every command that plans a sweep can name them.
+import ltsweep.tracking.bundle_registry  # noqa: F401
+
 OUT_HELP = (
     "the sweep's output directory, or s3://BUCKET/PREFIX / gs://BUCKET/PREFIX; the same value "
     "for every command of one sweep (default: runs/<sweep>)"

@@ -19,6 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_sweep_arguments(parser)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--trials", action="store_true", help="list every trial")
+    parser.add_argument(
+        "--as-imported",
+        nargs="+",
+        metavar="SOURCE",
+        help="price the sweep as if these source datasets' ticket series were imported "
+        "(published bundles, `sources: [{tickets: URI}]`): the hours another lab would spend",
+    )
 
 
 def _resources(trials) -> list[dict[str, Any]]:
@@ -34,8 +41,9 @@ def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def summarize_plan(plan) -> dict[str, Any]:
-    from ltsweep.sweep.cost import estimate
+def summarize_plan(plan, reused: dict[str, str] | None = None) -> dict[str, Any]:
+    """The plan's facts; ``reused`` maps generation keys done in a ``reuse`` store to it."""
+    from ltsweep.sweep.cost import estimate, imported_savings
 
     trainings = sum(t.trainings for t in plan.trials)
     naive = plan.naive_trainings()
@@ -53,13 +61,29 @@ def summarize_plan(plan) -> dict[str, Any]:
             "transfer": _resources(plan.transfer),
         },
         "gpu_hours_estimate": _round(cost.gpu_hours, 3),
+        "imported": [
+            {
+                "source": i.label,
+                "origin": i.origin,
+                "model": i.model,
+                "optimizer": i.optimizer,
+                "seeds": list(i.seeds),
+                "bundles": list(i.bundle_ids),
+                "gpu_hours": 0.0,
+                "gpu_hours_saved": _round(i.gpu_hours_saved, 3),
+            }
+            for i in imported_savings(plan)
+        ],
+        "reuse": _reuse(plan, reused),
         "cost": {
             "gpu": cost.gpu or None,
             "unit": "GPU-hours",
             "meaning": "sum over trials of epochs x epoch_gpu_seconds (one GPU, one whole epoch) "
+            "x the mean (size / base size)^2 of a resolution schedule's epochs "
             "/ multi_gpu_efficiency for trials on several GPUs",
             "multi_gpu_efficiency": cost.multi_gpu_efficiency,
             "gpu_hours": _round(cost.gpu_hours, 3),
+            "saved_by_resolution_gpu_hours": _round(cost.saved_hours, 3),
             "trials_costed": cost.trials_costed,
             "trials": cost.trials,
             "breakdown": [
@@ -71,6 +95,7 @@ def summarize_plan(plan) -> dict[str, Any]:
                     "epochs": r.epochs,
                     "gpu_hours": _round(r.gpu_hours, 3),
                     "share": _round(r.share, 4),
+                    "saved_by_resolution_gpu_hours": _round(r.saved_hours, 3),
                 }
                 for r in cost.rows
             ],
@@ -86,6 +111,56 @@ def summarize_plan(plan) -> dict[str, Any]:
             ],
         },
     }
+
+
+def _reuse(plan, reused: dict[str, str] | None) -> dict[str, Any] | None:
+    if not plan.sweep.reuse:
+        return None
+    from ltsweep.sweep.cost import reuse_savings
+
+    trials, hours = reuse_savings(plan, reused or {})
+    return {"stores": list(plan.sweep.reuse), "trials": trials, "gpu_hours_saved": _round(hours, 3)}
+
+
+def _print_imports(summary: dict[str, Any]) -> None:
+    from ltsweep.text_table import hours
+
+    for i in summary["imported"]:
+        saved = (
+            "unknown (no epoch_gpu_seconds for its dataset in this sweep)"
+            if i["gpu_hours_saved"] is None
+            else f"{hours(i['gpu_hours_saved'])} GPU-hours saved"
+        )
+        seeds = len(i["seeds"])
+        note = "" if seeds >= 3 else f"; claims on it will read inconclusive ({seeds} seed(s))"
+        print(
+            f"  imported source    {i['source']}/{i['optimizer']} from {i['origin']}: "
+            f"{seeds} seed(s) paired, 0 GPU-hours here, {saved}{note}"
+        )
+    reuse = summary.get("reuse")
+    if reuse:
+        saved = (
+            ""
+            if reuse["gpu_hours_saved"] is None
+            else (f", {hours(reuse['gpu_hours_saved'])} GPU-hours")
+        )
+        print(
+            f"  reuse              {reuse['trials']:,} generation trial(s) done in "
+            f"{', '.join(s.split('?', 1)[0] for s in reuse['stores'])}: copied, not run{saved}"
+        )
+
+
+def _print_as_imported(w: dict[str, Any]) -> None:
+    from ltsweep.text_table import hours
+
+    def h(value: float | None) -> str:
+        return "unknown" if value is None else f"{hours(value)} GPU-hours"
+
+    print(
+        f"  as imported        with {', '.join(w['sources'])} imported as published tickets: "
+        f"{w['generation_trials_replaced']:,} generation trials not run ({h(w['gpu_hours_saved'])}"
+        f" saved); this sweep would cost {h(w['gpu_hours_left'])}"
+    )
 
 
 def _print_text(summary: dict[str, Any], file: str) -> None:
@@ -114,6 +189,7 @@ def _print_text(summary: dict[str, Any], file: str) -> None:
     ]
     print("  resources per trial")
     print(render(["stage", "cpu", "gpu", "workers", "trials"], res, indent="    "))
+    _print_imports(summary)
     _print_cost(cost)
 
 
@@ -131,6 +207,12 @@ def _print_cost(cost: dict[str, Any]) -> None:
         f"  GPU-hours          {hours(gh)} on {gpu} ({n:,}/{total:,} trials have per-epoch figures; "
         f"trials on several GPUs count / {cost['multi_gpu_efficiency']:.3g} scaling efficiency)"
     )
+    saved = cost["saved_by_resolution_gpu_hours"]
+    if saved:
+        print(
+            f"  saved              {hours(saved)} GPU-hours by progressive resolution "
+            f"({saved / (gh + saved):.1%} of {hours(gh + saved)} at full size; docs/cost.md)"
+        )
     rows = [
         (
             r["stage"],
@@ -140,12 +222,13 @@ def _print_cost(cost: dict[str, Any]) -> None:
             r["epochs"],
             r["gpu_hours"],
             "—" if r["share"] is None else f"{r['share']:.1%}",
+            _saving(r["saved_by_resolution_gpu_hours"]),
         )
         for r in cost["breakdown"]
     ]
-    print("  where the GPU-hours go")
-    headers = ["stage", "model", "dataset", "trials", "epochs", "GPU-hours", "share"]
-    print(render(headers, rows, indent="    ", right=(6,)))
+    print("  where the GPU-hours go (saved: by the dataset's resolution schedule)")
+    headers = ["stage", "model", "dataset", "trials", "epochs", "GPU-hours", "share", "saved"]
+    print(render(headers, rows, indent="    ", right=(6, 7)))
     for u in cost["unused_generation"]:
         spent = "unknown" if u["gpu_hours"] is None else hours(u["gpu_hours"])
         print(
@@ -155,11 +238,34 @@ def _print_cost(cost: dict[str, Any]) -> None:
         )
 
 
+def _saving(saved: float | None) -> str:
+    from ltsweep.text_table import hours
+
+    return "—" if saved is None else ("0" if saved == 0 else hours(saved))
+
+
 def run(args: argparse.Namespace) -> int:
     from ltsweep.sweep.context import load_context
 
     ctx = load_context(args)
-    summary = summarize_plan(ctx.plan)
+    reused = None
+    if ctx.config.reuse:
+        from ltsweep.storage.done import has_done
+        from ltsweep.storage.reuse import done_elsewhere
+
+        keys = [t.key for t in ctx.plan.generation if not has_done(ctx.paths, t.key)]
+        reused = done_elsewhere(keys, ctx.config.reuse)
+    summary = summarize_plan(ctx.plan, reused)
+    if args.as_imported:
+        from ltsweep.sweep.cost import what_if_imported
+
+        w = what_if_imported(ctx.plan, tuple(args.as_imported))
+        summary["as_imported"] = {
+            "sources": list(w.entries),
+            "generation_trials_replaced": w.trials,
+            "gpu_hours_saved": _round(w.gpu_hours_saved, 3),
+            "gpu_hours_left": _round(w.gpu_hours_left, 3),
+        }
     if args.trials:
         from ltsweep.sweep.cost import trial_gpu_seconds
 
@@ -179,6 +285,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
         return 0
     _print_text(summary, str(ctx.file))
+    if "as_imported" in summary:
+        _print_as_imported(summary["as_imported"])
     if args.trials:
         for t in summary["trial_list"]:
             source = t["source"] or {"name": "none", "optimizer": "none"}

@@ -37,8 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         type=fraction,
         metavar="FRACTION",
-        help="fraction of weights remaining for the transfer matrix, e.g. 0.05 or 5%% (repeat "
-        "it; the nearest pruning level is used; default: levels near 20%%, 5%% and 1%%)",
+        help="fraction of weights remaining the claims are tested at and the transfer matrix is "
+        "drawn at, e.g. 0.05 or 5%% (the nearest pruning level; repeat it for more matrices: "
+        "the claims use the first; default: the sweep's report.sparsity, 5%% unless set)",
     )
     parser.add_argument(
         "--no-mlflow-log",

@@ -69,7 +69,7 @@ def _start_sweep_run(tracker, ctx) -> str:
 
 def _run_trials(tracker, parent: str, ctx, num_cpus: int | None) -> int:
     """Every trial not done yet, through Ray Tune; the exit code, runs closed whatever happens."""
-    from ltsweep.storage.done import read_done
+    from ltsweep.storage.done import has_done
     from ltsweep.tracking.writer import start_writer
     from ltsweep.tune.driver import INTERRUPTED, connect_ray, run_trials, summarize
 
@@ -77,8 +77,12 @@ def _run_trials(tracker, parent: str, ctx, num_cpus: int | None) -> int:
     # Before Ray starts: the writer is forked from this process (see writer.py).
     recorder = start_writer(tracker, parent, ctx.plan.trials)
     try:
-        if any(read_done(ctx.paths, t.key) is None for t in ctx.plan.trials):
+        todo = [t for t in ctx.plan.trials if not has_done(ctx.paths, t.key)]
+        if todo:
             print(f"ltsweep: Ray: {connect_ray(num_cpus)}")
+            from ltsweep.tune.placement import cluster_offer, refuse_unplaceable
+
+            refuse_unplaceable(todo, cluster_offer())  # before any trial waits
         outcomes = run_trials(ctx.plan, ctx.paths, tracker, parent, recorder=recorder)
     finally:
         with contextlib.suppress(Exception):

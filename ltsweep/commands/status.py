@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from ltsweep.commands import add_sweep_arguments, follow_up
 
@@ -25,17 +24,17 @@ def _print_counts(status: dict[str, dict[str, int]]) -> None:
 
 def _recorded(args: argparse.Namespace) -> int | None:
     """A store copied without its sweep file: print the counts of the plan it records."""
-    from ltsweep.sweep.files import sweep_paths
+    from ltsweep.sweep.files import find_sweep
     from ltsweep.sweep.status import recorded_counts
 
-    name = Path(args.sweep).stem
-    status = recorded_counts(sweep_paths(name, args.out))
+    where = find_sweep(args.sweep, args.out)
+    status = recorded_counts(where.paths)
     if status is None:
         return None
     if args.json:
         print(json.dumps(status))
         return 0
-    print(f"sweep {name} ({args.out}; no sweep file: the plan its store records)")
+    print(f"sweep {where.name} ({where.paths.where}; no sweep file: the plan its store records)")
     _print_counts(status)
     return 0
 

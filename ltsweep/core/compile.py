@@ -14,7 +14,16 @@ process finds it in inductor's on-disk cache (``cache_dir()``), so a trial of a 
 about a second, not a 20-30 s compile. Only full batches run compiled; a ragged last batch runs the
 same function eagerly (one graph per shape, no recompilation per dataset size).
 
-Where compilation is unavailable or fails, training goes on eagerly and says so once per process.
+Data-parallel training (DDP) composes with compilation the way PyTorch documents it: the model is
+wrapped in DDP first and the call of the DDP module is compiled, so that dynamo's DDP optimizer
+splits the graph at the gradient buckets and the all-reduce overlaps the backward. The mask is
+folded in below DDP: DDP wraps ``MaskFolded(model)``, whose forward is the same ``weight * mask``
+functional call, so DDP's gradient hooks see the model's own parameters and all-reduce gradients
+that are already zero at pruned entries.
+
+Where compilation is unavailable or fails, training goes on eagerly and says so once per process;
+``StepFunctions.mode`` says which of the two ran and why (the trial's record carries it, since a
+Ray worker's console is not the user's).
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ltsweep.caches import cache_folder
-from ltsweep.core.masks import Mask
+from ltsweep.core.masks import Mask, MaskFolded, folded_weights
 
 CACHE_ENV = "LTSWEEP_COMPILE_CACHE"  # where compiled artifacts live (default: ltsweep.caches)
 DISABLE_ENV = "LTSWEEP_NO_COMPILE"  # "1": train eagerly whatever the sweep says
@@ -88,8 +97,12 @@ def unavailable_reason(model: nn.Module, device: torch.device) -> str | None:
         return f"torch {torch.__version__} has no torch.compile"
     if device.type not in ("cpu", "cuda"):
         return f"device {device.type} is not compiled by ltsweep"
-    if isinstance(model, nn.parallel.DistributedDataParallel | nn.DataParallel):
-        return "the model is wrapped for data parallelism (Ray Train workers train eagerly)"
+    if isinstance(model, nn.DataParallel):
+        return "nn.DataParallel is not compiled by ltsweep (use DistributedDataParallel)"
+    if isinstance(model, nn.parallel.DistributedDataParallel) and not isinstance(
+        model.module, MaskFolded
+    ):
+        return "the DDP model does not fold its mask (wrap MaskFolded(model) in DDP)"
     try:
         from torch._dynamo import is_dynamo_supported
 
@@ -119,9 +132,19 @@ def masked_loss(
     """Logits [B, classes] and mean cross-entropy, with ``weight * mask`` for masked weights."""
     from torch.func import functional_call
 
-    weights = {n: p * factors[n] if n in factors else p for n, p in params.items()}
     with bf16_autocast(x.device.type, amp):
-        logits = functional_call(model, weights, (x,))
+        logits = functional_call(model, folded_weights(params, factors), (x,))
+        loss = F.cross_entropy(logits.float(), y)
+    return logits, loss
+
+
+def module_loss(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, amp: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and mean cross-entropy of a model that folds its mask itself (DDP of
+    ``MaskFolded``): compiled as a whole, DDP's own forward runs between graphs."""
+    with bf16_autocast(x.device.type, amp):
+        logits = model(x)
         loss = F.cross_entropy(logits.float(), y)
     return logits, loss
 
@@ -148,10 +171,15 @@ def _compiled(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     return _functions[name]
 
 
+COMPILED = "compiled"
+EAGER = "eager"
+
+
 @dataclass
 class StepFunctions:
     """The step and evaluation a ``train()`` call uses. ``compiled`` says which mode runs now; it
-    becomes False (and stays so in this process) if a compile fails."""
+    becomes False (and stays so in this process) if a compile fails; ``why`` says why a step
+    runs eagerly. ``folds_mask``: the model (DDP of ``MaskFolded``) masks in its own forward."""
 
     model: nn.Module
     factors: dict[str, torch.Tensor]  # masked parameter name -> 0/1 factor (all-ones omitted)
@@ -159,13 +187,22 @@ class StepFunctions:
     compiled: bool
     full_batch: int = 0  # only this batch size runs compiled (0: the first one seen)
     eval_batch: int = 0
+    why: str = ""  # why the steps run eagerly ("" while compiled)
+    folds_mask: bool = False
     params: dict[str, torch.Tensor] = field(init=False)
     grads_masked: bool = field(init=False, default=False)  # did the last loss() mask gradients?
 
     def __post_init__(self) -> None:
         self.params = dict(self.model.named_parameters())
 
+    @property
+    def mode(self) -> str:
+        """``"compiled"``, or ``"eager: <why>"`` — what a trial's record says of its steps."""
+        return COMPILED if self.compiled else f"{EAGER}: {self.why}"
+
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.folds_mask:
+            return self._module_loss(x, y)
         self.grads_masked = self.compiled
         self.full_batch = self.full_batch or x.shape[0]
         if self.compiled and x.shape[0] == self.full_batch:
@@ -178,6 +215,15 @@ class StepFunctions:
         with bf16_autocast(x.device.type, self.amp):
             logits = self.model(x)  # [B, classes]
             return logits, F.cross_entropy(logits.float(), y)
+
+    def _module_loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.grads_masked = True  # the forward folds the mask, compiled or not
+        self.full_batch = self.full_batch or x.shape[0]
+        if self.compiled and x.shape[0] == self.full_batch:
+            result = self._try("train_module", module_loss, x, y, self.amp)
+            if result is not None:
+                return result
+        return module_loss(self.model, x, y, self.amp)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         self.eval_batch = self.eval_batch or x.shape[0]
@@ -196,7 +242,7 @@ class StepFunctions:
             first = (str(exc).strip().splitlines() or [""])[0][:200]
             _broken.append(f"{type(exc).__name__}: {first}")
             _say_once(_broken[0], eager=True)
-            self.compiled = False
+            self.compiled, self.why = False, f"compile failed ({_broken[0]})"
             return None
 
 
@@ -213,18 +259,31 @@ def mask_factors(model: nn.Module, mask: Mask | None) -> dict[str, torch.Tensor]
     }
 
 
+def mask_folder(model: nn.Module) -> MaskFolded | None:
+    """The ``MaskFolded`` a DDP model wraps, else None."""
+    inner = getattr(model, "module", None)
+    if isinstance(model, nn.parallel.DistributedDataParallel) and isinstance(inner, MaskFolded):
+        return inner
+    return None
+
+
 def step_functions(
     model: nn.Module, mask: Mask | None, want_compile: bool, amp: bool
 ) -> StepFunctions:
     """Compiled steps if asked for and possible here, else eager ones (said once, with why)."""
     device = next(model.parameters()).device
-    compiled = False
+    compiled, why = False, "compile is off (sweep key compile: false)"
     if want_compile:
         reason = unavailable_reason(model, device)
         if reason is None:
             use_disk_cache()
-            compiled = True
+            compiled, why = True, ""
         else:
             _say_once(reason, eager=True)
+            why = reason
+    folder = mask_folder(model)
+    if folder is not None:  # DDP: the mask lives in the forward, compiled or not
+        folder.factors = mask_factors(folder.model, mask)
+        return StepFunctions(model, {}, amp, compiled, why=why, folds_mask=True)
     factors = mask_factors(model, mask) if compiled else {}
-    return StepFunctions(model, factors, amp, compiled)
+    return StepFunctions(model, factors, amp, compiled, why=why)

@@ -46,6 +46,7 @@ class LevelResult:
     weights_remaining: float
     history: list[dict[str, float]]
     ticket_dir: str
+    steps: str = ""  # "compiled" or "eager: <why>" (compile.StepFunctions.mode); "" before it
 
     @property
     def final_accuracy(self) -> float:
@@ -71,6 +72,7 @@ def make_loaders(
         half=data.half,
         train_subset=data.train_subset,
         folder=data.folder,
+        resolution=data.resolution,
     )
     train_opts = LoaderOptions(batch_size=batch_size, train=True, **common)  # type: ignore[arg-type]
     test_opts = LoaderOptions(batch_size=max(batch_size, 256), train=False, **common)  # type: ignore[arg-type]
@@ -115,6 +117,8 @@ class IMPRun:
         self.rank, self.world = rank, world
         self.wrap_model = wrap_model  # DDP under Ray Train
         self.on_ticket: Callable[[int], None] | None = None  # a ticket was written (its level)
+        # Before a level trains, on every rank: its mask and starting weights (the ranks' check).
+        self.before_level: Callable[[int, Mask, torch.nn.Module], None] | None = None
         self.spec = job.data.spec()
         self.train_loader, self.test_loader = make_loaders(
             job.data, job.train.batch_size // world, job.seed, device, rank, world
@@ -185,6 +189,8 @@ class IMPRun:
             return LevelResult(**json.loads(result_path.read_text()))
         if level > 0:
             model.load_state_dict(_load_tensors(rewind_path))
+        if self.before_level is not None:
+            self.before_level(level, mask, model)
         net = self.wrap_model(model) if self.wrap_model else model
         optimizer = build_optimizer(net, self.job.train.optimizer)
         resume = load_checkpoint(ldir / CHECKPOINT_FILE, net, optimizer)
@@ -217,6 +223,7 @@ class IMPRun:
             mask.density,
             [m.as_dict() for m in state.history],
             str(ticket_dir(self.workdir, level)),
+            state.steps,
         )
         if self.is_writer:
             if level == 0:

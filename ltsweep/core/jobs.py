@@ -12,6 +12,7 @@ from typing import Any
 from ltsweep.core.data.image_folder.dataset import FolderData
 from ltsweep.core.optim import OptimizerConfig
 from ltsweep.core.pruning import PruneConfig
+from ltsweep.core.resolution import Resolution
 from ltsweep.hashing import HASHED_WHEN_SET
 
 # The kinds of result a study compares (the ``kind`` axis of every result): a ``transferred``
@@ -68,6 +69,9 @@ class DataConfig:
     train_subset: int | None = None  # class-balanced training images kept (test never cut)
     # ``kind: image_folder``: the folder (``name`` is the sweep's entry); keyed only when set
     folder: FolderData | None = field(default=None, metadata=HASHED_WHEN_SET)
+    # progressive resolution (``core/resolution.py``): each training epoch's size and the test
+    # size, instead of ``image_size``; keyed only when set
+    resolution: Resolution | None = field(default=None, metadata=HASHED_WHEN_SET)
 
     def spec(self):
         """The dataset's ``DatasetSpec``: registered under ``name``, or the image folder's."""

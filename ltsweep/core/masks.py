@@ -66,10 +66,37 @@ class Mask(dict[str, torch.Tensor]):
                 )
 
 
+def folded_weights(
+    params: dict[str, torch.Tensor], factors: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """``weight * mask`` for masked weights, the parameter itself for the rest."""
+    return {n: p * factors[n] if n in factors else p for n, p in params.items()}
+
+
+class MaskFolded(nn.Module):
+    """``model`` whose forward uses ``weight * mask`` (``factors``, set by
+    ``compile.step_functions``): what DDP wraps for data-parallel training, so that gradients
+    are zero at pruned entries before DDP all-reduces them (docs/compile.md). Holds no state of
+    its own: its parameters and buffers are the model's, under the prefix ``model.``."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.factors: dict[str, torch.Tensor] = {}  # masked parameter name -> 0/1 factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from torch.func import functional_call
+
+        params = dict(self.model.named_parameters())
+        return functional_call(self.model, folded_weights(params, self.factors), (x,))
+
+
 def unwrap(model: nn.Module) -> nn.Module:
-    """The model inside a ``DistributedDataParallel`` (or ``DataParallel``) wrapper, else itself."""
+    """The bare model inside a ``DistributedDataParallel`` (or ``DataParallel``) wrapper and a
+    ``MaskFolded`` forward, else itself."""
     wrappers = (nn.parallel.DistributedDataParallel, nn.DataParallel)
-    return model.module if isinstance(model, wrappers) else model
+    model = model.module if isinstance(model, wrappers) else model
+    return model.model if isinstance(model, MaskFolded) else model
 
 
 class MaskApplier:

@@ -36,9 +36,11 @@ class EpochMetrics:
     test_accuracy: float
     lr: float
     seconds: float
+    # the side length this epoch trained at, under a progressive-resolution schedule only
+    train_resolution: int | None = None
 
     def as_dict(self) -> dict[str, float]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
 @dataclass
@@ -50,6 +52,7 @@ class TrainState:
     next_epoch: int
     history: list[EpochMetrics]
     compiled: bool = False  # whether the last epoch ran compiled (False: asked not to, or fallback)
+    steps: str = ""  # "compiled" or "eager: <why>" (StepFunctions.mode), for the trial's record
 
 
 # Hooks: ``on_step(step, model)`` runs before each optimizer step is taken at global ``step``
@@ -137,15 +140,18 @@ def train(
     autocast = _autocast_for(device, config)
     steps = step_functions(model, mask, config.compile, config.amp)
     epoch_run = _EpochRun(model, train_loader, steps, optimizer, applier, schedule, channels_last)
-    state = TrainState(model, optimizer, first_epoch, history, steps.compiled)
+    state = TrainState(model, optimizer, first_epoch, history, steps.compiled, steps.mode)
     for epoch in range(first_epoch, config.epochs):
         started = time.perf_counter()
         train_loss, train_acc = epoch_run.train(epoch, start_step, on_step)
         test_loss, test_acc = evaluate(model, test_loader, autocast, steps)
         lr = optimizer.param_groups[0]["lr"]
         seconds = time.perf_counter() - started
-        history.append(EpochMetrics(epoch, train_loss, train_acc, test_loss, test_acc, lr, seconds))
-        state = TrainState(model, optimizer, epoch + 1, history, steps.compiled)
+        size = train_loader.opts.size_at(epoch) if hasattr(train_loader, "opts") else None
+        history.append(
+            EpochMetrics(epoch, train_loss, train_acc, test_loss, test_acc, lr, seconds, size)
+        )
+        state = TrainState(model, optimizer, epoch + 1, history, steps.compiled, steps.mode)
         if on_epoch is not None:
             on_epoch(state)
     return state

@@ -17,6 +17,7 @@ from ltsweep import fsio
 from ltsweep.errors import UserError
 from ltsweep.report import claims, collect, figures, html, matrix, optimizers, stats
 from ltsweep.report import differences as D
+from ltsweep.report.imported import imported_sources
 from ltsweep.tracking import schema, sweep_store
 
 if TYPE_CHECKING:
@@ -44,6 +45,9 @@ class Report:
     repeated: int = 0  # further finished runs of a result already counted: not shown
     planned: int | None = None  # results the recorded plan makes (None: no plan recorded)
     margin_points: float = 1.0  # non-inferiority margin of the claims (report.margin_points)
+    sparsity: float = (
+        0.05  # weights remaining the claims are tested at (report.sparsity/--sparsity)
+    )
     accuracy_figures: list[figures.ReportFigure] = field(default_factory=list)
     matrices: list[matrix.TransferMatrix] = field(default_factory=list)
     matrix_figures: list[figures.ReportFigure] = field(default_factory=list)
@@ -54,6 +58,7 @@ class Report:
     claims_table: pd.DataFrame | None = None  # the claims' evidence, as in claims.csv
     files: list[str] = field(default_factory=list)
     parent_run_id: str | None = None
+    imported: pd.DataFrame | None = None  # imported ticket sources (report/imported.py)
 
     @property
     def all_figures(self) -> list[figures.ReportFigure]:
@@ -69,22 +74,25 @@ def _check_out_dir(out: Path) -> None:
 
 
 def assemble(report: Report, sparsities: list[float] | None) -> None:
-    """Compute every figure and table of ``report`` from its summary."""
+    """Compute every figure and table of ``report`` from its summary. ``sparsities`` (``--sparsity``)
+    override ``report.sparsity``: the claims are tested at the first, the matrix drawn at each."""
+    chosen = list(sparsities) if sparsities else [report.sparsity]
+    report.sparsity = chosen[0]
     runs = stats.add_labels(report.summary)
     left_out = stats.add_labels(report.not_finished)
     style = figures.styles(list(runs.line.unique()))
     report.accuracy_figures = figures.accuracy_figures(runs, left_out, style, report.scale)
     for _model, group in runs.groupby("model", sort=True):
-        for level, requested in matrix.choose_levels(matrix.level_fractions(group), sparsities):
+        for level, requested in matrix.choose_levels(matrix.level_fractions(group), chosen):
             m = matrix.compute(group, level, requested)
             n = int(((group.level == level) & (group.kind != stats.DENSE)).sum())
             report.matrices.append(m)
             report.matrix_figures.append(matrix.figure(m, report.scale, n))
     report.optimizer_table = optimizers.table(runs)
     report.optimizer_figures = optimizers.figures(runs, style, report.scale)
-    report.differences = D.paired_differences(runs)
+    report.differences = D.paired_differences(runs, report.scale)
     report.claims, report.claims_table = claims.claim_lines(
-        report.differences, report.scale, report.margin_points
+        report.differences, report.margin_points, report.sparsity
     )
 
 
@@ -128,7 +136,7 @@ def differences_view(report: Report) -> pd.DataFrame:
     """The paired differences formatted for the page (points, CI, verdict)."""
     import pandas as pd
 
-    d, s = report.differences, report.scale
+    d = report.differences
     if d is None or d.empty:
         return pd.DataFrame()
 
@@ -136,7 +144,7 @@ def differences_view(report: Report) -> pd.DataFrame:
         # below MIN_SEEDS the interval is wider than it is useful (differences.csv keeps it)
         if low != low or n < stats.MIN_SEEDS:
             return "—"
-        return f"{low * s:+.2f} to {high * s:+.2f}"
+        return f"{low:+.2f} to {high:+.2f}"
 
     return pd.DataFrame(
         {
@@ -146,7 +154,7 @@ def differences_view(report: Report) -> pd.DataFrame:
             "weights remaining": [stats.pct(w) for w in d.weights_remaining],
             "a − b": [f"{a} − {b}" for a, b in zip(d.a, d.b)],
             "seeds": d.n_seeds,
-            "mean difference": [f"{m * s:+.2f}" for m in d["mean"]],
+            "mean difference": [f"{m:+.2f}" for m in d["mean"]],
             "95% CI": [ci(int(n), lo, hi) for n, lo, hi in zip(d.n_seeds, d.ci_low, d.ci_high)],
             "verdict": d.verdict,
         }
@@ -176,7 +184,13 @@ def _page(report: Report, generated: str) -> str:
         "Claims: “beats” holds when the paired 95% interval lies above 0; “does as well as” "
         f"when it lies above −{report.margin_points:g} points (the margin, report.margin_points "
         "in the sweep file); contradicted when it lies wholly below that bound; with fewer than "
-        f"{stats.MIN_SEEDS} seeds a comparison is inconclusive.",
+        f"{stats.MIN_SEEDS} seeds a comparison is inconclusive. Each claim is tested at the "
+        f"level nearest {stats.pct(report.sparsity)} weights remaining (report.sparsity, or "
+        f"--sparsity); its decisions, holds and contradicted alike, are {stats.CORRECTION}-"
+        "adjusted over its family (its comparisons; the count is in its line). Two sides both "
+        f"within {stats.CHANCE_POINTS:g} points of chance (100 / classes), or both within one "
+        "test image of 100%, are uninformative and not tested; the seeds' spread counts as at "
+        "least one test image. Differences in points of accuracy (docs/verdicts.md).",
     ]
     opt = report.optimizer_table
     has_opt = opt is not None and len(opt) > 0
@@ -222,6 +236,17 @@ def _page(report: Report, generated: str) -> str:
             links=[("summary.csv", "summary.csv")],
         ),
     ]
+    if report.imported is not None and len(report.imported):
+        sections.insert(
+            0,
+            html.Section(
+                "imported",
+                "Imported ticket sources",
+                "Sources whose tickets this sweep did not make: published ticket bundles, by "
+                "origin and bundle id (a bundle id hashes its tensors and what made them).",
+                tables=[("Imported sources", report.imported)],
+            ),
+        )
     return html.render(f"ltsweep report: {report.sweep}", meta, sections, report.claims)
 
 
@@ -232,11 +257,11 @@ def write(report: Report, root: Path) -> None:
     for fig in report.all_figures:
         _save(fig, root)
     report.summary.to_csv(root / "summary.csv", index=False)
-    tables = [matrix.long_table(m) for m in report.matrices]
+    tables = [matrix.long_table(m, report.scale) for m in report.matrices]
     cells = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     cells.to_csv(root / "transfer_matrix.csv", index=False)
     opt = report.optimizer_table if report.optimizer_table is not None else pd.DataFrame()
-    opt.to_csv(root / "optimizer_transfer.csv", index=False)
+    optimizers.in_points(opt, report.scale).to_csv(root / "optimizer_transfer.csv", index=False)
     for name, table in (("differences", report.differences), ("claims", report.claims_table)):
         (table if table is not None else pd.DataFrame()).to_csv(root / f"{name}.csv", index=False)
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -310,7 +335,8 @@ def build_report(
         sweep: sweep name, or path to its YAML.
         out_dir: report directory; ``<sweep output>/report`` when None.
         tracking_uri: the store; else as ``ltsweep run`` finds it (``sweep_store.locate``).
-        sparsities: fractions of weights remaining for the transfer matrix (nearest levels).
+        sparsities: fractions of weights remaining (nearest levels): the claims are tested at
+            the first, the transfer matrix drawn at each; default the sweep's report.sparsity.
         log_to_mlflow: also log the files to the sweep's parent run under ``report/``.
         sweep_out: the sweep's output directory if ``ltsweep run`` was given ``--out``.
     """
@@ -322,6 +348,7 @@ def build_report(
     plan = where.recorded_plan()
     with sweep_store.reading(uri):
         got = collect.collect(client, experiment_id, plan)
+        imported = imported_sources(client, experiment_id, plan)
     finished = got.finished
     if finished.empty:
         raise UserError(
@@ -343,7 +370,9 @@ def build_report(
         got.repeated,
         got.planned,
         settings.margin_points,
+        settings.sparsity,
     )
+    report.imported = imported
     assemble(report, sparsities)
     with fsio.atomic_dir(out) as tmp:
         write(report, tmp)

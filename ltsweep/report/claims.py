@@ -1,16 +1,21 @@
 """The paper's claims, each with its evidence in this sweep: one line per claim for index.html.
 
-Each claim picks its comparisons from the paired differences (``differences.py``) at every
-target's sparsest level with at most ``HIGH_SPARSITY`` of the weights left (the paper's region
-of interest; docs/design.md#the-study) and judges each with the test its words need
-(``stats.verdict``): "beats" is superiority (95% interval above 0), "does as well as" is
-non-inferiority (interval above −margin, the sweep's ``report.margin_points``). Holds,
-contradicted and inconclusive are counted separately; fewer than three seeds is
-"inconclusive (n seeds)" (docs/verdicts.md).
+Each claim picks its comparisons from the paired differences (``differences.py``) at one declared
+sparsity: per model and target, the level whose weights remaining is nearest the sweep's
+``report.sparsity`` (or ``ltsweep report --sparsity``). Comparisons are classified by the
+sweep's structure (``differences.relation``: the target's own ticket, the same entry with
+another optimizer, another half or subset of one registered dataset, another dataset), never by
+names. Each is judged with the test its claim's words need: "beats" is superiority (above 0),
+"does as well as" non-inferiority (above −margin, ``report.margin_points``), one-sided at 2.5%
+per direction (a 95% interval's bound), with the seeds' spread floored at one test image, and
+Holm's adjustment over the family (the claim's rows) for "holds" and "contradicted" alike. Fewer
+than three seeds is "inconclusive (n seeds)"; two sides at chance or at the ceiling are
+"uninformative" and never tested (docs/verdicts.md).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -21,28 +26,7 @@ from ltsweep.report import stats
 if TYPE_CHECKING:
     import pandas as pd
 
-HIGH_SPARSITY = 0.10
 SHOWN = 4  # per-comparison evidence items written out in a claim's line
-# Training-split sizes, to order sources by size ("larger datasets transfer best" [paper]).
-TRAIN_SIZES = {
-    "digits": 1_347,
-    "shapes": 3_000,
-    "fashion_mnist": 60_000,
-    "svhn": 73_257,
-    "cifar10": 50_000,
-    "cifar100": 50_000,
-    "imagenet": 1_281_167,
-    "places365": 1_803_460,
-}
-
-
-def source_of(line: str) -> str:
-    """The source dataset of a transferred line ``from digits/sgd`` -> ``digits``."""
-    return line.removeprefix("from ").split("/")[0]
-
-
-def _dataset(config: str) -> str:
-    return config.split("/")[0]
 
 
 def _mask(values: list[bool], rows: pd.DataFrame):
@@ -52,21 +36,27 @@ def _mask(values: list[bool], rows: pd.DataFrame):
     return np.asarray(values, dtype=bool).reshape(len(rows))
 
 
+SWAP = (("a", "b"), ("a_relation", "b_relation"), ("a_source", "b_source"))
+SWAP += (("a_train_size", "b_train_size"), ("a_mean", "b_mean"))
+
+
 def _larger_first(rows: pd.DataFrame) -> pd.DataFrame:
-    """Source-vs-source rows of two differently sized sources, oriented larger − smaller."""
-    size = [
-        (TRAIN_SIZES.get(source_of(a)), TRAIN_SIZES.get(source_of(b)))
-        for a, b in zip(rows.a, rows.b)
+    """Source-vs-source rows of two sources whose training-set sizes (as the trials had them)
+    are known and differ, oriented larger − smaller."""
+    keep = [
+        D.known(a) is not None and D.known(b) is not None and int(a) != int(b)
+        for a, b in zip(rows.a_train_size, rows.b_train_size)
     ]
-    keep = [sa is not None and sb is not None and sa != sb for sa, sb in size]
     out = rows.loc[_mask(keep, rows)].copy()
-    flip = [sa < sb for (sa, sb), k in zip(size, keep) if k]
-    for i, f in zip(out.index, flip):
-        if f:
-            r = out.loc[i]
-            out.loc[i, ["a", "b"]] = [r.b, r.a]
+    for i in out.index:
+        r = out.loc[i]
+        if int(r.a_train_size) < int(r.b_train_size):
+            for x, y in SWAP:
+                out.loc[i, [x, y]] = [r[y], r[x]]
             out.loc[i, ["mean", "ci_low", "ci_high"]] = [-r["mean"], -r.ci_high, -r.ci_low]
-            out.loc[i, "verdict"] = D.verdict(int(r.n_seeds), -r.ci_high, -r.ci_low)
+            out.loc[i, "verdict"] = D.verdict(
+                int(r.n_seeds), -r.ci_high, -r.ci_low, r.b_mean, r.a_mean, r.chance, r.resolution
+            )
     return out
 
 
@@ -80,24 +70,21 @@ class Claim:
     test: str  # stats.SUPERIORITY or stats.NON_INFERIORITY: what the statement's words need
 
 
-def _vs_random(rows: pd.DataFrame, transferred: bool) -> pd.DataFrame:
-    mine = rows.a.str.startswith("from ") if transferred else rows.a == stats.SAME
-    return rows[(rows.comparison == D.VS_RANDOM) & mine]
+def _vs_random(rows: pd.DataFrame, relation: str) -> pd.DataFrame:
+    return rows[(rows.comparison == D.VS_RANDOM) & (rows.a_relation == relation)]
 
 
-def _vs_own(rows: pd.DataFrame, same_data: bool) -> pd.DataFrame:
-    own = rows[rows.comparison == D.VS_OWN]
-    same = [source_of(a) == _dataset(t) for a, t in zip(own.a, own.target)]
-    return own.loc[_mask([s == same_data for s in same], own)]
+def _vs_own(rows: pd.DataFrame, relation: str) -> pd.DataFrame:
+    return rows[(rows.comparison == D.VS_OWN) & (rows.a_relation == relation)]
 
 
 CLAIMS = (
     Claim(
         "tickets_beat_random",
-        "Winning tickets beat random tickets at high sparsity",
+        "Winning tickets beat random tickets",
         "targets",
         "random-ticket controls",
-        lambda r: _vs_random(r, transferred=False),
+        lambda r: _vs_random(r, D.OWN),
         stats.SUPERIORITY,
     ),
     Claim(
@@ -105,22 +92,31 @@ CLAIMS = (
         "Tickets transferred from another dataset do as well as the target's own, or better",
         "source → target pairs",
         "transfers between datasets",
-        lambda r: _vs_own(r, same_data=False),
+        lambda r: _vs_own(r, D.OTHER_DATASET),
+        stats.NON_INFERIORITY,
+    ),
+    Claim(
+        "same_distribution_control",
+        "Tickets moved between halves or subsets of one dataset (the same-distribution control) "
+        "do as well as the target's own",
+        "source → target pairs",
+        "transfers between halves or subsets of one dataset",
+        lambda r: _vs_own(r, D.SAME_DISTRIBUTION),
         stats.NON_INFERIORITY,
     ),
     Claim(
         "transfer_beats_random",
-        "Transferred tickets beat random tickets",
+        "Tickets transferred from another dataset beat random tickets",
         "source → target pairs",
         "transferred tickets with random controls",
-        lambda r: _vs_random(r, transferred=True),
+        lambda r: _vs_random(r, D.OTHER_DATASET),
         stats.SUPERIORITY,
     ),
     Claim(
         "larger_source_better",
         "Tickets from the larger source dataset transfer better",
         "target × source-pair comparisons",
-        "targets with tickets from two sources of different size",
+        "targets with tickets from two sources of different training-set sizes",
         lambda r: _larger_first(r[r.comparison == D.SOURCE_VS_SOURCE]),
         stats.SUPERIORITY,
     ),
@@ -130,40 +126,45 @@ CLAIMS = (
         "target's own",
         "source → target pairs",
         "tickets moved between optimizers",
-        lambda r: _vs_own(r, same_data=True),
+        lambda r: _vs_own(r, D.SAME_DATA),
         stats.NON_INFERIORITY,
     ),
 )
 BY_SLUG = {c.slug: c for c in CLAIMS}
 
 
-def claim_level_rows(diffs: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, target): the rows at its sparsest level with ≤ HIGH_SPARSITY weights left,
-    or at its sparsest level when none is that sparse."""
+def claim_level_rows(diffs: pd.DataFrame, sparsity: float) -> pd.DataFrame:
+    """Per (model, target): the rows at the level whose weights remaining is nearest (in log)
+    ``sparsity``, the fraction the sweep declares (``report.sparsity``)."""
+    import pandas as pd
+
     if diffs.empty:
         return diffs
     keep = []
     for _key, group in diffs.groupby(["model", "target"], sort=True):
-        sparse = group[group.weights_remaining <= HIGH_SPARSITY + 1e-9]
-        pool = sparse if not sparse.empty else group
-        keep.append(pool[pool.level == pool.level.max()])
-    import pandas as pd
-
+        levels = group.groupby("level").weights_remaining.mean()
+        distance = (levels.apply(math.log) - math.log(sparsity)).abs()
+        keep.append(group[group.level == int(distance.idxmin())])
     return pd.concat(keep, ignore_index=True)
 
 
-def _points(value: float, scale: float) -> str:
-    return f"{value * scale:+.1f}".replace("-", "−")
+def _points(value: float) -> str:
+    return f"{value:+.1f}".replace("-", "−")
 
 
-def _item(row, scale: float) -> str:
-    who = row.target if row.a == stats.SAME else f"{row.a.removeprefix('from ')} → {row.target}"
+def _who(row) -> str:
     if row.comparison == D.SOURCE_VS_SOURCE:
-        who = f"{row.a.removeprefix('from ')} vs {row.b.removeprefix('from ')} on {row.target}"
-    if int(row.n_seeds) < stats.MIN_SEEDS or row.ci_low != row.ci_low:
-        return f"{who} {_points(row['mean'], scale)}: {row.verdict}"
-    ci = f"95% CI {_points(row.ci_low, scale)} to {_points(row.ci_high, scale)}"
-    return f"{who} {_points(row['mean'], scale)} ({ci}): {row.verdict}"
+        return f"{row.a_source} vs {row.b_source} on {row.target}"
+    if row.a_relation == D.OWN:
+        return str(row.target)
+    return f"{row.a_source} → {row.target}"
+
+
+def _item(row) -> str:
+    if row.tested:
+        ci = f"95% CI {_points(row.ci_low)} to {_points(row.ci_high)}"
+        return f"{_who(row)} {_points(row['mean'])} ({ci}): {row.verdict}"
+    return f"{_who(row)} {_points(row['mean'])}: {row.verdict}"
 
 
 def criterion(claim: Claim, margin_points: float) -> str:
@@ -173,77 +174,173 @@ def criterion(claim: Claim, margin_points: float) -> str:
     return f"holds = 95% interval above −{margin_points:g} points, the margin"
 
 
-def judge(claim: Claim, rows: pd.DataFrame, margin_points: float, scale: float) -> pd.DataFrame:
-    """The claim's evidence rows with its verdict (replacing the family's) and ``supports``."""
-    out = rows.copy()
-    margin = margin_points / scale  # in the differences' own unit
-    out["verdict"] = [
-        stats.verdict(claim.test, int(n), lo, hi, margin)
-        for n, lo, hi in zip(out.n_seeds, out.ci_low, out.ci_high)
+def _decide(p_holds: float, p_contradicted: float) -> str:
+    if p_holds < stats.ALPHA:
+        return stats.HOLDS
+    return stats.CONTRADICTED if p_contradicted < stats.ALPHA else stats.INCONCLUSIVE
+
+
+def judge(claim: Claim, rows: pd.DataFrame, margin_points: float) -> pd.DataFrame:
+    """The claim's evidence rows, each with its raw and adjusted verdicts and what is needed to
+    judge it again (``supports`` is the adjusted "holds")."""
+    out = rows.copy().reset_index(drop=True)
+    margin = margin_points if claim.test == stats.NON_INFERIORITY else 0.0
+    at = stats.bound(claim.test, margin)
+    n = [int(x) for x in out.n_seeds]
+    floor = [
+        stats.uninformative(a, b, c, r) if k >= stats.MIN_SEEDS else None
+        for k, a, b, c, r in zip(n, out.a_mean, out.b_mean, out.chance, out.resolution)
     ]
-    out["supports"] = [v == stats.HOLDS for v in out.verdict]
+    tested = [
+        k >= stats.MIN_SEEDS and f is None and lo == lo for k, f, lo in zip(n, floor, out.ci_low)
+    ]
+    used = [stats.spread(sd, r) for sd, r in zip(out.sd, out.resolution)]
+    p = [
+        stats.p_values(k, m, sd, at) if t else (math.nan, math.nan)
+        for k, m, sd, t in zip(n, out["mean"], used, tested)
+    ]
+    raw = [
+        _decide(ph, pc) if t else (f or stats.too_few_seeds(k))
+        for (ph, pc), t, f, k in zip(p, tested, floor, n)
+    ]
+    holds = stats.holm([ph for ph, _ in p])
+    contra = stats.holm([pc for _, pc in p])
+    adjusted = [
+        (stats.HOLDS if h else stats.CONTRADICTED if c else stats.INCONCLUSIVE) if t else r
+        for h, c, t, r in zip(holds, contra, tested, raw)
+    ]
+    family = sum(tested)
+    alpha = stats.ALPHA / max(family, 1)  # the strictest step of Holm's procedure
     out["test"] = claim.test
-    out["margin_points"] = margin_points if claim.test == stats.NON_INFERIORITY else 0.0
+    out["margin_points"] = margin
+    out["tested"] = tested
+    out["sd_used"] = used
+    out["p_holds"] = [ph for ph, _ in p]
+    out["p_contradicted"] = [pc for _, pc in p]
+    out["raw_verdict"] = raw
+    out["verdict"] = adjusted
+    out["correction"] = stats.CORRECTION
+    out["family_tests"] = family
+    out["seeds_to_settle"] = [
+        stats.seeds_to_settle(m, sd, at, alpha) if t and v == stats.INCONCLUSIVE else None
+        for m, sd, t, v in zip(out["mean"], used, tested, adjusted)
+    ]
+    out["smallest_margin"] = [
+        max(0.0, stats.half_width(k, sd, alpha) - m)
+        if t and claim.test == stats.NON_INFERIORITY
+        else math.nan
+        for k, m, sd, t in zip(n, out["mean"], used, tested)
+    ]
+    out["supports"] = [v == stats.HOLDS for v in adjusted]
     return out
 
 
-def summary_line(claim: Claim, rows: pd.DataFrame, scale: float, margin_points: float) -> str:
+def _where(rows: pd.DataFrame, sparsity: float) -> str:
+    used = sorted({round(float(w), 6) for w in rows.weights_remaining})
+    at = stats.pct(used[0]) if len(used) == 1 else f"{stats.pct(used[0])}–{stats.pct(used[-1])}"
+    return f"at {at} weights remaining (the level nearest report.sparsity {stats.pct(sparsity)})"
+
+
+def _power(claim: Claim, rows: pd.DataFrame) -> str:
+    """What the current seeds can settle at the observed spread."""
+    tested = rows[rows.tested]
+    if tested.empty:
+        return ""
+    if claim.test == stats.NON_INFERIORITY:
+        margin = float(tested.smallest_margin.max())
+        text = f"these seeds could confirm a margin of {margin:.1f} points for every comparison"
+    else:
+        alpha = stats.ALPHA / len(tested)
+        widths = [
+            stats.half_width(int(k), sd, alpha) for k, sd in zip(tested.n_seeds, tested.sd_used)
+        ]
+        text = f"these seeds resolve differences beyond ±{max(widths):.1f} points"
+    open_rows = tested[tested.verdict == stats.INCONCLUSIVE]
+    if len(open_rows):
+        need = list(open_rows.seeds_to_settle)
+        if any(D.known(x) is None for x in need):
+            text += "; an inconclusive one sits on the bound: no number of seeds would settle it"
+        else:
+            text += f"; about {int(max(need))} seeds would settle the inconclusive ones"
+    return f"; {text} (at the observed mean and spread)"
+
+
+def summary_line(claim: Claim, rows: pd.DataFrame, margin_points: float, sparsity: float) -> str:
     """One claim's line from its judged evidence rows (``judge``)."""
     if rows.empty:
         return f"{claim.statement}: not tested in this sweep (no {claim.missing})."
-    unit = "points" if scale == 100.0 else "(as stored)"
     n = len(rows)
     verdicts = list(rows.verdict)
     k, c = verdicts.count(stats.HOLDS), verdicts.count(stats.CONTRADICTED)
+    u = sum(1 for v in verdicts if v.startswith(stats.UNINFORMATIVE))
     few = sum(1 for v in verdicts if v.startswith(stats.INCONCLUSIVE + " ("))
-    i = n - k - c
-    counts = f"holds in {k}, contradicted in {c}, inconclusive in {i} of {n} {claim.unit}"
-    rule = criterion(claim, margin_points)
+    i = n - k - c - u
+    counts = f"holds in {k}, contradicted in {c}, inconclusive in {i}"
+    counts += f", uninformative (at chance or ceiling) in {u}" if u else ""
+    counts += f" of {n} {claim.unit}"
+    family = int(rows.family_tests.iloc[0])
+    rule = f"{criterion(claim, margin_points)}, {stats.CORRECTION}-adjusted over the {family} tests"
     if few == n:
         seeds = "/".join(str(x) for x in sorted({int(x) for x in rows.n_seeds}))
         counts = f"inconclusive in all {n} {claim.unit}"
-        rule = f"{seeds} paired seeds, {stats.MIN_SEEDS} needed for a verdict"
+        plural = "" if seeds == "1" else "s"
+        rule = f"{seeds} paired seed{plural}, {stats.MIN_SEEDS} needed for a verdict"
     elif few:
         counts += f" ({few} of them with fewer than {stats.MIN_SEEDS} seeds)"
     order = {stats.HOLDS: 0, stats.CONTRADICTED: 1, stats.INCONCLUSIVE: 2}
     ranked = rows.assign(_o=[order.get(v, 3) for v in verdicts]).sort_values("_o", kind="stable")
-    shown = [_item(r, scale) for _i, r in ranked.head(SHOWN).iterrows()]
+    shown = [_item(r) for _i, r in ranked.head(SHOWN).iterrows()]
     more = f"; {n - SHOWN} more in claims.csv" if n > SHOWN else ""
     mean = float(rows["mean"].mean())
-    sparsest = float(rows.weights_remaining.max())
-    where = f"at ≤ {stats.pct(HIGH_SPARSITY)} weights"
-    if sparsest > HIGH_SPARSITY + 1e-9:  # the sweep never prunes that far: say what was used
-        where = f"at each target's sparsest level (up to {stats.pct(sparsest)} weights)"
     return (
-        f"{claim.statement}: {counts} {where} "
-        f"({rule}; mean difference {_points(mean, scale)} {unit}; "
+        f"{claim.statement}: {counts} {_where(rows, sparsity)} "
+        f"({rule}; mean difference {_points(mean)} points{_power(claim, rows)}; "
         f"{'; '.join(shown)}{more})."
     )
 
 
 def evidence(
-    claim: Claim, rows: pd.DataFrame, scale: float, margin_points: float = 1.0
+    claim: Claim, rows: pd.DataFrame, margin_points: float = 1.0, sparsity: float = 0.05
 ) -> tuple[str, pd.DataFrame]:
     """The claim's line and its judged evidence rows."""
-    judged = judge(claim, claim.select(rows), margin_points, scale)
-    return summary_line(claim, judged, scale, margin_points), judged
+    judged = judge(claim, claim.select(rows), margin_points)
+    return summary_line(claim, judged, margin_points, sparsity), judged
 
 
-COLUMNS = ("claim", "statement", "test", "margin_points", *D.COLUMNS, "supports")
+COLUMNS = (
+    "claim",
+    "statement",
+    "test",
+    "unit",
+    "margin_points",
+    "sparsity",
+    *(c for c in D.COLUMNS if c not in ("verdict", "unit")),
+    "sd_used",
+    "p_holds",
+    "p_contradicted",
+    "raw_verdict",
+    "correction",
+    "family_tests",
+    "verdict",
+    "supports",
+    "seeds_to_settle",
+    "smallest_margin",
+)
 
 
 def claim_lines(
-    diffs: pd.DataFrame, scale: float, margin_points: float = 1.0
+    diffs: pd.DataFrame, margin_points: float = 1.0, sparsity: float = 0.05
 ) -> tuple[list[str], pd.DataFrame]:
-    """Every claim's line, and one table of all their evidence for claims.csv (the numbers, each
-    row's verdict under its claim's test, and the margin used)."""
+    """Every claim's line, and one table of all their evidence for claims.csv: the raw numbers
+    and interval, chance and the test set's resolution, p-values, the raw and the adjusted
+    verdict under its claim's test, and the margin used."""
     import pandas as pd
 
-    rows = claim_level_rows(diffs)
+    rows = claim_level_rows(diffs, sparsity)
     lines, tables = [], []
     for claim in CLAIMS:
-        line, ev = evidence(claim, rows, scale, margin_points)
+        line, ev = evidence(claim, rows, margin_points, sparsity)
         lines.append(line)
-        tables.append(ev.assign(claim=claim.slug, statement=claim.statement))
+        tables.append(ev.assign(claim=claim.slug, statement=claim.statement, sparsity=sparsity))
     table = pd.concat([t for t in tables if not t.empty] or [pd.DataFrame(columns=COLUMNS)])
     return lines, table.reindex(columns=list(COLUMNS)).reset_index(drop=True)

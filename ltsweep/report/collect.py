@@ -58,16 +58,7 @@ METRIC_COLUMNS = {
 }
 ID_COLUMNS = ("trial_key", "run_id")
 COLUMNS = (*AXIS_COLUMNS, *METRIC_COLUMNS, *ID_COLUMNS)
-SORT = (
-    "model",
-    "target_dataset",
-    "target_optimizer",
-    "kind",
-    "source_dataset",
-    "source_optimizer",
-    "level",
-    "seed",
-)
+SORT = (*AXIS_COLUMNS[: AXIS_COLUMNS.index("weights_remaining")], "seed")  # rows in axis order
 FINISHED = "FINISHED"
 
 

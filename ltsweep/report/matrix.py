@@ -101,12 +101,15 @@ def compute(runs: pd.DataFrame, level: int, requested: float | None = None) -> T
     )
 
 
-def long_table(m: TransferMatrix) -> pd.DataFrame:
-    """One row per (source, target) cell: for ``transfer_matrix.csv``."""
+def long_table(m: TransferMatrix, scale: float = 1.0) -> pd.DataFrame:
+    """One row per (source, target) cell: for ``transfer_matrix.csv``; accuracies and
+    differences in points (``scale``: 100 for a store of fractions), as its ``unit`` says."""
     out = m.ticket.stack(future_stack=True).rename("ticket_mean").reset_index()
+    out["ticket_mean"] = out.ticket_mean * scale
     out["ticket_n"] = m.n.stack(future_stack=True).to_numpy()
-    out["vs_own"] = m.vs_own.stack(future_stack=True).to_numpy()
-    out["vs_random"] = m.vs_random.stack(future_stack=True).to_numpy()
+    out["vs_own"] = m.vs_own.stack(future_stack=True).to_numpy() * scale
+    out["vs_random"] = m.vs_random.stack(future_stack=True).to_numpy() * scale
+    out["unit"] = "points" if scale == 100.0 else "as stored"
     out.insert(0, "weights_remaining", m.weights_remaining)
     out.insert(0, "level", m.level)
     out.insert(0, "model", m.model)

@@ -73,6 +73,16 @@ def table(runs: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(list(TABLE_COLUMNS[:5])).reset_index(drop=True)
 
 
+def in_points(table: pd.DataFrame, scale: float) -> pd.DataFrame:
+    """``table`` for ``optimizer_transfer.csv``: accuracies and the gap in points (``unit``)."""
+    out = table.copy()
+    for col in ("own_mean", "own_se", "ticket_mean", "ticket_se", "ticket_minus_own"):
+        if col in out.columns:
+            out[col] = out[col] * scale
+    out["unit"] = "points" if scale == 100.0 else "as stored"
+    return out
+
+
 def display(table: pd.DataFrame, scale: float) -> pd.DataFrame:
     """``table`` formatted for the page: mean ± SE (n) per ticket and the gap, in display units."""
     import pandas as pd

@@ -80,23 +80,82 @@ def pct(fraction: float) -> str:
 MIN_SEEDS = 3
 HOLDS, CONTRADICTED, INCONCLUSIVE = "holds", "contradicted", "inconclusive"
 SUPERIORITY, NON_INFERIORITY = "superiority", "non-inferiority"  # the tests claims' words need
+# Floor and ceiling (docs/verdicts.md): two sides both within CHANCE_POINTS of chance (100 /
+# classes), or both within one test image of 100%, cannot tell tickets apart: no verdict.
+CHANCE_POINTS = 2.0
+AT_CHANCE, AT_CEILING = "uninformative (at chance)", "uninformative (at ceiling)"
+UNINFORMATIVE = "uninformative"
+# One test image in points (100 / test-set size) is the smallest spread a comparison is allowed:
+# a zero-width interval is never evidence by itself. Where the test set's size is unknown (a
+# store written before it was recorded), this many points.
+DEFAULT_RESOLUTION = 0.1
+ALPHA = 0.025  # one-sided, per direction: a 95% two-sided interval's bound
+CORRECTION = "Holm"
 
 
 def too_few_seeds(n: int) -> str:
     return f"{INCONCLUSIVE} ({n} seed{'' if n == 1 else 's'})"
 
 
-def verdict(test: str, n: int, low: float, high: float, margin: float) -> str:
-    """A claim's verdict on one paired difference (a − b) and its 95% interval.
+def uninformative(a_mean: float, b_mean: float, chance: float, resolution: float) -> str | None:
+    """AT_CHANCE when both sides' mean accuracies (points) lie within CHANCE_POINTS of chance,
+    AT_CEILING when both lie within one test image of 100%; else None."""
+    if chance == chance and max(abs(a_mean - chance), abs(b_mean - chance)) <= CHANCE_POINTS:
+        return AT_CHANCE
+    image = resolution if resolution == resolution else DEFAULT_RESOLUTION
+    if min(a_mean, b_mean) >= 100.0 - image - 1e-9:
+        return AT_CEILING
+    return None
 
-    ``superiority`` ("beats", "better"): holds when the interval lies above 0. ``non-inferiority``
-    ("does as well as", "close to"): holds when it lies above −``margin``. Contradicted when the
-    interval lies wholly below that bound; otherwise, or with fewer than ``MIN_SEEDS`` seeds,
-    inconclusive. ``margin`` is in the differences' own unit.
-    """
-    if n < MIN_SEEDS or low != low or high != high:
-        return too_few_seeds(n)
-    bound = 0.0 if test == SUPERIORITY else -margin
-    if low > bound:
-        return HOLDS
-    return CONTRADICTED if high < bound else INCONCLUSIVE
+
+def spread(sd: float, resolution: float) -> float:
+    """The standard deviation a verdict uses: the seeds' own, but at least one test image."""
+    image = resolution if resolution == resolution else DEFAULT_RESOLUTION
+    return max(sd, image) if sd == sd else math.nan
+
+
+def bound(test: str, margin: float) -> float:
+    return 0.0 if test == SUPERIORITY else -margin
+
+
+def p_values(n: int, mean: float, sd: float, at: float) -> tuple[float, float]:
+    """One-sided p-values of "the true difference is above ``at``" (holds) and "below" it
+    (contradicted), Student's t with n − 1 degrees of freedom on the paired differences."""
+    from scipy.stats import t
+
+    if n < 2 or sd != sd or sd <= 0:
+        return math.nan, math.nan
+    stat = (mean - at) / (sd / math.sqrt(n))
+    return float(t.sf(stat, n - 1)), float(t.cdf(stat, n - 1))
+
+
+def holm(p: list[float], alpha: float = ALPHA) -> list[bool]:
+    """Holm's step-down rejections of ``p`` at family-wise level ``alpha`` (NaN never rejects)."""
+    order = sorted((v, i) for i, v in enumerate(p) if v == v)
+    m, out = len(order), [False] * len(p)
+    for step, (value, i) in enumerate(order):
+        if value > alpha / (m - step):
+            break
+        out[i] = True
+    return out
+
+
+def half_width(n: int, sd: float, alpha: float = ALPHA) -> float:
+    """Half the width of the two-sided (1 − 2·alpha) t-interval of n paired differences."""
+    from scipy.stats import t
+
+    return float(t.isf(alpha, n - 1)) * sd / math.sqrt(n) if n >= 2 else math.nan
+
+
+def seeds_to_settle(
+    mean: float, sd: float, at: float, alpha: float, most: int = 1000
+) -> int | None:
+    """Paired seeds that would settle a comparison (interval wholly on one side of ``at``) if
+    more seeds kept the observed mean and spread; None when no number would (mean at ``at``)."""
+    gap = abs(mean - at)
+    if sd != sd or gap == 0:
+        return None
+    for n in range(MIN_SEEDS, most + 1):
+        if half_width(n, sd, alpha) < gap:
+            return n
+    return None

@@ -4,10 +4,10 @@
 
 renders one bullet per claim of the paper (``claims.CLAIMS``) and writes them between the markers
 ``<!-- claims:begin -->`` and ``<!-- claims:end -->`` of the document, atomically. Each comparison
-is judged again from the numbers in ``claims.csv`` (seeds, mean, 95% interval) under the current
-rules (``stats.verdict``) and margin, so a ``claims.csv`` written by an older report reads the way
-a new report would. The margin is the file's own ``margin_points`` column when it has one, else
-``--margin-points`` (default: the sweep file's default, 1 point).
+is judged again from the numbers in ``claims.csv`` (seeds, mean, spread, chance, the test set's
+resolution) under the current rules (``claims.judge``) and margin, in the unit the file's
+``unit`` column names (points of accuracy). The margin is ``--margin-points`` when given (0
+means 0), else the file's own ``margin_points`` column, else 1 point.
 """
 
 from __future__ import annotations
@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING
 from ltsweep import fsio
 from ltsweep.errors import UserError
 from ltsweep.report import claims, stats
+from ltsweep.report import differences as D
 
 if TYPE_CHECKING:
     import pandas as pd
 
 BEGIN, END = "<!-- claims:begin -->", "<!-- claims:end -->"
-NUMBERS = ("n_seeds", "mean", "ci_low", "ci_high")
+NUMBERS = ("n_seeds", "mean", "sd", "ci_low", "ci_high", "a_mean", "b_mean", "chance")
+NEEDED = ("claim", "unit", "sparsity", "resolution", "weights_remaining", *NUMBERS)
 
 
 def read_claims(path: Path) -> pd.DataFrame:
@@ -34,9 +36,21 @@ def read_claims(path: Path) -> pd.DataFrame:
     if not Path(path).is_file():
         raise UserError(f"no claims table at {path}: run `ltsweep report SWEEP` first")
     table = pd.read_csv(path)
-    missing = [c for c in ("claim", *NUMBERS) if c not in table.columns]
+    missing = [c for c in NEEDED if c not in table.columns]
     if missing:
-        raise UserError(f"{path} is not a report's claims.csv (no {', '.join(missing)} column)")
+        raise UserError(
+            f"{path} has no {', '.join(missing)} column (a claims.csv from an older report, or "
+            "not a report's): run `ltsweep report SWEEP` again"
+        )
+    units = set(table.unit.dropna())
+    if units - {D.UNIT}:
+        raise UserError(
+            f"{path} holds differences in {', '.join(sorted(map(str, units)))}, not {D.UNIT} "
+            "of accuracy: run `ltsweep report SWEEP` again"
+        )
+    for col in ("a_source", "b_source", "a_relation", "b_relation"):
+        if col in table.columns:
+            table[col] = table[col].astype(object).fillna("")
     return table
 
 
@@ -48,20 +62,29 @@ def file_margin(table: pd.DataFrame) -> float | None:
     return float(used[0]) if len(used) == 1 else None
 
 
-def render(table: pd.DataFrame, margin_points: float, scale: float = 100.0) -> str:
+def file_sparsity(table: pd.DataFrame) -> float:
+    used = table.sparsity.dropna().unique()
+    return float(used[0]) if len(used) else 0.05
+
+
+def render(table: pd.DataFrame, margin_points: float) -> str:
     """The markdown list: one bullet per claim, its verdict counts and strongest evidence."""
+    sparsity = file_sparsity(table)
     bullets = []
     for claim in claims.CLAIMS:
         rows = table[table.claim == claim.slug]
-        judged = claims.judge(claim, rows, margin_points, scale)
-        line = claims.summary_line(claim, judged, scale, margin_points)
+        judged = claims.judge(claim, rows, margin_points)
+        line = claims.summary_line(claim, judged, margin_points, sparsity)
         bullets.append(f"- **{claim.statement}**{line[len(claim.statement) :]}")
     rules = (
         f"“Beats” holds when the paired 95% interval lies above 0; “does as well as” when it "
         f"lies above −{margin_points:g} points (the margin); contradicted when it lies wholly "
         f"below that bound; with fewer than {stats.MIN_SEEDS} seeds a comparison is "
-        "inconclusive. Comparisons at each target's sparsest level with ≤ "
-        f"{stats.pct(claims.HIGH_SPARSITY)} of the weights left; differences in accuracy points."
+        f"inconclusive. Each claim is tested at the level nearest {stats.pct(sparsity)} weights "
+        f"remaining (report.sparsity); holds and contradicted are {stats.CORRECTION}-adjusted "
+        "over the claim's comparisons; two sides both within "
+        f"{stats.CHANCE_POINTS:g} points of chance (or one test image of 100%) are "
+        "uninformative. Differences in points of accuracy (docs/verdicts.md)."
     )
     return "\n".join([rules, "", *bullets])
 
@@ -90,13 +113,18 @@ def main(argv: list[str] | None = None) -> int:
         "--margin-points",
         type=float,
         default=None,
-        help="non-inferiority margin in accuracy points (default: the one claims.csv records, "
-        "else 1)",
+        help="non-inferiority margin in accuracy points, 0 or more (default: the one claims.csv "
+        "records, else 1)",
     )
     args = parser.parse_args(argv)
     try:
+        if args.margin_points is not None and not args.margin_points >= 0:
+            raise UserError(f"--margin-points {args.margin_points:g} is negative: give 0 or more")
         table = read_claims(args.claims_csv)
-        margin = args.margin_points or file_margin(table) or 1.0
+        margin = args.margin_points
+        if margin is None:
+            recorded = file_margin(table)
+            margin = 1.0 if recorded is None else recorded
         write_section(args.doc, render(table, margin))
     except UserError as exc:
         sys.stderr.write(f"ltsweep: error: {exc}\n")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ltsweep.core.jobs import DENSE, SAME, TRANSFER_KINDS
+from ltsweep.core.resolution import Resolution
 from ltsweep.errors import UserError
 from ltsweep.strict import Loader, check, non_negative, one_of, open_unit, positive
 from ltsweep.sweep.trial import Resources
@@ -63,6 +64,8 @@ class DatasetSettings:
     path: str | None = None
     test_fraction: float | None = check(lambda v: None if v is None else open_unit(v), None)
     compile: bool | None = None  # overrides the sweep-wide ``compile``
+    # progressive resolution: training size per epoch, test size (docs/resolution.md)
+    resolution: Resolution | None = None
 
     def registered(self, entry: str) -> str:
         return self.dataset or entry
@@ -81,8 +84,16 @@ class ModelSettings:
 
 @dataclass(frozen=True)
 class Configuration:
-    dataset: str
-    optimizer: str
+    """A (dataset entry, optimizer) pair; as a source, ``tickets: URI`` instead names a published
+    ticket series that stands in for its generation trials (``sweep/imports.py``)."""
+
+    dataset: str = ""
+    optimizer: str = ""
+    tickets: str | None = None
+
+    @property
+    def imported(self) -> bool:
+        return self.tickets is not None
 
 
 @dataclass(frozen=True)
@@ -136,13 +147,21 @@ class CostSettings:
     )
 
 
+DEFAULT_SPARSITY = 0.05  # inside the 1-10% region the study is about (docs/verdicts.md)
+
+
 @dataclass(frozen=True)
 class ReportSettings:
     """How the report judges claims (docs/verdicts.md). Never in trial keys."""
 
     # Non-inferiority margin in accuracy points: "does as well as" holds when the 95% interval's
-    # lower bound of (ticket - own ticket) is above -margin.
-    margin_points: float = check(positive, 1.0)
+    # lower bound of (ticket - own ticket) is above -margin. 0 means 0.
+    margin_points: float = check(non_negative, 1.0)
+    # The fraction of weights remaining the claims are tested at (per target, the level nearest
+    # it) and the transfer matrix is drawn at: the default of ``ltsweep report --sparsity``.
+    sparsity: float = check(
+        lambda v: None if 0 < v <= 1 else "must be in (0, 1], e.g. 0.05", DEFAULT_SPARSITY
+    )
 
 
 @dataclass(frozen=True)
@@ -167,6 +186,9 @@ class SweepConfig:
     report: ReportSettings = field(default_factory=ReportSettings)
     # torch.compile the training step and evaluation (docs/compile.md); eager where unavailable.
     compile: bool = False  # the shipped sweeps turn it on
+    # Other sweeps' outputs (folders or buckets): a generation trial done there is copied from
+    # there instead of run (docs/tickets.md). Never in trial keys.
+    reuse: tuple[str, ...] = ()
 
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -180,6 +202,7 @@ def load_sweep(path: Path) -> SweepConfig:
     if not config.name:
         config = SweepConfig(**{**config.__dict__, "name": path.stem})
     check_sweep(config, loader)
+    _check_resolutions(config, loader)
     return config
 
 
@@ -230,8 +253,11 @@ def _check_registered_names(config: SweepConfig, loader: Loader) -> None:
     ]
     checks += [(f"optimizers.{o}", o, OPTIMIZERS) for o in config.optimizers]
     checks.append(("imp.strategy", config.imp.strategy, PRUNERS))
+    _check_imported(config, loader)
     for group in ("sources", "targets"):
         for i, c in enumerate(getattr(config, group)):
+            if c.imported:
+                continue
             if c.dataset not in config.datasets:  # an entry's own name may be an alias
                 checks.append((f"{group}[{i}].dataset", c.dataset, DATASETS))
             checks.append((f"{group}[{i}].optimizer", c.optimizer, OPTIMIZERS))
@@ -247,6 +273,8 @@ def _check_references(config: SweepConfig, loader: Loader) -> None:
     """Every source and target names an entry of ``datasets`` and of ``optimizers``."""
     for group in ("sources", "targets"):
         for i, c in enumerate(getattr(config, group)):
+            if c.imported:
+                continue
             if c.dataset not in config.datasets:
                 raise loader.fail(
                     f"{group}[{i}].dataset", f"{c.dataset!r} has no entry under 'datasets'"
@@ -289,6 +317,42 @@ def _check_resources(config: SweepConfig, loader: Loader) -> None:
             )
         if res.gpu > 1 and res.workers == 1:
             raise loader.fail(f"{key}.gpu", "more than 1 GPU per trial: use workers: N with gpu: 1")
+
+
+def _check_imported(config: SweepConfig, loader: Loader) -> None:
+    """``{tickets: URI}`` only as a source, and alone: the bundle says its dataset and optimizer."""
+    for group in ("sources", "targets"):
+        for i, c in enumerate(getattr(config, group)):
+            key = f"{group}[{i}]"
+            if c.imported and group == "targets":
+                raise loader.fail(f"{key}.tickets", "a target trains; import tickets as a source")
+            if c.imported and (c.dataset or c.optimizer):
+                raise loader.fail(
+                    key, "give either tickets: URI or dataset and optimizer, not both"
+                )
+            if c.imported and not c.tickets:
+                raise loader.fail(f"{key}.tickets", "give the bundle's URI")
+            for name in ("dataset", "optimizer"):
+                if not c.imported and not getattr(c, name):
+                    raise loader.fail(f"{key}.{name}", f"give a {name} (or, as a source, tickets)")
+    for i, uri in enumerate(config.reuse):
+        if not uri:
+            raise loader.fail(f"reuse[{i}]", "give a sweep output: a folder, s3:// or gs://")
+
+
+def _check_resolutions(config: SweepConfig, loader: Loader) -> None:
+    """A dataset entry's resolution schedule must fit every schedule it trains with."""
+    for name, s in config.datasets.items():
+        if s.resolution is None:
+            continue
+        for where, sched in [("schedule", s.schedule)] + [
+            (f"schedule_by_model.{m}", v) for m, v in s.schedule_by_model.items()
+        ]:
+            problem = s.resolution.problem(sched.epochs)
+            if problem:
+                raise loader.fail(
+                    f"datasets.{name}.resolution", f"{problem} ({where}: {sched.epochs} epochs)"
+                )
 
 
 def _check_folders(config: SweepConfig, loader: Loader) -> None:

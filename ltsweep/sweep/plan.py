@@ -32,6 +32,13 @@ from ltsweep.hashing import Memo, config_key
 from ltsweep.storage.plan_keys import PlanKeys
 from ltsweep.sweep.config import Configuration, ModelSettings, SweepConfig
 from ltsweep.sweep.data_check import check_files, folder_data
+from ltsweep.sweep.imports import (
+    ImportedSeries,
+    check_fits,
+    check_protocol,
+    describe_model,
+    resolve,
+)
 from ltsweep.sweep.trial import GENERATE, KEY_PREFIX, TRANSFER, Entry, Resources, Trial, TrialAxes
 
 
@@ -41,6 +48,7 @@ class Plan:
     generation: tuple[Trial, ...]
     transfer: tuple[Trial, ...]
     skipped_incompatible: int = 0
+    imported: tuple[ImportedSeries, ...] = ()  # sources: [{tickets: URI}], read at plan time
 
     @property
     def trials(self) -> tuple[Trial, ...]:
@@ -124,6 +132,7 @@ def _data(sweep: SweepConfig, dataset: str, data_root: str | None) -> DataConfig
         d.half,
         d.train_subset,
         folder,
+        d.resolution,
     )
 
 
@@ -193,14 +202,23 @@ def _only_stems_differ(source: ModelConfig, target: ModelConfig) -> bool:
 
 def build_plan(sweep: SweepConfig, data_root: str | None = None) -> Plan:
     """Every trial of ``sweep``: its generation trials, then the transfers of their tickets."""
-    configs = list(dict.fromkeys([*sweep.sources, *sweep.targets]))
+    own_sources = [s for s in sweep.sources if not s.imported]  # imported: tickets, no IMP
+    configs = list(dict.fromkeys([*own_sources, *sweep.targets]))
     for name in dict.fromkeys(c.dataset for c in configs):
         check_files(name, _data(sweep, name, data_root))
     memo: Memo = {}  # trials share model/data/train configurations: turn each to JSON once
     entries = {c: entry(sweep, c, _data(sweep, c.dataset, data_root)) for c in configs}
     generation = _generation_trials(sweep, configs, entries, data_root, memo)
     transfer, skipped = _transfer_trials(sweep, generation, entries, data_root, memo)
-    return Plan(sweep, tuple(generation.values()), tuple(transfer), skipped)
+    imported = _imported(sweep, transfer_levels(sweep))
+    more, also_skipped = _imported_transfers(sweep, imported, entries, data_root, memo)
+    return Plan(
+        sweep,
+        tuple(generation.values()),
+        tuple(transfer + more),
+        skipped + also_skipped,
+        imported,
+    )
 
 
 GenerationTrials = dict[tuple[str, Configuration, int], Trial]  # (model, configuration, seed)
@@ -253,7 +271,7 @@ def _transfer_pairs(sweep: SweepConfig, target: Configuration) -> list[tuple[str
     ticket, and the random control of the target's own."""
     pairs: list[tuple[str, Configuration]] = []
     if TRANSFERRED in sweep.transfer.kinds:
-        pairs += [(TRANSFERRED, s) for s in sweep.sources if s != target]
+        pairs += [(TRANSFERRED, s) for s in sweep.sources if s != target and not s.imported]
     if RANDOM in sweep.transfer.kinds:
         pairs.append((RANDOM, target))
     return pairs
@@ -316,3 +334,104 @@ def _transfer_trials(
                             Trial(key, axes, dataclasses.replace(job, key=key), res, gen.key, cost)
                         )
     return transfer, skipped
+
+
+def _imported_transfers(
+    sweep: SweepConfig,
+    imported: tuple[ImportedSeries, ...],
+    entries: dict[Configuration, Entry],
+    data_root: str | None,
+    memo: Memo,
+) -> tuple[list[Trial], int]:
+    """The transferred trials of every imported series, per model and target."""
+    trials: list[Trial] = []
+    skipped = 0
+    if TRANSFERRED not in sweep.transfer.kinds:
+        return trials, skipped
+    levels = transfer_levels(sweep)
+    for settings in sweep.models:
+        for series in (s for s in imported if s.model == settings.name):
+            for target in sweep.targets:
+                made, n = _imported_trials(
+                    sweep,
+                    series,
+                    target,
+                    entries[target],
+                    _model(settings, target.dataset),
+                    _data(sweep, target.dataset, data_root),
+                    _train(sweep, settings.name, target),
+                    _resources(sweep, target.dataset, TRANSFER),
+                    sweep.datasets[target.dataset].epoch_gpu_seconds.get(settings.name),
+                    levels,
+                    memo,
+                )
+                trials += made
+                skipped += n
+    return trials, skipped
+
+
+def _imported(sweep: SweepConfig, levels: tuple[int, ...]) -> tuple[ImportedSeries, ...]:
+    """Each ``{tickets: URI}`` source, read (JSON only) and checked against the sweep."""
+    found = []
+    for i, source in enumerate(sweep.sources):
+        if not source.imported:
+            continue
+        series = resolve(i, source.tickets or "")
+        names = [m.name for m in sweep.models]
+        if series.model not in names:
+            raise UserError(
+                f"{series.key}: {series.where} holds tickets of model {series.model}, the sweep "
+                f"trains {', '.join(names)}; import tickets of one of these models"
+            )
+        check_protocol(series, sweep.imp, levels)
+        found.append(series)
+    return tuple(found)
+
+
+def _imported_trials(
+    sweep: SweepConfig,
+    series: ImportedSeries,
+    target: Configuration,
+    tentry: Entry,
+    tmodel: ModelConfig,
+    data: DataConfig,
+    train: TrainConfig,
+    res: Resources,
+    cost: float | None,
+    levels: tuple[int, ...],
+    memo: Memo,
+) -> tuple[list[Trial], int]:
+    """Transfer trials of an imported series to one target; keyed by the bundle ids."""
+    smodel = series.model_config()
+    restem = sweep.transfer.stem_mismatch == "reinit" and _only_stems_differ(smodel, tmodel)
+    seeds = [s for s in _seeds(sweep, target.dataset) if s in series.seeds]
+    if not restem and not _compatible(smodel, tmodel):
+        if sweep.transfer.skip_incompatible:
+            return [], len(levels) * len(seeds)
+        raise UserError(
+            f"{series.key}: {series.where} holds {describe_model(smodel)} tickets, the sweep's "
+            f"model for {target.dataset} is {describe_model(tmodel)}: parameter shapes differ; "
+            "set transfer.stem_mismatch: reinit (stems only) or import matching tickets"
+        )
+    check_fits(series, tmodel, data.spec().num_classes, restem)
+    trials = []
+    for seed in seeds:
+        found = series.for_seed(seed)
+        for level in levels:
+            job = TransferJob(TRANSFERRED, tmodel, data, train, seed, reinit_stem=restem)
+            ticket = f"{found.bundle.id}/{level}"
+            key = KEY_PREFIX[TRANSFER] + config_key(_key_payload(job, ticket_dir=ticket), memo=memo)
+            axes = TrialAxes(
+                TRANSFER, TRANSFERRED, tmodel.name, tentry, seed, series.entry_of(found), level
+            )
+            trial = Trial(
+                key,
+                axes,
+                dataclasses.replace(job, key=key),
+                res,
+                found.bundle.id,
+                cost,
+                ticket_uri=found.location.uri,
+            )
+            trials.append(trial)
+    return trials, 0

@@ -21,7 +21,7 @@ from typing import Any
 
 from ltsweep.storage.done import has_done, read_done
 from ltsweep.storage.paths import SweepPaths
-from ltsweep.sweep.cost import dataset_of, efficiency, trial_gpu_seconds
+from ltsweep.sweep.cost import dataset_of, planned_epoch_seconds, trial_gpu_seconds
 from ltsweep.sweep.plan import Plan
 from ltsweep.sweep.trial import Trial
 
@@ -38,7 +38,7 @@ class Rate:
     device: str  # "cpu", a CUDA device name, or "gpu" (a Ray Train group on GPUs)
     trials: int  # done records measured
     per_epoch: float
-    planned: float | None  # epoch_gpu_seconds / multi-GPU efficiency, as ``plan`` counts it
+    planned: float | None  # epoch_gpu_seconds x pixel factor / multi-GPU efficiency, as plan
 
     @property
     def unit(self) -> str:
@@ -86,9 +86,9 @@ def measure(
     left: list[Trial] = []
     for trial in plan.trials:
         group = (trial.model, dataset_of(trial))
-        if trial.epoch_gpu_seconds is not None:  # as the plan counts it: / multi-GPU efficiency
-            eff = efficiency(trial.resources, plan.sweep.cost)
-            planned.setdefault(group, trial.epoch_gpu_seconds / eff)
+        per_epoch = planned_epoch_seconds(trial, plan.sweep.cost)  # as the plan counts it
+        if per_epoch is not None:
+            planned.setdefault(group, per_epoch)
         planned.setdefault(group, None)
         if not done(trial.key):
             left.append(trial)

@@ -47,6 +47,9 @@ class Entry:
     subset: int | None = None  # train_subset
     train_size: int | None = None  # training images used (after half/subset); None: unknown
     test_size: int | None = None  # test images (never cut); None: unknown
+    # An imported source (``sources: [{tickets: URI}]``): its ticket bundle's id and origin
+    bundle: str | None = None
+    origin: str | None = None
 
     @property
     def label(self) -> str:
@@ -78,6 +81,8 @@ class Trial:
     resources: Resources
     source_key: str = ""  # transfer: the generation trial whose ticket it trains
     epoch_gpu_seconds: float | None = None
+    # transfer from an imported source: the bundle's URI (``source_key`` is its bundle id)
+    ticket_uri: str = ""
 
     @property
     def stage(self) -> str:

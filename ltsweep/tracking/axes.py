@@ -33,6 +33,8 @@ def _entry_tags(side: str, entry: Entry | None) -> dict[str, str]:
         "subset": entry.subset,
         "train_size": entry.train_size,
         "test_size": entry.test_size,
+        "bundle": entry.bundle,
+        "origin": entry.origin,
     }
     out = {name_tag: entry.name, optimizer_tag: entry.optimizer}
     out.update({S.entry_tag(side, f): str(v) for f, v in values.items() if v is not None})
@@ -78,6 +80,8 @@ def _entry(tags: Mapping[str, str], side: str) -> Entry | None:
         ints["subset"],
         ints["train_size"],
         ints["test_size"],
+        tags.get(S.entry_tag(side, "bundle")) or None,
+        tags.get(S.entry_tag(side, "origin")) or None,
     )
 
 

@@ -361,7 +361,8 @@ class Tracker:
     def history_rows(
         self, run_id: str, history: list[dict[str, float]], step_offset: int = 0
     ) -> list[tuple[str, float, int]]:
-        rows = [(k, h[k], step_offset + int(h["epoch"])) for h in history for k in S.EPOCH_METRICS]
+        keys = (*S.EPOCH_METRICS, S.TRAIN_RESOLUTION)  # the last only where a schedule set it
+        rows = [(k, h[k], step_offset + int(h["epoch"])) for h in history for k in keys if k in h]
         return self.unlogged(run_id, rows, "test_accuracy")
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:

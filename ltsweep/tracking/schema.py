@@ -39,12 +39,26 @@ TAG_IN_PLAN = PREFIX + "in_plan"
 TAG_IS_TARGET = PREFIX + "is_target"  # a generation trial whose configuration is a target: 1 | 0
 # Per side ("source" | "target") of a trial's typed record (``sweep.trial.Entry``), beside the
 # entry's name (TAG_*_DATASET) and optimizer: what the report classifies comparisons by.
-ENTRY_FIELDS = ("registered", "classes", "half", "subset", "train_size", "test_size")
+# ``bundle`` and ``origin``: an imported source's ticket bundle id and where it came from.
+ENTRY_FIELDS = (
+    "registered",
+    "classes",
+    "half",
+    "subset",
+    "train_size",
+    "test_size",
+    "bundle",
+    "origin",
+)
 
 
 def entry_tag(side: str, field: str) -> str:
     """``ltsweep.source_registered``, ``ltsweep.target_test_size``, ..."""
     return f"{PREFIX}{side}_{field}"
+
+
+TAG_SOURCE_BUNDLE = entry_tag("source", "bundle")  # an imported source: its ticket bundle id
+TAG_SOURCE_ORIGIN = entry_tag("source", "origin")  # ... and where it was imported from
 
 
 TAG_ERROR = PREFIX + "error"
@@ -54,6 +68,7 @@ TAG_DEVICE = PREFIX + "device"
 TAG_TRAIN_NODES = PREFIX + "train_nodes"  # a Ray Train trial: one node per rank, comma-joined
 TAG_STARTED_AT = PREFIX + "started_at"  # unix seconds
 TAG_ENDED_AT = PREFIX + "ended_at"
+TAG_STEPS = PREFIX + "steps"  # "compiled" or "eager: <why>": how the trial's steps ran
 TAG_PARENT = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"
 
@@ -76,6 +91,8 @@ ROLE_SWEEP, ROLE_TRIAL, ROLE_RESULT = "sweep", "trial", "result"
 
 # Per-epoch metrics (step = epoch index) and final metrics on every result run.
 EPOCH_METRICS = ("test_accuracy", "test_loss", "train_loss", "train_accuracy", "lr")
+# Per-epoch too, only for trials with a progressive-resolution schedule: the training side length.
+TRAIN_RESOLUTION = "train_resolution"
 FINAL_ACCURACY = "final_test_accuracy"  # the paper's figures use the final epoch
 BEST_ACCURACY = "best_test_accuracy"
 

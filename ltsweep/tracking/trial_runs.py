@@ -70,13 +70,15 @@ def start_trial(tracker: Tracker, trial: Trial, parent_id: str) -> str:
 
 
 def where_tags(record: dict[str, Any]) -> dict[str, str]:
-    """Node, device and times of the attempt that finished (records from older runs lack them)."""
+    """Node, device, times and step mode (compiled or eager, and why) of the attempt that
+    finished (records from older runs lack them)."""
     fields = {
         S.TAG_NODE: record.get("node"),
         S.TAG_DEVICE: record.get("device"),
         S.TAG_STARTED_AT: record.get("started_at"),
         S.TAG_ENDED_AT: record.get("ended_at"),
         S.TAG_TRAIN_NODES: ",".join(record.get("train_nodes", [])) or None,
+        S.TAG_STEPS: record.get("steps"),
     }
     return {k: f"{v:.3f}" if isinstance(v, float) else str(v) for k, v in fields.items() if v}
 
@@ -162,7 +164,7 @@ def log_live(tracker: Tracker, trial: Trial, metrics: dict[str, Any], once: bool
     if run is None:
         return
     step = int(metrics.get("step", metrics.get("epoch", 0)))
-    rows = [(k, metrics[k], step) for k in S.EPOCH_METRICS if k in metrics]
+    rows = [(k, metrics[k], step) for k in (*S.EPOCH_METRICS, S.TRAIN_RESOLUTION) if k in metrics]
     if "level" in metrics:
         rows.append(("level", metrics["level"], step))
     tracker.log_metrics(run.info.run_id, rows, once=once, hold=True)

@@ -34,7 +34,7 @@ from ltsweep.tracking import schema as S
 from ltsweep.tracking.outbox import Outbox, is_transient
 
 LIVE_FLUSH_S = 1.0  # the oldest a held tracking write (params, live epochs) gets while Tune runs
-LIVE_KEYS = ("step", "epoch", "level", *S.EPOCH_METRICS)
+LIVE_KEYS = ("step", "epoch", "level", *S.EPOCH_METRICS, S.TRAIN_RESOLUTION)
 
 
 class Recorder(Protocol):

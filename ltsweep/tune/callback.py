@@ -21,9 +21,11 @@ from ltsweep.storage.paths import SweepPaths
 from ltsweep.sweep.trial import Trial
 from ltsweep.tracking.trial_runs import record_dir
 from ltsweep.tracking.writer import live_metrics
-from ltsweep.tune.progress import Progress
+from ltsweep.tune.placement import pending_placements
+from ltsweep.tune.progress import Progress, note_eager_steps
 
 RECOUNT_S = 0.5  # how often the recorder counts Tune's running trials
+STARVED_S = 5.0  # how often it asks Ray which placements wait for resources
 
 
 class MlflowRecorder(Callback):
@@ -41,6 +43,7 @@ class MlflowRecorder(Callback):
         self.recorder, self.by_key, self.paths = recorder, by_key, paths
         self.progress, self.outcomes, self.ledger = progress, outcomes, ledger
         self.counted_at = -RECOUNT_S
+        self.starved_at = -STARVED_S
 
     def on_step_end(self, iteration, trials, **info):
         # Tune's trial list is the truth for "running" (reused actors skip on_trial_start);
@@ -51,6 +54,9 @@ class MlflowRecorder(Callback):
         if now - self.counted_at >= RECOUNT_S:
             self.counted_at = now
             self.progress.set_running(sum(1 for t in trials if t.status == "RUNNING"))
+        if now - self.starved_at >= STARVED_S:
+            self.starved_at = now
+            self.progress.set_starved(pending_placements())
 
     def on_trial_start(self, iteration, trials, trial, **info):
         self.recorder.start(self.by_key[trial.config["key"]])
@@ -60,6 +66,7 @@ class MlflowRecorder(Callback):
             t = self.by_key[trial.config["key"]]
             self.recorder.live(t, live_metrics(result))
             self.progress.epoch(t.key, int(result.get("step", result.get("epoch", 0))))
+            note_eager_steps(self.progress, t, result.get("steps"))
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         t = self.by_key[trial.config["key"]]

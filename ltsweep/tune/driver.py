@@ -135,6 +135,8 @@ def _run_passes(plan: Plan, paths: SweepPaths, statuses, recorder, trainable_fn)
 
     gen = StageOutcome(GENERATE, len(plan.generation))
     xfer = StageOutcome(TRANSFER, len(plan.transfer))
+    if plan.sweep.reuse:
+        _copy_reused(plan, paths)
     gen_todo = _sync_done(list(plan.generation), paths, statuses, recorder, gen)
     xfer_todo = _sync_done(list(plan.transfer), paths, statuses, recorder, xfer)
     if not gen_todo and not xfer_todo:
@@ -155,6 +157,22 @@ def _run_passes(plan: Plan, paths: SweepPaths, statuses, recorder, trainable_fn)
     finally:
         progress.close()  # the live line, if any, ends before the summary prints
     return [gen, xfer]
+
+
+def _copy_reused(plan: Plan, paths: SweepPaths) -> None:
+    """Generation trials done in a ``reuse`` store: copied here (verified), not run again."""
+    from ltsweep.storage.reuse import copy_trial, done_elsewhere, reuse_paths
+
+    todo = [t.key for t in plan.generation if not has_done(paths, t.key)]
+    found = done_elsewhere(todo, plan.sweep.reuse)
+    for key, uri in found.items():
+        copy_trial(reuse_paths(uri), paths, key)
+    if found:
+        where = ", ".join(sorted({u.split("?", 1)[0] for u in found.values()}))
+        print(
+            f"ltsweep: reuse: {len(found)} generation trial(s) copied from {where} instead of run",
+            flush=True,
+        )
 
 
 @dataclass(frozen=True)

@@ -40,10 +40,14 @@ class TicketGate(Searcher):
         self.generation = deque(t.key for t in generation_order(generation, transfer))
         self.waiting: OrderedDict[tuple[str, int], deque[str]] = OrderedDict()
         for t in transfer:
-            self.waiting.setdefault((t.source_key, t.level), deque()).append(t.key)
+            if not t.ticket_uri:  # an imported source's tickets exist already
+                self.waiting.setdefault((t.source_key, t.level), deque()).append(t.key)
         # Ready transfers, longest first: a heap of (-image-epochs, plan position, key).
         self.rank = {t.key: (-image_epochs(t), i) for i, t in enumerate(transfer)}
-        self.ready: list[tuple[float, int, str]] = []
+        self.ready: list[tuple[float, int, str]] = [
+            (*self.rank[t.key], t.key) for t in transfer if t.ticket_uri
+        ]
+        heapq.heapify(self.ready)
         self.configs = {t.key: trial_config(t) for t in [*generation, *transfer]}
         self.by_trial_id: dict[str, str] = {}
         self.failed_sources: set[str] = set()

@@ -36,6 +36,7 @@ class Progress:
         self.finished_work = sum(self.epochs[k] for k in done if k in self.epochs)
         self.partial: dict[str, int] = {}  # trial key -> epochs done (in flight)
         self.running = 0  # from Tune's own trial list, every step of its loop
+        self.starved = 0  # placements waiting for busy or starting resources (placement.py)
         self.failed = 0
         self.clock = clock
         self.started = clock()
@@ -43,7 +44,8 @@ class Progress:
         self.first = self.last = None  # times of the first and the latest epoch report
         self.live = _terminal() if live is None else live
         self._bar = None
-        self._shown: tuple[int, int, int] | None = None
+        self._shown: tuple[int, int, int, int] | None = None
+        self._notes: set[str] = set()
 
     # -- events ---------------------------------------------------------------------------
     def epoch(self, key: str, step: int) -> None:
@@ -67,6 +69,17 @@ class Progress:
         self.failed += 1
         self._refresh(force=True)
 
+    def note(self, message: str) -> None:
+        """One line for the user, said once per run, above the live line if there is one (a
+        Ray worker's own console output does not reach this terminal)."""
+        if message in self._notes:
+            return
+        self._notes.add(message)
+        if self._bar is not None:
+            self._bar.write(message, file=sys.stderr)
+        else:
+            print(message, file=sys.stderr, flush=True)
+
     def set_running(self, n: int) -> None:
         if n != self.running:
             self.running = n
@@ -84,11 +97,23 @@ class Progress:
         rate = (self.reports - 1) / (self.last - self.first)
         return max(self.total_work - self.work_done, 0) / rate
 
+    def set_starved(self, n: int) -> None:
+        """``n`` placements wait for busy or starting resources (Tune's queued trials, or a
+        Ray Train trial whose workers wait: "1 running" with no epoch would say nothing)."""
+        if n != self.starved:
+            self.starved = n
+            self._refresh(force=False)
+
     def counts(self) -> str:
         waiting = max(self.total - self.done - self.failed - self.running, 0)
+        starved = (
+            f" · {self.starved} placement(s) waiting for busy or starting resources"
+            if self.starved
+            else ""
+        )
         return (
             f"{self.done}/{self.total} done · {self.running} running · {self.failed} failed · "
-            f"{waiting} waiting"
+            f"{waiting} waiting{starved}"
         )
 
     def line(self) -> str:
@@ -107,7 +132,7 @@ class Progress:
         if self.live:
             self._draw()
             return
-        state = (self.done, self.failed, self.running)
+        state = (self.done, self.failed, self.running, self.starved)
         if force or state != self._shown:
             self._shown = state
             print(self.line(), flush=True)
@@ -149,3 +174,13 @@ def _terminal() -> bool:
 def _fmt(seconds: float) -> str:
     m, s = divmod(int(seconds), 60)
     return f"{m}m{s:02d}s"
+
+
+def note_eager_steps(progress: Progress, trial: Trial, steps: object) -> None:
+    """Say once per reason that a trial asked to compile trains eagerly, and why."""
+    if trial.job.train.compile and isinstance(steps, str) and steps.startswith("eager"):
+        why = steps.partition(":")[2].strip() or "no reason given"
+        progress.note(
+            f"ltsweep: steps run eagerly, not compiled: {why} (first seen in {trial.key}; "
+            "each trial's record and MLflow tag ltsweep.steps say how its steps ran)"
+        )

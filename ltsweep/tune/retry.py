@@ -81,7 +81,11 @@ def settle(
                 del owed[key]
             todo = [trials[k] for k in keys]
             if not gens:
-                never = [t.key for t in todo if not ticket_exists(paths, t.source_key, t.level)]
+                never = [
+                    t.key
+                    for t in todo
+                    if not t.ticket_uri and not ticket_exists(paths, t.source_key, t.level)
+                ]
                 blocked.update(never)
                 todo = [t for t in todo if t.key not in never]
             if not todo:

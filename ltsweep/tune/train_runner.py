@@ -19,6 +19,11 @@ checkpoint of the level in progress. Rank 0 writes them; every rank reads them. 
   files to the store; each rank writes its own ``nodes/rank_RRR.json``. The driver pulls the
   result into ``workdir`` after ``fit()``.
 
+**Compiled steps** (``compile: true``): DDP wraps ``MaskFolded(model)`` and the step compiles the
+DDP call (``core/compile.py``: PyTorch's documented composition, the mask folded into the
+forward). Before each level trains, the ranks compare their mask and starting weights
+(``core/rank_check.py``); a difference stops the trial with one line.
+
 The checkpoint each epoch's ``ray.train.report`` carries is only a
 small reference (``progress.json``: workdir, level, epoch) so that Ray Train's own bookkeeping,
 ``get_checkpoint()`` and the Train run directory show where a run stands. When a worker dies,
@@ -35,44 +40,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from ltsweep.core.ddp import same_names_ddp
 from ltsweep.core.imp import IMPRun
 from ltsweep.core.jobs import GenerationJob
+from ltsweep.core.rank_check import MARKER, RanksDisagreeError, check_ranks_agree
 from ltsweep.trial_layout import NODES_DIR, RESULT_FILE, level_dir, node_file
 
 PROGRESS_FILE = "progress.json"
-
-
-def _same_names_ddp(device: torch.device, channels_last: bool):
-    """DDP whose parameter names and state dict are the wrapped model's own.
-
-    Masks, checkpoints and tickets are keyed by the model's parameter names; plain DDP would
-    prefix every name with ``module.`` and a mask could not find its parameters. DDP itself
-    reads names from ``self.module``, so delegating these methods changes nothing in DDP.
-    """
-    from torch.nn.parallel import DistributedDataParallel
-
-    class SameNamesDDP(DistributedDataParallel):
-        def named_parameters(self, *args: Any, **kwargs: Any):
-            return self.module.named_parameters(*args, **kwargs)
-
-        def named_buffers(self, *args: Any, **kwargs: Any):
-            return self.module.named_buffers(*args, **kwargs)
-
-        def state_dict(self, *args: Any, **kwargs: Any):
-            return self.module.state_dict(*args, **kwargs)
-
-        def load_state_dict(self, *args: Any, **kwargs: Any):
-            return self.module.load_state_dict(*args, **kwargs)
-
-    def wrap(model: torch.nn.Module) -> torch.nn.Module:
-        if device.type == "cuda" and channels_last:
-            model = model.to(memory_format=torch.channels_last)  # before DDP builds its buckets
-        ids = [device.index] if device.type == "cuda" else None
-        return SameNamesDDP(model, device_ids=ids)
-
-    return wrap
 
 
 def _full_test_loader(job: GenerationJob, device: str):
@@ -90,6 +64,8 @@ def _full_test_loader(job: GenerationJob, device: str):
         image_size=d.image_size,
         data_root=d.data_root,
         ffcv_dir=d.ffcv_dir,
+        folder=d.folder,
+        resolution=d.resolution,
     )
     return make_loader(d.name, opts, d.loader)
 
@@ -141,8 +117,13 @@ def _worker_loop(config: dict[str, Any]) -> None:
     previous = ray.train.get_checkpoint()
     if previous is not None and rank == 0:  # informational: the workdir decides what is redone
         print(f"ltsweep: resuming {workdir} ({_describe(previous)})", flush=True)
-    wrap = _same_names_ddp(device, job.train.channels_last) if world > 1 else None
+    wrap = None
+    if world > 1:
+        wrap = same_names_ddp(device, job.train.channels_last, fold_mask=job.train.compile)
     run = IMPRun(job, workdir, str(device), rank, world, wrap_model=wrap)
+    run.before_level = lambda level, mask, model: check_ranks_agree(
+        level, mask, model.state_dict(), device
+    )
     if world > 1:
         run.test_loader = _full_test_loader(job, str(device))
     writer = stage if stage is not None and rank == 0 else None
@@ -153,7 +134,9 @@ def _worker_loop(config: dict[str, Any]) -> None:
         if writer is not None:
             writer.push()  # the epoch's checkpoint on the store before Train hears of it
         last = state.history[-1].as_dict()
-        metrics = {"level": level, **last, "next_epoch": state.next_epoch}
+        step = level * job.train.epochs + int(last["epoch"])  # as single-process trials count
+        metrics = {"level": level, **last, "next_epoch": state.next_epoch, "step": step}
+        metrics.update(steps=state.steps, final=0)
         with tempfile.TemporaryDirectory() as tmp:
             ckpt = None
             if rank == 0:
@@ -207,6 +190,26 @@ def read_results(job: GenerationJob, workdir: Path) -> list[dict[str, Any]]:
             raise RuntimeError(f"generation in {workdir} ended without level {level} ({path})")
         results.append(json.loads(path.read_text()))
     return results
+
+
+def ranks_disagree_line(exc: BaseException) -> str:
+    """The ranks' check's one line, if that is what stopped a worker group, else ""."""
+    for failure in [*getattr(exc, "worker_failures", {}).values(), exc]:
+        for line in str(failure).splitlines():
+            if MARKER in line:
+                return line[line.index(MARKER) :].strip()
+    return ""
+
+
+def tune_report_callbacks() -> list:
+    """Inside a Tune trial: the callback that passes rank 0's epoch reports to Tune (the
+    driver's progress line and MLflow's live metrics); elsewhere none."""
+    try:
+        from ray.tune.integration.ray_train import TuneReportCallback
+
+        return [TuneReportCallback()]
+    except (ImportError, RuntimeError):  # RuntimeError: not in a Tune session
+        return []
 
 
 def run_generation_distributed(
@@ -268,7 +271,13 @@ def run_generation_distributed(
             callbacks=callbacks,
         ),
     )
-    trainer.fit()
+    try:
+        trainer.fit()
+    except Exception as exc:
+        disagree = ranks_disagree_line(exc)
+        if disagree:
+            raise RanksDisagreeError(disagree) from None
+        raise
     if remote:
         stage.pull()  # what rank 0 pushed: levels, tickets, the ranks' node records
     return read_results(job, workdir)

@@ -16,11 +16,13 @@ from typing import Any
 
 import torch
 
+from ltsweep.core.compile import COMPILED
 from ltsweep.core.imp import IMPRun, LevelResult
 from ltsweep.core.jobs import GenerationJob
+from ltsweep.core.rank_check import RanksDisagreeError
 from ltsweep.core.train import TrainState
 from ltsweep.core.transfer import run_transfer
-from ltsweep.errors import TrainingDivergedError, UserError
+from ltsweep.errors import CorruptArtifactError, TrainingDivergedError, UserError
 from ltsweep.storage.done import read_done, write_done, write_failed
 from ltsweep.storage.paths import SweepPaths
 from ltsweep.storage.staging import TrialStage, fetch_ticket, ticket_exists, ticket_rel
@@ -73,15 +75,28 @@ def execute(
     except TrainingDivergedError as exc:
         write_failed(paths, trial.key, f"training diverged: {exc}", retryable=False)
         raise
+    except (RanksDisagreeError, CorruptArtifactError) as exc:  # retrying cannot help either
+        write_failed(paths, trial.key, str(exc), retryable=False)
+        raise
     ended = time.time()
     record.update(key=trial.key, seconds=ended - started, device=device, **(where or {}))
     record["device_name"] = _device_name(trial, device)  # the kind `status` groups rates by
+    record["steps"] = steps_summary(record)
     record.update(started_at=started, ended_at=ended)
     stage.push()  # every output on the store before the record that says it is done
     write_done(paths, trial.key, record)
     (tdir / CHECKPOINT_FILE).unlink(missing_ok=True)  # only once the done record is safe
     stage.push()
     return record
+
+
+def steps_summary(record: dict[str, Any]) -> str:
+    """How a trial's steps ran: ``"compiled"``, or the first ``"eager: <why>"`` of its levels
+    (levels recorded before the field existed say nothing and are skipped)."""
+    said = [lv.get("steps", "") for lv in record.get("levels", [])] or [record.get("steps", "")]
+    said = [s for s in said if s]
+    eager = [s for s in said if s != COMPILED]
+    return eager[0] if eager else (COMPILED if said else "")
 
 
 def _generate(trial: Trial, stage: TrialStage, device: str, emit, paths) -> dict[str, Any]:
@@ -95,7 +110,8 @@ def _generate(trial: Trial, stage: TrialStage, device: str, emit, paths) -> dict
     def on_epoch(level: int, state: TrainState) -> None:
         stage.push()  # the epoch's checkpoint (and a finished level's files) to the store
         last = state.history[-1]
-        emit({**last.as_dict(), "level": level, "step": level * epochs + last.epoch})
+        step = level * epochs + last.epoch
+        emit({**last.as_dict(), "level": level, "step": step, "steps": state.steps})
 
     run = IMPRun(job, tdir, device)
     run.on_ticket = lambda level: stage.push()  # transfers may start on another node at once
@@ -106,7 +122,11 @@ def _generate(trial: Trial, stage: TrialStage, device: str, emit, paths) -> dict
 def _generate_distributed(trial: Trial, stage: TrialStage, paths: SweepPaths) -> dict[str, Any]:
     """IMP on a Ray Train worker group; on an object store each rank mirrors the trial in its
     own directory and only rank 0 writes to the store (``train_runner``)."""
-    from ltsweep.tune.train_runner import read_worker_nodes, run_generation_distributed
+    from ltsweep.tune.train_runner import (
+        read_worker_nodes,
+        run_generation_distributed,
+        tune_report_callbacks,
+    )
 
     r = trial.resources
     if paths.remote:
@@ -124,6 +144,7 @@ def _generate_distributed(trial: Trial, stage: TrialStage, paths: SweepPaths) ->
         name=trial.key,
         resources_per_worker={"CPU": r.cpu, "GPU": r.gpu} if r.gpu > 0 else {"CPU": r.cpu},
         stage=stage,
+        callbacks=tune_report_callbacks(),
         **storage,
     )
     return {
@@ -132,7 +153,28 @@ def _generate_distributed(trial: Trial, stage: TrialStage, paths: SweepPaths) ->
     }
 
 
+def _imported_ticket(trial: Trial) -> Path:
+    """An imported source's ticket: the level file fetched once per machine, verified against
+    its bundle's sha256, as a ticket directory beside it in this machine's cache."""
+    import ltsweep.tracking.bundle_registry  # noqa: F401  (models:/ URIs)
+    from ltsweep.core.bundle_make import ticket_from_level
+    from ltsweep.storage.bundles import fetch_level, find_series
+
+    (found,) = find_series(trial.ticket_uri)
+    if found.bundle.id != trial.source_key:
+        raise UserError(
+            f"the bundle at {found.where} is now {found.bundle.id}, the plan imported "
+            f"{trial.source_key}: it was replaced; plan the sweep again"
+        )
+    level = fetch_level(found, trial.level)  # this machine's cache: not pushed with the trial
+    return ticket_from_level(
+        found.bundle, trial.level, level, level.parent / f"ticket_{trial.level:02d}"
+    )
+
+
 def _transfer(trial: Trial, stage: TrialStage, device: str, emit, paths) -> dict[str, Any]:
+    if trial.ticket_uri:
+        return _run_transfer(trial, stage, device, emit, _imported_ticket(trial))
     if not ticket_exists(paths, trial.source_key, trial.level):
         rel = ticket_rel(paths, trial.source_key, trial.level)
         raise UserError(
@@ -140,12 +182,18 @@ def _transfer(trial: Trial, stage: TrialStage, device: str, emit, paths) -> dict
             f"{trial.source_key} has not finished"
         )
     source = fetch_ticket(paths, trial.source_key, trial.level)  # local, sha256-verified
+    return _run_transfer(trial, stage, device, emit, source)
+
+
+def _run_transfer(
+    trial: Trial, stage: TrialStage, device: str, emit, source: Path
+) -> dict[str, Any]:
     job = dataclasses.replace(trial.job, ticket_dir=str(source))
 
     def on_epoch(state: TrainState) -> None:
         stage.push()
         last = state.history[-1]
-        emit({**last.as_dict(), "step": last.epoch})
+        emit({**last.as_dict(), "step": last.epoch, "steps": state.steps})
 
     state = run_transfer(job, stage.local, device, on_epoch=on_epoch)
     from ltsweep.core.tickets import read_info
@@ -155,7 +203,10 @@ def _transfer(trial: Trial, stage: TrialStage, device: str, emit, paths) -> dict
         "history": [m.as_dict() for m in state.history],
         "weights_remaining": info.weights_remaining,
         "ticket_sha256": info.sha256,
+        "steps": state.steps,
     }
+    if trial.ticket_uri:
+        record["bundle_id"] = trial.source_key
     if job.reinit_stem:  # the stem rule: what was re-initialised, and the true sparsity
         from ltsweep.core.transfer import stem_record
 

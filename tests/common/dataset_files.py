@@ -99,3 +99,20 @@ def make_folder_dataset(root: Path, folder: str, classes: tuple[str, ...], per_c
             for i in range(per_class):
                 pixels = rng.integers(0, 256, size=(40, 56, 3), dtype=np.uint8)
                 Image.fromarray(pixels).save(d / f"{cls}_{i}.JPEG", quality=90)
+
+
+def make_imagenet_jpegs(root: Path, per_split: int = 12) -> None:
+    """A 2-class ImageNet-layout folder (``root/imagenet/{train,val}/<wnid>/``) of small JPEGs
+    (48x40, drawn from the shapes generator): what folder loaders and FFCV's JPEG path read."""
+    from PIL import Image
+
+    from ltsweep.core.data import load_split
+
+    data = load_split("shapes", "test")
+    for split, start in (("train", 0), ("val", 40)):
+        for i in range(start, start + per_split):
+            label = int(data.labels[i]) % 2
+            folder = root / "imagenet" / split / f"n0000000{label}"
+            folder.mkdir(parents=True, exist_ok=True)
+            img = Image.fromarray(data.images[i].permute(1, 2, 0).numpy()).resize((48, 40))
+            img.save(folder / f"{i}.JPEG", quality=95)

@@ -35,6 +35,7 @@ SHARED_GROUPS = {
     "tests/test_sweep_run.py": "tiny-sweep",
     "tests/test_storage_s3.py": "tiny-sweep",
     "tests/test_cli_language.py": "tiny-sweep",
+    "tests/test_imports.py": "tiny-sweep",
     "tests/test_multinode.py::test_lost_node_server_restart_and_killed_driver": "tiny-sweep",
 }
 SPLIT_MODULES = ("tests/test_multinode.py",)

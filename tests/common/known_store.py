@@ -144,3 +144,15 @@ def build(root: Path) -> dict:
         "parent": parent,
         "excluded": {failed_id, running_id},
     }
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def accuracies(known: dict, kind: str, src, tgt, level: int) -> list[float]:
+    return [
+        r["acc"]
+        for r in known["planned"]
+        if (r["kind"], r["src"], r["tgt"], r["level"]) == (kind, src, tgt, level)
+    ]

@@ -85,3 +85,22 @@ def assert_state_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -
 
 def metrics_without_time(history: list[dict[str, float]]) -> list[dict[str, float]]:
     return [{k: v for k, v in m.items() if k != "seconds"} for m in history]
+
+
+def tiny_workers_trial(
+    compile: bool = True, levels: int = 1, epochs: int = 3, resources: object = None
+):
+    """A generation trial on 2 Ray Train workers of 0.5 CPU each (fits 2 cores beside the
+    test's own process), compiled by default: what ``tune.trainable.execute`` runs."""
+    import dataclasses
+
+    from ltsweep.core.jobs import SAME
+    from ltsweep.sweep.trial import GENERATE, Entry, Resources, Trial, TrialAxes
+
+    job = tiny_generation_job(levels=levels, epochs=epochs, rewind_epochs=1)
+    job = dataclasses.replace(job, train=dataclasses.replace(job.train, compile=compile))
+    key = f"g-tiny-workers-{'compiled' if compile else 'eager'}"
+    own = Entry("digits", "sgd", "digits", 10)
+    axes = TrialAxes(GENERATE, SAME, "vgg_tiny", own, 0, own, None, True)
+    res = resources or Resources(cpu=0.5, workers=2)
+    return Trial(key, axes, dataclasses.replace(job, key=key), res)  # type: ignore[arg-type]

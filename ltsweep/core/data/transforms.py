@@ -33,6 +33,14 @@ def random_crop_flip(
     return out
 
 
+def resize_batch(x: torch.Tensor, size: int) -> torch.Tensor:
+    """A batch ``[B, C, S, S]`` at ``size`` px (bilinear, antialiased when shrinking): how an
+    in-memory split meets a resolution schedule (docs/resolution.md)."""
+    if x.shape[-1] == size and x.shape[-2] == size:
+        return x
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+
+
 def folder_transform(spec: DatasetSpec, split: str, size: int):
     """torchvision transforms for JPEG folders: RRC + flip to train, resize + centre crop to test."""
     from torchvision import transforms as T

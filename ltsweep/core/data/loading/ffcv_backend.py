@@ -37,7 +37,7 @@ from ltsweep.core.data.ffcv_convert import (
     settings_for,
 )
 from ltsweep.core.data.loading.protocol import LOADER_BACKENDS, Batch, LoaderOptions
-from ltsweep.core.data.transforms import normalize
+from ltsweep.core.data.transforms import normalize, resize_batch
 from ltsweep.errors import UserError
 
 TEST_CROP_RATIO = 224 / 256  # torch backend: Resize(size * 256 / 224) + CenterCrop(size)
@@ -99,7 +99,10 @@ def _check_distributed(opts: LoaderOptions) -> None:
 
 
 class FFCVLoader:
-    """An ``EpochLoader`` over one ``.beton`` split."""
+    """An ``EpochLoader`` over one ``.beton`` split. Under a resolution schedule a folder-stored
+    split's decoder crops at the epoch's size (its ``output_size`` set before each epoch, as
+    FFCV's own ImageNet training does; the test split at ``eval``); a tensor-stored split is
+    resized on the device, as the torch backend does."""
 
     def __init__(self, spec: DatasetSpec, path: Path, size: int, opts: LoaderOptions) -> None:
         from ffcv.loader import Loader, OrderOption
@@ -109,6 +112,10 @@ class FFCVLoader:
         distributed = opts.world_size > 1
         if distributed:
             _check_distributed(opts)
+        self.decodes_size = spec.storage != "tensor"  # the decoder crops to the output size
+        first = opts.size_at(0) if self.decodes_size else None
+        image_pipeline = _image_pipeline(spec, first or size, opts.train, self.device)
+        self.decoder = image_pipeline[0]
         self.loader = Loader(
             str(path),
             batch_size=opts.batch_size,
@@ -119,7 +126,7 @@ class FFCVLoader:
             seed=opts.seed,
             drop_last=False,  # as the torch backend: every example every epoch
             pipelines={
-                "image": _image_pipeline(spec, size, opts.train, self.device),
+                "image": image_pipeline,
                 "label": _label_pipeline(self.device),
             },
         )
@@ -135,6 +142,10 @@ class FFCVLoader:
         # FFCV derives the permutation from its own epoch counter: set it, so epoch e's order
         # is the same whichever epoch the process started at.
         self.loader.next_epoch = epoch
+        size = self.opts.size_at(epoch)
+        if size is not None and self.decodes_size:
+            self.decoder.output_size = (size, size)
+        resize = size if size is not None and not self.decodes_size else None
         iterator = iter(self.loader)
         try:
             for images, labels in iterator:
@@ -143,6 +154,8 @@ class FFCVLoader:
                     x = normalize(images, self.mean, self.std)  # [B, 3, S, S] float, new tensor
                 else:  # normalized by FFCV on the CPU
                     x = images.clone(memory_format=torch.contiguous_format)  # [B, 3, S, S]
+                if resize is not None:
+                    x = resize_batch(x, resize)  # [B, 3, size, size]
                 yield x, labels.long().clone()  # [B] int64
         finally:
             iterator.close()

@@ -11,6 +11,7 @@ from typing import Protocol
 import torch
 
 from ltsweep.core.data.image_folder.dataset import FolderData
+from ltsweep.core.resolution import Resolution
 from ltsweep.registry import Registry
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -18,6 +19,7 @@ Batch = tuple[torch.Tensor, torch.Tensor]
 
 class EpochLoader(Protocol):
     num_examples: int
+    opts: LoaderOptions
 
     def batches(self, epoch: int) -> Iterator[Batch]: ...
 
@@ -41,6 +43,14 @@ class LoaderOptions:
     half: str | None = None  # training split cut (``subsets``); the test split is never cut
     train_subset: int | None = None
     folder: FolderData | None = None  # an image folder (``kind: image_folder``) instead of ``name``
+    resolution: Resolution | None = None  # progressive resolution (docs/resolution.md)
+
+    def size_at(self, epoch: int) -> int | None:
+        """The side length this split's batches have in ``epoch`` under a resolution schedule
+        (training: the schedule's size; test: its ``eval``), or None: the split's own size."""
+        if self.resolution is None:
+            return None
+        return self.resolution.size_at(epoch) if self.train else self.resolution.eval
 
 
 LOADER_BACKENDS: Registry = Registry("loader backend")

@@ -7,7 +7,8 @@ replays identically after a resume, and rank/world_size shard the data under DDP
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 
@@ -18,7 +19,7 @@ from ltsweep.core.data.loading.protocol import (
     EpochLoader,
     LoaderOptions,
 )
-from ltsweep.core.data.transforms import normalize, random_crop_flip
+from ltsweep.core.data.transforms import normalize, random_crop_flip, resize_batch
 
 
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -53,21 +54,31 @@ class TensorLoader:
         n = self.labels.shape[0]
         order = torch.randperm(n, generator=gen) if self.opts.train else torch.arange(n)
         order = order[self.opts.rank :: self.opts.world_size][: self._per_rank].to(self.device)
+        size = self.opts.size_at(epoch)  # a resolution schedule's size, else None
         for start in range(0, len(order), self.opts.batch_size):
             idx = order[start : start + self.opts.batch_size]
             x = normalize(self.images[idx], self.mean, self.std)  # [B, 3, S, S] float
             if self.opts.train:
                 x = random_crop_flip(x, self.pad, self.flip, gen)
+            if size is not None:
+                x = resize_batch(x, size)  # [B, 3, size, size]
             yield x, self.labels[idx]
 
 
 class FolderLoader:
     """JPEG folders decoded by torch ``DataLoader`` workers (ImageNet, Places365, large image
-    folders)."""
+    folders). Under a resolution schedule, ``transform_for(size)`` gives the split's transform at
+    the epoch's size, set before the epoch's workers start (they get a fresh copy each epoch)."""
 
-    def __init__(self, dataset: torch.utils.data.Dataset, opts: LoaderOptions) -> None:
+    def __init__(
+        self,
+        dataset: torch.utils.data.Dataset,
+        opts: LoaderOptions,
+        transform_for: Callable[[int], Any] | None = None,
+    ) -> None:
         self.opts = opts
         self.dataset = dataset
+        self.transform_for = transform_for
         self.device = torch.device(opts.device)
         self.num_examples = len(dataset) // opts.world_size
 
@@ -82,6 +93,10 @@ class FolderLoader:
             self.dataset, self.opts.world_size, self.opts.rank, self.opts.train, self.opts.seed
         )
         sampler.set_epoch(epoch)
+        size = self.opts.size_at(epoch)
+        if size is not None and self.transform_for is not None:
+            base = getattr(self.dataset, "dataset", self.dataset)  # a Subset's (half, subset)
+            base.transform = self.transform_for(size)
         loader = DataLoader(
             self.dataset,
             self.opts.batch_size,
@@ -103,7 +118,10 @@ def _torch_backend(name: str, opts: LoaderOptions) -> EpochLoader:
     )
     if isinstance(split, TensorSplit):
         return TensorLoader(spec, split, opts)
-    return FolderLoader(split, opts)
+    from ltsweep.core.data.transforms import folder_transform
+
+    name_of_split = "train" if opts.train else "test"
+    return FolderLoader(split, opts, lambda size: folder_transform(spec, name_of_split, size))
 
 
 LOADER_BACKENDS.register("torch", _torch_backend)

@@ -1,7 +1,8 @@
-"""The plan ``run`` records in the store (``ltsweep.storage.plan_keys``) and what it selects
-(``ltsweep.report.collect``): exactly the current plan's results, each once, in ``report``,
-``export``, ``status`` and ``ui`` alike, even when the sweep file changed between two runs into
-one --out, and from a store copied without its sweep file."""
+"""Which results a report holds (``ltsweep.report.collect``): summary.csv exactly as the store
+holds them; and by the plan ``run`` records in the store (``ltsweep.storage.plan_keys``), exactly
+the current plan's results, each once, in ``report``, ``export``, ``status`` and ``ui`` alike,
+even when the sweep file changed between two runs into one --out, and from a store copied
+without its sweep file."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from ltsweep.errors import UserError
 from ltsweep.storage.paths import SweepPaths
 from ltsweep.sweep.config import load_sweep
 from ltsweep.sweep.plan import Plan, build_plan
+from ltsweep.tracking import schema
 from tests.common.done_trials import record_plan
+from tests.common.known_store import NAME
 
 DATA = {"image_size": 16, "batch_size": 64, "schedule": {"epochs": 1}, "workers": 0}
 CONFIGS = [{"dataset": "digits", "optimizer": "sgd"}, {"dataset": "shapes", "optimizer": "sgd"}]
@@ -172,3 +175,41 @@ def test_status_of_a_copied_store_counts_its_recorded_plan(edited: dict, tmp_pat
         f"generation and {transfer} transfer trials, all done"
     )
     assert sum(counts["transfer"].values()) == transfer, "trials of the earlier plan were counted"
+
+
+def test_summary_csv_matches_store_exactly(known: dict, report) -> None:
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=known["uri"])
+    exp = client.get_experiment_by_name(schema.experiment_name(NAME)).experiment_id
+    store = {r.info.run_id: r for r in client.search_runs([exp], max_results=5000)}
+    with open(report.out_dir / "summary.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(known["planned"])  # FAILED, RUNNING and non-result runs left out
+    assert {r["run_id"] for r in rows} == {r["run_id"] for r in known["planned"]}
+    assert not {r["run_id"] for r in rows} & known["excluded"]
+    for row in rows:
+        run = store[row["run_id"]]
+        assert run.info.status == "FINISHED"
+        for col in (
+            "model",
+            "kind",
+            "source_dataset",
+            "source_optimizer",
+            "target_dataset",
+            "target_optimizer",
+            "level",
+            "seed",
+            "stage",
+            "trial_key",
+        ):
+            assert row[col] == run.data.tags[f"ltsweep.{col}"], col
+        assert float(row["weights_remaining"]) == float(run.data.tags[schema.TAG_WEIGHTS_REMAINING])
+        for col, key in (
+            ("final_test_accuracy", schema.FINAL_ACCURACY),
+            ("best_test_accuracy", schema.BEST_ACCURACY),
+            ("final_test_loss", "test_loss"),
+            ("final_train_loss", "train_loss"),
+            ("final_train_accuracy", "train_accuracy"),
+        ):
+            assert float(row[col]) == run.data.metrics[key], col  # exact, not approximate
