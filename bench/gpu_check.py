@@ -54,7 +54,7 @@ GRID = {
     "places365": (1_803_460, 36_500, 224),
 }
 # grid_lean's progressive resolution for the 224-px datasets (keep equal to its sweep file).
-LEAN = {"start": 160, "end": 192, "ramp": (65, 76), "eval": 224, "epochs": 90}
+LEAN = {"start": 160, "end": 192, "ramp": (67, 78), "eval": 224, "epochs": 90}
 # Throughput relative to an A100 on these models (bf16): the check names its card and scales its
 # figures to A100-seconds, the unit of every sweep's epoch_gpu_seconds (cost.gpu: A100).
 CARDS = {"A100": 1.0, "H100": 1.7, "H200": 1.7}
