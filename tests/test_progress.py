@@ -95,3 +95,17 @@ def test_waiting_placements_are_shown_and_eager_steps_said_once(capsys) -> None:
         f"ltsweep: steps run eagerly, not compiled: compile failed (no C compiler) (first seen in "
         f"{gen.key}; each trial's record and MLflow tag ltsweep.steps say how its steps ran)"
     ], err
+
+
+def test_waiting_placements_are_news_only_while_no_epoch_arrives() -> None:
+    """Tune's queued trials hold placements too: while epochs flow the line says nothing of
+    them (the "waiting" count does); after a quiet spell it does."""
+    now = [100.0]
+    plan = build_plan(load_sweep(TINY))
+    progress = Progress(plan.trials, set(), live=False, clock=lambda: now[0])
+    assert progress.quiet_for(5.0), "a run with no epoch yet is not quiet"
+    progress.epoch(plan.generation[0].key, 0)
+    now[0] += 1.0
+    assert not progress.quiet_for(5.0), "a run whose last epoch came 1 s ago counts as quiet"
+    now[0] += 5.0
+    assert progress.quiet_for(5.0), "6 s without an epoch is not counted as quiet"

@@ -56,7 +56,8 @@ class MlflowRecorder(Callback):
             self.progress.set_running(sum(1 for t in trials if t.status == "RUNNING"))
         if now - self.starved_at >= STARVED_S:
             self.starved_at = now
-            self.progress.set_starved(pending_placements())
+            quiet = self.progress.quiet_for(STARVED_S)  # a stalled run: say what it waits on
+            self.progress.set_starved(pending_placements() if quiet else 0)
 
     def on_trial_start(self, iteration, trials, trial, **info):
         self.recorder.start(self.by_key[trial.config["key"]])

@@ -97,6 +97,11 @@ class Progress:
         rate = (self.reports - 1) / (self.last - self.first)
         return max(self.total_work - self.work_done, 0) / rate
 
+    def quiet_for(self, seconds: float) -> bool:
+        """No epoch report in the last ``seconds`` (or none yet): only then is a waiting
+        placement news; while epochs flow, Tune's queued trials are the "waiting" count."""
+        return self.last is None or self.clock() - self.last >= seconds
+
     def set_starved(self, n: int) -> None:
         """``n`` placements wait for busy or starting resources (Tune's queued trials, or a
         Ray Train trial whose workers wait: "1 running" with no epoch would say nothing)."""
