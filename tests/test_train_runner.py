@@ -121,6 +121,19 @@ def _wait_for(path: Path, proc: subprocess.Popen, log: Path, timeout: float = 90
         time.sleep(0.05)
 
 
+def _start_driver(script: str, args: list[str], ray_address: str, log: Path) -> subprocess.Popen:
+    """A driver process on the test's Ray cluster, its output to ``log``."""
+    env = {**os.environ, "LTSWEEP_TEST_RAY": ray_address, "RAY_AUTH_MODE": "disabled"}
+    with open(log, "w") as out:
+        return subprocess.Popen(
+            [sys.executable, "-c", script, *args],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
 def _train_worker_pids() -> list[int]:
     import psutil
 
@@ -136,15 +149,7 @@ def _train_worker_pids() -> list[int]:
 
 def test_killed_worker_and_driver_resume_where_they_stopped(ray_address: str, tmp_path: Path):
     workdir, storage, log = tmp_path / "work", str(tmp_path / "storage"), tmp_path / "driver.log"
-    env = {**os.environ, "LTSWEEP_TEST_RAY": ray_address, "RAY_AUTH_MODE": "disabled"}
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", DRIVER, str(workdir), storage],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = _start_driver(DRIVER, [str(workdir), storage], ray_address, log)
     try:
         # Level 0 done: kill one DDP worker in level 1; Ray Train restarts the group, which
         # resumes from the workdir (level 1 can only finish if that worked).
@@ -207,15 +212,7 @@ def test_compiled_two_worker_trial_resumes_after_a_kill_bit_for_bit(
 
     out, log = tmp_path / "killed", tmp_path / "driver.log"
     workdir = SweepPaths(out).trial_dir(trial.key)
-    env = {**os.environ, "LTSWEEP_TEST_RAY": ray_address, "RAY_AUTH_MODE": "disabled"}
-    with open(log, "w") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", EXECUTE, str(out)],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
+    proc = _start_driver(EXECUTE, [str(out)], ray_address, log)
     try:
         _wait_for(level_dir(workdir, 0) / "result.json", proc, log)
         proc.send_signal(signal.SIGKILL)  # the driver (and with it its workers) during level 1
@@ -247,13 +244,13 @@ def test_a_placement_waiting_for_busy_resources_is_counted(ray_address: str):
     from ltsweep.tune.placement import pending_placements
 
     busy = placement_group([{"CPU": 1}])  # half the 2-CPU cluster, held
-    assert busy.wait(timeout_seconds=120), "could not reserve 1 of the cluster's 2 CPUs"
+    assert busy.wait(120), "could not reserve 1 of the cluster's 2 CPUs"
     waiting = placement_group([{"CPU": 2}])  # fits the cluster, not while the other is held
     held = [busy, waiting]
     try:
         assert pending_placements() >= 1, "a placement that waits for busy CPUs was not counted"
         remove_placement_group(held.pop(0))
-        assert waiting.wait(timeout_seconds=120), "the waiting placement never started"
+        assert waiting.wait(120), "the waiting placement never started"
         assert pending_placements() == 0, "a placement that started is still counted"
     finally:
         for pg in held:

@@ -7,6 +7,8 @@ tracking store shows RUNNING while a live driver holds the sweep's lock, passed 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ltsweep.storage.done import has_done, read_failed
 from ltsweep.storage.paths import SweepPaths
 from ltsweep.sweep.plan import Plan
@@ -25,20 +27,26 @@ def stage_counts(
     plan: Plan, paths: SweepPaths, done: set[str], running: set[str]
 ) -> dict[str, StageCounts]:
     """Per stage, how many planned trials are done, running, failed and left."""
-    out = {}
-    for stage, trials in ((GENERATE, plan.generation), (TRANSFER, plan.transfer)):
-        counts = {"done": 0, "running": 0, "failed": 0, "left": 0}
-        for t in trials:
-            if t.key in done:
-                counts["done"] += 1
-            elif t.key in running:
-                counts["running"] += 1
-            elif read_failed(paths, t.key) is not None:
-                counts["failed"] += 1
-            else:
-                counts["left"] += 1
-        out[stage] = counts
-    return out
+    return {
+        GENERATE: _counts((t.key for t in plan.generation), paths, done, running),
+        TRANSFER: _counts((t.key for t in plan.transfer), paths, done, running),
+    }
+
+
+def _counts(
+    keys: Iterable[str], paths: SweepPaths, done: set[str], running: set[str]
+) -> StageCounts:
+    counts = {"done": 0, "running": 0, "failed": 0, "left": 0}
+    for key in keys:
+        if key in done:
+            counts["done"] += 1
+        elif key in running:
+            counts["running"] += 1
+        elif read_failed(paths, key) is not None:
+            counts["failed"] += 1
+        else:
+            counts["left"] += 1
+    return counts
 
 
 def recorded_counts(paths: SweepPaths) -> dict[str, StageCounts] | None:
@@ -53,14 +61,8 @@ def recorded_counts(paths: SweepPaths) -> dict[str, StageCounts] | None:
     plan = read_plan_keys(paths)
     if plan is None:
         return None
-    out = {}
-    for stage, keys in ((GENERATE, list(plan.generation)), (TRANSFER, plan.transfer)):
-        done = sum(1 for k in keys if has_done(paths, k))
-        failed = sum(1 for k in keys if not has_done(paths, k) and read_failed(paths, k))
-        out[stage] = {
-            "done": done,
-            "running": 0,
-            "failed": failed,
-            "left": len(keys) - done - failed,
-        }
-    return out
+    done = {k for k in plan.trial_keys if has_done(paths, k)}  # asked once per key
+    return {
+        GENERATE: _counts(plan.generation, paths, done, set()),
+        TRANSFER: _counts(plan.transfer, paths, done, set()),
+    }
