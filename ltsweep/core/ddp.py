@@ -1,4 +1,4 @@
-"""The DDP wrapper of a data-parallel IMP level (Ray Train workers build it, ``tune/train_runner``):
+"""The DDP wrapper of a data-parallel IMP level (Ray Train workers build it, ``tune/worker_group``):
 torch only, so that the core's tests exercise it without Ray."""
 
 from __future__ import annotations

@@ -121,8 +121,8 @@ def _generate(trial: Trial, stage: TrialStage, device: str, emit, paths) -> dict
 
 def _generate_distributed(trial: Trial, stage: TrialStage, paths: SweepPaths) -> dict[str, Any]:
     """IMP on a Ray Train worker group; on an object store each rank mirrors the trial in its
-    own directory and only rank 0 writes to the store (``train_runner``)."""
-    from ltsweep.tune.train_runner import (
+    own directory and only rank 0 writes to the store (``worker_group``)."""
+    from ltsweep.tune.worker_group import (
         read_worker_nodes,
         run_generation_distributed,
         tune_report_callbacks,

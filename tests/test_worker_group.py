@@ -26,7 +26,7 @@ import pytest
 from ltsweep.core.imp import IMPRun
 from ltsweep.core.tickets import load_ticket
 from ltsweep.trial_layout import level_dir, ticket_dir
-from ltsweep.tune.train_runner import run_generation_distributed
+from ltsweep.tune.worker_group import run_generation_distributed
 from tests.common.tiny import (
     assert_state_equal,
     metrics_without_time,
@@ -99,7 +99,7 @@ DRIVER = textwrap.dedent("""
     import json, os, sys
     from pathlib import Path
     import ray
-    from ltsweep.tune.train_runner import run_generation_distributed
+    from ltsweep.tune.worker_group import run_generation_distributed
     from tests.common.tiny import tiny_generation_job
     ray.init(address=os.environ["LTSWEEP_TEST_RAY"], configure_logging=False)
     job = tiny_generation_job(levels=2, epochs=3)
