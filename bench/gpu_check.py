@@ -316,11 +316,10 @@ def grid_yaml(report: Report, tables: dict[str, dict[str, dict[str, float]]]) ->
         head = f"# {sweep}: epoch_gpu_seconds by bench/gpu_check.py on {report.device}, torch "
         head += f"{report.torch}, {mode} steps{amp}; {unit}; training plus a test pass"
         if sweep == "grid_lean":
-            head += (
-                f"; 224-px data with resolution: {{start: {LEAN.start}, end: {LEAN.end}, "
-                f"ramp: [{LEAN.ramp[0]}, {LEAN.ramp[1]}], eval: {LEAN.eval}}} "
-                f"over {LEAN_EPOCHS} epochs"
+            lean = (
+                f"start: {LEAN.start}, end: {LEAN.end}, ramp: {list(LEAN.ramp)}, eval: {LEAN.eval}"
             )
+            head += f"; 224-px data with resolution: {{{lean}}} over {LEAN_EPOCHS} epochs"
         lines.append(head)
         for dataset, models in table.items():
             inner = ", ".join(f"{m}: {s:g}" for m, s in models.items())
@@ -333,11 +332,8 @@ def target_lines(report: Report, tables: dict[str, Any]) -> list[str]:
     if report.card_factor is None:
         return [f"targets: {report.device} is not in CARDS {sorted(CARDS)}; not compared"]
     out = []
-    rn50 = [
-        r
-        for r in report.steps
-        if (r["grid_model"], r["grid_size"], r["masked"]) == ("resnet50", 224, False)
-    ]
+    key = ("resnet50", 224, False)
+    rn50 = [r for r in report.steps if (r["grid_model"], r["grid_size"], r["masked"]) == key]
     if rn50 and (rate := rn50[0].get("compiled_images_per_s")):
         per_a100 = rate / report.card_factor
         verdict = "met" if per_a100 >= TARGET_RN50_224 else "MISSED"
@@ -352,10 +348,8 @@ def target_lines(report: Report, tables: dict[str, Any]) -> list[str]:
 
 def table(report: Report) -> str:
     out = [f"GPU check on {report.device} (torch {report.torch}, Python {report.python})", ""]
-    out += [
-        "| step | masked | eager img/s | compiled img/s | ratio | first call s |",
-        "|" + "---|" * 6,
-    ]
+    head = "| step | masked | eager img/s | compiled img/s | ratio | first call s |"
+    out += [head, "|" + "---|" * 6]
     for r in report.steps:
         cells = [r["case"], r["masked"], r["eager_images_per_s"], r.get("compiled_images_per_s")]
         cells += [r.get("ratio"), f"{r['eager_first_s']} / {r.get('compiled_first_s', '-')}"]
