@@ -148,6 +148,7 @@ def tune_process(trials: int, out: Path) -> dict[str, Any]:
 
 def _measure_process(flag: str, trials: int, work: Path, log: Path) -> dict[str, Any]:
     result = work / "result.json"
+    result.unlink(missing_ok=True)  # never read a previous run's figures
     with procs.fresh(work / flag.strip("-")) as out:
         args = ["-m", "bench.bench_driver", flag, str(trials), str(out), "--result", str(result)]
         procs.run_python(args, log, timeout=3600)

@@ -114,7 +114,8 @@ def measure(sweep: Path, pairs: int, why: str, work: Path) -> list[dict[str, Any
         notes = "run right after each candidate"
         rows.append(make_row(name, metric, "s", sequential, base, floor, floors, target, notes))
         name = f"orchestration: ltsweep run vs the floor ({sweep.stem})"
-        target, notes = "what orchestration adds beyond the cores", "ratio = ltsweep run / floor"
+        target = "what orchestration adds beyond the cores"
+        notes = "ratio = ltsweep run / floor, pair by pair"
         rows.append(make_row(name, metric, "s", floor, floors, tune, cand, target, notes))
     return rows
 
