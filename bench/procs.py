@@ -108,7 +108,7 @@ def run_sweep(sweep: Path, out: Path, log: Path, timeout: float = 1800) -> float
 
 @contextlib.contextmanager
 def fresh(path: Path) -> Iterator[Path]:
-    """``path`` empty on entry (left over from nothing) and removed on exit."""
+    """``path`` removed on entry (a killed run's leftovers) and on exit (disk, between runs)."""
     shutil.rmtree(path, ignore_errors=True)
     try:
         yield path
