@@ -18,49 +18,28 @@ from pathlib import Path
 
 from bench import common
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-
 
 def discover() -> list[str]:
     """Benchmark names (``bench_<name>.py`` -> ``name``), sorted."""
-    return sorted(
-        m.name[len("bench_") :]
-        for m in pkgutil.iter_modules([str(PACKAGE_DIR)])
-        if m.name.startswith("bench_")
-    )
-
-
-def select(names: list[str], only: list[str] | None) -> list[str]:
-    wanted = [
-        w.strip().removeprefix("bench_").removesuffix(".py")
-        for o in only or []
-        for w in o.split(",")
-    ]
-    wanted = [w for w in wanted if w]
-    if unknown := [w for w in wanted if w not in names]:
-        raise SystemExit(
-            f"bench: no benchmark named {', '.join(unknown)}; known: {', '.join(names)}"
-        )
-    return [n for n in names if n in wanted] if wanted else names
+    modules = pkgutil.iter_modules([str(Path(__file__).resolve().parent)])
+    return sorted(m.name.removeprefix("bench_") for m in modules if m.name.startswith("bench_"))
 
 
 def run_module(name: str, repeats: int | None, quick: bool) -> tuple[list[dict], dict]:
     """Rows of one benchmark, or one error row if it raised; and a line about how it went."""
-    started = time.perf_counter()
-    info: dict = {"name": name}
+    started, info = time.perf_counter(), {"name": name}
     try:
         module = importlib.import_module(f"bench.bench_{name}")
         kwargs = {"quick": quick} if repeats is None else {"quick": quick, "repeats": repeats}
         rows = [common.check_row(r) for r in module.run(**kwargs)]
     except Exception as exc:
         traceback.print_exc()
-        rows = [common.error_row(name, exc)]
-        info["error"] = f"{type(exc).__name__}: {exc}"
+        rows, info["error"] = [common.error_row(name, exc)], f"{type(exc).__name__}: {exc}"
     info["seconds"] = round(time.perf_counter() - started, 1)
     return rows, info
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None, names: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     add = parser.add_argument
     add("--only", action="append", metavar="NAME", help="only this benchmark (repeatable, or a,b)")
@@ -71,41 +50,49 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    only = [
+        w.strip().removeprefix("bench_").removesuffix(".py")
+        for o in args.only or []
+        for w in o.split(",")
+    ]
+    if unknown := [w for w in only if w and w not in names]:
+        raise SystemExit(
+            f"bench: no benchmark named {', '.join(unknown)}; known: {', '.join(names)}"
+        )
+    args.chosen = [n for n in names if n in only] if any(only) else names
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
     names = discover()
+    args = parse_args(argv, names)
     if args.list:
         print("\n".join(names))
         return 0
-    chosen = select(names, args.only)
     machine = common.machine_info()
-    where = common.machine_line(machine)
     started, t0 = time.strftime("%Y-%m-%d %H:%M:%S"), time.perf_counter()
     rows: list[dict] = []
     modules: list[dict] = []
-    for name in chosen:
+    for name in args.chosen:
         print(f"bench: {name} ...", flush=True)
         module_rows, info = run_module(name, args.repeats, args.quick)
-        for r in module_rows:
-            r["machine"] = where
-        rows += module_rows
+        rows += [{**r, "machine": common.machine_line(machine)} for r in module_rows]
         modules.append(info)
         print(f"bench: {name} done in {info['seconds']:.0f} s", flush=True)
-    command = " ".join(["python -m bench", *map(shlex.quote, argv or sys.argv[1:])])
     report = {
-        "command": command, "started": started, "seconds": time.perf_counter() - t0,
-        "quick": args.quick, "repeats": args.repeats, "machine": machine, "modules": modules,
-        "rows": rows, "cwd": os.getcwd(),
-    }  # fmt: skip
+        "command": " ".join(["python -m bench", *map(shlex.quote, argv or sys.argv[1:])]),
+        "started": started,
+        "seconds": time.perf_counter() - t0,
+        "quick": args.quick,
+        "repeats": args.repeats,
+        "machine": machine,
+        "modules": modules,
+        "rows": rows,
+        "cwd": os.getcwd(),
+    }
     md_path, json_path = common.write_results(report, args.out)
-    print()
-    print(common.format_table(rows, machine))
-    print(f"\nbench: wrote {md_path} and {json_path}")
-    failed = [m["name"] for m in modules if "error" in m]
-    if failed:
+    print(f"\n{common.format_table(rows, machine)}\n\nbench: wrote {md_path} and {json_path}")
+    if failed := [m["name"] for m in modules if "error" in m]:
         print(f"bench: {len(failed)} benchmark(s) raised: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
 

@@ -10,24 +10,22 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench import procs
-from bench.common import interleave, make_row
+from bench.common import REPO_ROOT, interleave, make_row
 
-NAME = "driver"
-SIZES = (100, 500, 1000, 5000)
-QUICK_SIZES = (42, 126)
-SIZES_ENV = "BENCH_DRIVER_SIZES"
-LEVELS = 10  # per generation trial; per seed: 2 generation + 2 x 2 x LEVELS transfer trials
-TARGET_MS = 50.0
-GROWTH_TARGET = 1.5
+if TYPE_CHECKING:
+    from ltsweep.sweep.plan import Plan
+
+SWEEP = REPO_ROOT / "bench" / "sweeps" / "bench_driver.yaml"
+SIZES, QUICK_SIZES, SIZES_ENV = (100, 500, 1000, 5000), (42, 126), "BENCH_DRIVER_SIZES"
+LEVELS = 10  # the sweep's; per seed: 2 generation + 2 x 2 x LEVELS transfer trials
 
 
 def seeds_for(trials: int) -> int:
@@ -36,18 +34,11 @@ def seeds_for(trials: int) -> int:
 
 
 def sweep_yaml(trials: int) -> str:
-    """A demo-shaped sweep (digits <-> shapes, SGD) scaled by its seeds to ~``trials`` trials."""
-    data = {"image_size": 16, "batch_size": 64, "schedule": {"epochs": 1}, "workers": 0}
-    configs = [{"dataset": "digits", "optimizer": "sgd"}, {"dataset": "shapes", "optimizer": "sgd"}]
-    raw = {
-        "description": f"bench_driver: ~{trials} trials whose training costs nothing",
-        "models": [{"name": "vgg_tiny"}], "datasets": {"digits": data, "shapes": data},
-        "optimizers": {"sgd": {"lr": 0.05}}, "sources": configs, "targets": configs,
-        "imp": {"levels": LEVELS, "rate": 0.2, "rewind_epochs": 1},
-        "transfer": {"kinds": ["transferred", "random"]},
-        "seeds": list(range(seeds_for(trials))),
-        "resources": {"generate": {"cpu": 1}, "transfer": {"cpu": 1}}, "retries": 0,
-    }  # fmt: skip
+    """The driver's sweep scaled by its seeds to about ``trials`` trials."""
+    import yaml
+
+    raw = yaml.safe_load(SWEEP.read_text())
+    raw["seeds"] = list(range(seeds_for(trials)))
     return json.dumps(raw)  # JSON is YAML
 
 
@@ -67,30 +58,22 @@ def null_execute(trial, paths) -> dict[str, Any]:
     from ltsweep.sweep.trial import GENERATE
     from ltsweep.trial_layout import ticket_dir
 
-    tdir = paths.trial_dir(trial.key)
-    done = read_done(paths, trial.key)
-    if done is not None:
+    if (done := read_done(paths, trial.key)) is not None:
         return done
+    tdir = paths.trial_dir(trial.key)
     tdir.mkdir(parents=True, exist_ok=True)
     if trial.stage == GENERATE:
         levels = []
         for level in range(trial.job.imp.levels + 1):
-            remaining = 0.8**level
-            tags = trial.trains_on.name, trial.trains_on.optimizer
-            info = TicketInfo(
-                trial.job.model.name, *tags, level, trial.job.seed, 10, 1, remaining,
-                {"w": remaining}, source_key=trial.key,
-            )  # fmt: skip
-            where = ticket_dir(tdir, level)
+            left, where = 0.8**level, ticket_dir(tdir, level)
+            axes = trial.job.model.name, trial.trains_on.name, trial.trains_on.optimizer, level
+            info = TicketInfo(*axes, trial.job.seed, 10, 1, left, {"w": left}, source_key=trial.key)
             save_ticket(where, {"w": torch.zeros(8)}, Mask({"w": torch.ones(8)}), info)
-            levels.append(
-                {"level": level, "weights_remaining": remaining, "history": _history(0.9),
-                 "ticket_dir": str(where)}
-            )  # fmt: skip
+            level_record = {"level": level, "weights_remaining": left, "history": _history(0.9)}
+            levels.append({**level_record, "ticket_dir": str(where)})
         record: dict[str, Any] = {"levels": levels}
     else:
-        source = ticket_dir(paths.trial_dir(trial.source_key), trial.level)
-        info = read_info(source)
+        info = read_info(ticket_dir(paths.trial_dir(trial.source_key), trial.level))
         record = {"history": _history(0.8), "weights_remaining": info.weights_remaining}
         record["ticket_sha256"] = info.sha256
     record.update(key=trial.key, seconds=0.0, device="cpu")
@@ -104,22 +87,18 @@ def null_trainable(config: dict[str, Any], trials: dict, out: str, uri: str | No
 
     from ltsweep.storage.paths import SweepPaths
 
-    trial = trials[config["key"]]
-    record = null_execute(trial, SweepPaths(Path(out)))
+    record = null_execute(trials[config["key"]], SweepPaths(Path(out)))
     history = record.get("history") or record["levels"][-1]["history"]
     tune.report({**history[-1], "step": 0, "final": 0})
     tune.report({"final": 1, "seconds": 0.0})
 
 
 # -- the two processes --------------------------------------------------------------------------
-def _plan(trials: int, out: Path):
-    from ltsweep.sweep.config import load_sweep
-    from ltsweep.sweep.plan import build_plan
-
+def _plan(trials: int, out: Path) -> Plan:
     out.mkdir(parents=True, exist_ok=True)
     sweep = out / f"bench_driver_{trials}.yaml"
     sweep.write_text(sweep_yaml(trials))
-    return build_plan(load_sweep(sweep))
+    return procs.load_plan(sweep)
 
 
 def _cpu(who: int = resource.RUSAGE_SELF) -> float:
@@ -130,8 +109,7 @@ def _cpu(who: int = resource.RUSAGE_SELF) -> float:
 def loop_process(trials: int, out: Path) -> dict[str, Any]:
     from ltsweep.storage.paths import SweepPaths
 
-    plan = _plan(trials, out)
-    paths = SweepPaths(out)
+    plan, paths = _plan(trials, out), SweepPaths(out)
     started, cpu = time.perf_counter(), _cpu()
     for trial in plan.trials:  # generation trials come first
         null_execute(trial, paths)
@@ -145,8 +123,7 @@ def tune_process(trials: int, out: Path) -> dict[str, Any]:
     from ltsweep.tracking.writer import start_writer
     from ltsweep.tune.driver import connect_ray, run_trials
 
-    plan = _plan(trials, out)
-    paths = SweepPaths(out)
+    plan, paths = _plan(trials, out), SweepPaths(out)
     tracker = Tracker(tracking_uri(paths), plan.sweep.name, paths.artifacts)
     parent = tracker.find_or_create("sweep:bench", "sweep bench", {})
     recorder = start_writer(tracker, parent, plan.trials)  # as `ltsweep run` does
@@ -154,14 +131,12 @@ def tune_process(trials: int, out: Path) -> dict[str, Any]:
     connect_ray(2)
     ray_start = time.perf_counter() - t0
     started, cpu, writer = time.perf_counter(), _cpu(), _cpu(resource.RUSAGE_CHILDREN)
-    outcomes = run_trials(
-        plan, paths, tracker, parent, trainable_fn=null_trainable, recorder=recorder
-    )
+    outcomes = run_trials(plan, paths, tracker, parent, null_trainable, recorder=recorder)
     wall, cpu = time.perf_counter() - started, _cpu() - cpu
     writer = _cpu(resource.RUSAGE_CHILDREN) - writer  # the writer, reaped by run_trials
     finished = sum(o.finished for o in outcomes)
     statuses = tracker.statuses()
-    recorded = sum(1 for t in plan.trials if statuses.get(t.key) == "FINISHED")
+    recorded = sum(statuses.get(t.key) == "FINISHED" for t in plan.trials)
     if finished != len(plan.trials) or recorded != len(plan.trials):
         raise RuntimeError(
             f"driver benchmark: {finished} trials finished and {recorded} recorded FINISHED "
@@ -172,42 +147,32 @@ def tune_process(trials: int, out: Path) -> dict[str, Any]:
 
 
 def _measure_process(flag: str, trials: int, work: Path, log: Path) -> dict[str, Any]:
-    out = work / flag.strip("-")
-    shutil.rmtree(out, ignore_errors=True)
     result = work / "result.json"
-    result.unlink(missing_ok=True)
-    args = ["-m", "bench.bench_driver", flag, str(trials), str(out), "--result", str(result)]
-    procs.run_python(args, log, timeout=3600)
-    shutil.rmtree(out, ignore_errors=True)
+    result.unlink(missing_ok=True)  # never read a previous run's figures
+    with procs.fresh(work / flag.strip("-")) as out:
+        args = ["-m", "bench.bench_driver", flag, str(trials), str(out), "--result", str(result)]
+        procs.run_python(args, log, timeout=3600)
     return json.loads(result.read_text())
 
 
 # -- rows ---------------------------------------------------------------------------------------
-def sizes(quick: bool) -> list[int]:
-    chosen = os.environ.get(SIZES_ENV)
-    if chosen:
-        return [int(s) for s in chosen.split(",") if s.strip()]
-    return list(QUICK_SIZES if quick else SIZES)
-
-
 def measure(trials: int, pairs: int, work: Path, log: Path) -> tuple[dict[str, Any], float]:
-    runs: list[tuple[dict, dict]] = []
+    loops: list[dict] = []
+    tunes: list[dict] = []
 
-    def baseline() -> float:
-        runs.append((_measure_process("--loop", trials, work, log), {}))
-        return runs[-1][0]["wall"]
+    def run_into(runs: list[dict], flag: str) -> float:
+        runs.append(_measure_process(flag, trials, work, log))
+        return runs[-1]["wall"]
 
-    def candidate() -> float:
-        runs[-1] = (runs[-1][0], _measure_process("--tune", trials, work, log))
-        return runs[-1][1]["wall"]
-
-    interleave(baseline, candidate, pairs, warmup=0, log=print)
-    n = runs[0][0]["trials"]
-    loop_ms = [1000 * b["wall"] / n for b, _ in runs]
-    over_ms = [1000 * (c["wall"] - b["wall"]) / n for b, c in runs]
+    interleave(
+        lambda: run_into(loops, "--loop"), lambda: run_into(tunes, "--tune"), pairs, 0, print
+    )
+    n = loops[0]["trials"]
+    loop_ms = [1000 * b["wall"] / n for b in loops]
+    over_ms = [1000 * (c["wall"] - b["wall"]) / n for b, c in zip(loops, tunes)]
 
     def median(key: str, scale: float = 1000 / n) -> float:
-        return statistics.median(scale * c.get(key, 0.0) for _, c in runs)
+        return statistics.median(scale * c.get(key, 0.0) for c in tunes)
 
     notes = (
         f"{n} trials ({seeds_for(trials)} seeds x (2 generation + {4 * LEVELS} transfer)), "
@@ -216,12 +181,11 @@ def measure(trials: int, pairs: int, work: Path, log: Path) -> tuple[dict[str, A
         f"{median('writer_cpu'):.1f} ms; Ray start-up {median('ray_start', 1.0):.1f} s excluded; "
         f"private local Ray, 2 CPUs, SQLite; load average {os.getloadavg()[0]:.1f} after"
     )
-    row = make_row(
-        f"{NAME}: {n} trials", "driver overhead per trial", "ms", "plain loop, ms per trial",
-        loop_ms, "ltsweep driver (Tune + gate + MLflow), ms per trial beyond the loop", over_ms,
-        f"candidate <= {TARGET_MS:g}", notes, [(o + lp) / lp for o, lp in zip(over_ms, loop_ms)],
-    )  # fmt: skip
-    return row, statistics.median(over_ms)
+    loop = "plain loop, ms per trial"
+    driver = "ltsweep driver (Tune + gate + MLflow), ms per trial beyond the loop"
+    ratios = [(o + lp) / lp for o, lp in zip(over_ms, loop_ms)]
+    args = ("driver overhead per trial", "ms", loop, loop_ms, driver, over_ms, "candidate <= 50")
+    return make_row(f"driver: {n} trials", *args, notes, ratios), statistics.median(over_ms)
 
 
 def growth_row(per_trial: dict[int, float]) -> dict[str, Any] | None:
@@ -230,22 +194,19 @@ def growth_row(per_trial: dict[int, float]) -> dict[str, Any] | None:
         return None
     largest = max(per_trial)
     base = 500 if 500 in per_trial and largest != 500 else min(per_trial)
-    return make_row(
-        f"{NAME}: growth {base} -> {largest} trials", "per-trial overhead ratio", "ms",
-        f"{base} trials", [per_trial[base]], f"{largest} trials", [per_trial[largest]],
-        f"<= {GROWTH_TARGET:g}", "per-trial overhead flat = no worse than linear; one run per size",
-    )  # fmt: skip
+    name, metric = f"driver: growth {base} -> {largest} trials", "per-trial overhead ratio"
+    figures = f"{base} trials", [per_trial[base]], f"{largest} trials", [per_trial[largest]]
+    notes = "per-trial overhead flat = no worse than linear; one run per size"
+    return make_row(name, metric, "ms", *figures, "<= 1.5", notes)
 
 
 def fake_done(sweep: str, out: Path, every: int = 2) -> tuple[int, int]:
     """Done records (a 160-epoch history each) for every ``every``-th trial of ``sweep``, so that
     ``ltsweep status`` has a half-finished grid to count; (written, trials)."""
     from ltsweep.storage.paths import SweepPaths
-    from ltsweep.sweep.config import load_sweep
     from ltsweep.sweep.files import resolve_sweep_file
-    from ltsweep.sweep.plan import build_plan
 
-    plan = build_plan(load_sweep(resolve_sweep_file(sweep)))
+    plan = procs.load_plan(resolve_sweep_file(sweep))
     paths, record = SweepPaths(out), json.dumps({"history": _history(0.9) * 160})
     for trial in plan.trials[::every]:
         paths.trial_dir(trial.key).mkdir(parents=True, exist_ok=True)
@@ -256,48 +217,37 @@ def fake_done(sweep: str, out: Path, every: int = 2) -> tuple[int, int]:
 def cli_rows(repeats: int, work: Path, log: Path) -> list[dict[str, Any]]:
     """``ltsweep plan grid_full`` and ``ltsweep status grid_full`` (half done) wall seconds,
     each against the floor every command pays: a Python that imports ltsweep's planner."""
-    out = work / "grid_full"
-    done, total = fake_done("grid_full", out)
+    done, total = fake_done("grid_full", work / "grid_full")
     floor = ["-c", "import ltsweep.sweep.context, ltsweep.core.models.resnet"]
     rows = []
-    for name, args in (
-        ("plan", ["plan", "grid_full"]),
-        ("status", ["status", "grid_full", "--out", str(out)]),
-    ):
-        floor_s, cli = (
-            (lambda: procs.run_python(floor, log)),
-            (lambda a=args: procs.run_cli(a, log)),
+    for command, args in (("plan", []), ("status", ["--out", str(work / "grid_full")])):
+        argv = [command, "grid_full", *args]
+        base, cand = interleave(
+            lambda: procs.run_python(floor, log), lambda a=argv: procs.run_cli(a, log), repeats
         )
-        base, cand = interleave(floor_s, cli, repeats, log=print)
-        notes = f"{done} of {total} trials done; " if name == "status" else ""
+        notes = f"{done} of {total} trials done; " if command == "status" else ""
         notes += f"{repeats} pair(s), fresh processes; load {os.getloadavg()[0]:.1f} after"
-        rows.append(
-            make_row(
-                f"{NAME}: ltsweep {name} grid_full", "command wall time", "s",
-                "python importing the planner", base, f"ltsweep {name} grid_full", cand,
-                "candidate < 5", notes,
-            )
-        )  # fmt: skip
-    shutil.rmtree(out, ignore_errors=True)
+        name, metric = f"driver: ltsweep {command} grid_full", "command wall time"
+        importing, cli = "python importing the planner", f"ltsweep {command} grid_full"
+        rows.append(make_row(name, metric, "s", importing, base, cli, cand, "candidate < 5", notes))
     return rows
 
 
 def run(repeats: int = 3, quick: bool = False) -> list[dict[str, Any]]:
-    work = Path(tempfile.mkdtemp(prefix="ltsweep-bench-driver-"))
-    log = work / "log.txt"
+    chosen = os.environ.get(SIZES_ENV)
+    sizes = [int(s) for s in chosen.split(",") if s.strip()] if chosen else None
     rows, per_trial = [], {}
-    try:
-        if not os.environ.get(SIZES_ENV):
+    with tempfile.TemporaryDirectory(prefix="ltsweep-bench-driver-") as tmp:
+        work, log = Path(tmp), Path(tmp) / "log.txt"
+        if not chosen:
             rows += cli_rows(1 if quick else repeats, work, log)
-        for trials in sizes(quick):
+        for trials in sizes or (QUICK_SIZES if quick else SIZES):
             print(f"  {trials} trials")
-            row, overhead = measure(trials, 1 if trials >= 500 or quick else repeats, work, log)
+            pairs = 1 if trials >= 500 or quick else repeats
+            row, per_trial[trials] = measure(trials, pairs, work, log)
             rows.append(row)
-            per_trial[trials] = overhead
-        growth = growth_row(per_trial)
-        return rows + ([growth] if growth else [])
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    growth = growth_row(per_trial)
+    return rows + ([growth] if growth else [])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,10 +1,6 @@
-"""FFCV loader vs torchvision ``ImageFolder`` + ``DataLoader`` on the same JPEGs.
-
-CPU row: images/s of one training epoch (random-resized crop to 128 px + flip, batches of 64,
-2 workers each) over 2,000 160-px JPEGs; ltsweep's FFCV loader on a ``.beton`` written by
-``convert_split`` vs torchvision with persistent workers; first epoch of each excluded, then
-A B A B. GPU row (CUDA only): the ResNet-50 training step (``bench.step``) fed by the FFCV loader
-vs on synthetic in-GPU tensors, target within 5% (bench/README.md, "loader").
+"""FFCV loader vs torchvision ``ImageFolder`` + ``DataLoader`` on the same JPEGs (CPU row: one
+training epoch's images/s, first epochs excluded); on CUDA also the ResNet-50 step
+(``bench.step``) fed by the FFCV loader vs on in-GPU tensors (bench/README.md, "loader").
 """
 
 from __future__ import annotations
@@ -19,7 +15,7 @@ from pathlib import Path
 import torch
 
 from bench.common import interleave, make_row, not_run_row
-from bench.step import StepCase, Stepper
+from bench.step import RESNET50, Stepper
 
 N_IMAGES, SIDE, CROP, BATCH, WORKERS = 2000, 160, 128, 64, 2
 
@@ -73,19 +69,19 @@ def cpu_row(repeats: int, quick: bool, work: Path) -> dict:
     make_jpegs(work / "data", images)
     loader, epochs = ffcv_loader(work / "data", work / "ffcv", CROP, BATCH, WORKERS), count(1)
     torch_images = torch_epoch(work / "data")
-    base, cand = interleave(
-        lambda: rate(torch_images),
-        lambda: rate(lambda: sum(int(x.shape[0]) for x, _ in loader.batches(next(epochs)))),
-        repeats,
-    )  # the warm-up pair: FFCV's numba compile, the DataLoader's workers
+
+    def ffcv_images() -> int:
+        return sum(int(x.shape[0]) for x, _ in loader.batches(next(epochs)))
+
+    # the warm-up pair: FFCV's numba compile, the DataLoader's workers
+    base, cand = interleave(lambda: rate(torch_images), lambda: rate(ffcv_images), repeats)
     notes = (
         f"{images} JPEGs {SIDE}px q90, RandomResizedCrop {CROP} + flip, batch {BATCH}, "
         f"{WORKERS} workers, {os.cpu_count()} CPUs; first epoch excluded, ABAB x{repeats}"
     )
-    return make_row(
-        "loader_cpu", "loader throughput, one epoch", "images/s",
-        "torchvision ImageFolder + DataLoader", base, "ltsweep FFCV loader", cand, ">= 2.0", notes,
-    )  # fmt: skip
+    name, metric = "loader_cpu", "loader throughput, one epoch"
+    labels = "torchvision ImageFolder + DataLoader", "ltsweep FFCV loader"
+    return make_row(name, metric, "images/s", labels[0], base, labels[1], cand, ">= 2.0", notes)
 
 
 def gpu_row(repeats: int, quick: bool, work: Path) -> dict:
@@ -93,14 +89,10 @@ def gpu_row(repeats: int, quick: bool, work: Path) -> dict:
     name, metric, target = "resnet50_gpu", "training throughput, one GPU", ">= 0.95"
     if not torch.cuda.is_available():
         return not_run_row(name, metric, "images/s", *labels, target, "no GPU")
-    case, images = (
-        StepCase("resnet50", 224, 128, 1000, (("stem", "imagenet"),)),
-        1000 if quick else 5000,
-    )
+    case, images = RESNET50, 1000 if quick else 5000
     make_jpegs(work / "gpu_data", images, side=256)
-    loader = ffcv_loader(
-        work / "gpu_data", work / "gpu_ffcv", 224, case.batch, os.cpu_count() or 8, "cuda"
-    )
+    data, threads = (work / "gpu_data", work / "gpu_ffcv"), os.cpu_count() or 8
+    loader = ffcv_loader(*data, 224, case.batch, threads, "cuda")
     stepper, epochs = Stepper(case, "cuda"), count(1)
 
     def fed() -> float:
@@ -115,14 +107,11 @@ def gpu_row(repeats: int, quick: bool, work: Path) -> dict:
     base, cand = interleave(lambda: stepper.images_per_s(len(loader)), fed, repeats)
     notes = (
         f"{torch.cuda.get_device_name(0)}; {images} JPEGs 256px, RRC 224, batch {case.batch}, "
-        f"bf16 + channels-last (ltsweep's step), {os.cpu_count()} FFCV threads; ABAB x{repeats}"
+        f"bf16 + channels-last (ltsweep's step), {threads} FFCV threads; ABAB x{repeats}"
     )
     return make_row(name, metric, "images/s", labels[0], base, labels[1], cand, target, notes)
 
 
 def run(repeats: int = 5, quick: bool = False) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="ltsweep-bench-loader-") as tmp:
-        return [
-            cpu_row(max(1, repeats), quick, Path(tmp)),
-            gpu_row(max(1, repeats), quick, Path(tmp)),
-        ]
+        return [cpu_row(repeats, quick, Path(tmp)), gpu_row(repeats, quick, Path(tmp))]

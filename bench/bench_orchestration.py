@@ -1,15 +1,14 @@
 """Orchestration: ``ltsweep run`` of a sweep vs the same trials one after another in one process
 without Ray or MLflow (``--sequential SWEEP OUT``); with ``BENCH_FLOOR=1`` also the machine's
 floor, the trials on one plain process per core handed out by the real ticket gate
-(``--parallel SWEEP OUT``; ``--generation SWEEP OUT`` trains only the tickets). Sweeps, pairs and
-variables: bench/README.md, "orchestration".
+(``--parallel SWEEP OUT``; ``--generation SWEEP OUT`` trains only the tickets, for ``packing``).
+Sweeps, pairs and variables: bench/README.md, "orchestration".
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 from itertools import count
@@ -19,15 +18,7 @@ from typing import Any
 from bench import procs
 from bench.common import REPO_ROOT, interleave, make_row
 
-NAME = "orchestration"
 SMALL_SWEEP = REPO_ROOT / "bench" / "sweeps" / "bench_small.yaml"
-
-
-def _plan(sweep: Path):
-    from ltsweep.sweep.config import load_sweep
-    from ltsweep.sweep.plan import build_plan
-
-    return build_plan(load_sweep(sweep))
 
 
 def sweeps(repeats: int, quick: bool, work: Path) -> list[tuple[Path, int, str]]:
@@ -42,22 +33,12 @@ def sweeps(repeats: int, quick: bool, work: Path) -> list[tuple[Path, int, str]]
     return [(SMALL_SWEEP, repeats, "bench_small"), (demo, max(1, repeats // 3), "the demo")]
 
 
-def sequential(sweep: Path, out: Path, generation_only: bool = False) -> None:
-    """Every trial of the sweep in plan order (generation first), here, without Ray or MLflow;
-    only the generation trials (the tickets: what bench_packing starts from) if asked."""
+def run_trial(trial, out: Path) -> None:
+    """One trial as a Tune worker runs it (``execute``), here, without Ray or MLflow."""
     from ltsweep.storage.paths import SweepPaths
     from ltsweep.tune.trainable import execute
 
-    plan = _plan(sweep)
-    for trial in plan.generation if generation_only else plan.trials:
-        execute(trial, SweepPaths(out))
-
-
-def _run_one(trial, out: str) -> None:
-    from ltsweep.storage.paths import SweepPaths
-    from ltsweep.tune.trainable import execute
-
-    execute(trial, SweepPaths(Path(out)))
+    execute(trial, SweepPaths(out))
 
 
 def parallel(sweep: Path, out: Path, workers: int | None = None) -> None:
@@ -71,24 +52,20 @@ def parallel(sweep: Path, out: Path, workers: int | None = None) -> None:
     from ltsweep.storage.paths import SweepPaths
     from ltsweep.tune.gate import TicketGate
 
-    plan = _plan(sweep)
+    plan = procs.load_plan(sweep)
     trials = {t.key: t for t in plan.trials}
     gate = TicketGate(plan.generation, plan.transfer, SweepPaths(out), poll_seconds=0.2)
     slots, finished, running, ids = workers or os.cpu_count() or 1, False, {}, count()
     with ProcessPoolExecutor(slots, mp_context=multiprocessing.get_context("spawn")) as pool:
-        while not (finished and not running):
+        while not finished or running:
             while not finished and len(running) < slots:
                 trial_id = f"floor-{next(ids)}"
                 config = gate.suggest(trial_id)
-                if config is None:
+                finished = config == Searcher.FINISHED
+                if config is None or finished:
                     break
-                if config == Searcher.FINISHED:
-                    finished = True
-                    break
-                running[pool.submit(_run_one, trials[config["key"]], str(out))] = trial_id
-            if not running:
-                if finished:
-                    break
+                running[pool.submit(run_trial, trials[config["key"]], out)] = trial_id
+            if not running and not finished:
                 raise RuntimeError("floor: transfer trials wait on tickets no trial will write")
             done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
             for future in done:
@@ -97,23 +74,18 @@ def parallel(sweep: Path, out: Path, workers: int | None = None) -> None:
 
 
 def measure(sweep: Path, pairs: int, why: str, work: Path) -> list[dict[str, Any]]:
-    log, load_before = work / "log.txt", os.getloadavg()[0]
-
-    def timed_into(tag: str, args: list[str], runner=procs.run_python) -> float:
-        out = work / tag
-        shutil.rmtree(out, ignore_errors=True)
-        seconds = runner([*args, str(out)], log)
-        shutil.rmtree(out, ignore_errors=True)
-        return seconds
+    log, load_before, cores = work / "log.txt", os.getloadavg()[0], os.cpu_count()
 
     def plain(mode: str) -> float:
         """The sweep without Ray or MLflow: ``sequential`` (baseline) or ``parallel`` (floor)."""
-        return timed_into(mode, ["-m", "bench.bench_orchestration", f"--{mode}", str(sweep)])
+        with procs.fresh(work / mode) as out:
+            args = ["-m", "bench.bench_orchestration", f"--{mode}", str(sweep), str(out)]
+            return procs.run_python(args, log)
 
     floors: list[float] = []
 
     def candidate() -> float:
-        seconds = timed_into("tune", ["run", str(sweep), "--out"], procs.run_cli)
+        seconds = procs.run_sweep(sweep, work / "tune", log)
         if os.environ.get("BENCH_FLOOR"):
             floors.append(plain("parallel"))
         return seconds
@@ -121,7 +93,7 @@ def measure(sweep: Path, pairs: int, why: str, work: Path) -> list[dict[str, Any
     # Warm-up: the imports both sides pay (page cache, .pyc), not a whole sweep each.
     procs.run_python(["-c", "import torch, ray.tune, mlflow, ltsweep.tune.trainable"], log)
     procs.run_cli(["plan", str(sweep)], log)
-    plan, cores = _plan(sweep), os.cpu_count()
+    plan = procs.load_plan(sweep)
     gen, transfer = len(plan.generation), len(plan.transfer)
     print(f"  {sweep.name}: {gen} + {transfer} trials, {pairs} pair(s)")
     base, cand = interleave(lambda: plain("sequential"), candidate, pairs, warmup=0, log=print)
@@ -132,41 +104,28 @@ def measure(sweep: Path, pairs: int, why: str, work: Path) -> list[dict[str, Any
         "after another; both fresh processes, start-up included; private local Ray; load "
         f"average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     )
-    sequential_label, run_label = (
-        "same trials sequential, one process",
-        "ltsweep run (Tune + MLflow)",
-    )
-    rows = [
-        make_row(
-            f"{NAME}: ltsweep run ({sweep.stem})", "sweep wall time", "s", sequential_label,
-            base, run_label, cand, "<= 1.25", notes,
-        )
-    ]  # fmt: skip
+    sequential, tune = "same trials sequential, one process", "ltsweep run (Tune + MLflow)"
+    name, metric = f"orchestration: ltsweep run ({sweep.stem})", "sweep wall time"
+    rows = [make_row(name, metric, "s", sequential, base, tune, cand, "<= 1.25", notes)]
     if floors:
-        floor_label = f"same trials on {cores} plain processes, ticket-gate order"
-        rows += [
-            make_row(
-                f"{NAME}: {cores} plain processes ({sweep.stem}), the machine's floor",
-                "sweep wall time", "s", sequential_label, base, floor_label, floors,
-                f"{1 / cores:.2f} if {cores} cores scaled perfectly", "run right after each candidate",
-            ),
-            make_row(
-                f"{NAME}: ltsweep run vs the floor ({sweep.stem})", "sweep wall time", "s",
-                floor_label, floors, run_label, cand, "what orchestration adds beyond the cores",
-                "ratio = ltsweep run / floor, pair by pair",
-            ),
-        ]  # fmt: skip
+        name = f"orchestration: {cores} plain processes ({sweep.stem}), the machine's floor"
+        floor = f"same trials on {cores} plain processes, ticket-gate order"
+        target = f"{1 / cores:.2f} if {cores} cores scaled perfectly"
+        notes = "run right after each candidate"
+        rows.append(make_row(name, metric, "s", sequential, base, floor, floors, target, notes))
+        name = f"orchestration: ltsweep run vs the floor ({sweep.stem})"
+        target = "what orchestration adds beyond the cores"
+        notes = "ratio = ltsweep run / floor, pair by pair"
+        rows.append(make_row(name, metric, "s", floor, floors, tune, cand, target, notes))
     return rows
 
 
 def run(repeats: int = 3, quick: bool = False) -> list[dict[str, Any]]:
-    work = Path(tempfile.mkdtemp(prefix="ltsweep-bench-orch-"))
-    try:
+    with tempfile.TemporaryDirectory(prefix="ltsweep-bench-orch-") as tmp:
+        work = Path(tmp)
         return [
             row for s, n, why in sweeps(repeats, quick, work) for row in measure(s, n, why, work)
         ]
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,8 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     sweep, out = map(Path, args.sequential or args.parallel or args.generation)
     if args.parallel:
         parallel(sweep, out)
-    else:
-        sequential(sweep, out, generation_only=bool(args.generation))
+    else:  # plan order: generation first
+        plan = procs.load_plan(sweep)
+        for trial in plan.generation if args.generation else plan.trials:
+            run_trial(trial, out)
     return 0
 
 

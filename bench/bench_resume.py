@@ -1,17 +1,12 @@
-"""Resume: the work redone after a SIGKILL mid-sweep, and rerunning a finished sweep.
-
-Kill: ``ltsweep run`` of bench/sweeps/bench_small.yaml gets SIGKILL (its process group, then
-every process of that run) once trials are done and another has saved progress; what each
-unfinished trial had saved is read at the kill, the sweep is run again to the end, and a saved
-epoch retrained shows up with other metrics in the final record. Redone = saved epochs retrained
-+ 1 for the epoch in progress (an upper bound); target <= 1. Rerun: the finished sweep run again
-vs ``ltsweep plan`` of it; target < 15 s (bench/README.md, "resume").
+"""Resume: the epochs redone after a SIGKILL mid-sweep (saved epochs retrained, seen as other
+metrics in the final record, + 1 for the epoch in progress: an upper bound), and rerunning a
+finished sweep vs ``ltsweep plan`` of it. Kill points: bench/README.md, "resume".
 """
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
 import statistics
 import tempfile
 import time
@@ -24,86 +19,63 @@ from ltsweep.trial_layout import CHECKPOINT_FILE as CHECKPOINT
 from ltsweep.trial_layout import DONE_FILE as DONE
 from ltsweep.trial_layout import RESULT_FILE as RESULT
 
-NAME = "resume"
 SWEEP = REPO_ROOT / "bench" / "sweeps" / "bench_small.yaml"
+Epochs = dict[tuple[int, int], dict[str, float]]  # (level, epoch) -> metrics; level -1: transfer
 
 
-# -- what a trial directory holds -----------------------------------------------------------------
-def saved_epochs(tdir: Path) -> dict[tuple[int, int], dict[str, float]]:
-    """(level, epoch) -> metrics of every epoch whose result is on disk; level -1 for transfers."""
-    import json
+def _epochs(histories: list[tuple[int, list[dict[str, float]]]]) -> Epochs:
+    return {(level, int(m["epoch"])): dict(m) for level, history in histories for m in history}
 
+
+def saved_epochs(tdir: Path) -> Epochs:
+    """Every epoch whose result is on disk: finished levels' results, checkpoints' histories."""
     import torch
 
-    out: dict[tuple[int, int], dict[str, float]] = {}
+    def history(path: Path) -> list[dict[str, float]]:
+        if path.name == RESULT:
+            return json.loads(path.read_text())["history"]
+        return torch.load(path, map_location="cpu", weights_only=True)["history"]
 
-    def add(level: int, history: list[dict[str, float]]) -> None:
-        for m in history:
-            out[(level, int(m["epoch"]))] = dict(m)
-
+    found = []
     for ldir in sorted(tdir.glob("level_*")):
-        level = int(ldir.name.split("_")[1])
-        if (ldir / RESULT).exists():
-            add(level, json.loads((ldir / RESULT).read_text())["history"])
-        elif (ldir / CHECKPOINT).exists():
-            payload = torch.load(ldir / CHECKPOINT, map_location="cpu", weights_only=True)
-            add(level, payload["history"])
+        path = ldir / RESULT if (ldir / RESULT).exists() else ldir / CHECKPOINT
+        if path.exists():
+            found.append((int(ldir.name.split("_")[1]), history(path)))
     if (tdir / CHECKPOINT).exists():
-        payload = torch.load(tdir / CHECKPOINT, map_location="cpu", weights_only=True)
-        add(-1, payload["history"])
-    return out
+        found.append((-1, history(tdir / CHECKPOINT)))
+    return _epochs(found)
 
 
-def final_epochs(tdir: Path) -> dict[tuple[int, int], dict[str, float]]:
-    import json
-
+def final_epochs(tdir: Path) -> Epochs:
     record = json.loads((tdir / DONE).read_text())
-    out: dict[tuple[int, int], dict[str, float]] = {}
-    for lv in record.get("levels", []):
-        for m in lv["history"]:
-            out[(int(lv["level"]), int(m["epoch"]))] = dict(m)
-    for m in record.get("history", []):
-        out[(-1, int(m["epoch"]))] = dict(m)
-    return out
+    levels = [(int(lv["level"]), lv["history"]) for lv in record.get("levels", [])]
+    return _epochs([*levels, (-1, record.get("history", []))])
 
 
 def last_write(tdir: Path) -> float:
     return max([tdir.stat().st_mtime] + [p.stat().st_mtime for p in tdir.rglob("*")])
 
 
-def _trial_dirs(out: Path) -> list[Path]:
-    trials = out / "trials"
-    return sorted(p for p in trials.iterdir() if p.is_dir()) if trials.is_dir() else []
+def unfinished(out: Path) -> tuple[int, list[Path]]:
+    """(trials done, directories of the trials begun but not done) under ``out``."""
+    dirs = [p for p in (out / "trials").glob("*") if p.is_dir()]
+    return sum((d / DONE).exists() for d in dirs), [d for d in dirs if not (d / DONE).exists()]
 
 
-def _has_progress(tdir: Path) -> bool:
-    return (
-        any(tdir.glob(f"level_*/{RESULT}"))
-        or any(tdir.glob(f"level_*/{CHECKPOINT}"))
-        or (tdir / CHECKPOINT).exists()
-    )
-
-
-# -- (b) kill mid-sweep -------------------------------------------------------------------------
-def kill_and_resume(
-    sweep: Path, out: Path, log: Path, done_before_kill: int, timeout: float = 900
-) -> dict[str, Any]:
+def kill_and_resume(sweep: Path, out: Path, log: Path, done_before_kill: int) -> dict[str, Any]:
     """One kill experiment in ``out``; per-trial figures of what the rerun redid."""
-    proc, marker = procs.start_cli(["run", str(sweep), "--out", str(out)], log)
-    deadline = time.time() + timeout
+    proc, marker = procs.start([str(procs.LTSWEEP), "run", str(sweep), "--out", str(out)], log)
+    deadline = time.time() + 900
     try:
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(
-                    f"the sweep ended (exit {proc.returncode}) before the kill "
-                    f"point: {procs.tail(log)}"
-                )
+                why = f"the sweep ended (exit {proc.returncode}) before the kill point"
+                raise RuntimeError(f"{why}: {procs.tail(log)}")
             if time.time() > deadline:
                 raise TimeoutError("no kill point reached in time")
-            dirs = _trial_dirs(out)
-            done = sum((d / DONE).exists() for d in dirs)
-            busy = [d for d in dirs if not (d / DONE).exists() and _has_progress(d)]
-            if done >= done_before_kill and busy:
+            done, begun = unfinished(out)
+            progress = (CHECKPOINT, f"level_*/{RESULT}", f"level_*/{CHECKPOINT}")
+            if done >= done_before_kill and any(any(d.glob(p)) for d in begun for p in progress):
                 break
             time.sleep(0.1)
         killed_at = time.time()
@@ -111,12 +83,8 @@ def kill_and_resume(
     finally:
         if proc.poll() is None:
             procs.hard_kill(proc, marker)
-    in_flight = {
-        d.name: (saved_epochs(d), last_write(d))
-        for d in _trial_dirs(out)
-        if not (d / DONE).exists()
-    }
-    done_at_kill = sum((d / DONE).exists() for d in _trial_dirs(out))
+    done_at_kill, begun = unfinished(out)
+    in_flight = {d.name: (saved_epochs(d), last_write(d)) for d in begun}
     rerun_seconds = procs.run_cli(["run", str(sweep), "--out", str(out)], log)
     retrained, saved_counts, since_save = [], [], []
     for key, (saved, wrote) in in_flight.items():
@@ -127,56 +95,46 @@ def kill_and_resume(
     # The epoch in progress at the kill restarts from its beginning: count it as one whole
     # epoch redone (an upper bound) for resume and for a restart from scratch alike.
     return {
-        "in_flight": len(in_flight), "done_at_kill": done_at_kill,
-        "redone": [r + 1 for r in retrained], "scratch": [n + 1 for n in saved_counts],
-        "retrained": sum(retrained), "saved": sum(saved_counts), "since_save": since_save,
-        "rerun_seconds": rerun_seconds, "stragglers": stragglers,
-    }  # fmt: skip
+        "in_flight": len(in_flight),
+        "done_at_kill": done_at_kill,
+        "redone": [r + 1 for r in retrained],
+        "scratch": [n + 1 for n in saved_counts],
+        "retrained": sum(retrained),
+        "saved": sum(saved_counts),
+        "since_save": since_save,
+        "rerun_seconds": rerun_seconds,
+        "stragglers": stragglers,
+    }
 
 
 def run(repeats: int = 5, quick: bool = False) -> list[dict[str, Any]]:
-    from ltsweep.sweep.config import load_sweep
-    from ltsweep.sweep.plan import build_plan
-
-    work = Path(tempfile.mkdtemp(prefix="ltsweep-bench-resume-"))
-    log = work / "log.txt"
-    sweep = procs.quick_variant(SWEEP, work) if quick else SWEEP
-    plan = build_plan(load_sweep(sweep))
-    n_all = len(plan.trials)
-    # Kill points: once the first trial is done, then once half of all trials are.
-    kill_points = [1, max(2, n_all // 2)][: 1 if quick else 2]
-    rerun_pairs = 2 if quick else repeats
-    label = f"{SWEEP.stem}{', cut to 1 level, 3 epochs' if quick else ''}"
-    try:
+    with tempfile.TemporaryDirectory(prefix="ltsweep-bench-resume-") as tmp:
+        work = Path(tmp)
+        log, rerun_log = work / "log.txt", work / "rerun.txt"
+        sweep = procs.quick_variant(SWEEP, work) if quick else SWEEP
+        n_all = len(procs.load_plan(sweep).trials)
+        # Kill points: once the first trial is done, then once half of all trials are.
         kills = []
-        for i, point in enumerate(kill_points):
-            out = work / f"kill{i}"
-            kills.append(kill_and_resume(sweep, out, log, point))
-            print(
-                f"  kill {i + 1}: {kills[-1]['in_flight']} in flight, redone "
-                f"{kills[-1]['redone']}, from scratch {kills[-1]['scratch']}"
-            )
-        finished = work / "kill0"  # finished by its rerun: (a) reruns it again
-        rerun_log = work / "rerun.txt"
-        base, cand = interleave(
-            lambda: procs.run_cli(["plan", str(sweep)], log),
-            lambda: procs.run_cli(["run", str(sweep), "--out", str(finished)], rerun_log),
-            rerun_pairs,
-            warmup=0,
-            log=print,
+        for i, point in enumerate([1, max(2, n_all // 2)][: 1 if quick else 2]):
+            kills.append(k := kill_and_resume(sweep, work / f"kill{i}", log, point))
+            print(f"  kill {i + 1}: {k['in_flight']} in flight, redone {k['redone']}")
+        pairs = 2 if quick else repeats
+        finished = ["run", str(sweep), "--out", str(work / "kill0")]  # by the first rerun
+        plan, rerun = (
+            (lambda: procs.run_cli(["plan", str(sweep)], log)),
+            (lambda: procs.run_cli(finished, rerun_log)),
         )
+        base, cand = interleave(plan, rerun, pairs, warmup=0, log=print)
         noop = rerun_log.read_text().count("nothing to do")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    rerun_row = make_row(
-        f"{NAME}: rerun a finished sweep ({label})", "wall time", "s", "ltsweep plan (CLI floor)",
-        base, "ltsweep run, all trials done", cand, "candidate < 15",
-        f"{noop}/{rerun_pairs} reruns printed 'nothing to do'; {rerun_pairs} interleaved pairs "
-        f"after a full run; load average {os.getloadavg()[0]:.1f}",
-    )  # fmt: skip
-    per_kill_redone = [statistics.mean(k["redone"]) for k in kills]
-    per_kill_scratch = [statistics.mean(k["scratch"]) for k in kills]
-    detail = "; ".join(
+    label = f"{SWEEP.stem}{', cut to 1 level, 3 epochs' if quick else ''}"
+    name, target = f"resume: rerun a finished sweep ({label})", "candidate < 15"
+    floor, rerun = "ltsweep plan (CLI floor)", "ltsweep run, all trials done"
+    notes = (
+        f"{noop}/{pairs} reruns printed 'nothing to do'; {pairs} interleaved pairs after a full "
+        f"run; load average {os.getloadavg()[0]:.1f}"
+    )
+    rows = [make_row(name, "wall time", "s", floor, base, rerun, cand, target, notes)]
+    notes = "; ".join(
         f"kill {i + 1}: {k['done_at_kill']}/{n_all} trials done, {k['in_flight']} in flight "
         f"with {k['saved']} saved epochs, {k['retrained']} of them retrained; time since each "
         f"one's last save {', '.join(f'{x:.1f}' for x in k['since_save'])} s; "
@@ -184,10 +142,11 @@ def run(repeats: int = 5, quick: bool = False) -> list[dict[str, Any]]:
         f"{k['rerun_seconds']:.0f} s"
         for i, k in enumerate(kills)
     )
-    kill_row = make_row(
-        f"{NAME}: work redone after SIGKILL mid-sweep ({label})",
-        "epochs redone per in-flight trial", "epochs", "restart in-flight trials from scratch",
-        per_kill_scratch, "ltsweep run again (resume from checkpoints)", per_kill_redone,
-        "candidate <= 1", f"{detail}; redone = saved epochs retrained + 1 for the epoch in progress",
-    )  # fmt: skip
-    return [rerun_row, kill_row]
+    notes += "; redone = saved epochs retrained + 1 for the epoch in progress"
+    name = f"resume: work redone after SIGKILL mid-sweep ({label})"
+    scratch = [statistics.mean(k["scratch"]) for k in kills]
+    redone = [statistics.mean(k["redone"]) for k in kills]
+    labels = "restart in-flight trials from scratch", "ltsweep run again (resume from checkpoints)"
+    metric, target = "epochs redone per in-flight trial", "candidate <= 1"
+    row = make_row(name, metric, "epochs", labels[0], scratch, labels[1], redone, target, notes)
+    return [*rows, row]

@@ -5,6 +5,7 @@ the machine's load hits both sides), rows with per-pair ratios, machine info, th
 from __future__ import annotations
 
 import json
+import operator
 import os
 import platform
 import re
@@ -17,8 +18,8 @@ ROW_KEYS = (
     *("name", "metric", "unit", "baseline_label", "baseline", "candidate_label", "candidate"),
     *("ratio_median", "ratio_min", "ratio_max", "target", "notes"),
 )
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = REPO_ROOT / "bench" / "results"
 
 
 def interleave(
@@ -46,10 +47,17 @@ def interleave(
 
 
 def make_row(
-    name: str, metric: str, unit: str, baseline_label: str, baseline: Sequence[float],
-    candidate_label: str, candidate: Sequence[float], target: str, notes: str = "",
+    name: str,
+    metric: str,
+    unit: str,
+    baseline_label: str,
+    baseline: Sequence[float],
+    candidate_label: str,
+    candidate: Sequence[float],
+    target: str,
+    notes: str = "",
     ratios: Sequence[float] | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """A result row from per-repeat figures; ratios are candidate/baseline per interleaved pair
     unless given."""
     if ratios is None:
@@ -62,52 +70,51 @@ def make_row(
 
 
 def not_run_row(
-    name: str, metric: str, unit: str, baseline_label: str, candidate_label: str, target: str,
+    name: str,
+    metric: str,
+    unit: str,
+    baseline_label: str,
+    candidate_label: str,
+    target: str,
     reason: str,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """A row that says plainly why it has no figures (e.g. "no GPU")."""
     row = dict.fromkeys(ROW_KEYS)
     row.update(name=name, metric=metric, unit=unit, baseline_label=baseline_label)
-    row.update(candidate_label=candidate_label, target=target, notes=f"not run: {reason}")
-    return row
+    return {
+        **row,
+        "candidate_label": candidate_label,
+        "target": target,
+        "notes": f"not run: {reason}",
+    }
 
 
 def error_row(module: str, exc: BaseException) -> dict[str, Any]:
     """The row a benchmark module that raised is reported as."""
-    message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    message = (str(exc).strip().splitlines() or [""])[0][:300]
     row = not_run_row(module, "-", "-", "-", "-", "-", "")
-    row["notes"] = f"error: {type(exc).__name__}: {message}"
-    row["error"] = True
-    return row
+    return {**row, "notes": f"error: {type(exc).__name__}: {message}", "error": True}
 
 
 _TARGET = re.compile(r"^\s*(candidate\s+)?(<=|>=|<|>|==)\s*([0-9.eE+-]+)")
+_OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq}
 
 
 def target_met(row: dict[str, Any]) -> str:
     """Whether the row meets its target: "yes", "no", or "-" (no figures, or a free-form target).
-
-    A target like ">= 0.95" applies to the median ratio, "candidate < 15" to the figure itself.
-    """
+    A target like ">= 0.95" applies to the median ratio, "candidate < 15" to the figure itself."""
     match = _TARGET.match(str(row.get("target") or ""))
-    if not match:
-        return "-"
-    value = row.get("candidate") if match.group(1) else row.get("ratio_median")
+    value = None if not match else row.get("candidate" if match.group(1) else "ratio_median")
     if value is None:
         return "-"
-    op, bound = match.group(2), float(match.group(3))
-    ok = {"<=": value <= bound, ">=": value >= bound, "<": value < bound, ">": value > bound}.get(
-        op, value == bound
-    )
-    return "yes" if ok else "no"
+    return "yes" if _OPS[match.group(2)](value, float(match.group(3))) else "no"
 
 
 def check_row(row: Any) -> dict[str, Any]:
     """A module's row, refused if it lacks one of ``ROW_KEYS``."""
     if not isinstance(row, dict):
         raise TypeError(f"a benchmark row must be a dict, got {type(row).__name__}")
-    missing = [k for k in ROW_KEYS if k not in row]
-    if missing:
+    if missing := [k for k in ROW_KEYS if k not in row]:
         raise ValueError(f"row {row.get('name', '?')!r} lacks {', '.join(missing)}")
     return row
 
@@ -115,12 +122,11 @@ def check_row(row: Any) -> dict[str, Any]:
 # -- the machine --------------------------------------------------------------------------------
 def cpu_model() -> str:
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        pass
-    return platform.processor() or "unknown"
+        lines = []
+    models = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")]
+    return next(iter(models), None) or platform.processor() or "unknown"
 
 
 def machine_info() -> dict[str, Any]:
@@ -142,10 +148,8 @@ def machine_info() -> dict[str, Any]:
 
 
 def machine_line(machine: dict[str, Any]) -> str:
-    return (
-        f"{machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}, "
-        f"GPU {machine['gpu']}"
-    )
+    cpu, cores, torch, gpu = (machine[k] for k in ("cpu", "cores", "torch", "gpu"))
+    return f"{cpu}, {cores} cores, torch {torch}, GPU {gpu}"
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -159,44 +163,36 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def format_table(rows: Sequence[dict[str, Any]], machine: dict[str, Any]) -> str:
     """The Markdown table: one line per row, the machine on every line."""
-    where = machine_line(machine)
-    head = (
-        "| benchmark | metric | candidate | baseline | ratio median (min–max) | target | met "
-        "| machine | notes |"
-    )
-    lines = [head, "|" + "---|" * 9]
+    head = "benchmark | metric | candidate | baseline | ratio median (min–max) | target | met"
+    lines = [f"| {head} | machine | notes |", "|" + "---|" * 9]
     for r in rows:
-        if r.get("ratio_median") is None:
-            ratio = "-"
-        else:
+        ratio = "-"
+        if r.get("ratio_median") is not None:
             ratio = f"{fmt(r['ratio_median'])} ({fmt(r['ratio_min'])}–{fmt(r['ratio_max'])})"
         unit = f" {r['unit']}" if r.get("unit") not in (None, "", "-") else ""
         cand = f"{fmt(r['candidate'])}{unit} ({r['candidate_label']})"
         base = f"{fmt(r['baseline'])}{unit} ({r['baseline_label']})"
         if r.get("candidate") is None:
             cand, base = f"- ({r['candidate_label']})", f"- ({r['baseline_label']})"
-        cells = [r["name"], r["metric"], cand, base, ratio, r["target"], target_met(r), where]
-        cells.append(r.get("notes", ""))
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        cells = [r["name"], r["metric"], cand, base, ratio, r["target"], target_met(r)]
+        cells += [machine_line(machine), r.get("notes", "")]
+        lines.append(
+            "| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+        )
     return "\n".join(lines)
 
 
 def write_results(report: dict[str, Any], out_dir: Path = RESULTS_DIR) -> tuple[Path, Path]:
     """``latest.md`` and ``latest.json`` in ``out_dir``; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    machine = report["machine"]
+    machine, quick = report["machine"], " · quick mode" if report.get("quick") else ""
     md = [
         "# ltsweep benchmarks",
         "",
         f"- command: `{report['command']}`",
-        f"- started: {report['started']} · took {report['seconds']:.0f} s"
-        + (" · quick mode" if report.get("quick") else ""),
+        f"- started: {report['started']} · took {report['seconds']:.0f} s{quick}",
         f"- machine: {machine_line(machine)} · load average at start "
         f"{machine.get('load_average_at_start')}",
         "- ratio = candidate / baseline per interleaved pair; median (min–max) over the pairs",

@@ -1,13 +1,14 @@
-"""The GPU check: what ltsweep's engine does on one CUDA GPU, one command of under ten minutes:
-``bash bench/gpu_check.sh`` after ``python -m bench.gpu_check --prepare``; CI runs ``--cpu-tiny
---no-compile``. Sections, what each measures and how figures become the sweeps' per-epoch
-GPU-seconds: bench/README.md, "GPU check". Imports torch, numpy and ``ltsweep.core`` only (``FORBIDDEN``:
-tests/test_gpu_check.py runs it with those packages absent, as they are on the GPU machine).
+"""The GPU check: what ltsweep's engine does on one CUDA GPU, in one command of under ten minutes
+(``bash bench/gpu_check.sh`` after ``--prepare``; CI runs ``--cpu-tiny --no-compile``). Sections,
+and how their figures become the sweeps' per-epoch GPU-seconds: bench/README.md, "GPU check".
+Imports torch, numpy and ``ltsweep.core`` only: the GPU machine lacks ``FORBIDDEN``, and
+tests/test_gpu_check.py runs this with them absent.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -17,64 +18,56 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
-from bench.step import StepCase, Stepper
+from bench.common import REPO_ROOT, cpu_model
+from bench.step import StepCase, Stepper, alternate
+from ltsweep.core.data import get_spec
+from ltsweep.core.data.fashion import PLACES, PREFIX, SYSTEM_DIR
+from ltsweep.core.data.locate import locate
+from ltsweep.core.resolution import Resolution
 
-REPO = Path(__file__).resolve().parent.parent
-DATA_ROOT = REPO / "bench" / "data"  # holds fashion-mnist/*.gz (git-ignored; copied along)
-SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")
+DATA_ROOT = REPO_ROOT / "bench" / "data"  # holds fashion-mnist/*.gz (git-ignored; copied along)
+SYSTEM_FASHION = Path(SYSTEM_DIR)
 FASHION_FILES = tuple(
-    f"{s}-{k}-idx{n}-ubyte.gz" for s in ("train", "t10k") for k, n in (("images", 3), ("labels", 1))
+    f"{p}-{k}-ubyte.gz" for p in PREFIX.values() for k in ("images-idx3", "labels-idx1")
 )
-FORBIDDEN = (
-    "ray",
-    "mlflow",
-    "ffcv",
-    "pyarrow",
-    "yaml",
-    "safetensors",
-    "scipy",
-    "sklearn",
-    "pandas",
-    "matplotlib",
-)  # absent there
-# grid_full's datasets: (training images, test images, image size); tests/test_gpu_check.py
-# keeps it equal to search_spaces/grid_full.yaml and the dataset registry.
-GRID = {
-    "fashion_mnist": (60_000, 10_000, 32),
-    "svhn": (73_257, 26_032, 32),
-    "cifar10": (50_000, 10_000, 32),
-    "cifar100": (50_000, 10_000, 32),
-    "imagenet": (1_281_167, 50_000, 224),
-    "places365": (1_803_460, 36_500, 224),
-}
-# grid_lean's progressive resolution for the 224-px datasets (keep equal to its sweep file).
-LEAN = {"start": 160, "end": 192, "ramp": (67, 78), "eval": 224, "epochs": 90}
-# Throughput relative to an A100 on these models (bf16): the check names its card and scales its
-# figures to A100-seconds, the unit of every sweep's epoch_gpu_seconds (cost.gpu: A100).
+FORBIDDEN = ("ray", "mlflow", "ffcv", "pyarrow", "yaml", "safetensors", "scipy", "sklearn")
+FORBIDDEN += ("pandas", "matplotlib")  # absent on the GPU machine
+# grid_full's datasets (sizes from the registry; tests/test_gpu_check.py keeps it equal to
+# search_spaces/grid_full.yaml), and grid_lean's progressive resolution for the 224-px ones.
+GRID_DATASETS = ("fashion_mnist", "svhn", "cifar10", "cifar100", "imagenet", "places365")
+LEAN, LEAN_EPOCHS = Resolution(160, 192, (67, 78), 224), 90
+# Throughput relative to an A100 on these models (bf16): figures are scaled to A100-seconds, the
+# unit of every sweep's epoch_gpu_seconds (cost.gpu: A100).
 CARDS = {"A100": 1.0, "H100": 1.7, "H200": 1.7}
 TARGET_RN50_224 = 3000.0  # images/s per A100 through ltsweep's step (NVIDIA publishes 2,470, AMP)
 TARGET_LEAN_EPOCH = 421.0  # A100-seconds per grid_lean ResNet-50 ImageNet epoch (FFCV's figure)
 
 
-Case = tuple[str, int, StepCase, bool]  # (grid model, the size it stands for, case, masked)
+class Case(NamedTuple):
+    grid_model: str  # the grid's model and size that this step stands for
+    grid_size: int
+    step: StepCase
+    masked: bool = False
 
 
 @dataclass(frozen=True)
 class Plan:
-    """The sizes of one mode. Order of work: ``first`` cases, IMP, ``then`` cases, sharing."""
+    """The sizes of one mode. Order of work: ``first`` cases (both targets come from them), IMP,
+    ``then`` cases, sharing."""
 
     device: str
-    first: tuple[Case, ...]  # ResNet-50 at 224/192/160 px: both targets come from them
-    then: tuple[Case, ...]  # VGG19 at 224/192/160 px, 32 px rows, masked rows
+    first: tuple[Case, ...]
+    then: tuple[Case, ...]
     steps: int  # per timed block
     pairs: int  # eager/compiled blocks alternated
-    estimate_s: dict[str, float]  # what a case, its compile included, typically takes
+    estimate_s: dict[str, float]  # what a section, its compile included, typically takes
     imp: dict[str, Any]  # model, size, batch, epochs, subset
     share: tuple[StepCase, int, int]  # (case, eager steps, processes)
     budget_s: float
@@ -82,7 +75,7 @@ class Plan:
 
 def _big(model: str, size: int, masked: bool = False) -> Case:
     options = (("stem", "imagenet"),) if model == "resnet50" else ()
-    return model, size, StepCase(model, size, 192, 1000, options), masked
+    return Case(model, size, StepCase(model, size, 192, 1000, options), masked)
 
 
 VGG19_32 = StepCase("vgg19", 32, 512)
@@ -91,10 +84,10 @@ FULL = Plan(
     first=tuple(_big("resnet50", s) for s in (224, 192, 160)),
     then=(
         *(_big("vgg19", s) for s in (224, 192, 160)),
-        ("vgg19", 32, VGG19_32, False),
-        ("resnet50", 32, StepCase("resnet50", 32, 512, 10, (("stem", "cifar"),)), False),
+        Case("vgg19", 32, VGG19_32),
+        Case("resnet50", 32, StepCase("resnet50", 32, 512, 10, (("stem", "cifar"),))),
         _big("resnet50", 224, True),
-        ("vgg19", 32, VGG19_32, True),
+        Case("vgg19", 32, VGG19_32, True),
     ),
     steps=30,
     pairs=3,
@@ -104,14 +97,14 @@ FULL = Plan(
     budget_s=540.0,
 )
 TINY_SIZES = ((224, 24), (192, 20), (160, 16))  # tiny sizes standing for the real ones
-TINY = Plan(  # every section at CI sizes, tiny models standing for the real ones
+TINY = Plan(
     device="cpu",
-    first=tuple(("resnet50", size, StepCase("resnet_tiny", s, 8), False) for size, s in TINY_SIZES),
+    first=tuple(Case("resnet50", size, StepCase("resnet_tiny", s, 8)) for size, s in TINY_SIZES),
     then=(
-        *(("vgg19", size, StepCase("vgg_tiny", s, 8), False) for size, s in TINY_SIZES),
-        ("resnet50", 32, StepCase("resnet_tiny", 8, 8), False),
-        ("vgg19", 32, StepCase("vgg_tiny", 8, 8), False),
-        ("vgg19", 32, StepCase("vgg_tiny", 8, 8), True),
+        *(Case("vgg19", size, StepCase("vgg_tiny", s, 8)) for size, s in TINY_SIZES),
+        Case("resnet50", 32, StepCase("resnet_tiny", 8, 8)),
+        Case("vgg19", 32, StepCase("vgg_tiny", 8, 8)),
+        Case("vgg19", 32, StepCase("vgg_tiny", 8, 8), True),
     ),
     steps=3,
     pairs=1,
@@ -145,30 +138,21 @@ def card_factor(name: str) -> float | None:
     return next((f for card, f in CARDS.items() if card in name.upper()), None)
 
 
-def step_row(case: StepCase, masked: bool, plan: Plan, compile: bool) -> dict[str, Any]:
+def step_row(where: Case, plan: Plan, compile: bool) -> dict[str, Any]:
     """Images/s of the eager and (with ``compile``) the compiled step, blocks alternated."""
-    row: dict[str, Any] = {"case": case.label, "model": case.model, "size": case.size}
-    row.update(masked=masked, batch=case.batch)
-    steppers = {"eager": Stepper(case, plan.device, False, masked)}
-    if compile:
-        steppers["compiled"] = Stepper(case, plan.device, True, masked)
-    rates: dict[str, list[float]] = {mode: [] for mode in steppers}
-    for mode, stepper in steppers.items():
-        started = time.perf_counter()
-        stepper.seconds(2)  # warm-up; the compile is paid here
-        row[f"{mode}_first_s"] = round(time.perf_counter() - started, 2)
-    for _ in range(plan.pairs):  # A B A B: drift hits both alike
-        for mode, stepper in steppers.items():
-            rates[mode].append(stepper.images_per_s(plan.steps))
-    for mode, values in rates.items():
+    grid_model, grid_size, case, masked = where
+    modes = ("eager", "compiled") if compile else ("eager",)
+    steppers = [Stepper(case, plan.device, mode == "compiled", masked) for mode in modes]
+    first, rates = alternate(steppers, plan.pairs, lambda s: s.images_per_s(plan.steps))
+    row: dict[str, Any] = {"grid_model": grid_model, "grid_size": grid_size, "case": case.label}
+    row.update(model=case.model, size=case.size, masked=masked, batch=case.batch)
+    for mode, seconds, values in zip(modes, first, rates):
+        row[f"{mode}_first_s"] = round(seconds, 2)
         row[f"{mode}_images_per_s"] = round(statistics.median(values), 1)
         row[f"{mode}_min_max"] = [round(min(values), 1), round(max(values), 1)]
-    if "compiled" in steppers:
-        row["compiled"] = steppers["compiled"].compiled
+    if compile:
+        row["compiled"] = steppers[1].compiled
         row["ratio"] = round(row["compiled_images_per_s"] / row["eager_images_per_s"], 3)
-    del steppers
-    if plan.device == "cuda":
-        torch.cuda.empty_cache()
     return row
 
 
@@ -185,16 +169,21 @@ def imp_section(plan: Plan, data_root: Path, compile: bool) -> dict[str, Any]:
     from ltsweep.core.train import train
 
     p, epochs = plan.imp, plan.imp["epochs"]
+    sgd = OptimizerConfig("sgd", 0.1, momentum=0.9, weight_decay=5e-4)
+    schedule = dict(milestones=(epochs * 0.5, epochs * 0.75), warmup_epochs=min(1.0, epochs / 4))
     job = GenerationJob(
         ModelConfig(p["model"]),
-        DataConfig("fashion_mnist", p["size"], workers=0, data_root=str(data_root), train_subset=p["subset"]),
-        TrainConfig(
-            epochs, p["batch"], OptimizerConfig("sgd", 0.1, momentum=0.9, weight_decay=5e-4),
-            milestones=(epochs * 0.5, epochs * 0.75), warmup_epochs=min(1.0, epochs / 4), compile=compile,
+        DataConfig(
+            "fashion_mnist",
+            p["size"],
+            workers=0,
+            data_root=str(data_root),
+            train_subset=p["subset"],
         ),
+        TrainConfig(epochs, p["batch"], sgd, **schedule, compile=compile),
         IMPConfig(levels=2, rewind_epochs=1),
         seed=0,
-    )  # fmt: skip
+    )
     with tempfile.TemporaryDirectory() as workdir:  # IMPRun writes nothing until a level runs
         run = IMPRun(job, Path(workdir), plan.device)
     rewind: dict[str, torch.Tensor] = {}
@@ -212,17 +201,21 @@ def imp_section(plan: Plan, data_root: Path, compile: bool) -> dict[str, Any]:
         if level:
             model.load_state_dict(rewind)
         started = time.perf_counter()
-        state = train(
-            model, run.train_loader, run.test_loader, job.train, mask=mask.to(plan.device),
-            start_step=run.k if level else 0, on_step=None if level else capture,
-        )  # fmt: skip
+        start, hook = (run.k, None) if level else (0, capture)  # late reset: from step k on
+        loaders = run.train_loader, run.test_loader
+        state = train(model, *loaders, job.train, mask.to(plan.device), start, on_step=hook)
         final = {n: t.detach().clone() for n, t in state.model.state_dict().items()}
-        accuracies = [round(m.test_accuracy, 4) for m in state.history]
+        accuracy = [round(m.test_accuracy, 4) for m in state.history]
         levels.append(
-            {"level": level, "weights_remaining": round(mask.density, 4), "test_accuracy": accuracies,
-             "final_test_accuracy": accuracies[-1], "seconds": round(time.perf_counter() - started, 1),
-             "compiled": state.compiled}
-        )  # fmt: skip
+            {
+                "level": level,
+                "weights_remaining": round(mask.density, 4),
+                "test_accuracy": accuracy,
+                "final_test_accuracy": accuracy[-1],
+                "seconds": round(time.perf_counter() - started, 1),
+                "compiled": state.compiled,
+            }
+        )
     images = run.train_loader.num_examples
     return {**p, "train_images": images, "rewind_step": run.k, "levels": levels}
 
@@ -231,11 +224,11 @@ def sharing_section(plan: Plan, mode_flag: list[str]) -> dict[str, Any]:
     """``processes`` short eager trials at once on one device vs the same one after another."""
     case, steps, n = plan.share
     command = [sys.executable, "-m", "bench.gpu_check", "--trial", *mode_flag]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
 
     def at_once(k: int) -> float:
         started = time.perf_counter()
-        procs = [subprocess.Popen(command, cwd=REPO, env=env) for _ in range(k)]
+        procs = [subprocess.Popen(command, cwd=REPO_ROOT, env=env) for _ in range(k)]
         if any(p.wait(timeout=600) for p in procs):
             raise RuntimeError("a sharing trial process failed")
         return time.perf_counter() - started
@@ -254,19 +247,6 @@ def sharing_section(plan: Plan, mode_flag: list[str]) -> dict[str, Any]:
 
 
 # -- from images/s to GPU-seconds per epoch ----------------------------------------------------
-def train_sizes(start: int, end: int, ramp: tuple[int, int], epochs: int) -> list[int]:
-    """Each epoch's training size under progressive resolution, as FFCV computes it: ``start``
-    up to the ramp's first epoch, ``end`` from its last, linear between, rounded to 32 px."""
-    first, last = ramp
-    sizes = []
-    for e in range(epochs):
-        if e <= first or e >= last:
-            sizes.append(start if e <= first else end)
-        else:
-            sizes.append(round((start + (end - start) * (e - first) / (last - first)) / 32) * 32)
-    return sizes
-
-
 def epoch_seconds(train_images: int, test_images: int, rate: float, eval_rate: float) -> float:
     """One epoch: the training steps at ``rate`` images/s, plus the test pass at ``eval_rate``
     (the training step's rate at the evaluation size) counted as a third of a step (a forward)."""
@@ -274,7 +254,7 @@ def epoch_seconds(train_images: int, test_images: int, rate: float, eval_rate: f
 
 
 def schedule_epoch_seconds(
-    train_images: int, test_images: int, rates: dict[int, float], lean: dict[str, Any]
+    train_images: int, test_images: int, rates: dict[int, float], schedule: Resolution, epochs: int
 ) -> float:
     """The per-epoch figure of a progressive-resolution schedule: the mean over its epochs, each
     at the rate measured at its size (or the nearest measured size scaled by pixels per image)."""
@@ -283,11 +263,9 @@ def schedule_epoch_seconds(
         near = min(rates, key=lambda s: abs(s - size))
         return rates[near] * (near / size) ** 2
 
-    sizes = train_sizes(lean["start"], lean["end"], tuple(lean["ramp"]), lean["epochs"])
-    per_epoch = [
-        epoch_seconds(train_images, test_images, rate(s), rate(lean["eval"])) for s in sizes
-    ]
-    return sum(per_epoch) / len(per_epoch)
+    eval_rate = rate(schedule.eval or schedule.end)
+    sizes = schedule.sizes(epochs)
+    return sum(epoch_seconds(train_images, test_images, rate(s), eval_rate) for s in sizes) / epochs
 
 
 def lean_mode(report: Report) -> str:
@@ -296,55 +274,53 @@ def lean_mode(report: Report) -> str:
 
 
 def grid_tables(report: Report) -> dict[str, dict[str, dict[str, float]]]:
-    """{"grid_full" (eager steps, fixed size) | "grid_lean" (``lean_mode``; the resolution
-    schedule on 224-px data): {dataset: {model: A100-seconds per epoch}}}, from plain steps."""
-    factor = report.card_factor or 1.0
+    """{"grid_full" (eager steps, fixed size) | "grid_lean" (``lean_mode``; ``LEAN`` on 224-px
+    data): {dataset: {model: A100-seconds per epoch}}}, from the plain (unmasked) steps."""
     rates: dict[tuple[str, str], dict[int, float]] = {}
     for r in report.steps:
         for mode in ("eager", "compiled"):
             if not r["masked"] and r.get(f"{mode}_images_per_s"):
-                rates.setdefault((mode, r["grid_model"]), {})[r["grid_size"]] = r[
-                    f"{mode}_images_per_s"
-                ]
+                by_size = rates.setdefault((mode, r["grid_model"]), {})
+                by_size[r["grid_size"]] = r[f"{mode}_images_per_s"]
     tables: dict[str, dict[str, dict[str, float]]] = {}
     for sweep, mode in (("grid_full", "eager"), ("grid_lean", lean_mode(report))):
-        for dataset, (images, tests, size) in GRID.items():
+        for dataset in GRID_DATASETS:
+            spec = get_spec(dataset)
+            images, tests, size = spec.train_size, spec.test_size, spec.image_size
             for model in ("vgg19", "resnet50"):
                 measured = rates.get((mode, model), {})
                 if size == 224 and sweep == "grid_lean":  # the schedule's sizes, or nothing
-                    if not {LEAN["start"], LEAN["end"]} <= set(measured):
+                    if not {LEAN.start, LEAN.end} <= set(measured):
                         continue
-                    seconds = schedule_epoch_seconds(images, tests, measured, LEAN)
+                    seconds = schedule_epoch_seconds(images, tests, measured, LEAN, LEAN_EPOCHS)
                 elif size in measured:
                     seconds = epoch_seconds(images, tests, measured[size], measured[size])
                 else:
                     continue
-                tables.setdefault(sweep, {}).setdefault(dataset, {})[model] = round(
-                    seconds * factor, 1
-                )
+                table = tables.setdefault(sweep, {}).setdefault(dataset, {})
+                table[model] = round(seconds * (report.card_factor or 1.0), 1)
     return tables
 
 
 def grid_yaml(report: Report, tables: dict[str, dict[str, dict[str, float]]]) -> str:
-    if report.card_factor:
-        unit = f"A100-seconds (x {report.card_factor}, this card's throughput in A100s)"
-    else:
-        unit = "seconds on this device, unscaled (not a card in CARDS)"
-    ramp = "[{}, {}]".format(*LEAN["ramp"])
-    lean = f"resolution: {{start: {LEAN['start']}, end: {LEAN['end']}, ramp: {ramp}, eval: {LEAN['eval']}}}"
+    """The tables as YAML to paste into the sweep files, each headed by how it was measured."""
+    unit = (
+        f"A100-seconds (x {report.card_factor}, this card's throughput in A100s)"
+        if report.card_factor
+        else "seconds on this device, unscaled (not a card in CARDS)"
+    )
+    amp = ", bf16, channels-last" if report.mode == "full" else ""
     lines = []
     for sweep, table in tables.items():
         mode = "eager" if sweep == "grid_full" else lean_mode(report)
-        lines.append(
-            f"# {sweep}: epoch_gpu_seconds by bench/gpu_check.py on {report.device}, torch "
-            f"{report.torch}, {mode} steps{', bf16, channels-last' if report.mode == 'full' else ''}; "
-            f"{unit}; training plus a test pass"
-            + (
-                f"; 224-px data with {lean} over {LEAN['epochs']} epochs"
-                if sweep == "grid_lean"
-                else ""
+        head = f"# {sweep}: epoch_gpu_seconds by bench/gpu_check.py on {report.device}, torch "
+        head += f"{report.torch}, {mode} steps{amp}; {unit}; training plus a test pass"
+        if sweep == "grid_lean":
+            lean = (
+                f"start: {LEAN.start}, end: {LEAN.end}, ramp: {list(LEAN.ramp)}, eval: {LEAN.eval}"
             )
-        )
+            head += f"; 224-px data with resolution: {{{lean}}} over {LEAN_EPOCHS} epochs"
+        lines.append(head)
         for dataset, models in table.items():
             inner = ", ".join(f"{m}: {s:g}" for m, s in models.items())
             lines.append(f"{dataset}:\n  epoch_gpu_seconds: {{{inner}}}")
@@ -352,27 +328,19 @@ def grid_yaml(report: Report, tables: dict[str, dict[str, dict[str, float]]]) ->
 
 
 def target_lines(report: Report, tables: dict[str, Any]) -> list[str]:
-    """The per-A100 targets, scaled to this card (or said to be unscalable)."""
-    factor = report.card_factor
-    if factor is None:
+    """The per-A100 targets, compared on this card's figures scaled to an A100."""
+    if report.card_factor is None:
         return [f"targets: {report.device} is not in CARDS {sorted(CARDS)}; not compared"]
     out = []
-    rn50 = next(
-        (
-            r
-            for r in report.steps
-            if (r["grid_model"], r["grid_size"], r["masked"]) == ("resnet50", 224, False)
-        ),
-        None,
-    )
-    if rn50 and rn50.get("compiled_images_per_s"):
-        per_a100 = rn50["compiled_images_per_s"] / factor
+    key = ("resnet50", 224, False)
+    rn50 = [r for r in report.steps if (r["grid_model"], r["grid_size"], r["masked"]) == key]
+    if rn50 and (rate := rn50[0].get("compiled_images_per_s")):
+        per_a100 = rate / report.card_factor
         verdict = "met" if per_a100 >= TARGET_RN50_224 else "MISSED"
         out.append(
             f"ResNet-50 224 px compiled: {per_a100:,.0f} img/s per A100 (target >= 3,000): {verdict}"
         )
-    lean = tables.get("grid_lean", {}).get("imagenet", {}).get("resnet50")
-    if lean is not None:
+    if (lean := tables.get("grid_lean", {}).get("imagenet", {}).get("resnet50")) is not None:
         verdict = "met" if lean < TARGET_LEAN_EPOCH else "MISSED"
         out.append(f"grid_lean ResNet-50 ImageNet epoch: {lean:g} A100-s (target < 421): {verdict}")
     return out
@@ -380,16 +348,12 @@ def target_lines(report: Report, tables: dict[str, Any]) -> list[str]:
 
 def table(report: Report) -> str:
     out = [f"GPU check on {report.device} (torch {report.torch}, Python {report.python})", ""]
-    out += [
-        "| step | masked | eager img/s | compiled img/s | ratio | first call s |",
-        "|" + "---|" * 6,
-    ]
+    head = "| step | masked | eager img/s | compiled img/s | ratio | first call s |"
+    out += [head, "|" + "---|" * 6]
     for r in report.steps:
-        first = f"{r.get('eager_first_s')} / {r.get('compiled_first_s', '-')}"
-        out.append(
-            f"| {r['case']} | {r['masked']} | {r['eager_images_per_s']} | "
-            f"{r.get('compiled_images_per_s', '-')} | {r.get('ratio', '-')} | {first} |"
-        )
+        cells = [r["case"], r["masked"], r["eager_images_per_s"], r.get("compiled_images_per_s")]
+        cells += [r.get("ratio"), f"{r['eager_first_s']} / {r.get('compiled_first_s', '-')}"]
+        out.append("| " + " | ".join("-" if c is None else str(c) for c in cells) + " |")
     for lv in report.imp.get("levels", []):
         out.append(
             f"IMP {report.imp['model']} Fashion-MNIST level {lv['level']}: "
@@ -407,7 +371,7 @@ def table(report: Report) -> str:
     return "\n".join(out)
 
 
-def prepare(source: Path = SYSTEM_FASHION) -> Path:
+def prepare(source: Path) -> Path:
     """Copy the four Fashion-MNIST .gz files into bench/data/fashion-mnist (ignored by git)."""
     dest = DATA_ROOT / "fashion-mnist"
     dest.mkdir(parents=True, exist_ok=True)
@@ -420,14 +384,15 @@ def prepare(source: Path = SYSTEM_FASHION) -> Path:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.gpu_check", description=__doc__)
-    parser.add_argument("--cpu-tiny", action="store_true", help="tiny sizes on CPU (CI)")
-    parser.add_argument("--no-compile", action="store_true", help="eager steps only")
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "gpu_check")
-    parser.add_argument("--budget-s", type=float, help="time budget (default: the mode's)")
-    parser.add_argument("--prepare", action="store_true", help="copy Fashion-MNIST, then exit")
-    parser.add_argument("--from", dest="source", type=Path, default=SYSTEM_FASHION)
-    parser.add_argument("--data-root", type=Path, default=DATA_ROOT, help="holds fashion-mnist/")
-    parser.add_argument("--trial", action="store_true", help=argparse.SUPPRESS)
+    add = parser.add_argument
+    add("--cpu-tiny", action="store_true", help="tiny sizes on CPU (CI)")
+    add("--no-compile", action="store_true", help="eager steps only")
+    add("--out", type=Path, default=REPO_ROOT / "bench" / "results" / "gpu_check")
+    add("--budget-s", type=float, help="time budget (default: the mode's)")
+    add("--prepare", action="store_true", help="copy Fashion-MNIST, then exit")
+    add("--from", dest="source", type=Path, default=SYSTEM_FASHION)
+    add("--data-root", type=Path, default=DATA_ROOT, help="holds fashion-mnist/")
+    add("--trial", action="store_true", help=argparse.SUPPRESS)  # one sharing trial
     return parser.parse_args(argv)
 
 
@@ -437,33 +402,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gpu_check: Fashion-MNIST copied to {prepare(args.source)}")
         return 0
     plan = TINY if args.cpu_tiny else FULL
-    if args.trial:  # one sharing trial (a subprocess)
+    if args.trial:
         Stepper(plan.share[0], plan.device).seconds(plan.share[1])
         return 0
     if plan.device == "cuda" and not torch.cuda.is_available():
         print("gpu_check: no CUDA device here; use --cpu-tiny for the CPU mode", file=sys.stderr)
         return 2
-    if not (args.data_root / "fashion-mnist" / FASHION_FILES[0]).is_file():
-        print(
-            f"gpu_check: {args.data_root}/fashion-mnist has no Fashion-MNIST; run --prepare first",
-            file=sys.stderr,
-        )
+    if locate(PLACES, args.data_root) is None:
+        print(f"gpu_check: no Fashion-MNIST under {args.data_root}; run --prepare", file=sys.stderr)
         return 2
     if plan.device == "cpu":
         torch.set_num_threads(1)
-        from bench.common import cpu_model
-
-        device = cpu_model()
-    else:
-        device = torch.cuda.get_device_name(0)
-    report = Report(
-        "cpu-tiny" if args.cpu_tiny else "full", device, not args.no_compile, card_factor(device)
-    )
+    device = cpu_model() if plan.device == "cpu" else torch.cuda.get_device_name(0)
+    mode = "cpu-tiny" if args.cpu_tiny else "full"
+    report = Report(mode, device, not args.no_compile, card_factor(device))
     started = time.perf_counter()
     deadline = started + (args.budget_s or plan.budget_s)
+    estimates = dict(plan.estimate_s)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    def write() -> None:
+    def write() -> None:  # after every section: an interrupted run keeps what it measured
         tables = grid_tables(report)
         report.yaml, report.targets = grid_yaml(report, tables), target_lines(report, tables)
         report.seconds = round(time.perf_counter() - started, 1)
@@ -471,45 +429,36 @@ def main(argv: list[str] | None = None) -> int:
         (args.out / "gpu_check.json").write_text(json.dumps(asdict(report), indent=1))
         (args.out / "gpu_check.md").write_text(table(report) + "\n")
 
-    def fits(name: str, estimate: float) -> bool:
-        if time.perf_counter() + estimate <= deadline:
-            return True
-        report.skipped.append(f"{name}: the time budget left cannot hold it (~{estimate:.0f} s)")
-        return False
-
-    estimates = dict(plan.estimate_s)
-
-    def attempt(name: str, section: Any) -> Any:
-        """A section's result, or None with the failure named: one failing row (out of memory, a
-        compiler error) must not cost the rows after it on a one-shot GPU run."""
+    def section(name: str, kind: str, measure: Callable[[], Any], keep: Callable) -> None:
+        """``keep(measure())``, unless the time left cannot hold the section (estimated by
+        ``kind``, grown to the slowest seen) or it fails (out of memory, a compiler error):
+        then it is named in ``skipped``, and the sections after it still run."""
+        if time.perf_counter() + estimates.get(kind, 0.0) > deadline:
+            why = f"the time budget left cannot hold it (~{estimates.get(kind, 0.0):.0f} s)"
+            report.skipped.append(f"{name}: {why}")
+            return
+        began = time.perf_counter()
         try:
-            return section()
+            keep(measure())
         except Exception as exc:
             report.skipped.append(f"{name}: failed: {type(exc).__name__}: {str(exc)[:200]}")
-            if plan.device == "cuda":
-                torch.cuda.empty_cache()
-            return None
+        estimates[kind] = max(estimates.get(kind, 0.0), time.perf_counter() - began)
+        if plan.device == "cuda":
+            torch.cuda.empty_cache()
+        write()
 
     def steps(cases: tuple[Case, ...]) -> None:
-        for grid_model, grid_size, case, masked in cases:
-            name = f"step {case.label}{' masked' if masked else ''}"
-            if fits(name, estimates.get(case.model, 0.0)):
-                began = time.perf_counter()
-                row = attempt(name, lambda c=case, m=masked: step_row(c, m, plan, report.compile))
-                took = time.perf_counter() - began  # a slower compiler than expected: say so early
-                estimates[case.model] = max(estimates.get(case.model, 0.0), took)
-                if row is not None:
-                    report.steps.append({"grid_model": grid_model, "grid_size": grid_size, **row})
-                write()
+        for case in cases:
+            name = f"step {case.step.label}{' masked' if case.masked else ''}"
+            measure = functools.partial(step_row, case, plan, report.compile)
+            section(name, case.step.model, measure, report.steps.append)
 
     steps(plan.first)
-    if fits("imp", estimates.get("imp", 0.0)):
-        report.imp = attempt("imp", lambda: imp_section(plan, args.data_root, report.compile)) or {}
-        write()
+    measure = functools.partial(imp_section, plan, args.data_root, report.compile)
+    section("imp", "imp", measure, report.imp.update)
     steps(plan.then)
-    if fits("sharing", estimates.get("sharing", 0.0)):
-        mode_flag = ["--cpu-tiny"] if args.cpu_tiny else []
-        report.sharing = attempt("sharing", lambda: sharing_section(plan, mode_flag)) or {}
+    measure = functools.partial(sharing_section, plan, ["--cpu-tiny"] if args.cpu_tiny else [])
+    section("sharing", "sharing", measure, report.sharing.update)
     write()
     print(table(report))
     print(f"\ngpu_check: wrote {args.out / 'gpu_check.json'} and gpu_check.md")

@@ -12,14 +12,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.common import REPO_ROOT
+
+if TYPE_CHECKING:
+    from ltsweep.sweep.plan import Plan
 
 MARKER = "LTSWEEP_BENCH_MARKER"
 LTSWEEP = Path(sys.executable).with_name("ltsweep")
@@ -58,37 +64,63 @@ def kill_marked(marker: str, grace: float = 5.0) -> int:
 
 def run_cli(args: list[str], log: Path, timeout: float = 1800) -> float:
     """Run ``ltsweep ARGS`` to completion; wall seconds. Raises with the log's tail on failure."""
-    return _run([str(LTSWEEP), *args], f"ltsweep {' '.join(args)}", log, timeout)
+    return _run([str(LTSWEEP), *args], log, timeout)
 
 
 def run_python(args: list[str], log: Path, timeout: float = 1800) -> float:
     """Run ``python ARGS`` (this interpreter, repo root as cwd); wall seconds."""
-    return _run([sys.executable, *args], f"python {' '.join(args)}", log, timeout)
+    return _run([sys.executable, *args], log, timeout)
 
 
-def _run(argv: list[str], label: str, log: Path, timeout: float) -> float:
-    marker, started = f"bench-{os.getpid()}-{uuid.uuid4().hex[:8]}", time.perf_counter()
-    with log.open("ab") as fh:
-        proc = subprocess.run(
-            argv, cwd=REPO_ROOT, env=bench_env(marker), stdout=fh, stderr=subprocess.STDOUT,
-            timeout=timeout,
-        )  # fmt: skip
-    seconds = time.perf_counter() - started
-    kill_marked(marker)  # Ray normally leaves nothing behind; make sure of it
-    if proc.returncode != 0:
-        raise RuntimeError(f"`{label}` exited {proc.returncode}: {tail(log)}")
-    return seconds
+def _run(argv: list[str], log: Path, timeout: float) -> float:
+    started = time.perf_counter()
+    proc, marker = start(argv, log)
+    try:
+        code = proc.wait(timeout)
+    finally:
+        kill_marked(marker)  # Ray normally leaves nothing behind; make sure of it
+    if code != 0:
+        label = " ".join([Path(argv[0]).name, *argv[1:]])
+        raise RuntimeError(f"`{label}` exited {code}: {tail(log)}")
+    return time.perf_counter() - started
 
 
-def start_cli(args: list[str], log: Path) -> tuple[subprocess.Popen, str]:
-    """Start ``ltsweep ARGS`` in its own session (to be killed later); (process, marker)."""
+def start(argv: list[str], log: Path) -> tuple[subprocess.Popen, str]:
+    """Start ``argv`` in its own session, its output appended to ``log``; (process, marker)."""
     marker = f"bench-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     with log.open("ab") as fh:
         proc = subprocess.Popen(
-            [str(LTSWEEP), *args], cwd=REPO_ROOT, env=bench_env(marker), stdout=fh,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            argv,
+            cwd=REPO_ROOT,
+            env=bench_env(marker),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     return proc, marker
+
+
+def run_sweep(sweep: Path, out: Path, log: Path, timeout: float = 1800) -> float:
+    """Wall seconds of ``ltsweep run SWEEP --out OUT`` into a fresh ``out``, removed afterwards."""
+    with fresh(out):
+        return run_cli(["run", str(sweep), "--out", str(out)], log, timeout)
+
+
+@contextlib.contextmanager
+def fresh(path: Path) -> Iterator[Path]:
+    """``path`` removed on entry (a killed run's leftovers) and on exit (disk, between runs)."""
+    shutil.rmtree(path, ignore_errors=True)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def load_plan(sweep: Path) -> Plan:
+    from ltsweep.sweep.config import load_sweep
+    from ltsweep.sweep.plan import build_plan
+
+    return build_plan(load_sweep(sweep))
 
 
 def hard_kill(proc: subprocess.Popen, marker: str) -> int:

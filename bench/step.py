@@ -7,6 +7,8 @@ here, so their figures are of the same step. Imports only torch and ``ltsweep.co
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +36,9 @@ class StepCase:
     @property
     def label(self) -> str:
         return f"{self.model} {self.size}px b{self.batch}"
+
+
+RESNET50 = StepCase("resnet50", 224, 128, 1000, (("stem", "imagenet"),))  # the GPU rows
 
 
 def density_mask(model: torch.nn.Module, density: float = DENSITY) -> Mask:
@@ -105,3 +110,32 @@ class Stepper:
 
     def ms_per_step(self, n: int) -> float:
         return 1000 * self.seconds(n) / n
+
+
+def alternate(
+    steppers: list[Stepper], pairs: int, measure: Callable[[Stepper], float]
+) -> tuple[list[float], list[list[float]]]:
+    """(first-call seconds, figures per block) of each stepper: two warm-up steps each, timed
+    apart (the compile, or its cache hit, is paid there), then ``pairs`` rounds of one
+    ``measure`` block each, A B A B, so that drift in the machine's load hits all alike."""
+    first = []
+    for stepper in steppers:
+        started = time.perf_counter()
+        stepper.seconds(2)
+        first.append(time.perf_counter() - started)
+    figures: list[list[float]] = [[] for _ in steppers]
+    for _ in range(pairs):
+        for stepper, values in zip(steppers, figures):
+            values.append(measure(stepper))
+    return first, figures
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Torch on one thread (a ``cpu: 1`` trial), restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

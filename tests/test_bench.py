@@ -10,7 +10,6 @@ import json
 
 import pytest
 import torch
-import yaml
 
 from bench import common
 from bench.__main__ import discover, main, run_module
@@ -120,7 +119,7 @@ def test_plain_step_is_a_plain_pytorch_step():
 
 
 def test_benchmark_sweeps_are_valid(tmp_path):
-    from bench.bench_packing import sweep_dict
+    from bench.bench_packing import sweep_file
     from bench.bench_resume import SWEEP
     from bench.procs import quick_variant
     from ltsweep.sweep.config import load_sweep
@@ -131,8 +130,7 @@ def test_benchmark_sweeps_are_valid(tmp_path):
     quick = build_plan(load_sweep(quick_variant(SWEEP, tmp_path)))
     assert (len(quick.generation), len(quick.transfer)) == (2, 4)
     assert {t.job.train.epochs for t in quick.trials} == {3}
-    path = tmp_path / "packing.yaml"
-    path.write_text(yaml.safe_dump(sweep_dict("vgg19", 32, 10, 128, {"cpu": 1, "gpu": 0.25})))
+    path = sweep_file(tmp_path / "packing.yaml", {"cpu": 1, "gpu": 0.25}, 10)
     packing = build_plan(load_sweep(path))
     assert len(packing.transfer) == 4 and all(t.resources.gpu == 0.25 for t in packing.transfer)
 

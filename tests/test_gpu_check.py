@@ -1,7 +1,7 @@
 """bench/gpu_check.py: its CPU mode runs every section end to end with the packages the GPU
 machine lacks (``gpu_check.FORBIDDEN``: Ray, MLflow, FFCV, PyYAML, safetensors, ...) absent, its
-dataset table matches grid_full.yaml, its resolution schedule matches grid_lean.yaml, and what
-is copied to the GPU machine stays small."""
+datasets match grid_full.yaml, its resolution schedule matches grid_lean.yaml, and what is
+copied to the GPU machine stays small."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from bench import gpu_check
+from ltsweep.core.resolution import Resolution
 
 REPO = Path(__file__).resolve().parent.parent
 COPY_LIMIT = 64 * 2**20  # what the GPU machine is sent: the working tree plus bench/data
@@ -67,7 +68,7 @@ def test_cpu_mode_runs_every_section_without_the_missing_packages(tmp_path: Path
     assert [b[2:].split(":")[0] for b in blocks] == ["grid_full", "grid_lean"], blocks
     for block in blocks:  # paste-ready: every dataset, both models, positive seconds
         table = yaml.safe_load(block)
-        assert set(table) == set(gpu_check.GRID), block
+        assert set(table) == set(gpu_check.GRID_DATASETS), block
         for dataset, entry in table.items():
             seconds = entry["epoch_gpu_seconds"]
             assert set(seconds) == {"vgg19", "resnet50"} and min(seconds.values()) > 0, dataset
@@ -76,12 +77,10 @@ def test_cpu_mode_runs_every_section_without_the_missing_packages(tmp_path: Path
 
 
 def test_grid_lean_epoch_is_the_mean_over_its_resolution_schedule() -> None:
-    sizes = gpu_check.train_sizes(160, 192, (65, 76), 90)
-    assert sizes[:66] == [160] * 66 and sizes[76:] == [192] * 14, "not FFCV's ramp"
-    assert set(sizes) == {160, 192}, "sizes are rounded to 32 px"
-    lean = {"start": 160, "end": 192, "ramp": (65, 76), "eval": 224, "epochs": 90}
+    schedule = Resolution(160, 192, (65, 76), 224)
+    sizes = schedule.sizes(90)
     rates = {160: 4000.0, 192: 3000.0, 224: 2000.0}
-    got = gpu_check.schedule_epoch_seconds(1_000_000, 30_000, rates, lean)
+    got = gpu_check.schedule_epoch_seconds(1_000_000, 30_000, rates, schedule, 90)
     at = {s: 1_000_000 / r + 30_000 / (3 * 2000.0) for s, r in rates.items()}
     want = (sizes.count(160) * at[160] + sizes.count(192) * at[192]) / 90
     assert got == pytest.approx(want), "the schedule's epoch is not the mean of its epochs"
@@ -109,19 +108,18 @@ def test_grid_tables_match_the_sweep_files() -> None:
     from ltsweep.core.data import get_spec
 
     raw = yaml.safe_load((REPO / "search_spaces" / "grid_full.yaml").read_text())
-    assert set(raw["datasets"]) == set(gpu_check.GRID), "grid_full.yaml's datasets changed"
+    assert set(raw["datasets"]) == set(gpu_check.GRID_DATASETS), "grid_full.yaml's datasets changed"
     for name, settings in raw["datasets"].items():
-        images, _, size = gpu_check.GRID[name]
         spec = get_spec(name)
-        assert size == (settings.get("image_size") or spec.image_size), name
-        assert spec.train_size in (None, images), f"{name}: {spec.train_size} training images"
+        assert settings.get("image_size") in (None, spec.image_size), f"{name}: another size"
+        assert spec.train_size and spec.test_size, f"{name}: the registry lacks its split sizes"
     lean_file = REPO / "search_spaces" / "grid_lean.yaml"
     if not lean_file.is_file():
         pytest.skip("search_spaces/grid_lean.yaml does not exist yet: its schedule is unchecked")
     lean = yaml.safe_load(lean_file.read_text())["datasets"]["imagenet"]
-    resolution = {**lean["resolution"], "epochs": lean["schedule"]["epochs"]}
-    resolution["ramp"] = tuple(resolution["ramp"])
+    resolution = Resolution(**{**lean["resolution"], "ramp": tuple(lean["resolution"]["ramp"])})
     assert resolution == gpu_check.LEAN, "gpu_check.LEAN differs from grid_lean.yaml's imagenet"
+    assert lean["schedule"]["epochs"] == gpu_check.LEAN_EPOCHS, "grid_lean's epochs changed"
 
 
 def test_files_copied_to_the_gpu_machine_stay_small() -> None:
