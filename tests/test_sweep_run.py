@@ -41,6 +41,8 @@ def finished(tiny_sweep):
 
 
 def test_run_records_every_trial_once(finished) -> None:
+    from ltsweep.core.kernels import kernel_family
+
     out, result, _ = finished
     assert "[transfer] 6/6 done" in result.stdout
     assert_store_complete(out, TINY, "tiny")
@@ -58,6 +60,9 @@ def test_run_records_every_trial_once(finished) -> None:
     assert {r.data.tags.get("ltsweep.steps") for r in trials} == {eager}, "steps tag missing"
     paths = SweepPaths(out)
     assert {read_done(paths, key)["steps"] for key in plan_keys(TINY)} == {eager}
+    here = kernel_family("cpu")  # which arithmetic the results came from, in record and tag
+    assert {read_done(paths, key)["kernels"] for key in plan_keys(TINY)} == {here}
+    assert {r.data.tags.get("ltsweep.kernels") for r in trials} == {here}, "kernels tag missing"
     assert all(f"ltsweep.ticket_sha256.level_0{lv}" in g.data.tags for g in gen for lv in range(3))
     from ltsweep.storage.plan_keys import read_plan_keys
     from ltsweep.sweep.config import load_sweep

@@ -69,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
         from ltsweep.report.build import earlier_line
 
         print(earlier_line(report))
+    from ltsweep.report.build import kernel_counts, kernels_line
+
+    if len(kernel_counts(report)) > 1:  # one family needs no console line
+        print(kernels_line(report))
     if report.parent_run_id and not args.no_mlflow_log:
         print(f"logged as artifacts 'report/' of MLflow run {report.parent_run_id}")
     return 0

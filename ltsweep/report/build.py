@@ -180,6 +180,7 @@ def _page(report: Report, generated: str) -> str:
         f"Store: {report.tracking_uri} · experiment {schema.experiment_name(report.sweep)}",
         f"Generated {generated}. {coverage(report)}; left out (not finished): {left}.",
         *([earlier_line(report)] if report.earlier or report.repeated else []),
+        *([kernels_line(report)] if kernels_line(report) else []),
         f"Accuracies are the final-epoch test accuracy ({unit}), mean ± standard error over seeds.",
         "Claims: “beats” holds when the paired 95% interval lies above 0; “does as well as” "
         f"when it lies above −{report.margin_points:g} points (the margin, report.margin_points "
@@ -306,6 +307,31 @@ def earlier_line(report: Report) -> str:
     if report.repeated:
         parts.append(f"{report.repeated} repeated runs of a result already counted are not shown")
     return "; ".join(parts) + "."
+
+
+def kernel_counts(report: Report) -> list[tuple[str, int]]:
+    """(kernel family, results) for the results that say which kernels they ran on."""
+    from collections import Counter
+
+    said = report.summary["kernels"].dropna() if "kernels" in report.summary else []
+    return sorted(Counter(str(k) for k in said).items())
+
+
+def kernels_line(report: Report) -> str:
+    """Which kernel families the results came from ("" when none says): a seed's runs agree bit
+    for bit only on equal kernels, so a store that mixes them says so."""
+    counts = kernel_counts(report)
+    if not counts:
+        return ""
+    unsaid = len(report.summary) - sum(n for _, n in counts)
+    tail = f"; {unsaid} recorded before results said" if unsaid else ""
+    if len(counts) == 1:
+        return f"Kernels: {counts[0][0]} for every result that says{tail}."
+    each = ", ".join(f"{k} ({n})" for k, n in counts)
+    return (
+        f"Kernels: {len(counts)} families ({each}{tail}); a seed's runs agree bit for bit only "
+        "within one, and differ across them as after a small perturbation (docs/compile.md)."
+    )
 
 
 def report_settings(where: sweep_store.Located, plan: PlanKeys | None) -> ReportSettings:

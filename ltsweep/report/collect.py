@@ -57,7 +57,10 @@ METRIC_COLUMNS = {
     "final_train_accuracy": "train_accuracy",
 }
 ID_COLUMNS = ("trial_key", "run_id")
-COLUMNS = (*AXIS_COLUMNS, *METRIC_COLUMNS, *ID_COLUMNS)
+# the arithmetic a result came from (core/kernels.py): one seed agrees bit for bit only on equal
+# kernels; empty for runs recorded before the tag existed
+PROVENANCE_COLUMNS = ("kernels",)
+COLUMNS = (*AXIS_COLUMNS, *METRIC_COLUMNS, *ID_COLUMNS, *PROVENANCE_COLUMNS)
 SORT = (*AXIS_COLUMNS[: AXIS_COLUMNS.index("weights_remaining")], "seed")  # rows in axis order
 FINISHED = "FINISHED"
 
@@ -102,6 +105,7 @@ def _row(run: Any) -> dict[str, Any]:
     row.update({col: metrics.get(key) for col, key in METRIC_COLUMNS.items()})
     row["trial_key"] = tags.get(schema.TAG_TRIAL_KEY)
     row["run_id"] = run.info.run_id
+    row["kernels"] = tags.get(schema.TAG_KERNELS)
     row["status"] = run.info.status
     return row
 

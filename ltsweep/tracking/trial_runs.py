@@ -70,7 +70,7 @@ def start_trial(tracker: Tracker, trial: Trial, parent_id: str) -> str:
 
 
 def where_tags(record: dict[str, Any]) -> dict[str, str]:
-    """Node, device, times and step mode (compiled or eager, and why) of the attempt that
+    """Node, device, kernel family, times and step mode (compiled or eager, and why) of the attempt that
     finished (records from older runs lack them)."""
     fields = {
         S.TAG_NODE: record.get("node"),
@@ -79,6 +79,7 @@ def where_tags(record: dict[str, Any]) -> dict[str, str]:
         S.TAG_ENDED_AT: record.get("ended_at"),
         S.TAG_TRAIN_NODES: ",".join(record.get("train_nodes", [])) or None,
         S.TAG_STEPS: record.get("steps"),
+        S.TAG_KERNELS: record.get("kernels"),
     }
     return {k: f"{v:.3f}" if isinstance(v, float) else str(v) for k, v in fields.items() if v}
 

@@ -19,6 +19,7 @@ import torch
 from ltsweep.core.compile import COMPILED
 from ltsweep.core.imp import IMPRun, LevelResult
 from ltsweep.core.jobs import GenerationJob
+from ltsweep.core.kernels import kernel_family
 from ltsweep.core.rank_check import RanksDisagreeError
 from ltsweep.core.train import TrainState
 from ltsweep.core.transfer import run_transfer
@@ -81,6 +82,8 @@ def execute(
     ended = time.time()
     record.update(key=trial.key, seconds=ended - started, device=device, **(where or {}))
     record["device_name"] = _device_name(trial, device)  # the kind `status` groups rates by
+    # runs agree bit for bit only on equal kernels (a worker group's come from its ranks)
+    record["kernels"] = record.get("kernels") or kernel_family(device)
     record["steps"] = steps_summary(record)
     record.update(started_at=started, ended_at=ended)
     stage.push()  # every output on the store before the record that says it is done
@@ -123,6 +126,7 @@ def _generate_distributed(trial: Trial, stage: TrialStage, paths: SweepPaths) ->
     """IMP on a Ray Train worker group; on an object store each rank mirrors the trial in its
     own directory and only rank 0 writes to the store (``worker_group``)."""
     from ltsweep.tune.worker_group import (
+        read_worker_kernels,
         read_worker_nodes,
         run_generation_distributed,
         tune_report_callbacks,
@@ -150,6 +154,7 @@ def _generate_distributed(trial: Trial, stage: TrialStage, paths: SweepPaths) ->
     return {
         "levels": [lv if isinstance(lv, dict) else lv.__dict__ for lv in levels],
         "train_nodes": read_worker_nodes(stage.local),
+        "kernels": read_worker_kernels(stage.local),
     }
 
 

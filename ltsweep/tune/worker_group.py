@@ -43,6 +43,7 @@ from typing import Any
 from ltsweep.core.ddp import same_names_ddp
 from ltsweep.core.imp import IMPRun
 from ltsweep.core.jobs import GenerationJob
+from ltsweep.core.kernels import kernel_family
 from ltsweep.core.rank_check import MARKER, RanksDisagreeError, check_ranks_agree
 from ltsweep.trial_layout import NODES_DIR, RESULT_FILE, level_dir, node_file
 
@@ -113,7 +114,7 @@ def _worker_loop(config: dict[str, Any]) -> None:
     device = ray.train.torch.get_device()
     stage = _worker_stage(config, rank)
     workdir = stage.local if stage is not None else Path(config["workdir"])
-    _write_worker_node(workdir, rank, stage)
+    _write_worker_node(workdir, rank, kernel_family(device.type), stage)
     previous = ray.train.get_checkpoint()
     if previous is not None and rank == 0:  # informational: the workdir decides what is redone
         print(f"ltsweep: resuming {workdir} ({_describe(previous)})", flush=True)
@@ -162,13 +163,14 @@ def _worker_loop(config: dict[str, Any]) -> None:
             stage.local.parent.rmdir()
 
 
-def _write_worker_node(workdir: Path, rank: int, stage=None) -> None:
-    """Which node ran ``rank`` and in which directory; on an object store, its own key."""
+def _write_worker_node(workdir: Path, rank: int, kernels: str, stage=None) -> None:
+    """Which node ran ``rank``, in which directory and on which kernels; on an object store, its
+    own key."""
     from ltsweep.fsio import write_json
     from ltsweep.tune.nodes import node_label
 
     rel = node_file(rank)
-    record = {"rank": rank, "node": node_label(), "workdir": str(workdir)}
+    record = {"rank": rank, "node": node_label(), "workdir": str(workdir), "kernels": kernels}
     if stage is None:
         write_json(workdir / rel, record)
     else:
@@ -179,6 +181,13 @@ def read_worker_nodes(workdir: Path) -> list[str]:
     """The Ray node of each rank of the last worker group (for the trial's record)."""
     files = sorted((Path(workdir) / NODES_DIR).glob("rank_*.json"))
     return [json.loads(f.read_text())["node"] for f in files]
+
+
+def read_worker_kernels(workdir: Path) -> str:
+    """The kernel families the last worker group's ranks ran on, "; "-joined (one, unless the
+    group spanned unlike machines)."""
+    files = sorted((Path(workdir) / NODES_DIR).glob("rank_*.json"))
+    return "; ".join(sorted({json.loads(f.read_text()).get("kernels", "") for f in files} - {""}))
 
 
 def read_results(job: GenerationJob, workdir: Path) -> list[dict[str, Any]]:
