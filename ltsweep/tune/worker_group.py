@@ -179,15 +179,19 @@ def _write_worker_node(workdir: Path, rank: int, kernels: str, stage=None) -> No
 
 def read_worker_nodes(workdir: Path) -> list[str]:
     """The Ray node of each rank of the last worker group (for the trial's record)."""
-    files = sorted((Path(workdir) / NODES_DIR).glob("rank_*.json"))
-    return [json.loads(f.read_text())["node"] for f in files]
+    return [r["node"] for r in _worker_records(workdir)]
 
 
 def read_worker_kernels(workdir: Path) -> str:
     """The kernel families the last worker group's ranks ran on, "; "-joined (one, unless the
     group spanned unlike machines)."""
+    return "; ".join(sorted({r.get("kernels", "") for r in _worker_records(workdir)} - {""}))
+
+
+def _worker_records(workdir: Path) -> list[dict[str, Any]]:
+    """The last worker group's ``nodes/rank_RRR.json`` records, in rank order."""
     files = sorted((Path(workdir) / NODES_DIR).glob("rank_*.json"))
-    return "; ".join(sorted({json.loads(f.read_text()).get("kernels", "") for f in files} - {""}))
+    return [json.loads(f.read_text()) for f in files]
 
 
 def read_results(job: GenerationJob, workdir: Path) -> list[dict[str, Any]]:
