@@ -93,6 +93,11 @@ def test_tune_trial_generates_tickets_like_single_process(ray_address: str, tmp_
     assert grid[0].metrics["levels"] == 3 and grid[0].metrics["density"] == pytest.approx(0.25)
     IMPRun(job, tmp_path / "single").run()
     _assert_same_structure(workdir, tmp_path / "single", levels=2)
+    from ltsweep.core.kernels import kernel_family
+    from ltsweep.tune.worker_group import read_worker_kernels
+
+    kernels = read_worker_kernels(workdir)  # both ranks on this machine's CPU kernels: one family
+    assert kernels == kernel_family("cpu"), f"the ranks' kernels read back as {kernels!r}"
 
 
 DRIVER = textwrap.dedent("""
