@@ -57,10 +57,20 @@ LevelHook = Callable[[LevelResult], None]
 EpochHook = Callable[[int, TrainState], None]  # (level, state)
 
 
-def make_loaders(
-    data: DataConfig, batch_size: int, seed: int, device: str, rank: int = 0, world: int = 1
-) -> tuple[EpochLoader, EpochLoader]:
-    common = dict(
+def loader_options(
+    data: DataConfig,
+    train: bool,
+    batch_size: int,
+    seed: int,
+    device: str,
+    rank: int = 0,
+    world: int = 1,
+) -> LoaderOptions:
+    """The loader settings of one split: the test split in batches of at least 256, whole on
+    every rank unless ``world`` shards it."""
+    return LoaderOptions(
+        batch_size=batch_size if train else max(batch_size, 256),
+        train=train,
         seed=seed,
         device=device,
         workers=data.workers,
@@ -74,11 +84,16 @@ def make_loaders(
         folder=data.folder,
         resolution=data.resolution,
     )
-    train_opts = LoaderOptions(batch_size=batch_size, train=True, **common)  # type: ignore[arg-type]
-    test_opts = LoaderOptions(batch_size=max(batch_size, 256), train=False, **common)  # type: ignore[arg-type]
-    return make_loader(data.name, train_opts, data.loader), make_loader(
-        data.name, test_opts, data.loader
+
+
+def make_loaders(
+    data: DataConfig, batch_size: int, seed: int, device: str, rank: int = 0, world: int = 1
+) -> tuple[EpochLoader, EpochLoader]:
+    """The training and test loaders, both sharded over ``world`` ranks."""
+    train, test = (
+        loader_options(data, t, batch_size, seed, device, rank, world) for t in (True, False)
     )
+    return make_loader(data.name, train, data.loader), make_loader(data.name, test, data.loader)
 
 
 def rewind_step(job: GenerationJob, steps_per_epoch: int) -> int:

@@ -53,21 +53,11 @@ PROGRESS_FILE = "progress.json"
 def _full_test_loader(job: GenerationJob, device: str):
     """Every rank evaluates the whole test split (DDP keeps the models identical), so the
     accuracy rank 0 records is the test accuracy, not the accuracy on one shard of it."""
-    from ltsweep.core.data.loading import LoaderOptions, make_loader
+    from ltsweep.core.data.loading import make_loader
+    from ltsweep.core.imp import loader_options
 
     d = job.data
-    opts = LoaderOptions(
-        batch_size=max(job.train.batch_size, 256),
-        train=False,
-        seed=job.seed,
-        device=device,
-        workers=d.workers,
-        image_size=d.image_size,
-        data_root=d.data_root,
-        ffcv_dir=d.ffcv_dir,
-        folder=d.folder,
-        resolution=d.resolution,
-    )
+    opts = loader_options(d, False, job.train.batch_size, job.seed, device)
     return make_loader(d.name, opts, d.loader)
 
 
