@@ -10,26 +10,14 @@ import pytest
 
 from ltsweep.report import differences as D
 from ltsweep.report import stats
+from tests.common.hand_runs import DIGITS, FMNIST, SHAPES
+from tests.common.hand_runs import run as hand_run
 
 T975_2 = 4.302652729749464  # Student's t, 97.5% quantile, 2 degrees of freedom (3 seeds)
-DIGITS, SHAPES, FMNIST = ("digits", "sgd"), ("shapes", "sgd"), ("fashion_mnist", "sgd")
 
 
 def _run(kind, src, tgt, seed, acc, level=2, **axes) -> dict:
-    sd, so = src or ("none", "none")
-    row = {
-        "model": "vgg_tiny",
-        "target_dataset": tgt[0],
-        "target_optimizer": tgt[1],
-        "kind": kind,
-        "source_dataset": sd,
-        "source_optimizer": so,
-        "level": level,
-        "weights_remaining": 0.05,
-        "seed": seed,
-        stats.VALUE: acc,
-    }
-    return {**row, **axes}
+    return hand_run(kind, src, tgt, level, 0.05, seed, acc, **axes)
 
 
 def _runs(scale: float = 1.0) -> pd.DataFrame:
