@@ -170,9 +170,8 @@ def _save(fig: figures.ReportFigure, root: Path) -> None:
         fig.files.append(rel)
 
 
-def _page(report: Report, generated: str) -> str:
-    import pandas as pd
-
+def page_notes(report: Report, generated: str) -> list[str]:
+    """The lines above the page's sections: where from, what it holds, how to read it."""
     counts = report.not_finished.status.value_counts() if len(report.not_finished) else {}
     left = ", ".join(f"{k}: {v}" for k, v in sorted(dict(counts).items())) or "none"
     unit = "percent" if report.scale == 100.0 else "as stored"
@@ -180,7 +179,7 @@ def _page(report: Report, generated: str) -> str:
         f"Store: {report.tracking_uri} · experiment {schema.experiment_name(report.sweep)}",
         f"Generated {generated}. {coverage(report)}; left out (not finished): {left}.",
         *([earlier_line(report)] if report.earlier or report.repeated else []),
-        *([kernels_line(report)] if kernels_line(report) else []),
+        *([kernels] if (kernels := kernels_line(report)) else []),
         f"Accuracies are the final-epoch test accuracy ({unit}), mean ± standard error over seeds.",
         "Claims: “beats” holds when the paired 95% interval lies above 0; “does as well as” "
         f"when it lies above −{report.margin_points:g} points (the margin, report.margin_points "
@@ -193,6 +192,12 @@ def _page(report: Report, generated: str) -> str:
         "test image of 100%, are uninformative and not tested; the seeds' spread counts as at "
         "least one test image. Differences in points of accuracy (docs/verdicts.md).",
     ]
+    return meta
+
+
+def _page(report: Report, generated: str) -> str:
+    import pandas as pd
+
     opt = report.optimizer_table
     has_opt = opt is not None and len(opt) > 0
     opt_view = optimizers.display(opt, report.scale) if has_opt else pd.DataFrame()
@@ -248,7 +253,8 @@ def _page(report: Report, generated: str) -> str:
                 tables=[("Imported sources", report.imported)],
             ),
         )
-    return html.render(f"ltsweep report: {report.sweep}", meta, sections, report.claims)
+    notes = page_notes(report, generated)
+    return html.render(f"ltsweep report: {report.sweep}", notes, sections, report.claims)
 
 
 def write(report: Report, root: Path) -> None:
