@@ -47,6 +47,11 @@ def test_parquet_one_row_per_trial_epoch_level(known: dict, tmp_path) -> None:
         row = last.loc[run_id]
         assert row.test_accuracy == run["acc"], "final epoch differs from the stored metric"
         assert (row.kind, int(row.level), int(row.seed)) == (run["kind"], run["level"], run["seed"])
+    scheduled = known["planned"][0]["run_id"]  # the one run with a resolution schedule
+    sizes = epochs[epochs.run_id == scheduled].sort_values("epoch").train_resolution.tolist()
+    assert sizes == known_store.RESOLUTIONS, f"train_resolution per epoch exported as {sizes}"
+    others = epochs[epochs.run_id != scheduled].train_resolution
+    assert others.isna().all(), "runs without a schedule must export no training size"
     results = pd.read_parquet(tmp_path / "F.results.parquet")
     assert len(results) == len(planned)
     assert dict(zip(results.run_id, results.final_test_accuracy)) == {

@@ -34,9 +34,10 @@ if TYPE_CHECKING:
 
 FORMATS = {"parquet": ".parquet", "csv": ".csv"}
 PAGE_SIZE = 500  # runs per page: the memory bound (a few MB of rows per page)
-INT_COLUMNS = {*collect.INT_AXES, "epoch"}
+INT_COLUMNS = {*collect.INT_AXES, "epoch", schema.TRAIN_RESOLUTION}
 FLOAT_COLUMNS = {"weights_remaining", *collect.METRIC_COLUMNS, *schema.EPOCH_METRICS}
 EPOCH_COLUMNS = (*collect.AXIS_COLUMNS, "trial_key", "run_id", "epoch", *schema.EPOCH_METRICS)
+EPOCH_COLUMNS += (schema.TRAIN_RESOLUTION,)  # empty unless the trial had a resolution schedule
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,10 @@ def finished_results(
 def epoch_rows(client: Any, run: Any) -> list[dict[str, Any]]:
     """One row per epoch of one result run: its axes, ids and per-epoch metrics."""
     base = collect._row(run)
-    by_step = metric_history(client, run.info.run_id, schema.EPOCH_METRICS)
+    keys = schema.EPOCH_METRICS
+    if schema.TRAIN_RESOLUTION in run.data.metrics:  # asked only of runs that logged it
+        keys += (schema.TRAIN_RESOLUTION,)
+    by_step = metric_history(client, run.info.run_id, keys)
     return [{**base, "epoch": step, **by_step[step]} for step in sorted(by_step)]
 
 

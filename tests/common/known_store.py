@@ -82,7 +82,10 @@ def _tags(run: dict) -> dict[str, str]:
     }
 
 
-def _log(client, run_id: str, acc: float) -> None:
+RESOLUTIONS = [16, 24, 32]  # the first planned run trained on a resolution schedule
+
+
+def _log(client, run_id: str, acc: float, resolution: bool = False) -> None:
     from mlflow.entities import Metric
 
     curve = [acc - 0.05, acc + 0.01, acc]
@@ -91,6 +94,8 @@ def _log(client, run_id: str, acc: float) -> None:
     metrics += [Metric("train_loss", 0.9 - v / 2, 0, s) for s, v in enumerate(curve)]
     metrics += [Metric("train_accuracy", min(1.0, v + 0.02), 0, s) for s, v in enumerate(curve)]
     metrics += [Metric("lr", 0.1 / 10**s, 0, s) for s in range(3)]
+    if resolution:
+        metrics += [Metric(schema.TRAIN_RESOLUTION, r, 0, s) for s, r in enumerate(RESOLUTIONS)]
     metrics += [
         Metric(schema.FINAL_ACCURACY, acc, 0, 2),
         Metric(schema.BEST_ACCURACY, max(curve), 0, 2),
@@ -120,7 +125,7 @@ def build(root: Path) -> dict:
     planned = _planned()
     for run in planned:
         run_id = client.create_run(exp, tags={**child, **_tags(run)}).info.run_id
-        _log(client, run_id, run["acc"])
+        _log(client, run_id, run["acc"], resolution=run is planned[0])
         client.set_terminated(run_id)
         run["run_id"] = run_id
     src, tgt, level = MISSING  # the missing point's trial failed: it must not count
