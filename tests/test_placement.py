@@ -13,6 +13,7 @@ from ltsweep.errors import UserError
 from ltsweep.sweep.trial import Resources
 from ltsweep.tune.placement import Offer, bundles, can_ever_place, refuse_unplaceable
 from tests.common.cli import REPO, ltsweep, tree
+from tests.common.sweep_checks import store_runs
 from tests.common.tiny import tiny_workers_trial
 
 TWO_CPUS = Offer(nodes=[{"CPU": 2.0, "GPU": 0.0}])
@@ -69,3 +70,7 @@ def test_run_refuses_a_trial_no_node_can_hold_at_once(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr, result.stderr
     assert "2.1 CPU" in errors[0] and "{CPU: 2}" in errors[0], errors[0]
     assert not any("trials/" in p for p in tree(out)), "a trial started before the refusal"
+    _, runs = store_runs(out, sweep.stem)  # a sweep is named after its file
+    (sweep_run,) = [r for r in runs if r.data.tags.get("ltsweep.role") == "sweep"]
+    assert sweep_run.info.status == "FAILED", f"a refused sweep's run is {sweep_run.info.status}"
+    assert "can never hold" in sweep_run.data.tags.get("ltsweep.refused", ""), "reason not tagged"

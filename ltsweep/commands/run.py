@@ -8,6 +8,8 @@ import sys
 
 from ltsweep.commands import add_sweep_arguments, follow_up
 
+REFUSED = 2  # the exit code of bad input: the sweep run ends FAILED
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_sweep_arguments(parser)
@@ -70,26 +72,43 @@ def _start_sweep_run(tracker, ctx) -> str:
 def _run_trials(tracker, parent: str, ctx, num_cpus: int | None) -> int:
     """Every trial not done yet, through Ray Tune; the exit code, runs closed whatever happens."""
     from ltsweep.storage.done import has_done
+    from ltsweep.tracking import schema as S
     from ltsweep.tracking.writer import start_writer
     from ltsweep.tune.driver import INTERRUPTED, connect_ray, run_trials, summarize
 
-    outcomes = []
+    outcomes, code = [], None
     # Before Ray starts: the writer is forked from this process (see writer.py).
     recorder = start_writer(tracker, parent, ctx.plan.trials)
     try:
         todo = [t for t in ctx.plan.trials if not has_done(ctx.paths, t.key)]
         if todo:
             print(f"ltsweep: Ray: {connect_ray(num_cpus)}")
-            from ltsweep.tune.placement import cluster_offer, refuse_unplaceable
-
-            refuse_unplaceable(todo, cluster_offer())  # before any trial waits
+            refusal = _placement_refusal(todo)  # before any trial waits
+            if refusal is not None:
+                code = REFUSED  # the sweep run ends FAILED, not KILLED: nothing was interrupted
+                with contextlib.suppress(Exception):  # the refusal's line matters more
+                    tracker.set_tags(parent, {S.TAG_REFUSED: str(refusal)})
+                raise refusal
         outcomes = run_trials(ctx.plan, ctx.paths, tracker, parent, recorder=recorder)
     finally:
         with contextlib.suppress(Exception):
             recorder.close(wait_s=0.0)  # closed already unless Ray or Tune failed to start
-        code = summarize(outcomes) if len(outcomes) == 2 else INTERRUPTED
+        if code is None:
+            code = summarize(outcomes) if len(outcomes) == 2 else INTERRUPTED
         _close_runs(tracker, parent, code)
     return code
+
+
+def _placement_refusal(todo: list) -> Exception | None:
+    """The one-line refusal of trials no node of the cluster can ever hold, if any."""
+    from ltsweep.errors import UserError
+    from ltsweep.tune.placement import cluster_offer, refuse_unplaceable
+
+    try:
+        refuse_unplaceable(todo, cluster_offer())
+    except UserError as exc:
+        return exc
+    return None
 
 
 def _close_runs(tracker, parent: str, code: int) -> None:

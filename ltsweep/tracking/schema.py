@@ -69,6 +69,7 @@ TAG_TRAIN_NODES = PREFIX + "train_nodes"  # a Ray Train trial: one node per rank
 TAG_STARTED_AT = PREFIX + "started_at"  # unix seconds
 TAG_ENDED_AT = PREFIX + "ended_at"
 TAG_STEPS = PREFIX + "steps"  # "compiled" or "eager: <why>": how the trial's steps ran
+TAG_REFUSED = PREFIX + "refused"  # a sweep run `run` refused to start: the one-line reason
 TAG_KERNELS = PREFIX + "kernels"  # torch version and kernel family (core/kernels.py)
 TAG_PARENT = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"
