@@ -25,8 +25,8 @@ from typing import Any, NamedTuple
 
 import torch
 
+from bench.bench_step import StepCase, Stepper, alternate
 from bench.common import REPO_ROOT, cpu_model
-from bench.step import StepCase, Stepper, alternate
 from ltsweep.core.data import get_spec
 from ltsweep.core.data.fashion import PLACES, PREFIX, SYSTEM_DIR
 from ltsweep.core.data.locate import locate

@@ -88,7 +88,7 @@ def test_plain_step_is_a_plain_pytorch_step():
     differs from it only by the mask."""
     import torch.nn.functional as F
 
-    from bench.step import StepCase, Stepper
+    from bench.bench_step import StepCase, Stepper
     from ltsweep.core.models import create_model
 
     case = StepCase("vgg_tiny", 16, 32)
