@@ -1,7 +1,8 @@
 """The one training-step benchmark: the step every trial takes (``ltsweep.core.train.train_step``)
 on fixed batches, eager or compiled, plain or at 20% density, with ``train()``'s bf16 autocast and
-channels-last on CUDA. The compile rows, the training-step rows and the GPU check all time it
-here, so their figures are of the same step. Imports only torch and ``ltsweep.core``.
+channels-last on CUDA. Its two row sets, ``compile`` (compiled vs eager, and what a compile costs)
+and ``train_step`` (masked vs plain), and the GPU check all time ``Stepper`` blocks through
+``alternate``, so their figures are of the same step (bench/README.md).
 """
 
 from __future__ import annotations
@@ -50,19 +51,6 @@ class StepCase:
 RESNET50 = StepCase("resnet50", 224, 128, 1000, (("stem", "imagenet"),))  # the GPU rows
 
 
-def density_mask(model: torch.nn.Module, density: float = DENSITY) -> Mask:
-    """Global magnitude pruning of the prunable weights down to ``density``."""
-    ones = Mask.ones_like(model, prunable_parameter_names(model, False))
-    return prune(model.state_dict(), ones, PruneConfig("global", 1 - density))
-
-
-def synthetic_batch(case: StepCase, device: str) -> Batch:
-    gen = torch.Generator().manual_seed(1)
-    x = torch.randn(case.batch, 3, case.size, case.size, generator=gen)
-    y = torch.randint(0, case.classes, (case.batch,), generator=gen)
-    return x.to(device), y.to(device)
-
-
 class Stepper:
     """A model, its optimizer and (when ``masked``) its mask, stepped as ``train()`` steps it."""
 
@@ -81,14 +69,20 @@ class Stepper:
         if self.cuda:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
-        self.mask = density_mask(model) if masked else None
+        self.mask = None
+        if masked:  # global magnitude pruning down to DENSITY
+            ones = Mask.ones_like(model, prunable_parameter_names(model, False))
+            self.mask = prune(model.state_dict(), ones, PruneConfig("global", 1 - DENSITY))
         self.applier = MaskApplier(model, self.mask) if self.mask is not None else None
         if self.applier:
             self.applier.apply_to_weights()
         self.optimizer = build_optimizer(model, OptimizerConfig("sgd", 0.05, momentum=0.9))
         self.schedule = Schedule(0.05, 100, (), 0.1, 0.0)
         self.steps = step_functions(model, self.mask, compiled, amp=self.cuda)
-        self.batches = batches or [synthetic_batch(case, device)]
+        gen = torch.Generator().manual_seed(1)
+        x = torch.randn(case.batch, 3, case.size, case.size, generator=gen)
+        y = torch.randint(0, case.classes, (case.batch,), generator=gen)
+        self.batches = batches or [(x.to(device), y.to(device))]
         self.count = 0
         model.train()
 
@@ -150,21 +144,19 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-# -- compile: compiled vs eager step, and what a compile costs ---------------------------------
+# -- compile: compiled vs eager, and what a compile costs ---------------------------------------
 def compile_row(case: StepCase, masked: bool, repeats: int, steps: int) -> dict[str, Any]:
     steppers = [Stepper(case, "cpu", compiled, masked) for compiled in (False, True)]
     first, (base, cand) = alternate(steppers, repeats, lambda s: s.ms_per_step(steps))
     mode = "compiled" if steppers[1].compiled else "FELL BACK TO EAGER"
     name = f"compile: {case.label} {'masked' if masked else 'plain'}"
-    metric, candidate = "training step time", f"torch.compile step ({mode})"
     notes = (
         f"{steps} steps per block, 1 thread; first compiled call {first[1]:.1f} s; "
         "ratio = eager ms / compiled ms, pair by pair"
     )
+    labels = "eager step", base, f"torch.compile step ({mode})", cand
     ratios = [b / c for b, c in zip(base, cand)]
-    return make_row(
-        name, metric, "ms/step", "eager step", base, candidate, cand, ">= 1.3", notes, ratios
-    )
+    return make_row(name, "training step time", "ms/step", *labels, ">= 1.3", notes, ratios)
 
 
 _COMPILE_ONCE = """
@@ -181,11 +173,9 @@ def compile_seconds(cache: Path) -> float:
     env = {**os.environ, CACHE_ENV: str(cache), "PYTHONPATH": str(REPO_ROOT)}
     argv = [sys.executable, "-c", _COMPILE_ONCE]
     done = subprocess.run(argv, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
-    if done.returncode != 0:
-        raise RuntimeError(f"the compile process failed: {done.stderr.strip()[-300:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    if not result["compiled"]:
-        raise RuntimeError(f"compile fell back to eager: {done.stderr.strip()[-300:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else {}
+    if not result.get("compiled"):
+        raise RuntimeError(f"the compile process failed or fell back: {done.stderr[-300:]}")
     return float(result["seconds"])
 
 
@@ -193,26 +183,26 @@ def compile_cost_row(repeats: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ltsweep-compile-") as tmp:
         warm, colds = Path(tmp) / "warm", itertools.count()
         compile_seconds(warm)  # fills the cache the cached runs read
-        base, cand = interleave(
-            lambda: compile_seconds(Path(tmp) / f"cold-{next(colds)}"),
-            lambda: compile_seconds(warm),
-            repeats,
-            warmup=0,
-        )
+
+        def cold() -> float:
+            return compile_seconds(Path(tmp) / f"cold-{next(colds)}")
+
+        base, cand = interleave(cold, lambda: compile_seconds(warm), repeats, warmup=0)
     name = "compile: compile cost (vgg_tiny 16px masked step)"
     metric, target = "first compiled step in a fresh process", "cached <= 3 s"
-    first, cached = "first compile (empty cache)", "cached compile (warm on-disk cache)"
+    labels = "first compile (empty cache)", base, "cached compile (warm on-disk cache)", cand
     notes = "each figure a fresh Python process; ratio = first / cached, pair by pair"
     ratios = [b / c for b, c in zip(base, cand)]
-    return make_row(name, metric, "s", first, base, cached, cand, target, notes, ratios)
+    return make_row(name, metric, "s", *labels, target, notes, ratios)
 
 
 def run_compile(repeats: int = 5, quick: bool = False) -> list[dict[str, Any]]:
     shapes = [(16, 64)] if quick else [(16, 64), (32, 128)]
     models = ["vgg_tiny"] if quick else ["vgg_tiny", "resnet_tiny"]
+    pairs, steps = (2, 10) if quick else (repeats, 30)
     with one_thread():
         rows = [
-            compile_row(StepCase(m, s, b), masked, 2 if quick else repeats, 10 if quick else 30)
+            compile_row(StepCase(m, s, b), masked, pairs, steps)
             for m in models
             for s, b in shapes
             for masked in (False, True)
@@ -220,7 +210,7 @@ def run_compile(repeats: int = 5, quick: bool = False) -> list[dict[str, Any]]:
     return [*rows, compile_cost_row(1 if quick else min(repeats, 3))]
 
 
-# -- train_step: what masking costs --------------------------------------------------------------
+# -- train_step: what masking costs, vs the plain step (a plain PyTorch step, bit for bit) -------
 LABELS = ("plain PyTorch step, no mask", "ltsweep step + MaskApplier, 20% density")
 CASES = [  # (label, case, embedded dataset or None for synthetic batches, device)
     ("vgg_tiny, shapes 32 px, CPU", StepCase("vgg_tiny", 32, 64), "shapes", "cpu"),
@@ -239,14 +229,12 @@ def real_batches(dataset: str, case: StepCase, count: int) -> list[Batch]:
 
 
 def train_step_row(
-    label: str, case: StepCase, dataset: str | None, device: str, repeats: int, steps: int
+    label: str, case: StepCase, data: str | None, device: str, pairs: int, steps: int
 ):
-    name = f"train_step: {label}"
+    name, metric = f"train_step: {label}", "training throughput"
     if device == "cuda" and not torch.cuda.is_available():
-        return not_run_row(
-            name, "training throughput", "img/s", *LABELS, ">= 0.95", "no GPU on this machine"
-        )
-    batches = real_batches(dataset, case, steps) if dataset else None
+        return not_run_row(name, metric, "img/s", *LABELS, ">= 0.95", "no GPU on this machine")
+    batches = real_batches(data, case, steps) if data else None
     plain, masked = (Stepper(case, device, False, m, batches) for m in (False, True))
     cpu: dict[Stepper, list[float]] = {plain: [], masked: []}
 
@@ -256,7 +244,7 @@ def train_step_row(
         cpu[stepper].append(time.process_time() - started)
         return value
 
-    _, (base, cand) = alternate([plain, masked], repeats, rate)
+    _, (base, cand) = alternate([plain, masked], pairs, rate)
     where = "1 thread" if device == "cpu" else "bf16 autocast, channels-last"
     notes = (
         f"{steps} steps of batch {case.batch} per measurement ({where}); mask density "
@@ -265,15 +253,13 @@ def train_step_row(
     if device == "cpu":
         by_cpu = statistics.median(p / m for p, m in zip(cpu[plain], cpu[masked]))
         notes += f"; ratio on process CPU time {by_cpu:.3g}"
-    return make_row(
-        name, "training throughput", "img/s", LABELS[0], base, LABELS[1], cand, ">= 0.95", notes
-    )
+    return make_row(name, metric, "img/s", LABELS[0], base, LABELS[1], cand, ">= 0.95", notes)
 
 
 def run_train_step(repeats: int = 5, quick: bool = False) -> list[dict[str, Any]]:
-    repeats, steps = (min(repeats, 3), 12) if quick else (repeats, 47)
+    pairs, steps = (min(repeats, 3), 12) if quick else (repeats, 47)
     with one_thread():  # a cpu: 1 trial
         return [
-            train_step_row(label, case, data, device, repeats, steps if device == "cpu" else 60)
+            train_step_row(label, case, data, device, pairs, steps if device == "cpu" else 60)
             for label, case, data, device in CASES
         ]
