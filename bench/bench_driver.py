@@ -6,7 +6,6 @@ same bodies in a plain loop; plus ``ltsweep plan``/``status`` of grid_full (benc
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
@@ -150,7 +149,7 @@ def _measure_process(flag: str, trials: int, work: Path, log: Path) -> dict[str,
     result = work / "result.json"
     result.unlink(missing_ok=True)  # never read a previous run's figures
     with procs.fresh(work / flag.strip("-")) as out:
-        args = ["-m", "bench.bench_driver", flag, str(trials), str(out), "--result", str(result)]
+        args = ["-m", "bench.bench_driver", flag, str(trials), str(out), str(result)]
         procs.run_python(args, log, timeout=3600)
     return json.loads(result.read_text())
 
@@ -251,17 +250,11 @@ def run(repeats: int = 3, quick: bool = False) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_driver")
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--tune", nargs=2, metavar=("N", "OUT"), help="the candidate process")
-    group.add_argument("--loop", nargs=2, metavar=("N", "OUT"), help="the baseline process")
-    parser.add_argument("--result", type=Path, required=True, help="where the JSON goes")
-    args = parser.parse_args(argv)
-    fn, (n, out) = (tune_process, args.tune) if args.tune else (loop_process, args.loop)
-    result = fn(int(n), Path(out))
-    args.result.write_text(json.dumps(result))
-    print(json.dumps(result))
-    return 0
+    def process(fn):  # writes fn's figures to RESULT as JSON
+        return lambda n, out, result: Path(result).write_text(json.dumps(fn(int(n), Path(out))))
+
+    modes = {"tune": process(tune_process), "loop": process(loop_process)}
+    return procs.subcommand("bench.bench_driver", argv, ("N", "OUT", "RESULT"), modes)
 
 
 if __name__ == "__main__":

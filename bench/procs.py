@@ -10,6 +10,7 @@ SQLite in the run's own output directory, whatever the caller's shell points at)
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -64,16 +65,14 @@ def kill_marked(marker: str, grace: float = 5.0) -> int:
 
 def run_cli(args: list[str], log: Path, timeout: float = 1800) -> float:
     """Run ``ltsweep ARGS`` to completion; wall seconds. Raises with the log's tail on failure."""
-    return _run([str(LTSWEEP), *args], log, timeout)
+    return run_python(args, log, timeout, str(LTSWEEP))
 
 
-def run_python(args: list[str], log: Path, timeout: float = 1800) -> float:
-    """Run ``python ARGS`` (this interpreter, repo root as cwd); wall seconds."""
-    return _run([sys.executable, *args], log, timeout)
-
-
-def _run(argv: list[str], log: Path, timeout: float) -> float:
-    started = time.perf_counter()
+def run_python(
+    args: list[str], log: Path, timeout: float = 1800, exe: str = sys.executable
+) -> float:
+    """Run ``python ARGS`` (or ``exe ARGS``) from the repo root to completion; wall seconds."""
+    argv, started = [exe, *args], time.perf_counter()
     proc, marker = start(argv, log)
     try:
         code = proc.wait(timeout)
@@ -121,6 +120,20 @@ def load_plan(sweep: Path) -> Plan:
     from ltsweep.sweep.plan import build_plan
 
     return build_plan(load_sweep(sweep))
+
+
+def subcommand(prog: str, argv: list[str] | None, metavar: tuple[str, ...], modes: dict) -> int:
+    """``python -m PROG --MODE ARG...``: a benchmark's own processes, ``modes[MODE](*ARGS)``;
+    every mode takes the same arguments, and its function's docstring is its help."""
+    parser = argparse.ArgumentParser(prog=f"python -m {prog}")
+    group = parser.add_mutually_exclusive_group(required=True)
+    for mode, fn in modes.items():
+        help_ = (fn.__doc__ or "").split(";")[0].strip()
+        group.add_argument(f"--{mode}", nargs=len(metavar), metavar=metavar, help=help_)
+    args = vars(parser.parse_args(argv))
+    mode = next(m for m in modes if args[m])
+    modes[mode](*args[mode])
+    return 0
 
 
 def hard_kill(proc: subprocess.Popen, marker: str) -> int:
