@@ -202,14 +202,14 @@ def growth_row(per_trial: dict[int, float]) -> dict[str, Any] | None:
 def fake_done(sweep: str, out: Path, every: int = 2) -> tuple[int, int]:
     """Done records (a 160-epoch history each) for every ``every``-th trial of ``sweep``, so that
     ``ltsweep status`` has a half-finished grid to count; (written, trials)."""
+    from ltsweep.storage.done import write_done
     from ltsweep.storage.paths import SweepPaths
     from ltsweep.sweep.files import resolve_sweep_file
 
     plan = procs.load_plan(resolve_sweep_file(sweep))
-    paths, record = SweepPaths(out), json.dumps({"history": _history(0.9) * 160})
+    paths, record = SweepPaths(out), {"history": _history(0.9) * 160}
     for trial in plan.trials[::every]:
-        paths.trial_dir(trial.key).mkdir(parents=True, exist_ok=True)
-        (paths.trial_dir(trial.key) / "done.json").write_text(record)
+        write_done(paths, trial.key, record)
     return len(plan.trials[::every]), len(plan.trials)
 
 
