@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from bench import procs
 from bench.common import REPO_ROOT, interleave, make_row
+from ltsweep.storage.done import read_done, write_done
+from ltsweep.storage.paths import SweepPaths
+from ltsweep.trial_layout import ticket_dir
 
 if TYPE_CHECKING:
     from ltsweep.sweep.plan import Plan
@@ -53,9 +56,7 @@ def null_execute(trial, paths) -> dict[str, Any]:
 
     from ltsweep.core.masks import Mask
     from ltsweep.core.tickets import TicketInfo, read_info, save_ticket
-    from ltsweep.storage.done import read_done, write_done
     from ltsweep.sweep.trial import GENERATE
-    from ltsweep.trial_layout import ticket_dir
 
     if (done := read_done(paths, trial.key)) is not None:
         return done
@@ -84,8 +85,6 @@ def null_trainable(config: dict[str, Any], trials: dict, out: str, uri: str | No
     """``tune_trainable`` with ``null_execute``: one epoch report, then the final one."""
     from ray import tune
 
-    from ltsweep.storage.paths import SweepPaths
-
     record = null_execute(trials[config["key"]], SweepPaths(Path(out)))
     history = record.get("history") or record["levels"][-1]["history"]
     tune.report({**history[-1], "step": 0, "final": 0})
@@ -106,7 +105,6 @@ def _cpu(who: int = resource.RUSAGE_SELF) -> float:
 
 
 def loop_process(trials: int, out: Path) -> dict[str, Any]:
-    from ltsweep.storage.paths import SweepPaths
 
     plan, paths = _plan(trials, out), SweepPaths(out)
     started, cpu = time.perf_counter(), _cpu()
@@ -116,7 +114,6 @@ def loop_process(trials: int, out: Path) -> dict[str, Any]:
 
 
 def tune_process(trials: int, out: Path) -> dict[str, Any]:
-    from ltsweep.storage.paths import SweepPaths
     from ltsweep.sweep.files import tracking_uri
     from ltsweep.tracking.client import Tracker
     from ltsweep.tracking.writer import start_writer
@@ -202,8 +199,6 @@ def growth_row(per_trial: dict[int, float]) -> dict[str, Any] | None:
 def fake_done(sweep: str, out: Path, every: int = 2) -> tuple[int, int]:
     """Done records (a 160-epoch history each) for every ``every``-th trial of ``sweep``, so that
     ``ltsweep status`` has a half-finished grid to count; (written, trials)."""
-    from ltsweep.storage.done import write_done
-    from ltsweep.storage.paths import SweepPaths
     from ltsweep.sweep.files import resolve_sweep_file
 
     plan = procs.load_plan(resolve_sweep_file(sweep))

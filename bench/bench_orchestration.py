@@ -7,15 +7,18 @@ Sweeps, pairs and variables: bench/README.md, "orchestration".
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 import tempfile
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from itertools import count
 from pathlib import Path
 from typing import Any
 
 from bench import procs
 from bench.common import REPO_ROOT, interleave, make_row
+from ltsweep.storage.paths import SweepPaths
 
 SMALL_SWEEP = REPO_ROOT / "bench" / "sweeps" / "bench_small.yaml"
 
@@ -34,21 +37,16 @@ def sweeps(repeats: int, quick: bool, work: Path) -> list[tuple[Path, int, str]]
 
 def run_trial(trial, out: Path) -> None:
     """One trial as a Tune worker runs it (``execute``), here, without Ray or MLflow."""
-    from ltsweep.storage.paths import SweepPaths
     from ltsweep.tune.trainable import execute
 
     execute(trial, SweepPaths(out))
 
 
 def parallel(sweep: Path | str, out: Path | str, workers: int | None = None) -> None:
-    """The floor; every trial on ``workers`` plain processes (default: one per core), no Ray runtime or
-    MLflow, in the order ltsweep's ticket gate hands them out (the gate itself, polled here)."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
+    """The floor; every trial on ``workers`` plain processes (default: one per core), no Ray
+    runtime or MLflow, in the order ltsweep's ticket gate hands them out (the gate itself)."""
     from ray.tune.search import Searcher
 
-    from ltsweep.storage.paths import SweepPaths
     from ltsweep.tune.gate import TicketGate
 
     plan, out = procs.load_plan(Path(sweep)), Path(out)

@@ -99,7 +99,7 @@ def make_plan(tiny: bool) -> Plan:
         then=(*then, *masked_rn50, case("vgg19", 32, True)),
         steps=3 if tiny else 30,
         pairs=1 if tiny else 3,
-        estimate_s={} if tiny else {"resnet50": 80, "vgg19": 50, "imp": 150, "sharing": 75},
+        estimate_s={} if tiny else {"resnet50": 80.0, "vgg19": 50.0, "imp": 150.0, "sharing": 75.0},
         imp=dict(zip(("model", "size", "batch", "epochs", "subset"), imp)),
         share=(StepCase("vgg_tiny", 8, 32), 3, 2) if tiny else (case("vgg19", 32).step, 150, 4),
         budget_s=240.0 if tiny else 540.0,
