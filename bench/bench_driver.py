@@ -105,7 +105,7 @@ def _cpu(who: int = resource.RUSAGE_SELF) -> float:
 
 
 def loop_process(trials: int, out: Path) -> dict[str, Any]:
-
+    """The baseline; the null trials in a plain loop."""
     plan, paths = _plan(trials, out), SweepPaths(out)
     started, cpu = time.perf_counter(), _cpu()
     for trial in plan.trials:  # generation trials come first
@@ -114,6 +114,7 @@ def loop_process(trials: int, out: Path) -> dict[str, Any]:
 
 
 def tune_process(trials: int, out: Path) -> dict[str, Any]:
+    """The candidate; the null trials through ``run_trials`` (Tune, gate, MLflow, as a run)."""
     from ltsweep.sweep.files import tracking_uri
     from ltsweep.tracking.client import Tracker
     from ltsweep.tracking.writer import start_writer
@@ -245,8 +246,12 @@ def run(repeats: int = 3, quick: bool = False) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    def process(fn):  # writes fn's figures to RESULT as JSON
-        return lambda n, out, result: Path(result).write_text(json.dumps(fn(int(n), Path(out))))
+    def process(fn):  # fn's figures, as JSON, to RESULT
+        def run(n: str, out: str, result: str) -> None:
+            Path(result).write_text(json.dumps(fn(int(n), Path(out))))
+
+        run.__doc__ = fn.__doc__
+        return run
 
     modes = {"tune": process(tune_process), "loop": process(loop_process)}
     return procs.subcommand("bench.bench_driver", argv, ("N", "OUT", "RESULT"), modes)

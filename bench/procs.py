@@ -1,11 +1,8 @@
 """``ltsweep`` subprocesses for the sweep benchmarks: their environment, timing, and clean-up.
 
 Every process a benchmark starts carries a marker in its environment (inherited by Ray's raylet,
-GCS and workers), so that afterwards exactly those processes, and no one else's, are found in
-/proc and ended, even when SIGKILL orphaned them. Never ``ray stop`` or kill by name: the machine
-is shared. The environment (bench/README.md): ``RAY_AUTH_MODE=disabled`` (a throwaway local Ray
-needs no token), ``RAY_ADDRESS`` and ``MLFLOW_TRACKING_URI`` removed (a private local Ray and
-SQLite in the run's own output directory, whatever the caller's shell points at).
+GCS and workers), so that exactly those processes, and no one else's, are found in /proc and
+ended, even when SIGKILL orphaned them: the machine is shared (bench/README.md, "Environment").
 """
 
 from __future__ import annotations
@@ -30,10 +27,11 @@ if TYPE_CHECKING:
 
 MARKER = "LTSWEEP_BENCH_MARKER"
 LTSWEEP = Path(sys.executable).with_name("ltsweep")
-DROPPED = ("RAY_ADDRESS", "MLFLOW_TRACKING_URI")
+DROPPED = ("RAY_ADDRESS", "MLFLOW_TRACKING_URI")  # a private local Ray, SQLite in the run's out
 
 
 def bench_env(marker: str) -> dict[str, str]:
+    """Without ``DROPPED``; ``RAY_AUTH_MODE=disabled``: a throwaway local Ray needs no token."""
     env = {k: v for k, v in os.environ.items() if k not in DROPPED}
     return {**env, "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1", MARKER: marker}
 
