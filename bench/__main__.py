@@ -1,7 +1,8 @@
 """``python -m bench [--only NAME] [--repeats N] [--quick]``: run the benchmarks, write the table.
 
 Every ``bench/bench_<name>.py`` exposing ``run(repeats=5, quick=False) -> list[dict]`` is a
-benchmark. A module that fails (import or run) becomes a row saying so; the others still run.
+benchmark; a module in ``SHARED`` holds several, each as ``run_<name>``. A module that fails
+(import or run) becomes a row saying so; the others still run.
 """
 
 from __future__ import annotations
@@ -18,20 +19,25 @@ from pathlib import Path
 
 from bench import common
 
+SHARED = {"step": ("compile", "train_step")}  # one step benchmark, two row sets
+MODULE_OF = {name: module for module, names in SHARED.items() for name in names}
+
 
 def discover() -> list[str]:
-    """Benchmark names (``bench_<name>.py`` -> ``name``), sorted."""
+    """Benchmark names (``bench_<name>.py`` -> ``name``, or its ``SHARED`` names), sorted."""
     modules = pkgutil.iter_modules([str(Path(__file__).resolve().parent)])
-    return sorted(m.name.removeprefix("bench_") for m in modules if m.name.startswith("bench_"))
+    stems = [m.name.removeprefix("bench_") for m in modules if m.name.startswith("bench_")]
+    return sorted(name for stem in stems for name in SHARED.get(stem, (stem,)))
 
 
 def run_module(name: str, repeats: int | None, quick: bool) -> tuple[list[dict], dict]:
     """Rows of one benchmark, or one error row if it raised; and a line about how it went."""
     started, info = time.perf_counter(), {"name": name}
     try:
-        module = importlib.import_module(f"bench.bench_{name}")
+        module = importlib.import_module(f"bench.bench_{MODULE_OF.get(name, name)}")
+        run = getattr(module, f"run_{name}" if name in MODULE_OF else "run")
         kwargs = {"quick": quick} if repeats is None else {"quick": quick, "repeats": repeats}
-        rows = [common.check_row(r) for r in module.run(**kwargs)]
+        rows = [common.check_row(r) for r in run(**kwargs)]
     except Exception as exc:
         traceback.print_exc()
         rows, info["error"] = [common.error_row(name, exc)], f"{type(exc).__name__}: {exc}"

@@ -6,7 +6,6 @@ same bodies in a plain loop; plus ``ltsweep plan``/``status`` of grid_full (benc
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
@@ -19,6 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from bench import procs
 from bench.common import REPO_ROOT, interleave, make_row
+from ltsweep.storage.done import read_done, write_done
+from ltsweep.storage.paths import SweepPaths
+from ltsweep.trial_layout import ticket_dir
 
 if TYPE_CHECKING:
     from ltsweep.sweep.plan import Plan
@@ -54,9 +56,7 @@ def null_execute(trial, paths) -> dict[str, Any]:
 
     from ltsweep.core.masks import Mask
     from ltsweep.core.tickets import TicketInfo, read_info, save_ticket
-    from ltsweep.storage.done import read_done, write_done
     from ltsweep.sweep.trial import GENERATE
-    from ltsweep.trial_layout import ticket_dir
 
     if (done := read_done(paths, trial.key)) is not None:
         return done
@@ -85,8 +85,6 @@ def null_trainable(config: dict[str, Any], trials: dict, out: str, uri: str | No
     """``tune_trainable`` with ``null_execute``: one epoch report, then the final one."""
     from ray import tune
 
-    from ltsweep.storage.paths import SweepPaths
-
     record = null_execute(trials[config["key"]], SweepPaths(Path(out)))
     history = record.get("history") or record["levels"][-1]["history"]
     tune.report({**history[-1], "step": 0, "final": 0})
@@ -107,8 +105,7 @@ def _cpu(who: int = resource.RUSAGE_SELF) -> float:
 
 
 def loop_process(trials: int, out: Path) -> dict[str, Any]:
-    from ltsweep.storage.paths import SweepPaths
-
+    """The baseline; the null trials in a plain loop."""
     plan, paths = _plan(trials, out), SweepPaths(out)
     started, cpu = time.perf_counter(), _cpu()
     for trial in plan.trials:  # generation trials come first
@@ -117,7 +114,7 @@ def loop_process(trials: int, out: Path) -> dict[str, Any]:
 
 
 def tune_process(trials: int, out: Path) -> dict[str, Any]:
-    from ltsweep.storage.paths import SweepPaths
+    """The candidate; the null trials through ``run_trials`` (Tune, gate, MLflow, as a run)."""
     from ltsweep.sweep.files import tracking_uri
     from ltsweep.tracking.client import Tracker
     from ltsweep.tracking.writer import start_writer
@@ -150,7 +147,7 @@ def _measure_process(flag: str, trials: int, work: Path, log: Path) -> dict[str,
     result = work / "result.json"
     result.unlink(missing_ok=True)  # never read a previous run's figures
     with procs.fresh(work / flag.strip("-")) as out:
-        args = ["-m", "bench.bench_driver", flag, str(trials), str(out), "--result", str(result)]
+        args = ["-m", "bench.bench_driver", flag, str(trials), str(out), str(result)]
         procs.run_python(args, log, timeout=3600)
     return json.loads(result.read_text())
 
@@ -203,14 +200,12 @@ def growth_row(per_trial: dict[int, float]) -> dict[str, Any] | None:
 def fake_done(sweep: str, out: Path, every: int = 2) -> tuple[int, int]:
     """Done records (a 160-epoch history each) for every ``every``-th trial of ``sweep``, so that
     ``ltsweep status`` has a half-finished grid to count; (written, trials)."""
-    from ltsweep.storage.paths import SweepPaths
     from ltsweep.sweep.files import resolve_sweep_file
 
     plan = procs.load_plan(resolve_sweep_file(sweep))
-    paths, record = SweepPaths(out), json.dumps({"history": _history(0.9) * 160})
+    paths, record = SweepPaths(out), {"history": _history(0.9) * 160}
     for trial in plan.trials[::every]:
-        paths.trial_dir(trial.key).mkdir(parents=True, exist_ok=True)
-        (paths.trial_dir(trial.key) / "done.json").write_text(record)
+        write_done(paths, trial.key, record)
     return len(plan.trials[::every]), len(plan.trials)
 
 
@@ -251,17 +246,15 @@ def run(repeats: int = 3, quick: bool = False) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_driver")
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--tune", nargs=2, metavar=("N", "OUT"), help="the candidate process")
-    group.add_argument("--loop", nargs=2, metavar=("N", "OUT"), help="the baseline process")
-    parser.add_argument("--result", type=Path, required=True, help="where the JSON goes")
-    args = parser.parse_args(argv)
-    fn, (n, out) = (tune_process, args.tune) if args.tune else (loop_process, args.loop)
-    result = fn(int(n), Path(out))
-    args.result.write_text(json.dumps(result))
-    print(json.dumps(result))
-    return 0
+    def process(fn):  # fn's figures, as JSON, to RESULT
+        def run(n: str, out: str, result: str) -> None:
+            Path(result).write_text(json.dumps(fn(int(n), Path(out))))
+
+        run.__doc__ = fn.__doc__
+        return run
+
+    modes = {"tune": process(tune_process), "loop": process(loop_process)}
+    return procs.subcommand("bench.bench_driver", argv, ("N", "OUT", "RESULT"), modes)
 
 
 if __name__ == "__main__":

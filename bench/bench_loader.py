@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
+from bench.bench_step import RESNET50, Stepper
 from bench.common import interleave, make_row, not_run_row
-from bench.step import RESNET50, Stepper
 
 N_IMAGES, SIDE, CROP, BATCH, WORKERS = 2000, 160, 128, 64, 2
 

@@ -7,16 +7,18 @@ Sweeps, pairs and variables: bench/README.md, "orchestration".
 
 from __future__ import annotations
 
-import argparse
+import multiprocessing
 import os
 import sys
 import tempfile
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from itertools import count
 from pathlib import Path
 from typing import Any
 
 from bench import procs
 from bench.common import REPO_ROOT, interleave, make_row
+from ltsweep.storage.paths import SweepPaths
 
 SMALL_SWEEP = REPO_ROOT / "bench" / "sweeps" / "bench_small.yaml"
 
@@ -35,24 +37,19 @@ def sweeps(repeats: int, quick: bool, work: Path) -> list[tuple[Path, int, str]]
 
 def run_trial(trial, out: Path) -> None:
     """One trial as a Tune worker runs it (``execute``), here, without Ray or MLflow."""
-    from ltsweep.storage.paths import SweepPaths
     from ltsweep.tune.trainable import execute
 
     execute(trial, SweepPaths(out))
 
 
-def parallel(sweep: Path, out: Path, workers: int | None = None) -> None:
-    """Every trial on ``workers`` plain processes (default: one per core), no Ray runtime or
-    MLflow, in the order ltsweep's ticket gate hands them out (the gate itself, polled here)."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
+def parallel(sweep: Path | str, out: Path | str, workers: int | None = None) -> None:
+    """The floor; every trial on ``workers`` plain processes (default: one per core), no Ray
+    runtime or MLflow, in the order ltsweep's ticket gate hands them out (the gate itself)."""
     from ray.tune.search import Searcher
 
-    from ltsweep.storage.paths import SweepPaths
     from ltsweep.tune.gate import TicketGate
 
-    plan = procs.load_plan(sweep)
+    plan, out = procs.load_plan(Path(sweep)), Path(out)
     trials = {t.key: t for t in plan.trials}
     gate = TicketGate(plan.generation, plan.transfer, SweepPaths(out), poll_seconds=0.2)
     slots, finished, running, ids = workers or os.cpu_count() or 1, False, {}, count()
@@ -128,21 +125,20 @@ def run(repeats: int = 3, quick: bool = False) -> list[dict[str, Any]]:
         ]
 
 
+def sequential(sweep: str, out: str, stage: str = "trials") -> None:
+    """The baseline; the plan's trials one after another in this process (generation first)."""
+    for trial in getattr(procs.load_plan(Path(sweep)), stage):
+        run_trial(trial, Path(out))
+
+
+def generation(sweep: str, out: str) -> None:
+    """Tickets only (for packing); the generation trials, as ``sequential``."""
+    sequential(sweep, out, "generation")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_orchestration")
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--sequential", nargs=2, metavar=("SWEEP", "OUT"), help="the baseline")
-    group.add_argument("--parallel", nargs=2, metavar=("SWEEP", "OUT"), help="the floor")
-    group.add_argument("--generation", nargs=2, metavar=("SWEEP", "OUT"), help="tickets only")
-    args = parser.parse_args(argv)
-    sweep, out = map(Path, args.sequential or args.parallel or args.generation)
-    if args.parallel:
-        parallel(sweep, out)
-    else:  # plan order: generation first
-        plan = procs.load_plan(sweep)
-        for trial in plan.generation if args.generation else plan.trials:
-            run_trial(trial, out)
-    return 0
+    modes = {"sequential": sequential, "parallel": parallel, "generation": generation}
+    return procs.subcommand("bench.bench_orchestration", argv, ("SWEEP", "OUT"), modes)
 
 
 if __name__ == "__main__":

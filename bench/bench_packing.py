@@ -48,14 +48,8 @@ def measure(repeats: int, quick: bool, packed: dict, whole: dict) -> tuple[list,
             tag: sweep_file(work / f"bench_packing_{tag}.yaml", resources, epochs)
             for tag, resources in (("packed", packed), ("whole", whole))
         }
-        args = [
-            "-m",
-            "bench.bench_orchestration",
-            "--generation",
-            str(files["whole"]),
-            str(tickets),
-        ]
-        procs.run_python(args, log)
+        generation = ["--generation", str(files["whole"]), str(tickets)]  # the tickets, untimed
+        procs.run_python(["-m", "bench.bench_orchestration", *generation], log)
 
         def one(tag: str) -> float:
             with procs.fresh(work / tag) as out:

@@ -15,6 +15,8 @@ from typing import Any
 
 from bench import procs
 from bench.common import REPO_ROOT, interleave, make_row
+from ltsweep.storage.done import read_done
+from ltsweep.storage.paths import SweepPaths
 from ltsweep.trial_layout import CHECKPOINT_FILE as CHECKPOINT
 from ltsweep.trial_layout import DONE_FILE as DONE
 from ltsweep.trial_layout import RESULT_FILE as RESULT
@@ -46,8 +48,9 @@ def saved_epochs(tdir: Path) -> Epochs:
     return _epochs(found)
 
 
-def final_epochs(tdir: Path) -> Epochs:
-    record = json.loads((tdir / DONE).read_text())
+def final_epochs(out: Path, key: str) -> Epochs:
+    if (record := read_done(SweepPaths(out), key)) is None:
+        raise RuntimeError(f"{key}: no done record after the rerun")
     levels = [(int(lv["level"]), lv["history"]) for lv in record.get("levels", [])]
     return _epochs([*levels, (-1, record.get("history", []))])
 
@@ -88,7 +91,7 @@ def kill_and_resume(sweep: Path, out: Path, log: Path, done_before_kill: int) ->
     rerun_seconds = procs.run_cli(["run", str(sweep), "--out", str(out)], log)
     retrained, saved_counts, since_save = [], [], []
     for key, (saved, wrote) in in_flight.items():
-        final = final_epochs(out / "trials" / key)
+        final = final_epochs(out, key)
         retrained.append(sum(1 for k, m in saved.items() if final.get(k) != m))
         saved_counts.append(len(saved))
         since_save.append(max(0.0, killed_at - wrote))

@@ -70,23 +70,12 @@ def make_row(
 
 
 def not_run_row(
-    name: str,
-    metric: str,
-    unit: str,
-    baseline_label: str,
-    candidate_label: str,
-    target: str,
-    reason: str,
+    name: str, metric: str, unit: str, base: str, cand: str, target: str, reason: str
 ) -> dict[str, Any]:
     """A row that says plainly why it has no figures (e.g. "no GPU")."""
-    row = dict.fromkeys(ROW_KEYS)
-    row.update(name=name, metric=metric, unit=unit, baseline_label=baseline_label)
-    return {
-        **row,
-        "candidate_label": candidate_label,
-        "target": target,
-        "notes": f"not run: {reason}",
-    }
+    row = {**dict.fromkeys(ROW_KEYS), "name": name, "metric": metric, "unit": unit}
+    row.update(baseline_label=base, candidate_label=cand, target=target)
+    return {**row, "notes": f"not run: {reason}"}
 
 
 def error_row(module: str, exc: BaseException) -> dict[str, Any]:
@@ -141,8 +130,6 @@ def machine_info() -> dict[str, Any]:
         "gpu": torch.cuda.get_device_name(0) if cuda else "none",
         "gpus": torch.cuda.device_count() if cuda else 0,
         "python": platform.python_version(),
-        "platform": platform.platform(),
-        "hostname": platform.node(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
 

@@ -25,8 +25,8 @@ from typing import Any, NamedTuple
 
 import torch
 
+from bench.bench_step import StepCase, Stepper, alternate
 from bench.common import REPO_ROOT, cpu_model
-from bench.step import StepCase, Stepper, alternate
 from ltsweep.core.data import get_spec
 from ltsweep.core.data.fashion import PLACES, PREFIX, SYSTEM_DIR
 from ltsweep.core.data.locate import locate
@@ -73,46 +73,37 @@ class Plan:
     budget_s: float
 
 
-def _big(model: str, size: int, masked: bool = False) -> Case:
-    options = (("stem", "imagenet"),) if model == "resnet50" else ()
-    return Case(model, size, StepCase(model, size, 192, 1000, options), masked)
+# The CPU mode's stand-ins for the grid's models and sizes.
+TINY_MODELS, TINY_SIZES = (
+    {"vgg19": "vgg_tiny", "resnet50": "resnet_tiny"},
+    {224: 24, 192: 20, 160: 16, 32: 8},
+)
 
 
-VGG19_32 = StepCase("vgg19", 32, 512)
-FULL = Plan(
-    device="cuda",
-    first=tuple(_big("resnet50", s) for s in (224, 192, 160)),
-    then=(
-        *(_big("vgg19", s) for s in (224, 192, 160)),
-        Case("vgg19", 32, VGG19_32),
-        Case("resnet50", 32, StepCase("resnet50", 32, 512, 10, (("stem", "cifar"),))),
-        _big("resnet50", 224, True),
-        Case("vgg19", 32, VGG19_32, True),
-    ),
-    steps=30,
-    pairs=3,
-    estimate_s={"resnet50": 80.0, "vgg19": 50.0, "imp": 150.0, "sharing": 75.0},
-    imp={"model": "vgg19", "size": 32, "batch": 512, "epochs": 6, "subset": None},
-    share=(VGG19_32, 150, 4),
-    budget_s=540.0,
-)
-TINY_SIZES = ((224, 24), (192, 20), (160, 16))  # tiny sizes standing for the real ones
-TINY = Plan(
-    device="cpu",
-    first=tuple(Case("resnet50", size, StepCase("resnet_tiny", s, 8)) for size, s in TINY_SIZES),
-    then=(
-        *(Case("vgg19", size, StepCase("vgg_tiny", s, 8)) for size, s in TINY_SIZES),
-        Case("resnet50", 32, StepCase("resnet_tiny", 8, 8)),
-        Case("vgg19", 32, StepCase("vgg_tiny", 8, 8)),
-        Case("vgg19", 32, StepCase("vgg_tiny", 8, 8), True),
-    ),
-    steps=3,
-    pairs=1,
-    estimate_s={},
-    imp={"model": "vgg_tiny", "size": 8, "batch": 64, "epochs": 2, "subset": 640},
-    share=(StepCase("vgg_tiny", 8, 32), 3, 2),
-    budget_s=240.0,
-)
+def make_plan(tiny: bool) -> Plan:
+    """The GPU plan, or (``tiny``) the same cases on CPU with tiny models at tiny sizes."""
+
+    def case(model: str, size: int, masked: bool = False) -> Case:
+        if tiny:
+            return Case(model, size, StepCase(TINY_MODELS[model], TINY_SIZES[size], 8), masked)
+        stem = (("stem", "imagenet" if size > 32 else "cifar"),) if model == "resnet50" else ()
+        batch, classes = (192, 1000) if size > 32 else (512, 10)
+        return Case(model, size, StepCase(model, size, batch, classes, stem), masked)
+
+    masked_rn50 = () if tiny else (case("resnet50", 224, True),)
+    then = (*(case("vgg19", s) for s in (224, 192, 160)), case("vgg19", 32), case("resnet50", 32))
+    imp = ("vgg_tiny", 8, 64, 2, 640) if tiny else ("vgg19", 32, 512, 6, None)
+    return Plan(
+        device="cpu" if tiny else "cuda",
+        first=tuple(case("resnet50", s) for s in (224, 192, 160)),
+        then=(*then, *masked_rn50, case("vgg19", 32, True)),
+        steps=3 if tiny else 30,
+        pairs=1 if tiny else 3,
+        estimate_s={} if tiny else {"resnet50": 80.0, "vgg19": 50.0, "imp": 150.0, "sharing": 75.0},
+        imp=dict(zip(("model", "size", "batch", "epochs", "subset"), imp)),
+        share=(StepCase("vgg_tiny", 8, 32), 3, 2) if tiny else (case("vgg19", 32).step, 150, 4),
+        budget_s=240.0 if tiny else 540.0,
+    )
 
 
 @dataclass
@@ -401,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.prepare:
         print(f"gpu_check: Fashion-MNIST copied to {prepare(args.source)}")
         return 0
-    plan = TINY if args.cpu_tiny else FULL
+    plan = make_plan(args.cpu_tiny)
     if args.trial:
         Stepper(plan.share[0], plan.device).seconds(plan.share[1])
         return 0

@@ -1,15 +1,13 @@
 """``ltsweep`` subprocesses for the sweep benchmarks: their environment, timing, and clean-up.
 
 Every process a benchmark starts carries a marker in its environment (inherited by Ray's raylet,
-GCS and workers), so that afterwards exactly those processes, and no one else's, are found in
-/proc and ended, even when SIGKILL orphaned them. Never ``ray stop`` or kill by name: the machine
-is shared. The environment (bench/README.md): ``RAY_AUTH_MODE=disabled`` (a throwaway local Ray
-needs no token), ``RAY_ADDRESS`` and ``MLFLOW_TRACKING_URI`` removed (a private local Ray and
-SQLite in the run's own output directory, whatever the caller's shell points at).
+GCS and workers), so that exactly those processes, and no one else's, are found in /proc and
+ended, even when SIGKILL orphaned them: the machine is shared (bench/README.md, "Environment").
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -29,10 +27,11 @@ if TYPE_CHECKING:
 
 MARKER = "LTSWEEP_BENCH_MARKER"
 LTSWEEP = Path(sys.executable).with_name("ltsweep")
-DROPPED = ("RAY_ADDRESS", "MLFLOW_TRACKING_URI")
+DROPPED = ("RAY_ADDRESS", "MLFLOW_TRACKING_URI")  # a private local Ray, SQLite in the run's out
 
 
 def bench_env(marker: str) -> dict[str, str]:
+    """Without ``DROPPED``; ``RAY_AUTH_MODE=disabled``: a throwaway local Ray needs no token."""
     env = {k: v for k, v in os.environ.items() if k not in DROPPED}
     return {**env, "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1", MARKER: marker}
 
@@ -64,16 +63,14 @@ def kill_marked(marker: str, grace: float = 5.0) -> int:
 
 def run_cli(args: list[str], log: Path, timeout: float = 1800) -> float:
     """Run ``ltsweep ARGS`` to completion; wall seconds. Raises with the log's tail on failure."""
-    return _run([str(LTSWEEP), *args], log, timeout)
+    return run_python(args, log, timeout, str(LTSWEEP))
 
 
-def run_python(args: list[str], log: Path, timeout: float = 1800) -> float:
-    """Run ``python ARGS`` (this interpreter, repo root as cwd); wall seconds."""
-    return _run([sys.executable, *args], log, timeout)
-
-
-def _run(argv: list[str], log: Path, timeout: float) -> float:
-    started = time.perf_counter()
+def run_python(
+    args: list[str], log: Path, timeout: float = 1800, exe: str = sys.executable
+) -> float:
+    """Run ``python ARGS`` (or ``exe ARGS``) from the repo root to completion; wall seconds."""
+    argv, started = [exe, *args], time.perf_counter()
     proc, marker = start(argv, log)
     try:
         code = proc.wait(timeout)
@@ -121,6 +118,20 @@ def load_plan(sweep: Path) -> Plan:
     from ltsweep.sweep.plan import build_plan
 
     return build_plan(load_sweep(sweep))
+
+
+def subcommand(prog: str, argv: list[str] | None, metavar: tuple[str, ...], modes: dict) -> int:
+    """``python -m PROG --MODE ARG...``: a benchmark's own processes, ``modes[MODE](*ARGS)``;
+    every mode takes the same arguments, and its function's docstring is its help."""
+    parser = argparse.ArgumentParser(prog=f"python -m {prog}")
+    group = parser.add_mutually_exclusive_group(required=True)
+    for mode, fn in modes.items():
+        help_ = (fn.__doc__ or "").split(";")[0].strip()
+        group.add_argument(f"--{mode}", nargs=len(metavar), metavar=metavar, help=help_)
+    args = vars(parser.parse_args(argv))
+    mode = next(m for m in modes if args[m])
+    modes[mode](*args[mode])
+    return 0
 
 
 def hard_kill(proc: subprocess.Popen, marker: str) -> int:

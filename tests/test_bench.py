@@ -83,12 +83,12 @@ def test_rows_ratios_and_targets():
 
 
 def test_plain_step_is_a_plain_pytorch_step():
-    """The training-step baseline (``bench.step.Stepper`` without a mask) is a plain PyTorch
+    """The training-step baseline (``bench.bench_step.Stepper`` without a mask) is a plain PyTorch
     step, bit for bit: forward, cross-entropy, backward, optimizer step; the masked candidate
     differs from it only by the mask."""
     import torch.nn.functional as F
 
-    from bench.step import StepCase, Stepper
+    from bench.bench_step import StepCase, Stepper
     from ltsweep.core.models import create_model
 
     case = StepCase("vgg_tiny", 16, 32)
