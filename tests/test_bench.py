@@ -202,15 +202,14 @@ def test_driver_benchmark_runs_end_to_end(tmp_path, monkeypatch):
 def test_orchestration_floor_runs_every_trial_after_its_ticket(tmp_path):
     """The floor (plain processes, gate order) trains every trial, each transfer only once the
     ticket it trains was on disk: else its time would not be the same work as the sweep's."""
-    from bench.bench_orchestration import SMALL_SWEEP, parallel
-    from bench.procs import quick_variant
+    from bench.bench_orchestration import parallel
     from ltsweep.storage.done import read_done
     from ltsweep.storage.paths import SweepPaths
     from ltsweep.sweep.config import load_sweep
     from ltsweep.sweep.plan import build_plan
     from ltsweep.trial_layout import ticket_dir
 
-    sweep = quick_variant(SMALL_SWEEP, tmp_path)
+    sweep = common.REPO_ROOT / "tests" / "sweeps" / "tiny.yaml"  # any sweep: the smallest does
     out = tmp_path / "floor"
     parallel(sweep, out, workers=2)
     plan, paths = build_plan(load_sweep(sweep)), SweepPaths(out)
