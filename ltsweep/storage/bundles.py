@@ -68,16 +68,7 @@ class StoreLocation:
 
     def read(self, rel: str, limit: int) -> bytes | None:
         try:
-            if self.store.local is not None:
-                path = self.store.local / rel
-                if not path.is_file():
-                    return None
-                with open(path, "rb") as fh:
-                    return fh.read(limit + 1)
-            with self.store.fs.open_input_stream(self.store.path(rel)) as fh:
-                return fh.read(limit + 1)
-        except FileNotFoundError:
-            return None
+            return self.store.read_bytes(rel, limit)
         except OSError as exc:
             raise UserError(
                 f"cannot read {self.where}/{rel} ({_short(exc)}); check the URI, "
@@ -85,22 +76,8 @@ class StoreLocation:
             ) from None
 
     def fetch(self, rel: str, local: Path, limit: int) -> None:
-        def copy(tmp: Path) -> None:
-            if self.store.local is not None:
-                src: Any = open(self.store.local / rel, "rb")  # noqa: SIM115 (closed below)
-            else:
-                src = self.store.fs.open_input_stream(self.store.path(rel))
-            with src, open(tmp, "wb") as dst:
-                left = limit + 1
-                while left > 0:
-                    chunk = src.read(min(8 << 20, left))
-                    if not chunk:
-                        break
-                    dst.write(chunk)
-                    left -= len(chunk)
-
         try:
-            fsio.write_with(local, copy)
+            self.store.get_file(rel, local, limit)
         except FileNotFoundError:
             raise CorruptArtifactError(
                 f"ticket file {self.where}/{rel} is missing; republish the bundle"

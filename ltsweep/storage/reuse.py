@@ -65,23 +65,11 @@ def copy_trial(source: SweepPaths, dest: SweepPaths, key: str) -> int:
     work = Path(tempfile.mkdtemp(prefix="ltsweep-reuse-"))
     try:
         for name in names:
-            if source.store.local is not None:
-                (work / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source.store.local / rel / name, work / name)
-            else:
-                source.store.get_file(f"{rel}/{name}", work / name)
+            source.store.get_file(f"{rel}/{name}", work / name)
         _verify_tickets(work, source.store.where(rel))
         order = sorted(names, key=lambda n: (n == DONE_FILE, Path(n).name in MARKERS, n))
         for name in order:
-            if dest.store.local is not None:
-                from ltsweep import fsio
-
-                fsio.write_with(
-                    dest.store.local / rel / name,
-                    lambda tmp, n=name: shutil.copyfile(work / n, tmp),
-                )
-            else:
-                dest.store.put_file(work / name, f"{rel}/{name}")
+            dest.store.put_file(work / name, f"{rel}/{name}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return len(names)

@@ -59,13 +59,18 @@ class Store:
         return f"{self.scheme}://{self.path(rel)}"
 
     # -- records -----------------------------------------------------------------------------
-    def read_bytes(self, rel: str) -> bytes | None:
+    def read_bytes(self, rel: str, limit: int | None = None) -> bytes | None:
+        """``rel``'s bytes, or None if it is not there; with ``limit``, at most ``limit + 1`` of
+        them (a caller that knows the size sees an oversized file without reading it whole)."""
         if self.local is not None:
             path = self.local / rel
-            return path.read_bytes() if path.is_file() else None
+            if not path.is_file():
+                return None
+            with open(path, "rb") as fh:
+                return fh.read(-1 if limit is None else limit + 1)
         try:
             with self.fs.open_input_stream(self.path(rel)) as fh:
-                return fh.read()
+                return fh.read() if limit is None else fh.read(limit + 1)
         except FileNotFoundError:
             return None
 
@@ -108,15 +113,30 @@ class Store:
 
     # -- staging (object stores) ---------------------------------------------------------------
     def put_file(self, local: Path, rel: str) -> None:
+        """Copy the file ``local`` to ``rel``, visible whole or not at all."""
+        if self.local is not None:
+            fsio.write_with(self.local / rel, lambda tmp: shutil.copyfile(local, tmp))
+            return
         with open(local, "rb") as src, self.fs.open_output_stream(self.path(rel)) as dst:
             shutil.copyfileobj(src, dst, 8 << 20)
 
-    def get_file(self, rel: str, local: Path) -> None:
-        """Download ``rel`` to ``local`` atomically (temp + rename on this machine's disk)."""
+    def get_file(self, rel: str, local: Path, limit: int | None = None) -> None:
+        """Copy ``rel`` to ``local`` atomically (temp + rename on this machine's disk); with
+        ``limit``, stop after ``limit + 1`` bytes (the caller checks the size it expected)."""
 
         def fetch(tmp: Path) -> None:
-            with self.fs.open_input_stream(self.path(rel)) as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst, 8 << 20)
+            if self.local is not None:
+                src: Any = open(self.local / rel, "rb")  # noqa: SIM115 (closed below)
+            else:
+                src = self.fs.open_input_stream(self.path(rel))
+            with src, open(tmp, "wb") as dst:
+                if limit is None:
+                    shutil.copyfileobj(src, dst, 8 << 20)
+                    return
+                left = limit + 1
+                while left > 0 and (chunk := src.read(min(8 << 20, left))):
+                    dst.write(chunk)
+                    left -= len(chunk)
 
         fsio.write_with(local, fetch)
 
